@@ -1,0 +1,72 @@
+"""Feed-forward compressor with a stereo-linked peak detector.
+
+Gain computer with a quadratic soft knee and attack/release smoothing of the gain in dB
+(the "smooth decoupled" topology of Giannoulis, Massberg & Reiss, JAES 2012).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from . import kernels, ops
+from .params import Entry, ParamSpec
+
+NAME = "compressor"
+ENTRIES = [
+    Entry(NAME, None, ParamSpec("threshold_db", "dB", -50.0, 0.0, "lin", 0.0)),
+    Entry(NAME, None, ParamSpec("ratio", ":1", 1.0, 20.0, "log", 1.0)),
+    Entry(NAME, None, ParamSpec("attack_ms", "ms", 0.1, 100.0, "log", 10.0)),
+    Entry(NAME, None, ParamSpec("release_ms", "ms", 10.0, 1500.0, "log", 150.0)),
+    Entry(NAME, None, ParamSpec("knee_db", "dB", 0.0, 24.0, "lin", 6.0)),
+    Entry(NAME, None, ParamSpec("makeup_db", "dB", -6.0, 18.0, "lin", 0.0)),
+]
+_EPS = 1e-10  # -200 dBFS floor keeps log finite (and gradients finite) on digital silence
+
+
+def gain_computer(level_db, threshold_db, ratio, knee_db):
+    """Static gain change in dB (<= 0) for a detector level in dB. Works for torch or numpy."""
+    lib = torch if isinstance(level_db, torch.Tensor) else np
+    over = level_db - threshold_db
+    slope = 1.0 / ratio - 1.0
+    # clamp the knee width inside the knee branch only, so knee 0 never divides by zero
+    knee_safe = lib.maximum(knee_db, lib.zeros_like(knee_db) + 1e-6) if lib is torch else np.maximum(knee_db, 1e-6)
+    in_knee = slope * (over + knee_db / 2.0) ** 2 / (2.0 * knee_safe)
+    above = slope * over
+    zero = lib.zeros_like(over)
+    return lib.where(2.0 * over < -knee_db, zero, lib.where(2.0 * over > knee_db, above, in_knee))
+
+
+def _detector_db(x):
+    lib = torch if isinstance(x, torch.Tensor) else np
+    peak = x.abs().amax(dim=1) if lib is torch else np.abs(x).max(axis=0)
+    return 20.0 * lib.log10(peak + _EPS)
+
+
+def apply(x: torch.Tensor, p: dict, sample_rate: float, bypass=frozenset()) -> torch.Tensor:
+    col = lambda k: p[f"{NAME}.{k}"].to(torch.float64)[:, None]  # noqa: E731
+    level = _detector_db(x).to(torch.float64)  # [B, T]
+    static = gain_computer(level, col("threshold_db"), col("ratio"), col("knee_db"))
+    att = ops.time_constant_to_pole(p[f"{NAME}.attack_ms"], sample_rate)
+    rel = ops.time_constant_to_pole(p[f"{NAME}.release_ms"], sample_rate)
+    smooth = ops.ballistics(static, att, rel, 0.0)
+    gain = 10.0 ** ((smooth + col("makeup_db")) / 20.0)
+    return x * gain.to(x.dtype)[:, None, :]
+
+
+class Stream:
+    latency = 0
+
+    def __init__(self, values: dict, sample_rate: float, channels: int, bypass=frozenset()):
+        v = {k.split(".")[-1]: float(values[f"{NAME}.{k.split('.')[-1]}"]) for k in values if k.startswith(NAME + ".")}
+        self.v = v
+        self.att = np.array([ops.time_constant_to_pole(v["attack_ms"], sample_rate)])
+        self.rel = np.array([ops.time_constant_to_pole(v["release_ms"], sample_rate)])
+        self.state = np.zeros(1)
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        v = self.v
+        level = _detector_db(block.astype(np.float64))
+        static = gain_computer(level, v["threshold_db"], v["ratio"], v["knee_db"])
+        smooth = kernels.ballistics_forward(static[None, :], self.att, self.rel, self.state)[0]
+        gain = 10.0 ** ((smooth + v["makeup_db"]) / 20.0)
+        return (block * gain).astype(np.float32)

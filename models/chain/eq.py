@@ -1,0 +1,70 @@
+"""Parametric EQ: high-pass, low shelf, four peaking bands, high shelf (a biquad cascade).
+
+Frequency ranges are capped at a fraction of the sample rate so they follow the rate.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from . import kernels, ops
+from .biquads import design
+from .params import Entry, ParamSpec
+
+NAME = "eq"
+_CAP = 0.45  # highest corner frequency as a fraction of the sample rate (0.9 x Nyquist)
+
+
+def _band(band, kind, f_lo, f_hi, f_def, q_lo, q_hi, q_def, gain=True):
+    specs = []
+    if gain:
+        specs.append(ParamSpec("gain_db", "dB", -12.0, 12.0, "lin", 0.0))
+    specs.append(ParamSpec("freq_hz", "Hz", f_lo, f_hi, "log", f_def, max_fraction_of_rate=_CAP))
+    specs.append(ParamSpec("q", "", q_lo, q_hi, "log", q_def))
+    return kind, [Entry(NAME, band, s) for s in specs]
+
+
+BANDS = {
+    "highpass": _band("highpass", "highpass", 10.0, 300.0, 10.0, 0.5, 1.0, 0.707, gain=False),
+    "low_shelf": _band("low_shelf", "low_shelf", 30.0, 500.0, 100.0, 0.4, 1.5, 0.707),
+    "peak1": _band("peak1", "peak", 40.0, 500.0, 120.0, 0.3, 6.0, 1.0),
+    "peak2": _band("peak2", "peak", 150.0, 2000.0, 500.0, 0.3, 6.0, 1.0),
+    "peak3": _band("peak3", "peak", 600.0, 8000.0, 2500.0, 0.3, 6.0, 1.0),
+    "peak4": _band("peak4", "peak", 2000.0, 18000.0, 8000.0, 0.3, 6.0, 1.0),
+    "high_shelf": _band("high_shelf", "high_shelf", 1500.0, 18000.0, 8000.0, 0.4, 1.5, 0.707),
+}
+ENTRIES = [e for _, entries in BANDS.values() for e in entries]
+
+
+def coefficients(p: dict, sample_rate: float, bypass=frozenset()) -> list[torch.Tensor]:
+    """[B, 5] float64 per active band, in cascade order."""
+    out = []
+    for band, (kind, _) in BANDS.items():
+        if f"{NAME}.{band}" in bypass:
+            continue
+        gain = p.get(f"{NAME}.{band}.gain_db", 0.0)
+        out.append(design(kind, p[f"{NAME}.{band}.freq_hz"], p[f"{NAME}.{band}.q"], gain, sample_rate))
+    return out
+
+
+def apply(x: torch.Tensor, p: dict, sample_rate: float, bypass=frozenset()) -> torch.Tensor:
+    b, c, t = x.shape
+    y = x.reshape(b * c, t)
+    for coefs in coefficients(p, sample_rate, bypass):
+        y = ops.biquad(y, coefs.to(x.device).repeat_interleave(c, dim=0))
+    return y.reshape(b, c, t)
+
+
+class Stream:
+    latency = 0
+
+    def __init__(self, values: dict, sample_rate: float, channels: int, bypass=frozenset()):
+        p = {k: torch.tensor([v], dtype=torch.float64) for k, v in values.items()}
+        sos = [c[0].numpy() for c in coefficients(p, sample_rate, bypass)]
+        self.sos = np.ascontiguousarray(np.broadcast_to(np.array(sos).reshape(1, -1, 5), (channels, len(sos), 5)))
+        self.state = np.zeros((channels, len(sos), 2))
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        if self.sos.shape[1] == 0:
+            return block
+        return kernels.sos_forward(np.ascontiguousarray(block), self.sos, self.state)

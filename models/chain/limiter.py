@@ -1,0 +1,183 @@
+"""True-peak lookahead limiter.
+
+Detection runs on a 4x oversampled view (the three in-between phases of a windowed-sinc
+interpolator plus the samples themselves), so the ceiling holds for inter-sample peaks, not only
+for sample peaks (DSP_NOTES: a sample-peak lookahead limiter still let +0.9 dBTP through).
+
+Per sample n, with required gain q[n] = min(1, ceiling / true_peak[n]):
+  h[n] = min q over [n - GUARD, n + L + GUARD]   (look ahead L samples, plus a guard)
+  r[n] = instant attack, exponential release of h
+  G[n] = mean of r over [n - L, n]               (a smooth ramp that is complete at the peak)
+  y[n] = x[n] G[n]
+Every r[m] averaged into G[n] has n inside its min window, so G[n] <= q[n]: the gain never
+exceeds what the peak at n allows. The guard keeps that true for the neighbours an inter-sample
+peak is built from. The same definition runs offline in torch (differentiable) and sample by
+sample in numba with carried state (exact, streaming, latency `TAPS_RIGHT + L + GUARD`).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from numba import njit
+
+from . import ops
+from .params import Entry, ParamSpec
+
+NAME = "limiter"
+ENTRIES = [
+    Entry(NAME, None, ParamSpec("ceiling_dbtp", "dBTP", -6.0, 0.0, "lin", -1.0)),
+    Entry(NAME, None, ParamSpec("release_ms", "ms", 1.0, 1000.0, "log", 60.0)),
+    Entry(NAME, None, ParamSpec("lookahead_ms", "ms", 0.5, 10.0, "log", 2.0, learned=False)),
+]
+
+TAPS_LEFT, TAPS_RIGHT = 7, 8  # interpolation uses x[n-7 .. n+8] for points between n and n+1
+GUARD = 8
+# Detection aims this far below the ceiling: covers the interpolator's own error and the gain
+# ramp's slope across the taps of an inter-sample peak (measured in tests/test_chain_limiter.py).
+MARGIN_DB = 0.05
+
+
+def _interpolator() -> np.ndarray:
+    """[3, 16] taps: phase k estimates x(n + k/4) from x[n-7 .. n+8] (Kaiser-windowed sinc)."""
+    j = np.arange(-TAPS_LEFT, TAPS_RIGHT + 1)
+    half = (TAPS_LEFT + TAPS_RIGHT + 1) / 2.0
+    rows = []
+    for k in (1, 2, 3):
+        t = j - k / 4.0
+        w = np.kaiser(2001, 8.0)  # sampled window, looked up at continuous offsets
+        win = np.interp(t, np.linspace(-half, half, 2001), w)
+        h = np.sinc(t) * win
+        rows.append(h / h.sum())
+    return np.array(rows)
+
+
+FIR = _interpolator()
+FIR_SUM_ABS = float(np.abs(FIR).sum(axis=1).max())
+
+
+def lookahead_samples(lookahead_ms: float, sample_rate: float) -> int:
+    return max(1, int(round(lookahead_ms * 1e-3 * sample_rate)))
+
+
+def ceiling_gain(ceiling_dbtp):
+    return 10.0 ** ((ceiling_dbtp - MARGIN_DB) / 20.0)
+
+
+def true_peak_envelope(x: torch.Tensor) -> torch.Tensor:
+    """[B, C, T] -> [B, T]: max over channels of |x| at n and at n + 1/4, 1/2, 3/4."""
+    b, c, t = x.shape
+    flat = F.pad(x.reshape(b * c, 1, t), (TAPS_LEFT, TAPS_RIGHT))
+    fir = torch.as_tensor(FIR, dtype=x.dtype, device=x.device)[:, None, :]
+    between = F.conv1d(flat, fir).abs().amax(dim=1)  # [B*C, T]
+    peak = torch.maximum(x.reshape(b * c, t).abs(), between)
+    return peak.reshape(b, c, t).amax(dim=1)
+
+
+def apply(x: torch.Tensor, p: dict, sample_rate: float, bypass=frozenset()) -> torch.Tensor:
+    b, c, t = x.shape
+    la = lookahead_samples(float(p[f"{NAME}.lookahead_ms"].reshape(-1)[0]), sample_rate)
+    pad_left = la + GUARD + TAPS_RIGHT + 1
+    pad_right = la + GUARD + TAPS_RIGHT
+    xp = F.pad(x, (pad_left, pad_right))
+    peak = true_peak_envelope(xp).double()
+    ceiling = ceiling_gain(p[f"{NAME}.ceiling_dbtp"].double())[:, None]
+    q = torch.clamp(ceiling / peak.clamp_min(1e-12), max=1.0)
+    h = -F.max_pool1d(-F.pad(q, (GUARD, la + GUARD), value=1.0)[:, None], la + 2 * GUARD + 1, stride=1)[:, 0]
+    rel = ops.time_constant_to_pole(p[f"{NAME}.release_ms"], sample_rate)
+    r = ops.ballistics(h, torch.zeros_like(rel), rel, 1.0)
+    g = F.avg_pool1d(F.pad(r, (la, 0), value=1.0)[:, None], la + 1, stride=1)[:, 0]
+    return (xp * g.to(x.dtype)[:, None, :])[..., pad_left : pad_left + t]
+
+
+@njit(cache=True)
+def _limit_block(x, y, xr, dq_idx, dq_val, dq, rr, st, ceiling, rel, la, counter):
+    """Process x [C, n] sample by sample; writes the n outputs that fall due into y.
+
+    xr: input ring [C, size]; dq_*: monotonic deque of (index, q) for the sliding minimum;
+    dq = [head, tail]; rr: ring of the last la + 1 smoothed gains; st = [r_prev, r_sum].
+    Output sample j of this call is input index counter + j - latency (negative: warm-up).
+    """
+    channels, n = x.shape
+    size = xr.shape[1]
+    mask = size - 1
+    cap = dq_idx.shape[0]
+    latency = TAPS_RIGHT + la + GUARD
+    fir = FIR
+    bound = FIR_SUM_ABS
+    for j in range(n):
+        i = counter + j
+        for ch in range(channels):
+            xr[ch, i & mask] = x[ch, j]
+        # true peak of the position whose right-hand taps just arrived
+        n1 = i - TAPS_RIGHT
+        peak = 0.0
+        for ch in range(channels):
+            a = abs(xr[ch, n1 & mask])
+            if a > peak:
+                peak = a
+        local = 0.0
+        for ch in range(channels):
+            for k in range(-TAPS_LEFT, TAPS_RIGHT + 1):
+                a = abs(xr[ch, (n1 + k) & mask])
+                if a > local:
+                    local = a
+        if local * bound > ceiling:  # only then can an in-between point exceed the ceiling
+            for ch in range(channels):
+                for ph in range(3):
+                    acc = 0.0
+                    for k in range(TAPS_LEFT + TAPS_RIGHT + 1):
+                        acc += fir[ph, k] * xr[ch, (n1 - TAPS_LEFT + k) & mask]
+                    acc = abs(acc)
+                    if acc > peak:
+                        peak = acc
+        q = 1.0
+        if peak > 1e-12:
+            q = min(1.0, ceiling / peak)
+        # sliding minimum over [n2 - GUARD, n2 + la + GUARD], n2 = n1 - la - GUARD
+        head, tail = dq[0], dq[1]
+        while tail > head and dq_val[(tail - 1) % cap] >= q:
+            tail -= 1
+        dq_idx[tail % cap] = n1
+        dq_val[tail % cap] = q
+        tail += 1
+        n2 = n1 - la - GUARD
+        while dq_idx[head % cap] < n2 - GUARD:
+            head += 1
+        dq[0], dq[1] = head, tail
+        h = dq_val[head % cap]
+        r_prev = st[0]
+        r = h if h < r_prev else rel * r_prev + (1.0 - rel) * h
+        st[0] = r
+        slot = n2 % (la + 1) if n2 >= 0 else (n2 % (la + 1) + la + 1) % (la + 1)
+        st[1] += r - rr[slot]
+        rr[slot] = r
+        gain = st[1] / (la + 1)
+        for ch in range(channels):
+            y[ch, j] = xr[ch, (i - latency) & mask] * gain
+
+
+class Stream:
+    def __init__(self, values: dict, sample_rate: float, channels: int, bypass=frozenset()):
+        self.la = lookahead_samples(values[f"{NAME}.lookahead_ms"], sample_rate)
+        self.latency = TAPS_RIGHT + self.la + GUARD
+        size = 1 << int(np.ceil(np.log2(self.latency + TAPS_LEFT + TAPS_RIGHT + 2)))
+        self.xr = np.zeros((channels, size))
+        cap = self.la + 2 * GUARD + 2
+        self.dq_idx = np.zeros(cap, dtype=np.int64)
+        self.dq_val = np.ones(cap)
+        self.dq = np.zeros(2, dtype=np.int64)
+        self.rr = np.ones(self.la + 1)
+        self.st = np.array([1.0, float(self.la + 1)])
+        self.ceiling = float(ceiling_gain(values[f"{NAME}.ceiling_dbtp"]))
+        self.rel = float(ops.time_constant_to_pole(values[f"{NAME}.release_ms"], sample_rate))
+        self.counter = 0
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        """Returns as many samples as it takes; the first `latency` outputs of a stream are
+        warm-up (the renderer drops them and flushes with zeros at the end)."""
+        y = np.empty(block.shape, dtype=np.float32)
+        _limit_block(np.ascontiguousarray(block), y, self.xr, self.dq_idx, self.dq_val, self.dq,
+                     self.rr, self.st, self.ceiling, self.rel, self.la, self.counter)
+        self.counter += block.shape[1]
+        return y
