@@ -7,8 +7,10 @@ and divided by a fixed scale so it sits around O(1); eps floors keep silence fin
 """
 from __future__ import annotations
 
+import functools
 import math
 
+import numpy as np
 import torch
 
 # 8 log-spaced bands from 20 Hz to 20 kHz (ratio 1000 ** (1 / 8) ~ 2.37 per band). Fixed in Hz
@@ -16,7 +18,7 @@ import torch
 BAND_EDGES_HZ: tuple[float, ...] = tuple(20.0 * 1000.0 ** (i / 8) for i in range(9))
 
 DESCRIPTOR_NAMES: list[str] = [
-    "loudness",  # integrated loudness, LUFS / 20
+    "loudness",  # integrated loudness (BS.1770), LUFS / 20
     "rms",  # RMS over both channels, dBFS / 20
     "peak",  # sample peak over both channels, dBFS / 20
     "crest",  # peak - RMS, dB / 20
@@ -37,21 +39,46 @@ def _db(energy: torch.Tensor) -> torch.Tensor:
     return 10.0 * torch.log10(energy + _ENERGY_EPS)
 
 
-def _loudness(x: torch.Tensor, sample_rate: float) -> torch.Tensor:
-    """Integrated loudness proxy in LUFS, [B, C, T] -> [B].
+@functools.lru_cache(maxsize=16)
+def _k_weighting(sample_rate: float) -> np.ndarray:
+    """[2, 5] K-weighting biquads: the chain's own coefficients, so both meters agree."""
+    from tonematch.models.chain.loudness import k_weighting  # lazy: the chain imports pyloudnorm
 
-    BS.1770 gating (400 ms blocks, 75 % overlap, -70 LUFS absolute and -10 LU relative gates)
-    on the plain channel-summed mean square, without the K-weighting filter: cheap, exact for
-    gain changes, and only a few LU off for typical music. Swap for the chain's differentiable
-    `loudness_lufs` once it exists.
+    return k_weighting(sample_rate)
+
+
+@functools.lru_cache(maxsize=16)
+def _k_response(sample_rate: float, n: int, device: torch.device) -> torch.Tensor:
+    """Complex response of the K-weighting cascade at the n-point rfft bins (cached: clips
+    in training all have the same length)."""
+    w = torch.arange(n // 2 + 1, dtype=torch.float64) * (2.0 * math.pi / n)
+    z1 = torch.exp(-1j * w)  # z^-1 on the unit circle
+    h = torch.ones_like(z1)
+    for b0, b1, b2, a1, a2 in _k_weighting(float(sample_rate)).tolist():
+        h = h * (b0 + b1 * z1 + b2 * z1 * z1) / (1.0 + a1 * z1 + a2 * z1 * z1)
+    return h.to(device=device, dtype=torch.complex64)
+
+
+def _loudness(x: torch.Tensor, sample_rate: float, spec: torch.Tensor | None = None) -> torch.Tensor:
+    """Integrated loudness (BS.1770) in LUFS, [B, C, T] -> [B]; `spec` = rfft(x) if at hand.
+
+    K-weighting is applied in the frequency domain on the full-length FFT: one irfft instead
+    of a sample-by-sample IIR, which keeps `describe` within its time budget. Circular filtering
+    only differs from the chain's `loudness_lufs` in the first few ms (the filter's decay), and
+    blocks are the BS.1770 400 ms / 75 % overlap grid with the -70 LUFS and -10 LU gates.
     """
-    energy = (x * x).sum(dim=1)  # channel sum as in BS.1770 (L and R weight 1)
+    n = x.shape[-1]
+    if spec is None:
+        spec = torch.fft.rfft(x, dim=-1)
+    y = torch.fft.irfft(spec * _k_response(float(sample_rate), n, x.device), n=n, dim=-1)
     hop = max(1, int(round(0.1 * sample_rate)))
-    n_sub = energy.shape[-1] // hop
+    n_sub = n // hop
     if n_sub < 4:  # shorter than one 400 ms block: ungated mean square
-        block = energy.mean(dim=-1, keepdim=True)
+        block = y.square().sum(dim=1).mean(dim=-1, keepdim=True)
     else:
-        sub = energy[:, : n_sub * hop].reshape(energy.shape[0], n_sub, hop).mean(dim=-1)
+        # 100 ms sub-block energies summed over channels (L and R weight 1), then 4 per block
+        frames = y[..., : n_sub * hop].reshape(y.shape[0], y.shape[1], n_sub, hop)
+        sub = torch.linalg.vector_norm(frames, dim=-1).square().sum(dim=1) / hop  # fastest path
         block = sub.unfold(-1, 4, 1).mean(dim=-1)  # [B, n_sub - 3] block mean squares
     block_lufs = -0.691 + _db(block)
     gate = block_lufs > _LOUDNESS_FLOOR
@@ -62,26 +89,20 @@ def _loudness(x: torch.Tensor, sample_rate: float) -> torch.Tensor:
     return (-0.691 + _db(mean)).clamp(min=_LOUDNESS_FLOOR)
 
 
-def _spectral(x: torch.Tensor, sample_rate: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Band shares (dB) and centroid (Hz) from one full-length FFT: exact, no framing."""
-    n = x.shape[-1]
-    spec = torch.fft.rfft(x, dim=-1)
-    power = (spec.real.square() + spec.imag.square()).sum(dim=1)  # [B, F], L+R = mid+side power
-    freqs = torch.arange(power.shape[-1], device=x.device, dtype=power.dtype) * (sample_rate / n)
-    # cumulative power read at the band edges gives every band in one pass
-    cum = torch.nn.functional.pad(power.cumsum(dim=-1), (1, 0))
-    nyquist = sample_rate / 2.0
-    edges = torch.tensor([min(f, nyquist) for f in BAND_EDGES_HZ], device=x.device, dtype=power.dtype)
-    idx = torch.searchsorted(freqs, edges).clamp(max=power.shape[-1])
-    at = cum[:, idx]  # [B, 9]
-    bands = at[:, 1:] - at[:, :-1]
-    total = at[:, -1:] - at[:, :1]
+def _spectral(spec: torch.Tensor, n: int, sample_rate: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Band shares (dB) and centroid (Hz) from the full-length rfft of [B, C, T]: no framing."""
+    power = (spec.real.square() + spec.imag.square()).sum(dim=1)  # [B, F]; L+R = mid+side power
+    bin_hz = sample_rate / n
+    freqs = torch.arange(power.shape[-1], device=spec.device, dtype=power.dtype) * bin_hz
+    edges = [min(int(math.ceil(f / bin_hz)), power.shape[-1]) for f in BAND_EDGES_HZ]
+    bands = torch.stack([power[:, lo:hi].sum(dim=-1) for lo, hi in zip(edges[:-1], edges[1:])], dim=-1)
+    total = bands.sum(dim=-1, keepdim=True)
     n_bands = bands.shape[-1]
     # silence: every band gets an equal share rather than 0 / 0
     shares = (bands + _ENERGY_EPS) / (total + n_bands * _ENERGY_EPS)
     band_db = 10.0 * torch.log10(shares + _BAND_EPS)
     # silence: the centroid falls back to the reference frequency
-    centroid = ((power * freqs).sum(-1) + _ENERGY_EPS * _CENTROID_REF_HZ) / (power.sum(-1) + _ENERGY_EPS)
+    centroid = (power @ freqs + _ENERGY_EPS * _CENTROID_REF_HZ) / (power.sum(dim=-1) + _ENERGY_EPS)
     return band_db, centroid
 
 
@@ -92,13 +113,18 @@ def describe(x: torch.Tensor, sample_rate: float) -> torch.Tensor:
         raise ValueError(f"describe expects [B, C, T] audio with C = 1 or 2, got {tuple(x.shape)}")
     # mono is played on both speakers, exactly as the model duplicates it
     x = x.float().expand(-1, 2, -1)
-    rms_db = _db((x * x).mean(dim=(1, 2)))
+    n = x.shape[-1]
+    # one pass for LL, RR and LR; mid and side energies follow algebraically
+    gram = torch.bmm(x, x.transpose(1, 2)) / n  # [B, 2, 2]
+    ll, rr, lr = gram[:, 0, 0], gram[:, 1, 1], gram[:, 0, 1]
+    rms_db = _db(0.5 * (ll + rr))
     peak_db = _db(x.abs().amax(dim=(1, 2)).square())
-    mid, side = 0.5 * (x[:, 0] + x[:, 1]), 0.5 * (x[:, 0] - x[:, 1])
-    width_db = (_db(side.square().mean(-1)) - _db(mid.square().mean(-1))).clamp(*_WIDTH_RANGE_DB)
-    band_db, centroid = _spectral(x, sample_rate)
-    level = torch.stack(
-        [_loudness(x, sample_rate), rms_db, peak_db, peak_db - rms_db, width_db], dim=-1
-    )
+    # clamp: rounding can leave a hair below zero when L = R
+    mid_db, side_db = _db(0.25 * (ll + rr + 2 * lr)), _db((0.25 * (ll + rr - 2 * lr)).clamp(min=0))
+    width_db = (side_db - mid_db).clamp(*_WIDTH_RANGE_DB)
+    spec = torch.fft.rfft(x, dim=-1)  # shared by the loudness meter and the spectrum
+    band_db, centroid = _spectral(spec, x.shape[-1], sample_rate)
+    loudness = _loudness(x, sample_rate, spec)
+    level = torch.stack([loudness, rms_db, peak_db, peak_db - rms_db, width_db], dim=-1)
     centroid_n = torch.log(centroid / _CENTROID_REF_HZ) / math.log(20.0)
     return torch.cat([level / DB_SCALE, band_db / DB_SCALE, centroid_n.unsqueeze(-1)], dim=-1)

@@ -38,13 +38,19 @@ def render_batch(x: torch.Tensor, p: dict, sample_rate: float, bypass=frozenset(
     if not use_limiter:
         return y * _db_to_gain(g_db, y)
     out = limiter.apply(y * _db_to_gain(g_db, y), p, sample_rate)
-    # one correction for the loudness the limiter took away (same rule as the exact renderer)
+    # correction passes for the loudness the limiter took away (same rule as the exact renderer)
     miss = target - loudness.loudness_lufs(out, sample_rate)
-    redo = miss.abs() > loudness.CORRECTION_TOLERANCE_LU
-    if bool(redo.any()):
-        g2 = torch.where(redo, loudness.bounded_gain_db(g_db + miss), g_db)
-        again = limiter.apply(y * _db_to_gain(g2, y), p, sample_rate)
+    prev_g, prev_miss = None, None
+    for _ in range(loudness.MAX_CORRECTIONS):
+        redo = miss.abs() > loudness.CORRECTION_TOLERANCE_LU
+        if not bool(redo.any()):
+            break
+        g_new = torch.where(redo, loudness.next_gain_db(g_db, miss, prev_g, prev_miss), g_db)
+        again = limiter.apply(y * _db_to_gain(g_new, y), p, sample_rate)
         out = torch.where(redo[:, None, None], again, out)
+        prev_g, prev_miss = g_db, miss
+        g_db = g_new
+        miss = torch.where(redo, target - loudness.loudness_lufs(out, sample_rate), miss)
     return out
 
 

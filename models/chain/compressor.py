@@ -24,27 +24,22 @@ _EPS = 1e-10  # -200 dBFS floor keeps log finite (and gradients finite) on digit
 
 
 def gain_computer(level_db, threshold_db, ratio, knee_db):
-    """Static gain change in dB (<= 0) for a detector level in dB. Works for torch or numpy."""
-    lib = torch if isinstance(level_db, torch.Tensor) else np
+    """Static gain change in dB (<= 0) for a detector level in dB (torch tensors)."""
     over = level_db - threshold_db
     slope = 1.0 / ratio - 1.0
     # clamp the knee width inside the knee branch only, so knee 0 never divides by zero
-    knee_safe = lib.maximum(knee_db, lib.zeros_like(knee_db) + 1e-6) if lib is torch else np.maximum(knee_db, 1e-6)
-    in_knee = slope * (over + knee_db / 2.0) ** 2 / (2.0 * knee_safe)
+    in_knee = slope * (over + knee_db / 2.0) ** 2 / (2.0 * torch.clamp(knee_db, min=1e-6))
     above = slope * over
-    zero = lib.zeros_like(over)
-    return lib.where(2.0 * over < -knee_db, zero, lib.where(2.0 * over > knee_db, above, in_knee))
+    return torch.where(2.0 * over < -knee_db, torch.zeros_like(over), torch.where(2.0 * over > knee_db, above, in_knee))
 
 
-def _detector_db(x):
-    lib = torch if isinstance(x, torch.Tensor) else np
-    peak = x.abs().amax(dim=1) if lib is torch else np.abs(x).max(axis=0)
-    return 20.0 * lib.log10(peak + _EPS)
+def _detector_db(x: torch.Tensor) -> torch.Tensor:
+    return 20.0 * torch.log10(x.abs().amax(dim=1) + _EPS)
 
 
 def apply(x: torch.Tensor, p: dict, sample_rate: float, bypass=frozenset()) -> torch.Tensor:
     col = lambda k: p[f"{NAME}.{k}"].to(torch.float64)[:, None]  # noqa: E731
-    level = _detector_db(x).to(torch.float64)  # [B, T]
+    level = _detector_db(x.double())  # [B, T]
     static = gain_computer(level, col("threshold_db"), col("ratio"), col("knee_db"))
     att = ops.time_constant_to_pole(p[f"{NAME}.attack_ms"], sample_rate)
     rel = ops.time_constant_to_pole(p[f"{NAME}.release_ms"], sample_rate)
@@ -57,16 +52,13 @@ class Stream:
     latency = 0
 
     def __init__(self, values: dict, sample_rate: float, channels: int, bypass=frozenset()):
-        v = {k.split(".")[-1]: float(values[f"{NAME}.{k.split('.')[-1]}"]) for k in values if k.startswith(NAME + ".")}
-        self.v = v
-        self.att = np.array([ops.time_constant_to_pole(v["attack_ms"], sample_rate)])
-        self.rel = np.array([ops.time_constant_to_pole(v["release_ms"], sample_rate)])
+        v = {e.spec.name: float(values[e.key]) for e in ENTRIES}
+        self.args = (
+            v["threshold_db"], v["ratio"], v["knee_db"], v["makeup_db"],
+            ops.time_constant_to_pole(v["attack_ms"], sample_rate),
+            ops.time_constant_to_pole(v["release_ms"], sample_rate),
+        )
         self.state = np.zeros(1)
 
     def process(self, block: np.ndarray) -> np.ndarray:
-        v = self.v
-        level = _detector_db(block.astype(np.float64))
-        static = gain_computer(level, v["threshold_db"], v["ratio"], v["knee_db"])
-        smooth = kernels.ballistics_forward(static[None, :], self.att, self.rel, self.state)[0]
-        gain = 10.0 ** ((smooth + v["makeup_db"]) / 20.0)
-        return (block * gain).astype(np.float32)
+        return kernels.compress_block(np.ascontiguousarray(block), *self.args, self.state)

@@ -60,9 +60,9 @@ class Stream:
 
     def __init__(self, values: dict, sample_rate: float, channels: int, bypass=frozenset()):
         p = {k: torch.tensor([v], dtype=torch.float64) for k, v in values.items()}
-        sos = [c[0].numpy() for c in coefficients(p, sample_rate, bypass)]
-        self.sos = np.ascontiguousarray(np.broadcast_to(np.array(sos).reshape(1, -1, 5), (channels, len(sos), 5)))
-        self.state = np.zeros((channels, len(sos), 2))
+        sos = np.array([c[0].numpy() for c in coefficients(p, sample_rate, bypass)]).reshape(-1, 5)
+        self.sos = kernels.pad_sections(np.broadcast_to(sos[None], (channels,) + sos.shape))
+        self.state = np.zeros(self.sos.shape[:2] + (2,))
 
     def process(self, block: np.ndarray) -> np.ndarray:
         if self.sos.shape[1] == 0:

@@ -2,8 +2,8 @@
 
 Memory is bounded by the block size, not the file length. Passes (same recipe as
 `chain.render_batch`): 1) pre-limiter stages + loudness meter; 2) limiter at the normalisation
-gain, metering its output; 3) only if the limiter cost more than the tolerance, the limiter again
-at the corrected gain. Pre-limiter blocks are kept in memory between passes when they fit in
+gain, metering its output; 3) only while the limiter cost more than the tolerance, the limiter
+again at a corrected gain (at most loudness.MAX_CORRECTIONS times). Pre-limiter blocks are kept in memory between passes when they fit in
 `cache_bytes`; otherwise they are recomputed from the source (an hour-long file).
 """
 from __future__ import annotations
@@ -69,7 +69,9 @@ class ExactRenderer:
             meter.add(y)
             if cache is not None:
                 size += y.nbytes
-                cache = cache + [y] if size <= self.cache_bytes else None
+                cache.append(y)
+                if size > self.cache_bytes:
+                    cache = None  # too long to keep: later passes recompute from the source
         pre = (lambda: iter(cache)) if cache is not None else (lambda: self._pre(source))
         if not s.enabled("loudness"):
             yield from self._limited(pre(), 0.0)
@@ -81,19 +83,21 @@ class ExactRenderer:
         if not s.enabled("limiter"):
             yield from self._limited(pre(), gain)
             return
-        out_meter = loudness.StreamingMeter(self.sample_rate, self.channels)
-        first: list[np.ndarray] | None = [] if cache is not None else None
-        for y in self._limited(pre(), gain):
-            out_meter.add(y)
-            if first is not None:
-                first.append(y)
-        miss = target - out_meter.integrated()
-        if abs(miss) > loudness.CORRECTION_TOLERANCE_LU:
-            gain = loudness.bounded_gain_db(gain + miss)
-            self.report.update(gain_db=gain, correction_lu=miss)
-            yield from self._limited(pre(), gain)
-        elif first is not None:
-            yield from first
+        prev_gain = prev_miss = None
+        for attempt in range(loudness.MAX_CORRECTIONS + 1):
+            out_meter = loudness.StreamingMeter(self.sample_rate, self.channels)
+            kept: list[np.ndarray] | None = [] if cache is not None else None
+            for y in self._limited(pre(), gain):
+                out_meter.add(y)
+                if kept is not None:
+                    kept.append(y)
+            miss = target - out_meter.integrated()
+            self.report.update(gain_db=gain, passes=attempt + 1, miss_lu=miss)
+            if abs(miss) <= loudness.CORRECTION_TOLERANCE_LU or attempt == loudness.MAX_CORRECTIONS:
+                break
+            gain, prev_gain, prev_miss = loudness.next_gain_db(gain, miss, prev_gain, prev_miss), gain, miss
+        if kept is not None:
+            yield from kept
         else:
             yield from self._limited(pre(), gain)
 

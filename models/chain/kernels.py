@@ -37,24 +37,95 @@ def biquad_forward(x, coefs, state):
 
 @njit(cache=True, parallel=True)
 def sos_forward(x, sos, state):
-    """A cascade of biquads per row, all sections in one sweep (cache friendly).
+    """A cascade of biquads per row, four sections per sweep over the block.
 
-    x: [R, T]; sos: [R, S, 5] float64; state: [R, S, 2] float64, updated in place.
+    x: [R, T]; sos: [R, S, 5] float64 with S a multiple of 4 (pad with identity sections
+    (1, 0, 0, 0, 0)); state: [R, S, 2] float64, updated in place. Four sections in one sweep
+    with their state in registers overlap four recursions, about 3x faster than one section
+    per sweep or state kept in an array (measured on 2 cores: DSP_NOTES / benchmarks).
     """
     rows, length = x.shape
     sections = sos.shape[1]
     y = np.empty_like(x)
     for r in prange(rows):
-        s = state[r].copy()
+        buf = np.empty(length)
         for n in range(length):
-            v = np.float64(x[r, n])
-            for k in range(sections):
-                yn = sos[r, k, 0] * v + s[k, 0]
-                s[k, 0] = sos[r, k, 1] * v - sos[r, k, 3] * yn + s[k, 1]
-                s[k, 1] = sos[r, k, 2] * v - sos[r, k, 4] * yn
-                v = yn
-            y[r, n] = v
-        state[r] = s
+            buf[n] = x[r, n]
+        for k in range(0, sections, 4):
+            a0, a1, a2, a3, a4 = sos[r, k, 0], sos[r, k, 1], sos[r, k, 2], sos[r, k, 3], sos[r, k, 4]
+            b0, b1, b2, b3, b4 = sos[r, k + 1, 0], sos[r, k + 1, 1], sos[r, k + 1, 2], sos[r, k + 1, 3], sos[r, k + 1, 4]
+            c0, c1, c2, c3, c4 = sos[r, k + 2, 0], sos[r, k + 2, 1], sos[r, k + 2, 2], sos[r, k + 2, 3], sos[r, k + 2, 4]
+            d0, d1, d2, d3, d4 = sos[r, k + 3, 0], sos[r, k + 3, 1], sos[r, k + 3, 2], sos[r, k + 3, 3], sos[r, k + 3, 4]
+            sa1, sa2 = state[r, k, 0], state[r, k, 1]
+            sb1, sb2 = state[r, k + 1, 0], state[r, k + 1, 1]
+            sc1, sc2 = state[r, k + 2, 0], state[r, k + 2, 1]
+            sd1, sd2 = state[r, k + 3, 0], state[r, k + 3, 1]
+            for n in range(length):
+                v = buf[n]
+                ya = a0 * v + sa1
+                sa1 = a1 * v - a3 * ya + sa2
+                sa2 = a2 * v - a4 * ya
+                yb = b0 * ya + sb1
+                sb1 = b1 * ya - b3 * yb + sb2
+                sb2 = b2 * ya - b4 * yb
+                yc = c0 * yb + sc1
+                sc1 = c1 * yb - c3 * yc + sc2
+                sc2 = c2 * yb - c4 * yc
+                yd = d0 * yc + sd1
+                sd1 = d1 * yc - d3 * yd + sd2
+                sd2 = d2 * yc - d4 * yd
+                buf[n] = yd
+            state[r, k, 0], state[r, k, 1] = sa1, sa2
+            state[r, k + 1, 0], state[r, k + 1, 1] = sb1, sb2
+            state[r, k + 2, 0], state[r, k + 2, 1] = sc1, sc2
+            state[r, k + 3, 0], state[r, k + 3, 1] = sd1, sd2
+        for n in range(length):
+            y[r, n] = buf[n]
+    return y
+
+
+def pad_sections(sos: np.ndarray) -> np.ndarray:
+    """[..., S, 5] -> [..., S', 5] with S' a multiple of 4, padded with identity sections."""
+    extra = (-sos.shape[-2]) % 4
+    if not extra:
+        return np.ascontiguousarray(sos)
+    ident = np.zeros(sos.shape[:-2] + (extra, 5))
+    ident[..., 0] = 1.0
+    return np.ascontiguousarray(np.concatenate([sos, ident], axis=-2))
+
+
+@njit(cache=True)
+def compress_block(x, threshold_db, ratio, knee_db, makeup_db, att, rel, state):
+    """The exact compressor on one block x [C, n] (float32 in/out, float64 inside).
+
+    Same arithmetic as `compressor.apply`: linked peak detector in dB, soft-knee gain
+    computer, attack/release smoothing of the gain in dB, makeup. state: [1] smoothed gain.
+    """
+    channels, length = x.shape
+    y = np.empty_like(x)
+    slope = 1.0 / ratio - 1.0
+    knee_safe = max(knee_db, 1e-6)
+    prev = state[0]
+    for n in range(length):
+        peak = 0.0
+        for c in range(channels):
+            a = abs(np.float64(x[c, n]))
+            if a > peak:
+                peak = a
+        level = 20.0 * np.log10(peak + 1e-10)
+        over = level - threshold_db
+        if 2.0 * over < -knee_db:
+            static = 0.0
+        elif 2.0 * over > knee_db:
+            static = slope * over
+        else:
+            static = slope * (over + knee_db / 2.0) ** 2 / (2.0 * knee_safe)
+        a = att if static < prev else rel
+        prev = a * prev + (1.0 - a) * static
+        g = 10.0 ** ((prev + makeup_db) / 20.0)
+        for c in range(channels):
+            y[c, n] = np.float64(x[c, n]) * g
+    state[0] = prev
     return y
 
 

@@ -31,11 +31,11 @@ ENTRIES = [
     Entry(NAME, None, ParamSpec("lookahead_ms", "ms", 0.5, 10.0, "log", 2.0, learned=False)),
 ]
 
-TAPS_LEFT, TAPS_RIGHT = 7, 8  # interpolation uses x[n-7 .. n+8] for points between n and n+1
+TAPS_LEFT, TAPS_RIGHT = 11, 12  # interpolation uses x[n-11 .. n+12] for points between n and n+1
 GUARD = 8
 # Detection aims this far below the ceiling: covers the interpolator's own error and the gain
 # ramp's slope across the taps of an inter-sample peak (measured in tests/test_chain_limiter.py).
-MARGIN_DB = 0.05
+MARGIN_DB = 0.1
 
 
 def _interpolator() -> np.ndarray:
@@ -45,7 +45,7 @@ def _interpolator() -> np.ndarray:
     rows = []
     for k in (1, 2, 3):
         t = j - k / 4.0
-        w = np.kaiser(2001, 8.0)  # sampled window, looked up at continuous offsets
+        w = np.kaiser(2001, 5.0)  # sampled window, looked up at continuous offsets
         win = np.interp(t, np.linspace(-half, half, 2001), w)
         h = np.sinc(t) * win
         rows.append(h / h.sum())
@@ -91,50 +91,59 @@ def apply(x: torch.Tensor, p: dict, sample_rate: float, bypass=frozenset()) -> t
 
 
 @njit(cache=True)
-def _limit_block(x, y, xr, dq_idx, dq_val, dq, rr, st, ceiling, rel, la, counter):
-    """Process x [C, n] sample by sample; writes the n outputs that fall due into y.
+def _true_peak_block(xa, ceiling, peak_out):
+    """True-peak envelope for the n = xa.shape[1] - TAPS positions of xa [C, n + TAPS] whose
+    taps are all inside xa. Interpolates only where the taps' largest magnitude times the
+    filter's L1 norm could exceed the ceiling: elsewhere the in-between points cannot matter."""
+    channels, total = xa.shape
+    taps = TAPS_LEFT + TAPS_RIGHT + 1
+    n = total - taps + 1
+    mag = np.empty(total)
+    for i in range(total):
+        m = 0.0
+        for c in range(channels):
+            v = abs(np.float64(xa[c, i]))
+            if v > m:
+                m = v
+        mag[i] = m
+    fir = FIR
+    for j in range(n):
+        peak = mag[j + TAPS_LEFT]
+        local = 0.0
+        for k in range(taps):
+            if mag[j + k] > local:
+                local = mag[j + k]
+        if local * FIR_SUM_ABS > ceiling:
+            for c in range(channels):
+                for ph in range(3):
+                    acc = 0.0
+                    for k in range(taps):
+                        acc += fir[ph, k] * xa[c, j + k]
+                    acc = abs(acc)
+                    if acc > peak:
+                        peak = acc
+        peak_out[j] = peak
 
-    xr: input ring [C, size]; dq_*: monotonic deque of (index, q) for the sliding minimum;
-    dq = [head, tail]; rr: ring of the last la + 1 smoothed gains; st = [r_prev, r_sum].
-    Output sample j of this call is input index counter + j - latency (negative: warm-up).
-    """
+
+@njit(cache=True)
+def _gain_block(x, peak, y, xr, dq_idx, dq_val, dq, rr, st, ceiling, rel, la, counter):
+    """Sequential part, sample by sample. peak[j] is the true peak at input index
+    counter + j - TAPS_RIGHT. xr: delay ring [C, size]; dq_*: monotonic deque of (index, q)
+    for the sliding minimum, dq = [head, tail]; rr: ring of the last la + 1 smoothed gains;
+    st = [r_prev, r_sum]. Output j is input index counter + j - latency (negative: warm-up)."""
     channels, n = x.shape
-    size = xr.shape[1]
-    mask = size - 1
+    mask = xr.shape[1] - 1
     cap = dq_idx.shape[0]
     latency = TAPS_RIGHT + la + GUARD
-    fir = FIR
-    bound = FIR_SUM_ABS
     for j in range(n):
         i = counter + j
         for ch in range(channels):
             xr[ch, i & mask] = x[ch, j]
-        # true peak of the position whose right-hand taps just arrived
         n1 = i - TAPS_RIGHT
-        peak = 0.0
-        for ch in range(channels):
-            a = abs(xr[ch, n1 & mask])
-            if a > peak:
-                peak = a
-        local = 0.0
-        for ch in range(channels):
-            for k in range(-TAPS_LEFT, TAPS_RIGHT + 1):
-                a = abs(xr[ch, (n1 + k) & mask])
-                if a > local:
-                    local = a
-        if local * bound > ceiling:  # only then can an in-between point exceed the ceiling
-            for ch in range(channels):
-                for ph in range(3):
-                    acc = 0.0
-                    for k in range(TAPS_LEFT + TAPS_RIGHT + 1):
-                        acc += fir[ph, k] * xr[ch, (n1 - TAPS_LEFT + k) & mask]
-                    acc = abs(acc)
-                    if acc > peak:
-                        peak = acc
         q = 1.0
-        if peak > 1e-12:
-            q = min(1.0, ceiling / peak)
-        # sliding minimum over [n2 - GUARD, n2 + la + GUARD], n2 = n1 - la - GUARD
+        if peak[j] > 1e-12:
+            q = min(1.0, ceiling / peak[j])
+        # sliding minimum of q over [n2 - GUARD, n2 + la + GUARD], n2 = n1 - la - GUARD
         head, tail = dq[0], dq[1]
         while tail > head and dq_val[(tail - 1) % cap] >= q:
             tail -= 1
@@ -149,7 +158,7 @@ def _limit_block(x, y, xr, dq_idx, dq_val, dq, rr, st, ceiling, rel, la, counter
         r_prev = st[0]
         r = h if h < r_prev else rel * r_prev + (1.0 - rel) * h
         st[0] = r
-        slot = n2 % (la + 1) if n2 >= 0 else (n2 % (la + 1) + la + 1) % (la + 1)
+        slot = n2 % (la + 1)
         st[1] += r - rr[slot]
         rr[slot] = r
         gain = st[1] / (la + 1)
@@ -161,8 +170,9 @@ class Stream:
     def __init__(self, values: dict, sample_rate: float, channels: int, bypass=frozenset()):
         self.la = lookahead_samples(values[f"{NAME}.lookahead_ms"], sample_rate)
         self.latency = TAPS_RIGHT + self.la + GUARD
-        size = 1 << int(np.ceil(np.log2(self.latency + TAPS_LEFT + TAPS_RIGHT + 2)))
+        size = 1 << int(np.ceil(np.log2(self.latency + 2)))
         self.xr = np.zeros((channels, size))
+        self.context = np.zeros((channels, TAPS_LEFT + TAPS_RIGHT), dtype=np.float32)
         cap = self.la + 2 * GUARD + 2
         self.dq_idx = np.zeros(cap, dtype=np.int64)
         self.dq_val = np.ones(cap)
@@ -176,8 +186,12 @@ class Stream:
     def process(self, block: np.ndarray) -> np.ndarray:
         """Returns as many samples as it takes; the first `latency` outputs of a stream are
         warm-up (the renderer drops them and flushes with zeros at the end)."""
+        xa = np.concatenate([self.context, block.astype(np.float32, copy=False)], axis=1)
+        self.context = xa[:, xa.shape[1] - self.context.shape[1]:]
+        peak = np.empty(block.shape[1])
+        _true_peak_block(xa, self.ceiling, peak)
         y = np.empty(block.shape, dtype=np.float32)
-        _limit_block(np.ascontiguousarray(block), y, self.xr, self.dq_idx, self.dq_val, self.dq,
-                     self.rr, self.st, self.ceiling, self.rel, self.la, self.counter)
+        _gain_block(np.ascontiguousarray(block), peak, y, self.xr, self.dq_idx, self.dq_val, self.dq,
+                    self.rr, self.st, self.ceiling, self.rel, self.la, self.counter)
         self.counter += block.shape[1]
         return y

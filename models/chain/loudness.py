@@ -7,8 +7,8 @@ needs the whole signal in memory (an hour of stereo is 1.3 GB of float64) and is
 differentiable; this one streams (block energies from running sums) and runs in torch.
 
 Normalisation: the gain that brings the pre-limiter signal to the target is applied before the
-limiter; if the limiter then takes loudness away, one correction pass adds it back, so the output
-lands on the target. Both renderers follow exactly this recipe.
+limiter; if the limiter then takes loudness away, correction passes (secant steps on gain -> loudness) add it
+back until the output lands on the target. Both renderers follow exactly this recipe.
 """
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ ENTRIES = [Entry(NAME, None, ParamSpec("target_lufs", "LUFS", -30.0, -6.0, "lin"
 BLOCK_S, STEP_S = 0.4, 0.1  # BS.1770 gating blocks: 400 ms, 75 % overlap
 FLOOR_LUFS = -120.0  # what silence measures as (pyloudnorm says -inf); keeps gradients finite
 MAX_GAIN_DB = 40.0  # normalisation never boosts more than this (a near-silent file stays quiet)
-CORRECTION_TOLERANCE_LU = 0.05  # a pass after the limiter only when it missed by more
+CORRECTION_TOLERANCE_LU = 0.05  # another pass after the limiter only when it missed by more
+MAX_CORRECTIONS = 6  # heavy limiting towards a loud target may need a few secant steps
 _CHANNEL_WEIGHTS = (1.0, 1.0, 1.0, 1.41, 1.41)
 
 
@@ -89,8 +90,8 @@ class StreamingMeter:
 
     def __init__(self, sample_rate: float, channels: int):
         self.sample_rate = sample_rate
-        self.sos = np.ascontiguousarray(np.broadcast_to(k_weighting(sample_rate)[None], (channels, 2, 5)))
-        self.state = np.zeros((channels, 2, 2))
+        self.sos = kernels.pad_sections(np.broadcast_to(k_weighting(sample_rate)[None], (channels, 2, 5)))
+        self.state = np.zeros(self.sos.shape[:2] + (2,))
         self.total = np.zeros(channels)  # running sum of squares up to self.count
         self.count = 0
         self.marks: dict[int, np.ndarray] = {0: np.zeros(channels)}  # sample -> cumulative energy
@@ -148,3 +149,16 @@ def bounded_gain_db(g_db):
 def normalisation_gain_db(measured_lufs, target_lufs):
     """Gain that moves `measured` to `target`, bounded (torch or float)."""
     return bounded_gain_db(target_lufs - measured_lufs)
+
+
+def next_gain_db(gain_db, miss_lu, prev_gain_db=None, prev_miss_lu=None):
+    """Gain for the next pass from the last two (gain, target - measured) pairs: a secant step
+    on the loudness-vs-gain curve, whose slope under a limiter lies in (0, 1]. torch or float."""
+    if prev_gain_db is None:
+        return bounded_gain_db(gain_db + miss_lu)
+    lib = torch if isinstance(gain_db, torch.Tensor) else np
+    dg = gain_db - prev_gain_db
+    dl = prev_miss_lu - miss_lu  # loudness gained by the last gain step
+    safe = lib.where(lib.abs(dg) > 1e-9, dg, lib.ones_like(dg) if lib is torch else 1.0)
+    slope = lib.clip(lib.where(lib.abs(dg) > 1e-9, dl / safe, lib.ones_like(dl) if lib is torch else 1.0), 0.05, 1.0)
+    return bounded_gain_db(gain_db + miss_lu / slope)

@@ -40,7 +40,9 @@ class Settings:
 
     @classmethod
     def defaults(cls, sample_rate: int = 44100) -> "Settings":
-        return cls(TABLE.defaults(sample_rate), int(sample_rate))
+        """A neutral chain: flat EQ (high-pass off: even at 10 Hz it turns the phase of the
+        bass), ratio 1, width 1, limiter at -1 dBTP, loudness target -14 LUFS."""
+        return cls(TABLE.defaults(sample_rate), int(sample_rate), frozenset({"eq.highpass"}))
 
     @classmethod
     def from_unit(cls, u, sample_rate: int, source: dict | None = None) -> "Settings":

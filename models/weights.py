@@ -1,0 +1,204 @@
+"""Model and style files: safetensors tensors + a JSON card, never pickle.
+
+Loading a shared file can therefore never run code. A model is `<stem>.safetensors` (state
+dict) + `<stem>.json` (architecture config + model card); a style is `<stem>.safetensors`
+(embedding, descriptors) + `<stem>.json` (meta, plus a fingerprint of the encoder that made it,
+since an embedding only means something to that encoder).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from tonematch.data.errors import TonematchError
+from tonematch.models.descriptors import DESCRIPTOR_NAMES
+from tonematch.models.model import MasteringModel
+
+MODEL_FORMAT = "tonematch-model"
+STYLE_FORMAT = "tonematch-style"
+FORMAT_VERSION = 1
+_SUFFIXES = (".safetensors", ".json")
+
+
+def _paths(path_stem: str | os.PathLike) -> tuple[Path, Path]:
+    stem = str(path_stem)
+    for suffix in _SUFFIXES:  # accept either file's name as the stem too
+        if stem.endswith(suffix):
+            stem = stem[: -len(suffix)]
+    return Path(stem + ".safetensors"), Path(stem + ".json")
+
+
+def _write_atomic(path: Path, write) -> None:
+    """Write via a temporary file so an interrupted save never leaves half a file behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    text = json.dumps(data, indent=2, sort_keys=False, allow_nan=False)
+    _write_atomic(path, lambda p: p.write_text(text + "\n", encoding="utf-8"))
+
+
+def _read(path_stem: str | os.PathLike, kind: str, fmt: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    tensors_path, json_path = _paths(path_stem)
+    for p in (tensors_path, json_path):
+        if not p.is_file():
+            raise TonematchError(f"{kind} file not found: {p}")
+    try:
+        card = json.loads(json_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TonematchError(f"{json_path} is not a readable {kind} card: {exc}") from None
+    if not isinstance(card, dict) or card.get("format") != fmt:
+        raise TonematchError(f"{json_path} is not a {kind} card (format is not '{fmt}')")
+    if card.get("format_version") != FORMAT_VERSION:
+        raise TonematchError(
+            f"{json_path} has {kind} format version {card.get('format_version')!r}; "
+            f"this tonematch reads version {FORMAT_VERSION}"
+        )
+    try:
+        tensors = load_file(str(tensors_path), device="cpu")
+    except (OSError, SafetensorError) as exc:
+        raise TonematchError(f"{tensors_path} is not a readable safetensors file: {exc}") from None
+    return tensors, card
+
+
+def encoder_fingerprint(model: MasteringModel) -> str:
+    """SHA-256 over the encoder's weights: identifies which encoder produced an embedding."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.encoder.state_dict().items()):
+        h.update(name.encode())
+        h.update(str(tuple(tensor.shape)).encode())
+        h.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def save_model(model: MasteringModel, path_stem: str | os.PathLike, card: dict[str, Any] | None = None) -> None:
+    """Write `<stem>.safetensors` (weights) and `<stem>.json` (config + card fields)."""
+    tensors_path, json_path = _paths(path_stem)
+    state = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+    data: dict[str, Any] = {"format": MODEL_FORMAT, "format_version": FORMAT_VERSION}
+    data.update(card or {})
+    data["config"] = model.config()  # written last: card fields can never override the config
+    data["encoder_fingerprint"] = encoder_fingerprint(model)
+    _write_atomic(tensors_path, lambda p: save_file(state, str(p), metadata={"format": "pt"}))
+    _write_json(json_path, data)
+
+
+def load_model(
+    path_stem: str | os.PathLike, expected_param_names: list[str] | None = None
+) -> tuple[MasteringModel, dict[str, Any]]:
+    """Rebuild a model from its card and load its weights (strict keys and shapes).
+
+    `expected_param_names`: the chain's learned keys; a model trained for another chain raises.
+    """
+    state, card = _read(path_stem, "model", MODEL_FORMAT)
+    cfg = card.get("config")
+    if not isinstance(cfg, dict):
+        raise TonematchError(f"{_paths(path_stem)[1]} has no model config")
+    names = cfg.get("param_names")
+    if expected_param_names is not None and list(names or []) != list(expected_param_names):
+        raise TonematchError(_names_mismatch(path_stem, names, list(expected_param_names)))
+    if cfg.get("descriptor_names", DESCRIPTOR_NAMES) != DESCRIPTOR_NAMES:
+        raise TonematchError(f"model {path_stem} was trained with other descriptors than this tonematch computes")
+    try:
+        model = MasteringModel(
+            n_params=int(cfg["n_params"]),
+            sample_rate=int(cfg["sample_rate"]),
+            excerpt_frames=int(cfg["excerpt_frames"]),
+            max_excerpts=int(cfg.get("max_excerpts", 8)),
+            encoder_kwargs=cfg.get("encoder_kwargs") or {},
+            controller_kwargs=cfg.get("controller_kwargs") or {},
+            param_names=names,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TonematchError(f"model {path_stem} has an invalid config: {exc}") from None
+    _check_state(path_stem, model, state)
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    return model, card
+
+
+def _names_mismatch(path_stem, got: list[str] | None, expected: list[str]) -> str:
+    if got is None:
+        return f"model {path_stem} does not record its parameter names; cannot check it against this chain"
+    if len(got) != len(expected):
+        return f"model {path_stem} predicts {len(got)} parameters but this chain has {len(expected)}"
+    i = next(i for i, (a, b) in enumerate(zip(got, expected)) if a != b)
+    return f"model {path_stem} was trained for another chain: parameter {i} is '{got[i]}', the chain has '{expected[i]}'"
+
+
+def _check_state(path_stem, model: MasteringModel, state: dict[str, torch.Tensor]) -> None:
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    if missing or unexpected:
+        what = f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}"
+        raise TonematchError(f"weights in {path_stem} do not match the model: {what}")
+    for key, tensor in own.items():
+        if state[key].shape != tensor.shape:
+            raise TonematchError(
+                f"weights in {path_stem} do not match the model: '{key}' has shape "
+                f"{tuple(state[key].shape)}, expected {tuple(tensor.shape)}"
+            )
+
+
+def save_style(
+    path_stem: str | os.PathLike,
+    embedding: torch.Tensor,
+    descriptors: torch.Tensor,
+    meta: dict[str, Any] | None = None,
+    model: MasteringModel | None = None,
+) -> None:
+    """Write a style: a reference embedding [E] + descriptors [D] and JSON meta.
+
+    Pass the `model` whose encoder produced the embedding so loading can check it matches.
+    """
+    embedding = torch.as_tensor(embedding).detach().to("cpu", torch.float32).flatten().contiguous()
+    descriptors = torch.as_tensor(descriptors).detach().to("cpu", torch.float32).flatten().contiguous()
+    if descriptors.numel() != len(DESCRIPTOR_NAMES):
+        raise ValueError(f"descriptors have {descriptors.numel()} values, expected {len(DESCRIPTOR_NAMES)}")
+    tensors_path, json_path = _paths(path_stem)
+    data: dict[str, Any] = {"format": STYLE_FORMAT, "format_version": FORMAT_VERSION}
+    data.update(meta or {})
+    data["embed_dim"] = embedding.numel()
+    data["descriptor_names"] = list(DESCRIPTOR_NAMES)
+    data["encoder_fingerprint"] = encoder_fingerprint(model) if model is not None else None
+    tensors = {"embedding": embedding.clone(), "descriptors": descriptors.clone()}
+    _write_atomic(tensors_path, lambda p: save_file(tensors, str(p), metadata={"format": "pt"}))
+    _write_json(json_path, data)
+
+
+def load_style(
+    path_stem: str | os.PathLike, model: MasteringModel | None = None
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+    """Read a style -> (embedding [E], descriptors [D], meta).
+
+    With `model`, a style made by a different encoder (or for other descriptors) raises.
+    """
+    tensors, meta = _read(path_stem, "style", STYLE_FORMAT)
+    if set(tensors) != {"embedding", "descriptors"}:
+        raise TonematchError(f"style {path_stem} must hold exactly 'embedding' and 'descriptors' tensors")
+    embedding, descriptors = tensors["embedding"], tensors["descriptors"]
+    if meta.get("descriptor_names") != DESCRIPTOR_NAMES or descriptors.shape != (len(DESCRIPTOR_NAMES),):
+        raise TonematchError(f"style {path_stem} was made with other descriptors than this tonematch computes")
+    if model is not None:
+        if embedding.shape != (model.encoder.embed_dim,):
+            raise TonematchError(
+                f"style {path_stem} has a {embedding.numel()}-dim embedding; the model expects {model.encoder.embed_dim}"
+            )
+        stamp = meta.get("encoder_fingerprint")
+        if stamp is not None and stamp != encoder_fingerprint(model):
+            raise TonematchError(f"style {path_stem} was made with a different model; re-create it with this model")
+    return embedding, descriptors, meta
