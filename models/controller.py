@@ -7,7 +7,9 @@ from torch import nn
 # the last layer starts this small so the initial output sits at the bias (the neutral chain)
 # while gradients still reach every earlier layer from the first step
 _LAST_LAYER_GAIN = 0.01
-_UNIT_CLAMP = 1e-3  # keeps logit(default) finite for defaults at the ends of a range
+# Defaults at the end of a range (ratio 1:1, threshold 0 dB) start this far inside it: logit
+# stays finite and the sigmoid's slope (~0.01) still lets training move them off the end.
+_UNIT_CLAMP = 0.01
 
 
 class Controller(nn.Module):

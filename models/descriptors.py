@@ -47,16 +47,24 @@ def _k_weighting(sample_rate: float) -> np.ndarray:
     return k_weighting(sample_rate)
 
 
-@functools.lru_cache(maxsize=16)
 def _k_response(sample_rate: float, n: int, device: torch.device) -> torch.Tensor:
-    """Complex response of the K-weighting cascade at the n-point rfft bins (cached: clips
-    in training all have the same length)."""
+    """Complex response of the K-weighting cascade at the n-point rfft bins."""
+    if n <= _CACHED_RESPONSE_MAX_N:  # clip lengths repeat in training; whole tracks do not
+        return _k_response_cached(sample_rate, n, device)
+    return _k_response_uncached(sample_rate, n, device)
+
+
+def _k_response_uncached(sample_rate: float, n: int, device: torch.device) -> torch.Tensor:
     w = torch.arange(n // 2 + 1, dtype=torch.float64) * (2.0 * math.pi / n)
     z1 = torch.exp(-1j * w)  # z^-1 on the unit circle
     h = torch.ones_like(z1)
     for b0, b1, b2, a1, a2 in _k_weighting(float(sample_rate)).tolist():
         h = h * (b0 + b1 * z1 + b2 * z1 * z1) / (1.0 + a1 * z1 + a2 * z1 * z1)
     return h.to(device=device, dtype=torch.complex64)
+
+
+_k_response_cached = functools.lru_cache(maxsize=8)(_k_response_uncached)
+_CACHED_RESPONSE_MAX_N = 1 << 20  # at most 4 MB per cached response
 
 
 def _loudness(x: torch.Tensor, sample_rate: float, spec: torch.Tensor | None = None) -> torch.Tensor:
@@ -111,8 +119,14 @@ def describe(x: torch.Tensor, sample_rate: float) -> torch.Tensor:
     """[B, C, T] audio (C = 1 or 2, float in [-1, 1]) -> [B, len(DESCRIPTOR_NAMES)] descriptors."""
     if x.dim() != 3 or x.shape[1] not in (1, 2):
         raise ValueError(f"describe expects [B, C, T] audio with C = 1 or 2, got {tuple(x.shape)}")
+    # exact float32 even inside a mixed-precision training step (mid/side cancel in bf16)
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        return _describe(x.float(), sample_rate)
+
+
+def _describe(x: torch.Tensor, sample_rate: float) -> torch.Tensor:
     # mono is played on both speakers, exactly as the model duplicates it
-    x = x.float().expand(-1, 2, -1)
+    x = x.expand(-1, 2, -1)
     n = x.shape[-1]
     # one pass for LL, RR and LR; mid and side energies follow algebraically
     gram = torch.bmm(x, x.transpose(1, 2)) / n  # [B, 2, 2]

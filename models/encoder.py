@@ -7,6 +7,8 @@ exact descriptors anyway.
 """
 from __future__ import annotations
 
+import math
+
 import librosa
 import torch
 from torch import nn
@@ -18,7 +20,7 @@ _POWER_EPS = 1e-10  # -100 dB floor before the log
 def _block(c_in: int, c_out: int) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(c_in, c_out, kernel_size=3, padding=1, bias=False),
-        nn.GroupNorm(min(8, c_out), c_out),
+        nn.GroupNorm(math.gcd(8, c_out), c_out),  # 8 groups where the width allows
         nn.GELU(),
         nn.AvgPool2d(2),
     )

@@ -64,6 +64,16 @@ class MasteringModel(nn.Module):
             default_unit=default_unit, **self.controller_kwargs,
         )
 
+    @classmethod
+    def for_table(cls, table, sample_rate: int = 44100, **kwargs: Any) -> "MasteringModel":
+        """A model for a chain `ParamTable`: its learned keys as names, its defaults as the start."""
+        defaults = table.defaults(sample_rate)
+        default_unit = table.to_unit({k: torch.tensor(float(v)) for k, v in defaults.items()}, sample_rate)
+        return cls(
+            len(table), sample_rate=sample_rate, default_unit=default_unit.float(),
+            param_names=list(table.learned_keys), **kwargs,
+        )
+
     def config(self) -> dict[str, Any]:
         """Everything needed to rebuild this architecture (JSON-serialisable)."""
         enc = {k: list(v) if isinstance(v, tuple) else v for k, v in self.encoder_kwargs.items()}

@@ -65,3 +65,14 @@ def test_release_recovers_gain():
     after = 1010 + int(0.15 * SR)  # 15 time constants of the fast release
     assert fast[0, after] == pytest.approx(0.1, rel=1e-3)
     assert slow[0, after] < 0.09
+
+
+def test_loud_render_holds_ceiling_to_the_last_sample():
+    from tonematch.models.chain.exact import render_array
+
+    x = music_like(2.0, SR, seed=9, level_db=-14)
+    x[:, -5:] = 0.9  # a peak right at the end must be limited too
+    s = Settings.defaults(SR)
+    s.values.update({"loudness.target_lufs": -8.0, "limiter.ceiling_dbtp": -1.0})
+    y = render_array(x, s, SR)
+    assert true_peak_db(y) <= -1.0 + 1e-3

@@ -41,7 +41,9 @@ class ExactRenderer:
                 y = stage.process(y)
             yield y.astype(np.float32, copy=False)
 
-    def _limited(self, blocks: Iterable[np.ndarray], gain_db: float) -> Iterator[np.ndarray]:
+    def _limited(self, blocks: Iterable[np.ndarray], gain_db: float, peaks=None) -> Iterator[np.ndarray]:
+        """Limiter at a gain. `peaks`: true-peak envelopes of the blocks at unity gain, so
+        repeated passes at other gains skip the interpolation (the envelope scales with gain)."""
         g = np.float32(10.0 ** (gain_db / 20.0))
         if not self.settings.enabled("limiter"):
             for b in blocks:
@@ -49,8 +51,8 @@ class ExactRenderer:
             return
         lim = limiter.Stream(self.settings.values, self.sample_rate, self.channels)
         skip = lim.latency
-        for b in blocks:
-            y = lim.process(b * g)
+        for k, b in enumerate(blocks):
+            y = lim.process(b * g, None if peaks is None else peaks[k] * float(g))
             if skip:
                 cut = min(skip, y.shape[1])
                 y, skip = y[:, cut:], skip - cut
@@ -83,11 +85,15 @@ class ExactRenderer:
         if not s.enabled("limiter"):
             yield from self._limited(pre(), gain)
             return
+        peaks = None
+        if cache is not None:
+            tracker = limiter.Stream(s.values, self.sample_rate, self.channels)
+            peaks = [tracker.peaks(b, ceiling=0.0) for b in cache]
         prev_gain = prev_miss = None
         for attempt in range(loudness.MAX_CORRECTIONS + 1):
             out_meter = loudness.StreamingMeter(self.sample_rate, self.channels)
             kept: list[np.ndarray] | None = [] if cache is not None else None
-            for y in self._limited(pre(), gain):
+            for y in self._limited(pre(), gain, peaks):
                 out_meter.add(y)
                 if kept is not None:
                     kept.append(y)

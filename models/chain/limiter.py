@@ -183,13 +183,24 @@ class Stream:
         self.rel = float(ops.time_constant_to_pole(values[f"{NAME}.release_ms"], sample_rate))
         self.counter = 0
 
-    def process(self, block: np.ndarray) -> np.ndarray:
-        """Returns as many samples as it takes; the first `latency` outputs of a stream are
-        warm-up (the renderer drops them and flushes with zeros at the end)."""
+    def peaks(self, block: np.ndarray, ceiling: float | None = None) -> np.ndarray:
+        """True-peak envelope of the next block (carries the interpolator's context).
+        ceiling=0 interpolates everywhere, so the envelope can be scaled by any later gain."""
         xa = np.concatenate([self.context, block.astype(np.float32, copy=False)], axis=1)
         self.context = xa[:, xa.shape[1] - self.context.shape[1]:]
         peak = np.empty(block.shape[1])
-        _true_peak_block(xa, self.ceiling, peak)
+        _true_peak_block(xa, self.ceiling if ceiling is None else ceiling, peak)
+        return peak
+
+    def process(self, block: np.ndarray, peak: np.ndarray | None = None) -> np.ndarray:
+        """Returns as many samples as it takes; the first `latency` outputs of a stream are
+        warm-up (the renderer drops them and flushes with zeros at the end). `peak`: the
+        block's true-peak envelope when the caller already has it (see `peaks`)."""
+        if peak is None:
+            peak = self.peaks(block)
+        else:  # keep the interpolator's context current for the blocks that follow
+            keep = self.context.shape[1]
+            self.context = np.concatenate([self.context, block.astype(np.float32, copy=False)], axis=1)[:, -keep:]
         y = np.empty(block.shape, dtype=np.float32)
         _gain_block(np.ascontiguousarray(block), peak, y, self.xr, self.dq_idx, self.dq_val, self.dq,
                     self.rr, self.st, self.ceiling, self.rel, self.la, self.counter)

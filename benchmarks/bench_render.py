@@ -1,0 +1,130 @@
+"""Render speed and memory of the chain.
+
+  python benchmarks/bench_render.py            # 3-minute stereo 44.1 kHz track, exact renderer
+  python benchmarks/bench_render.py --hour     # also a 60-minute file from disk (peak RSS)
+Prints wall time, real-time factor and peak RSS; and the differentiable renderer's
+forward+backward on a 16 x 2 x 131072 batch. Goals (2 cores): track <= 0.5 s, hour <= 500 MB.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+
+
+def _settings(sr):
+    from tonematch.models.chain.settings import Settings
+
+    s = Settings.defaults(sr)
+    s.bypass = frozenset()
+    s.values.update({
+        "eq.highpass.freq_hz": 30.0, "eq.low_shelf.gain_db": 2.0, "eq.peak2.gain_db": -2.0,
+        "eq.peak3.gain_db": 1.5, "eq.high_shelf.gain_db": 2.0, "compressor.threshold_db": -22.0,
+        "compressor.ratio": 2.5, "compressor.attack_ms": 15.0, "compressor.release_ms": 150.0,
+        "width.width": 1.15, "limiter.ceiling_dbtp": -1.0, "loudness.target_lufs": -11.0,
+    })
+    return s
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def track(seconds=180.0, sr=44100):
+    from signals import music_like
+    from tonematch.models.chain.exact import render_array
+
+    x = music_like(seconds, sr, seed=0, level_db=-20)
+    s = _settings(sr)
+    render_array(x[:, : sr * 2], s, sr)  # load the cached kernels once
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        y = render_array(x, s, sr)
+        times.append(time.perf_counter() - t0)
+    best = min(times)
+    print(f"exact render, {seconds / 60:.0f} min stereo {sr} Hz: best {best:.3f} s of {len(times)} "
+          f"(real-time factor {seconds / best:.0f}x), peak RSS {_peak_rss_mb():.0f} MB")
+    return y
+
+
+def differentiable(batch=16, frames=131072, sr=44100):
+    import torch
+
+    from tonematch.models.chain import TABLE, render_batch
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(batch, 2, frames, generator=g) * 0.1
+    u = torch.rand(batch, len(TABLE), generator=g, dtype=torch.float64)
+    for i in range(3):
+        uu = u.clone().requires_grad_(True)
+        t0 = time.perf_counter()
+        y = render_batch(x, TABLE.from_unit(uu, sr), sr)
+        t1 = time.perf_counter()
+        y.pow(2).mean().backward()
+        t2 = time.perf_counter()
+        if i:
+            print(f"differentiable render {batch}x2x{frames}: forward {t1 - t0:.3f} s, backward {t2 - t1:.3f} s")
+
+
+def hour_child(path_in, path_out):
+    """Runs in a fresh process so its peak RSS is the streaming render alone."""
+    import soundfile as sf
+
+    from tonematch.models.chain.exact import ExactRenderer
+
+    info = sf.info(path_in)
+    s = _settings(info.samplerate)
+
+    def source():
+        with sf.SoundFile(path_in) as f:
+            while True:
+                b = f.read(65536, dtype="float32", always_2d=True)
+                if not len(b):
+                    return
+                yield b.T
+
+    t0 = time.perf_counter()
+    with sf.SoundFile(path_out, "w", info.samplerate, info.channels, "PCM_24") as out:
+        for block in ExactRenderer(s, info.samplerate, info.channels).blocks(source):
+            out.write(block.T)
+    dt = time.perf_counter() - t0
+    print(f"exact render, 60 min stereo from disk (streaming, 24-bit out): {dt:.1f} s "
+          f"(real-time factor {3600 / dt:.0f}x), peak RSS {_peak_rss_mb():.0f} MB")
+
+
+def hour(sr=44100):
+    import soundfile as sf
+
+    from signals import music_like
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "hour.wav")
+        chunk = music_like(60.0, sr, seed=1, level_db=-20).T
+        with sf.SoundFile(src, "w", sr, 2, "PCM_16") as f:
+            for _ in range(60):
+                f.write(chunk)
+        subprocess.run([sys.executable, __file__, "--hour-child", src, os.path.join(tmp, "out.wav")], check=True)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--hour", action="store_true")
+    ap.add_argument("--hour-child", nargs=2)
+    a = ap.parse_args()
+    if a.hour_child:
+        hour_child(*a.hour_child)
+    else:
+        track()
+        differentiable()
+        if a.hour:
+            hour()
