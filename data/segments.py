@@ -1,0 +1,43 @@
+"""Helpers shared by the datasets: per-item random generators, segment placement, silence test."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+
+def item_rng(seed: int, index: int, deterministic: bool) -> np.random.Generator:
+    """Deterministic: a function of (seed, index) only, so validation items never change.
+
+    Otherwise one draw from torch's global generator is mixed in: DataLoader seeds it differently
+    in every worker and every epoch, and `torch.manual_seed` makes whole runs reproducible.
+    """
+    if deterministic:
+        return np.random.default_rng([seed, index])
+    entropy = int(torch.randint(0, 2**62, (1,)).item())
+    return np.random.default_rng([seed, index, entropy])
+
+
+def pick_two(rng: np.random.Generator, total: int, length: int) -> tuple[int, int]:
+    """Starts of two non-overlapping `length`-frame segments in [0, total), in random order.
+
+    The free frames (total - 2 * length) are split at two uniform points ("stars and bars"), which
+    makes every valid placement equally likely, near the ends too.
+    """
+    free = total - 2 * length
+    if free < 0:
+        raise ValueError(f"{total} frames cannot hold two segments of {length}")
+    g1, g2 = sorted(int(v) for v in rng.integers(0, free + 1, size=2))
+    first, second = g1, g2 + length
+    return (first, second) if rng.random() < 0.5 else (second, first)
+
+
+def rms_db(x: np.ndarray) -> float:
+    """RMS level over all channels in dBFS (-inf for digital silence)."""
+    mean_square = float(np.mean(np.square(x, dtype=np.float64)))
+    return 10.0 * math.log10(mean_square) if mean_square > 0 else -math.inf
+
+
+def to_tensor(x: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))

@@ -1,0 +1,109 @@
+"""Self-supervised examples from mastered music alone.
+
+Item i: two non-overlapping segments A and B of one track. A, degraded, is the model's input;
+clean A is what it should recover; clean B is the reference (same track, same mastering, other
+music). The random mastering chain that turns target_source/reference_source into target and
+reference is drawn later, batched, by the training step.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+
+from torch.utils.data import Dataset
+
+from .cache import DecodeCache
+from .degrade import NEUTRAL, apply_degradation, sample_degradation
+from .errors import TonematchError
+from .segments import item_rng, pick_two, rms_db, to_tensor
+from .tracks import TrackReader
+
+
+class SelfSupervisedDataset(Dataset):
+    """Items are dicts: input, target_source, reference_source ([2, T] float32 tensors),
+    degradation (dict of floats), track (str), start_a, start_b (ints, frames at sample_rate).
+
+    deterministic: item i is a function of (seed, i) only and tracks are taken in turn (for
+    validation/test). Otherwise every access draws anew (see segments.item_rng).
+    """
+
+    def __init__(
+        self,
+        files,
+        sample_rate: int = 44100,
+        segment_frames: int = 131072,
+        examples_per_epoch: int = 1024,
+        seed: int = 0,
+        deterministic: bool = False,
+        cache: DecodeCache | None = None,
+        degrade: bool = True,
+        silence_db: float = -50.0,
+        tries: int = 8,
+    ):
+        self.reader = TrackReader(sample_rate, cache)
+        self.sample_rate = self.reader.sample_rate
+        self.segment_frames = int(segment_frames)
+        if self.segment_frames < 1:
+            raise TonematchError(f"segment length must be at least one frame, got {segment_frames}")
+        self.examples_per_epoch = int(examples_per_epoch)
+        self.seed, self.deterministic, self.degrade = int(seed), bool(deterministic), bool(degrade)
+        self.silence_db, self.tries = float(silence_db), max(1, int(tries))
+
+        files = [os.fspath(f) for f in files]
+        if not files:
+            raise TonematchError("no audio files given to the self-supervised dataset")
+        need = 2 * self.segment_frames
+        self.tracks: list[tuple[str, int]] = []
+        short = []
+        for f in files:
+            n = self.reader.frames(f)
+            if n >= need:
+                self.tracks.append((f, n))
+            else:
+                short.append(f)
+        seconds = need / self.sample_rate
+        if not self.tracks:
+            raise TonematchError(
+                f"no track is long enough: each needs at least {seconds:.1f} s "
+                f"(two non-overlapping segments of {self.segment_frames} frames)"
+            )
+        if short:
+            names = ", ".join(os.path.basename(f) for f in short[:5]) + (" ..." if len(short) > 5 else "")
+            warnings.warn(f"skipping {len(short)} track(s) shorter than {seconds:.1f} s: {names}", stacklevel=2)
+
+    def __len__(self) -> int:
+        return self.examples_per_epoch
+
+    def __getitem__(self, index: int) -> dict:
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        rng = item_rng(self.seed, index, self.deterministic)
+        if self.deterministic:
+            path, total = self.tracks[index % len(self.tracks)]
+        else:
+            path, total = self.tracks[int(rng.integers(len(self.tracks)))]
+
+        # Retry positions landing in silence (intros, gaps); keep the loudest pair if all are quiet.
+        best = None
+        for _ in range(self.tries):
+            start_a, start_b = pick_two(rng, total, self.segment_frames)
+            a = self.reader.read(path, start_a, self.segment_frames)
+            b = self.reader.read(path, start_b, self.segment_frames)
+            level = min(rms_db(a), rms_db(b))
+            if best is None or level > best[0]:
+                best = (level, start_a, start_b, a, b)
+            if level > self.silence_db:
+                break
+        _, start_a, start_b, a, b = best
+
+        params = sample_degradation(rng) if self.degrade else dict(NEUTRAL)
+        degraded = apply_degradation(a, self.sample_rate, params) if self.degrade else a.copy()
+        return {
+            "input": to_tensor(degraded),
+            "target_source": to_tensor(a),
+            "reference_source": to_tensor(b),
+            "degradation": params,
+            "track": path,
+            "start_a": int(start_a),
+            "start_b": int(start_b),
+        }

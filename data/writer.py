@@ -1,0 +1,236 @@
+"""Writing audio files atomically, with TPDF dither before integer quantisation.
+
+The target only ever appears complete: blocks go to a hidden temporary file in the same folder
+(same filesystem, so the final `os.replace` is atomic), which is fsynced and renamed on success and
+deleted on any error. Default sample format: 24-bit PCM for both WAV and FLAC (FLAC cannot hold
+float, and one default for both keeps outputs interchangeable).
+"""
+from __future__ import annotations
+
+import os
+import secrets
+
+import numpy as np
+import soundfile as sf
+
+from .errors import TonematchError
+from .resample import check_rate
+
+DEFAULT_SUBTYPE = "PCM_24"
+# Bits of the integer formats; None: stored as 32-bit float, never clipped or dithered.
+SUBTYPE_BITS = {"PCM_16": 16, "PCM_24": 24, "FLOAT": None}
+_SUBTYPE_ALIASES = {
+    "16": "PCM_16", "pcm_16": "PCM_16", "pcm16": "PCM_16", "int16": "PCM_16", "s16": "PCM_16",
+    "24": "PCM_24", "pcm_24": "PCM_24", "pcm24": "PCM_24", "int24": "PCM_24", "s24": "PCM_24",
+    "float": "FLOAT", "float32": "FLOAT", "f32": "FLOAT", "32f": "FLOAT",
+}
+FORMATS = {".wav": "WAV", ".flac": "FLAC"}
+# Frames quantised per chunk by `write`, so the float64 scratch stays small for long files.
+_CHUNK = 1 << 18
+
+
+def parse_subtype(value) -> str | None:
+    """'16'/'24'/'float' (or soundfile's names, any case) -> 'PCM_16'/'PCM_24'/'FLOAT'; None stays None."""
+    if value is None:
+        return None
+    key = str(value).strip().lower()
+    if key in _SUBTYPE_ALIASES:
+        return _SUBTYPE_ALIASES[key]
+    raise TonematchError(f"unknown sample format {value!r}: use 16, 24 or float")
+
+
+def output_format(path) -> str:
+    """soundfile format name from the extension; only lossless formats we can write atomically."""
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    if ext not in FORMATS:
+        raise TonematchError(
+            f"cannot write '{os.fspath(path)}': unsupported extension {ext or '(none)'!r}, use .wav or .flac"
+        )
+    return FORMATS[ext]
+
+
+def check_output_folder(path) -> None:
+    """The folder that will hold `path` must exist and be writable; `path` must not be a folder."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise TonematchError(f"cannot write '{path}': it is a folder")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise TonematchError(f"cannot write '{path}': folder '{folder}' does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise TonematchError(f"cannot write '{path}': folder '{folder}' is not writable")
+
+
+def check_paths(input_path, output_path) -> None:
+    """Refuse an output that is the input (any link or spelling of it) or cannot be written.
+
+    Run before any processing, so a long job never fails at the end and the source is never touched.
+    """
+    inp, out = os.fspath(input_path), os.fspath(output_path)
+    if os.path.exists(out) and os.path.exists(inp):
+        same = os.path.samefile(inp, out)  # also catches hard links and symlinks
+    else:
+        same = os.path.normcase(os.path.realpath(inp)) == os.path.normcase(os.path.realpath(out))
+    if same:
+        raise TonematchError(f"output '{out}' is the input file; choose another output path")
+    output_format(out)
+    check_output_folder(out)
+
+
+class AudioWriter:
+    """Streaming, atomic writer: `with AudioWriter(p, sr, 2) as w: w.write(block)` ([C, n] float32).
+
+    Integer formats get TPDF dither (two uniform variables, +-1 LSB peak) from a generator seeded once
+    and carried across blocks, so the output is the same however the audio is split into blocks.
+    """
+
+    def __init__(self, path, sample_rate: int, channels: int, subtype=None, dither: bool = True, seed: int = 0):
+        self.path = os.fspath(path)
+        fmt = output_format(self.path)
+        self.subtype = parse_subtype(subtype) or DEFAULT_SUBTYPE
+        if fmt == "FLAC" and self.subtype == "FLOAT":
+            raise TonematchError(f"cannot write '{self.path}': FLAC cannot store float samples, use 16 or 24")
+        check_output_folder(self.path)
+        self.sample_rate = check_rate(sample_rate)
+        if int(channels) < 1:
+            raise TonematchError(f"cannot write '{self.path}': {channels} channels")
+        self.channels = int(channels)
+        self._bits = SUBTYPE_BITS[self.subtype]
+        self._dither = bool(dither) and self._bits is not None
+        self._rng = np.random.default_rng(seed)
+        self.frames_written = 0
+        self._tmp = self._reserve_temp()
+        try:
+            self._file = sf.SoundFile(
+                self._tmp, "w", samplerate=self.sample_rate, channels=self.channels,
+                subtype=self.subtype, format=fmt,
+            )
+        except Exception as e:
+            _remove(self._tmp)
+            raise TonematchError(f"cannot write '{self.path}': {_one_line(e)}") from None
+        self._done = False
+
+    def _reserve_temp(self) -> str:
+        folder, name = os.path.split(os.path.abspath(self.path))
+        ext = os.path.splitext(name)[1]
+        for _ in range(100):
+            tmp = os.path.join(folder, f".{name}.tmp-{secrets.token_hex(4)}{ext}")
+            try:
+                # O_EXCL: never clobber another writer's temp file; mode 0o666 lets the umask decide.
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+                return tmp
+            except FileExistsError:
+                continue
+            except OSError as e:
+                raise TonematchError(f"cannot write '{self.path}': {_one_line(e)}") from None
+        raise TonematchError(f"cannot write '{self.path}': no free temporary file name")
+
+    def write(self, block) -> None:
+        """Append [channels, n] samples (a 1-D array is accepted for mono)."""
+        if self._done:
+            raise ValueError("AudioWriter is closed")
+        block = np.asarray(block, dtype=np.float32)
+        if block.ndim == 1 and self.channels == 1:
+            block = block[None]
+        if block.ndim != 2 or block.shape[0] != self.channels:
+            raise ValueError(f"expected a [{self.channels}, n] block, got shape {block.shape}")
+        if not np.isfinite(block.sum(dtype=np.float64)):
+            raise TonematchError(f"refusing to write NaN or infinite samples to '{self.path}'")
+        for i in range(0, block.shape[1], _CHUNK):
+            part = block[:, i:i + _CHUNK].T  # soundfile wants [frames, channels]
+            data = self._quantise(part) if self._bits else np.ascontiguousarray(part)
+            try:
+                self._file.write(data)
+            except Exception as e:
+                raise TonematchError(f"cannot write '{self.path}': {_one_line(e)}") from None
+        self.frames_written += block.shape[1]
+
+    def _quantise(self, x: np.ndarray) -> np.ndarray:
+        """Float [n, C] -> integers, quantised here (not by libsndfile) so the scale is exactly 2**(bits-1)
+        like on reading, and clipping to [-1, 1) happens only at this step."""
+        scale = float(2 ** (self._bits - 1))
+        y = x.astype(np.float64) * scale
+        if self._dither:
+            # Draw [n, C, 2] in one go: the stream of numbers is then independent of block sizes.
+            u = self._rng.random(y.shape + (2,))
+            y += u[..., 0] + u[..., 1] - 1.0
+        q = np.clip(np.rint(y), -scale, scale - 1.0)
+        if self._bits == 16:
+            return q.astype(np.int16)
+        return q.astype(np.int32) << 8  # libsndfile stores the top 24 bits of an int32
+
+    def close(self) -> None:
+        """Finish the file and move it onto the target."""
+        if self._done:
+            return
+        self._done = True
+        try:
+            self._file.close()
+            _fsync_path(self._tmp)
+            os.replace(self._tmp, self.path)
+        except Exception as e:
+            _remove(self._tmp)
+            raise TonematchError(f"cannot write '{self.path}': {_one_line(e)}") from None
+        _fsync_dir(os.path.dirname(os.path.abspath(self.path)))
+
+    def abort(self) -> None:
+        """Drop everything written so far; the target is left as it was."""
+        if self._done:
+            return
+        self._done = True
+        try:
+            self._file.close()
+        finally:
+            _remove(self._tmp)
+
+    def __enter__(self) -> "AudioWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def write(path, audio, sample_rate: int, subtype=None, dither: bool = True, seed: int = 0) -> None:
+    """Write a whole [channels, frames] array atomically (see AudioWriter)."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim == 1:
+        audio = audio[None]
+    with AudioWriter(path, sample_rate, audio.shape[0], subtype=subtype, dither=dither, seed=seed) as w:
+        w.write(audio)
+
+
+def _one_line(e: BaseException) -> str:
+    text = getattr(e, "error_string", None) or str(e) or type(e).__name__
+    return " ".join(text.split())
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
+def _fsync_path(path: str) -> None:
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(folder: str) -> None:
+    """Make the rename durable; folders cannot be opened this way on Windows, where it is skipped."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

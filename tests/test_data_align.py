@@ -1,0 +1,74 @@
+"""Alignment of a mix with its processed, shifted master, to a tenth of a frame."""
+import numpy as np
+import pytest
+
+from tonematch.data.align import align, read_fractional, window
+from tonematch.data.degrade import apply_degradation
+from tonematch.data.errors import TonematchError
+from tonematch.data.synth import music_like
+
+SR = 44100
+
+
+def delayed(x, delay):
+    """x delayed by a (fractional) number of frames, by a linear phase in the frequency domain."""
+    n = x.shape[-1] + 4096  # room so the circular shift does not wrap music around
+    spectrum = np.fft.rfft(x.astype(np.float64), n, axis=-1)
+    phase = np.exp(-2j * np.pi * np.fft.rfftfreq(n) * delay)
+    return np.fft.irfft(spectrum * phase, n, axis=-1)[:, : x.shape[-1]].astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def mix():
+    return music_like(SR, 6.0, seed=11)
+
+
+@pytest.mark.parametrize("offset", [1234.0, 1234.5, -640.25, 0.3])
+def test_recovers_offset_of_processed_copy(mix, offset):
+    master = apply_degradation(delayed(mix, offset), SR, {"tilt_db": 4.0, "bass_db": 3.0, "level_db": -7.0})
+    result = align(mix, master, SR, max_offset_s=0.5)
+    assert result.offset_frames == pytest.approx(offset, abs=0.1)
+    assert result.correlation > 0.8
+
+
+def test_trimmed_master(mix):
+    # A master that starts 1234 frames later in the music (its head was cut) leads the mix.
+    master = mix[:, 1234:] * 0.5
+    assert align(mix, master, SR, max_offset_s=0.5).offset_frames == pytest.approx(-1234.0, abs=0.1)
+
+
+def test_rejects_unrelated_audio(mix):
+    noise = np.random.default_rng(0).standard_normal(mix.shape).astype(np.float32) * 0.1
+    with pytest.raises(TonematchError, match=r"pair song does not correlate \(peak -?0\.\d\d < 0\.50\)") as err:
+        align(mix, noise, SR, max_offset_s=0.5, name="song")
+    assert "\n" not in str(err.value)
+    other = music_like(SR, 6.0, seed=12)[:, ::-1]  # other notes, and reversed: no shared kick drum
+    with pytest.raises(TonematchError, match="does not correlate"):
+        align(mix, other, SR, max_offset_s=0.5)
+
+
+def test_offset_outside_the_search_window_is_refused(mix):
+    master = delayed(mix, 0.4 * SR)
+    with pytest.raises(TonematchError, match=r"offset beyond the \+-0.2 s searched"):
+        align(mix, master, SR, max_offset_s=0.2)
+    assert align(mix, master, SR, max_offset_s=0.5).offset_frames == pytest.approx(0.4 * SR, abs=0.1)
+
+
+def test_read_fractional_interpolates_band_limited_audio(mix):
+    half, n = 16, 20000
+    spectrum = np.fft.rfft(mix[:, :n].astype(np.float64), axis=-1)
+    spectrum[:, np.fft.rfftfreq(n) > 0.4] = 0.0  # content up to 0.8 x Nyquist
+    x = np.fft.irfft(spectrum, n, axis=-1).astype(np.float32)
+    for fraction in (0.25, 0.5, 0.8):
+        # x evaluated at t + fraction, against an exact frequency-domain shift (away from edges).
+        got = read_fractional(x, fraction, half)
+        exact = delayed(x, -fraction)[:, half:n - half]
+        err = got[:, 1000:-1000] - exact[:, 1000:-1000]
+        assert np.sqrt(np.mean(err**2)) < 10 ** (-70 / 20) * np.sqrt(np.mean(exact**2))
+    np.testing.assert_array_equal(read_fractional(mix[:, :100], 0.0, half), mix[:, half:100 - half])
+
+
+def test_window_pads_with_zeros():
+    x = np.arange(5.0)
+    np.testing.assert_array_equal(window(x, -2, 4), [0, 0, 0, 1])
+    np.testing.assert_array_equal(window(x, 3, 4), [3, 4, 0, 0])

@@ -1,0 +1,134 @@
+"""Real before/after pairs: discovery conventions and the aligned PairsDataset."""
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from tonematch.data.errors import TonematchError
+from tonematch.data.pairs import PairsDataset, find_pairs
+from tonematch.data.synth import music_like
+
+SR, SEG = 22050, 8192
+
+
+def touch_audio(path, seconds=0.1):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, np.zeros((int(SR * seconds), 2), np.float32), SR)
+
+
+def delayed(x, delay):
+    n = x.shape[-1] + 8192
+    spectrum = np.fft.rfft(x.astype(np.float64), n, axis=-1)
+    phase = np.exp(-2j * np.pi * np.fft.rfftfreq(n) * delay)
+    return np.fft.irfft(spectrum * phase, n, axis=-1)[:, : x.shape[-1]].astype(np.float32)
+
+
+def test_subfolder_convention_matches_by_path(tmp_path):
+    for rel in ("mix/a.wav", "master/a.flac", "mix/album/b.wav", "master/album/b.wav", "mix/lonely.wav",
+                "master/orphan.wav"):
+        touch_audio(tmp_path / rel)
+    with pytest.warns(UserWarning, match=r"2 file\(s\).*mix/lonely.*master/orphan"):
+        pairs = find_pairs(tmp_path)
+    assert [(p.name, p.mix.name, p.master.name) for p in pairs] == [
+        ("a", "a.wav", "a.flac"), ("album/b", "b.wav", "b.wav")]
+
+
+def test_suffix_convention(tmp_path):
+    for rel in ("song1_mix.wav", "song1_master.flac", "x/song2_MIX.wav", "x/song2_master.wav", "other.wav"):
+        touch_audio(tmp_path / rel)
+    with pytest.warns(UserWarning, match="other.wav"):
+        pairs = find_pairs(str(tmp_path))
+    assert [(p.name, p.mix.name, p.master.name) for p in pairs] == [
+        ("song1", "song1_mix.wav", "song1_master.flac"), ("x/song2", "song2_MIX.wav", "song2_master.wav")]
+
+
+def test_csv_manifest_paths_are_relative_to_it(tmp_path):
+    touch_audio(tmp_path / "audio" / "m.wav")
+    touch_audio(tmp_path / "audio" / "M.flac")
+    manifest = tmp_path / "lists" / "pairs.csv"
+    manifest.parent.mkdir()
+    manifest.write_text("Mix,Master,name\n../audio/m.wav,../audio/M.flac,first\n\n")
+    [pair] = find_pairs(manifest)
+    assert pair.name == "first" and pair.mix == tmp_path / "lists" / ".." / "audio" / "m.wav"
+    assert pair.master.is_file()
+
+    manifest.write_text("mix,master\n../audio/m.wav,../audio/missing.wav\n")
+    with pytest.raises(TonematchError, match="line 2: no such file '../audio/missing.wav'"):
+        find_pairs(manifest)
+    manifest.write_text("before,after\na.wav,b.wav\n")
+    with pytest.raises(TonematchError, match="needs the columns mix,master"):
+        find_pairs(manifest)
+
+
+def test_find_pairs_errors(tmp_path):
+    with pytest.raises(TonematchError, match="does not exist"):
+        find_pairs(tmp_path / "nowhere")
+    touch_audio(tmp_path / "lonely_mix.wav")
+    with pytest.warns(UserWarning), pytest.raises(TonematchError, match="no mix/master pairs"):
+        find_pairs(tmp_path)
+    touch_audio(tmp_path / "dup" / "mix" / "s.wav")
+    touch_audio(tmp_path / "dup" / "mix" / "s.flac")
+    touch_audio(tmp_path / "dup" / "master" / "s.wav")
+    with pytest.raises(TonematchError, match="ambiguous"):
+        find_pairs(tmp_path / "dup")
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(TonematchError, match="neither a folder nor a .csv"):
+        find_pairs(tmp_path / "notes.txt")
+
+
+@pytest.fixture(scope="module")
+def pair_folder(tmp_path_factory):
+    """A mix and a master that is EQ'd, louder, and starts 1234.5 frames later."""
+    root = tmp_path_factory.mktemp("pairs")
+    (root / "mix").mkdir()
+    (root / "master").mkdir()
+    mix = music_like(SR, 3.0, seed=5)
+    master = delayed(mix, 1234.5) * 1.6  # gain only, so the aligned target can be checked exactly
+    sf.write(root / "mix" / "song.wav", mix.T, SR, subtype="FLOAT")
+    sf.write(root / "master" / "song.wav", master.T, SR, subtype="FLOAT")
+    return root, mix
+
+
+def test_dataset_serves_aligned_segments(pair_folder):
+    root, mix = pair_folder
+    ds = PairsDataset(find_pairs(root), sample_rate=SR, segment_frames=SEG, examples_per_epoch=6, max_offset_s=0.2)
+    assert ds.alignments["song"].offset_frames == pytest.approx(1234.5, abs=0.1)
+    for i in range(len(ds)):
+        item = ds[i]
+        s, r = item["start"], item["reference_start"]
+        for key in ("input", "target", "reference"):
+            assert item[key].shape == (2, SEG) and item[key].dtype == torch.float32
+        np.testing.assert_array_equal(item["input"].numpy(), mix[:, s:s + SEG])
+        # The target is the master at the mix's moments: 1.6 x the mix, up to interpolation error.
+        err = item["target"].numpy() - 1.6 * mix[:, s:s + SEG]
+        assert 10 * np.log10(np.mean(err**2) / np.mean((1.6 * mix[:, s:s + SEG]) ** 2)) < -30
+        # The reference is other music from the master, clear of the target's master frames.
+        assert abs(r - (s + 1234)) >= SEG
+        master = sf.read(root / "master" / "song.wav", dtype="float32")[0].T
+        np.testing.assert_array_equal(item["reference"].numpy(), master[:, r:r + SEG])
+        assert item["track"] == "song"
+
+
+def test_dataset_deterministic_mode(pair_folder):
+    root, _ = pair_folder
+    make = lambda: PairsDataset(find_pairs(root), sample_rate=SR, segment_frames=SEG,  # noqa: E731
+                                examples_per_epoch=4, max_offset_s=0.2, deterministic=True)
+    a, b = make(), make()
+    assert [(a[i]["start"], a[i]["reference_start"]) for i in range(4)] == [
+        (b[i]["start"], b[i]["reference_start"]) for i in range(4)]
+    assert torch.equal(a[2]["target"], b[2]["target"])
+
+
+def test_dataset_refuses_unrelated_pairs_and_skips_short_ones(tmp_path):
+    for name, seconds in (("song", 3.0), ("tiny", 0.5)):
+        sf.write(tmp_path / f"{name}_mix.wav", music_like(SR, seconds, seed=1).T, SR)
+    sf.write(tmp_path / "tiny_master.wav", music_like(SR, 0.5, seed=1).T, SR)
+    rng = np.random.default_rng(0)
+    sf.write(tmp_path / "song_master.wav", 0.1 * rng.standard_normal((3 * SR, 2)), SR)
+    with pytest.raises(TonematchError, match="pair song does not correlate"):
+        PairsDataset(find_pairs(tmp_path), sample_rate=SR, segment_frames=SEG, max_offset_s=0.2)
+    sf.write(tmp_path / "song_master.wav", music_like(SR, 3.0, seed=1).T, SR)
+    with pytest.warns(UserWarning, match="skipping 1 pair.*tiny"):
+        ds = PairsDataset(find_pairs(tmp_path), sample_rate=SR, segment_frames=SEG, max_offset_s=0.2)
+    assert list(ds.alignments) == ["song"]
+    assert ds.alignments["song"].offset_frames == pytest.approx(0.0, abs=0.05)
