@@ -90,8 +90,8 @@ class StreamingMeter:
 
     def __init__(self, sample_rate: float, channels: int):
         self.sample_rate = sample_rate
-        self.sos = kernels.pad_sections(np.broadcast_to(k_weighting(sample_rate)[None], (channels, 2, 5)))
-        self.state = np.zeros(self.sos.shape[:2] + (2,))
+        self.sos = np.ascontiguousarray(np.broadcast_to(k_weighting(sample_rate)[None], (channels, 2, 5)))
+        self.state = np.zeros((channels, 2, 2))
         self.total = np.zeros(channels)  # running sum of squares up to self.count
         self.count = 0
         self.marks: dict[int, np.ndarray] = {0: np.zeros(channels)}  # sample -> cumulative energy
@@ -112,20 +112,18 @@ class StreamingMeter:
 
     def add(self, block: np.ndarray) -> None:
         n = block.shape[1]
-        y = kernels.sos_forward(np.ascontiguousarray(block, dtype=np.float64), self.sos, self.state)
-        cum = np.cumsum(y * y, axis=1)
         start, end = self.count, self.count + n
         pending = self._pending + list(self._boundaries_upto(end))
-        keep = []
         for pos in pending:
             if pos <= start:
                 self.marks.setdefault(pos, self.total.copy())
-            elif pos <= end:
-                self.marks[pos] = self.total + cum[:, pos - start - 1]
-            else:
-                keep.append(pos)
-        self._pending = keep
-        self.total = self.total + cum[:, -1]
+        inside = sorted({pos for pos in pending if start < pos <= end})
+        self._pending = [pos for pos in pending if pos > end]
+        offsets = np.array([pos - start for pos in inside], dtype=np.int64)
+        out = np.empty((block.shape[0], len(inside)))
+        kernels.weighted_energy(np.ascontiguousarray(block), self.sos, self.state, self.total, offsets, out)
+        for k, pos in enumerate(inside):
+            self.marks[pos] = out[:, k].copy()
         self.count = end
 
     def integrated(self) -> float:
