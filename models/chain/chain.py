@@ -37,7 +37,8 @@ def render_batch(x: torch.Tensor, p: dict, sample_rate: float, bypass=frozenset(
     g_db = loudness.normalisation_gain_db(loudness.loudness_lufs(y, sample_rate), target)
     if not use_limiter:
         return y * _db_to_gain(g_db, y)
-    out = limiter.apply(y * _db_to_gain(g_db, y), p, sample_rate)
+    peak = limiter.padded_peak(y, p, sample_rate)  # shared by every pass below
+    out = limiter.apply(y, p, sample_rate, gain=_lin(g_db), peak=peak)
     # correction passes for the loudness the limiter took away (same rule as the exact renderer)
     miss = target - loudness.loudness_lufs(out, sample_rate)
     prev_g, prev_miss = None, None
@@ -46,12 +47,16 @@ def render_batch(x: torch.Tensor, p: dict, sample_rate: float, bypass=frozenset(
         if not bool(redo.any()):
             break
         g_new = torch.where(redo, loudness.next_gain_db(g_db, miss, prev_g, prev_miss), g_db)
-        again = limiter.apply(y * _db_to_gain(g_new, y), p, sample_rate)
+        again = limiter.apply(y, p, sample_rate, gain=_lin(g_new), peak=peak)
         out = torch.where(redo[:, None, None], again, out)
         prev_g, prev_miss = g_db, miss
         g_db = g_new
         miss = torch.where(redo, target - loudness.loudness_lufs(out, sample_rate), miss)
     return out
+
+
+def _lin(g_db: torch.Tensor) -> torch.Tensor:
+    return 10.0 ** (g_db / 20.0)
 
 
 def _db_to_gain(g_db: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

@@ -74,15 +74,28 @@ def true_peak_envelope(x: torch.Tensor) -> torch.Tensor:
     return peak.reshape(b, c, t).amax(dim=1)
 
 
-def apply(x: torch.Tensor, p: dict, sample_rate: float, bypass=frozenset()) -> torch.Tensor:
-    b, c, t = x.shape
+def _pads(p: dict, sample_rate: float) -> tuple[int, int, int]:
     la = lookahead_samples(float(p[f"{NAME}.lookahead_ms"].reshape(-1)[0]), sample_rate)
-    pad_left = la + GUARD + TAPS_RIGHT + 1
-    pad_right = la + GUARD + TAPS_RIGHT
-    xp = F.pad(x, (pad_left, pad_right))
-    peak = true_peak_envelope(xp).double()
+    return la, la + GUARD + TAPS_RIGHT + 1, la + GUARD + TAPS_RIGHT
+
+
+def padded_peak(x: torch.Tensor, p: dict, sample_rate: float) -> torch.Tensor:
+    """True-peak envelope of x [B, C, T] over the limiter's padded timeline, float64 [B, T'].
+    Linear in x, so passes at different gains reuse it: envelope(g x) = g envelope(x)."""
+    _, left, right = _pads(p, sample_rate)
+    return true_peak_envelope(F.pad(x, (left, right))).double()
+
+
+def apply(x: torch.Tensor, p: dict, sample_rate: float, bypass=frozenset(), gain=None, peak=None) -> torch.Tensor:
+    """Limit `gain * x` (gain: [B] linear, default 1); `peak`: padded_peak(x) if known."""
+    b, c, t = x.shape
+    la, pad_left, pad_right = _pads(p, sample_rate)
+    if peak is None:
+        peak = padded_peak(x, p, sample_rate)
+    gain = torch.ones(b, dtype=torch.float64, device=x.device) if gain is None else gain.double()
+    xp = F.pad(x, (pad_left, pad_right)) * gain.to(x.dtype)[:, None, None]
     ceiling = ceiling_gain(p[f"{NAME}.ceiling_dbtp"].double())[:, None]
-    q = torch.clamp(ceiling / peak.clamp_min(1e-12), max=1.0)
+    q = torch.clamp(ceiling / (peak * gain[:, None]).clamp_min(1e-12), max=1.0)
     h = -F.max_pool1d(-F.pad(q, (GUARD, la + GUARD), value=1.0)[:, None], la + 2 * GUARD + 1, stride=1)[:, 0]
     rel = ops.time_constant_to_pole(p[f"{NAME}.release_ms"], sample_rate)
     r = ops.ballistics(h, torch.zeros_like(rel), rel, 1.0)

@@ -1,0 +1,43 @@
+# Set-up, demo and tests. Every target works on a fresh clone: `make demo` and `make test`
+# create the virtual environment first (once: a stamp file records a finished install).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.tonematch-installed
+
+.PHONY: venv demo test bench clean distclean
+
+venv: $(STAMP)
+
+# torch first, pinned: 2.13.0 is the CPU build; left to the dependency resolver, pip would pick
+# the newest CUDA build (several GB). Reinstalls when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install torch==2.13.0
+	$(BIN)/python -m pip install -e '.[train,test]'
+	touch $@
+
+demo: venv
+	mkdir -p out
+	$(BIN)/tonematch render examples/mix.flac --params examples/settings.json -o out/mix_mastered.wav
+	$(BIN)/tonematch analyze examples/mix.flac
+	$(BIN)/tonematch analyze out/mix_mastered.wav
+
+# -q comes from pyproject's addopts: a second -q would hide pytest's closing summary line.
+test: venv
+	$(BIN)/python -m pytest
+
+bench: venv
+	@set -e; for script in benchmarks/*.py; do \
+		[ -f "$$script" ] || continue; \
+		echo "== $$script"; $(BIN)/python "$$script"; \
+	done
+
+# Generated files only; the environment stays (distclean removes it too).
+clean:
+	rm -rf out .pytest_cache build
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,127 @@
+"""`tonematch` command line: render and analyze.
+
+Imports stay light at module level (no torch): `tonematch --help` and `tonematch analyze` start
+fast, and only `render` pays for the chain. User-facing failures (TonematchError, OS and
+libsndfile errors) print one line `tonematch: error: ...` and exit 2; `--verbose` adds the traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+
+from tonematch.data.errors import TonematchError
+
+EXIT_ERROR = 2  # the same code argparse uses: the user has to change something
+EXIT_INTERRUPTED = 130
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from tonematch.models.chain import TABLE
+
+    if args.list_params:
+        print(f"chain parameters (frequency limits shown at {args.sample_rate} Hz; JSON keys are "
+              "processor / band / name):")
+        print(TABLE.describe(args.sample_rate))
+        return 0
+    missing = [flag for flag, value in (("IN", args.input), ("--params", args.params), ("-o/--output", args.output))
+               if value is None]
+    if missing:
+        args.parser.error(f"missing {', '.join(missing)} (or use --list-params)")
+
+    from tonematch.models.chain.settings import Settings
+
+    from .render import format_summary, render_file
+
+    settings = Settings.from_json(args.params)
+    summary = render_file(args.input, settings, args.output, bit_depth=args.bit_depth, dither=not args.no_dither)
+    print(format_summary(summary))
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from tonematch.data import audio
+
+    from .analyze import analyze, format_table
+
+    x, sr = audio.load(args.file)  # analysis may hold the whole file
+    result = analyze(x, sr)
+    if args.json:
+        print(json.dumps({"file": args.file, **result}, indent=2, allow_nan=False))
+    else:
+        print(format_table(result, title=args.file))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # -v is accepted before or after the subcommand; SUPPRESS keeps the subparser from resetting it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks on errors")
+    parser = argparse.ArgumentParser(
+        prog="tonematch", description="Learned, explainable audio mastering.", parents=[common])
+    parser.set_defaults(verbose=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("render", parents=[common], help="render a file through the chain with a settings JSON",
+                       description="Render IN through the mastering chain with the settings in P.json, "
+                                   "streaming (bounded memory), and write OUT (.wav or .flac) atomically.")
+    p.add_argument("input", metavar="IN", nargs="?", help="input audio file")
+    p.add_argument("--params", metavar="P.json", help="chain settings (see --list-params)")
+    p.add_argument("-o", "--output", metavar="OUT", help="output file, .wav or .flac")
+    p.add_argument("--bit-depth", choices=("16", "24", "float"),
+                   help="output sample format (default: the input's if 16/24-bit PCM, else 24)")
+    p.add_argument("--no-dither", action="store_true", help="quantise without TPDF dither")
+    p.add_argument("--list-params", action="store_true", help="print the parameter table and exit")
+    p.add_argument("--sample-rate", type=int, default=44100, metavar="HZ",
+                   help="with --list-params: the rate at which frequency limits are shown (default 44100)")
+    p.set_defaults(func=cmd_render, parser=p)
+
+    a = sub.add_parser("analyze", parents=[common], help="measure loudness, peaks, dynamics, stereo, spectrum",
+                       description="Integrated loudness, loudness range, sample and true peak, crest factor, "
+                                   "stereo width and correlation, and spectral balance of FILE.")
+    a.add_argument("file", metavar="FILE", help="audio file")
+    a.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
+    a.set_defaults(func=cmd_analyze, parser=a)
+    return parser
+
+
+def _user_error(exc: BaseException) -> bool:
+    """Errors that describe the user's files or system, not a bug in tonematch."""
+    return isinstance(exc, (TonematchError, OSError)) or type(exc).__module__ == "soundfile"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.filename and exc.strerror:
+        text = f"{exc.filename}: {exc.strerror}"
+    return " ".join(text.split())
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code = args.func(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # e.g. `tonematch render --list-params | head`: the reader left; nothing went wrong here.
+        # Point stdout at devnull so the interpreter's final flush does not complain again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 1
+    except KeyboardInterrupt:
+        print("tonematch: interrupted", file=sys.stderr)
+        code = EXIT_INTERRUPTED
+    except Exception as exc:
+        if not _user_error(exc):
+            raise  # a bug: the traceback is what a bug report needs
+        if args.verbose:
+            traceback.print_exc()
+        print(f"tonematch: error: {_one_line(exc)}", file=sys.stderr)
+        code = EXIT_ERROR
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,254 @@
+"""`tonematch render`: settings round trip, formats, streaming agreement, and every bad input
+failing with one line, a non-zero exit, the input untouched and nothing left in the output folder."""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from signals import music_like
+from tonematch.inference.analyze import analyze
+from tonematch.inference.cli import main
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Written by hand, with awkward floats, so a lossy float round trip would show.
+PARAMS = {
+    "sample_rate": 44100,
+    "chain": [
+        {"processor": "gain", "gain_db": -1.2345678901234567},
+        {"processor": "eq", "highpass": {"freq_hz": 31.415926535897932, "q": 0.7071067811865476},
+         "low_shelf": {"gain_db": 1.1, "freq_hz": 95.0}, "peak3": {"enabled": False},
+         "high_shelf": {"gain_db": 2.0000000000000004, "freq_hz": 7000.0}},
+        {"processor": "compressor", "threshold_db": -20.0, "ratio": 2.0, "attack_ms": 12.5, "release_ms": 180.0},
+        {"processor": "width", "width": 1.1},
+        {"processor": "limiter", "ceiling_dbtp": -1.0},
+        {"processor": "loudness", "target_lufs": -14.0},
+    ],
+}
+
+
+def run(argv, capsys):
+    try:
+        code = main(argv)
+    except SystemExit as e:  # argparse usage errors
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def digest(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def write_params(path, params=PARAMS):
+    with open(path, "w") as f:
+        json.dump(params, f)
+    return str(path)
+
+
+@pytest.fixture
+def stereo_wav(tmp_path):
+    path = str(tmp_path / "in.wav")
+    sf.write(path, music_like(3.0, 44100).T, 44100, subtype="PCM_24")
+    return path
+
+
+def test_params_json_round_trips_exactly(tmp_path, capsys, stereo_wav):
+    from tonematch.models.chain.settings import Settings
+
+    params = write_params(tmp_path / "p.json")
+    before = digest(params)
+    code, out, err = run(["render", stereo_wav, "--params", params, "-o", str(tmp_path / "out.wav")], capsys)
+    assert code == 0 and err == "" and "rendered" in out
+    assert digest(params) == before  # render only reads the settings
+    s = Settings.from_json(params)
+    s.to_json(str(tmp_path / "again.json"))
+    again = Settings.from_json(str(tmp_path / "again.json"))
+    assert again.values == s.values and again.bypass == s.bypass  # exact float equality
+    assert s.values["eq.highpass.freq_hz"] == 31.415926535897932
+    assert s.values["gain.gain_db"] == -1.2345678901234567
+    assert "eq.peak3" in s.bypass
+
+
+@pytest.mark.parametrize("sr,channels", [(48000, 1), (44100, 2), (22050, 2)])
+def test_output_keeps_rate_channels_length_and_meets_targets(tmp_path, capsys, sr, channels):
+    src = str(tmp_path / "in.wav")
+    x = music_like(3.0, sr)[:channels]
+    sf.write(src, x.T, sr, subtype="PCM_16")
+    out = str(tmp_path / "out.flac")
+    code, _, err = run(["render", src, "--params", write_params(tmp_path / "p.json"), "-o", out], capsys)
+    assert code == 0 and err == ""
+    info = sf.info(out)
+    assert (info.samplerate, info.channels, info.frames) == (sr, channels, x.shape[1])
+    assert info.format == "FLAC" and info.subtype == "PCM_16"  # same as the 16-bit input
+    y, _ = sf.read(out, dtype="float32", always_2d=True)
+    r = analyze(y.T, sr)
+    assert r["integrated_lufs"] == pytest.approx(-14.0, abs=0.2)
+    assert r["true_peak_dbtp"] <= -1.0 + 0.1
+
+
+@pytest.mark.parametrize("in_subtype,flag,expected", [
+    ("PCM_24", ["--bit-depth", "16"], "PCM_16"),
+    ("PCM_24", [], "PCM_24"),
+    ("FLOAT", [], "PCM_24"),
+    ("PCM_16", ["--bit-depth", "float"], "FLOAT"),
+])
+def test_bit_depth(tmp_path, capsys, in_subtype, flag, expected):
+    src = str(tmp_path / "in.wav")
+    sf.write(src, music_like(1.0, 44100).T, 44100, subtype=in_subtype)
+    out = str(tmp_path / "out.wav")
+    code, _, err = run(["render", src, "--params", write_params(tmp_path / "p.json"), "-o", out, *flag], capsys)
+    assert code == 0 and err == ""
+    assert sf.info(out).subtype == expected
+
+
+def test_streamed_file_render_equals_in_memory_render(tmp_path, capsys):
+    """Several read blocks (65536 frames) through the file path give the array renderer's result."""
+    from tonematch.models.chain.exact import render_array
+    from tonematch.models.chain.settings import Settings
+
+    src = str(tmp_path / "in.wav")
+    sf.write(src, music_like(4.0, 44100, seed=3).T, 44100, subtype="FLOAT")
+    params = write_params(tmp_path / "p.json")
+    out = str(tmp_path / "out.wav")
+    code, _, err = run(["render", src, "--params", params, "-o", out, "--bit-depth", "float"], capsys)
+    assert code == 0 and err == ""
+    x, _ = sf.read(src, dtype="float32", always_2d=True)
+    expected = render_array(x.T, Settings.from_json(params), 44100, block=4096)
+    y, _ = sf.read(out, dtype="float32", always_2d=True)
+    assert np.abs(y.T - expected).max() < 1e-5
+
+
+def test_dither_flag(tmp_path, capsys, stereo_wav):
+    params = write_params(tmp_path / "p.json")
+    outs = []
+    for i, flag in enumerate([[], ["--no-dither"]]):
+        out = str(tmp_path / f"o{i}.wav")
+        assert run(["render", stereo_wav, "--params", params, "-o", out, "--bit-depth", "16", *flag], capsys)[0] == 0
+        outs.append(sf.read(out, dtype="int16")[0].astype(np.int64))
+    float_out = str(tmp_path / "f.wav")
+    assert run(["render", stereo_wav, "--params", params, "-o", float_out, "--bit-depth", "float"], capsys)[0] == 0
+    exact = sf.read(float_out, dtype="float64")[0] * 32768.0
+    assert np.array_equal(outs[1], np.clip(np.rint(exact), -32768, 32767))  # plain rounding
+    assert 0.3 < np.mean(np.abs(outs[0] - exact)) < 1.0  # TPDF noise: mean |error| ~ 0.58 LSB
+
+
+def _bad_cases(tmp, stereo_wav):
+    """name -> (argv, input file that must stay untouched, output folder that must stay clean)."""
+    good = write_params(tmp / "p.json")
+    not_audio = tmp / "text.wav"
+    not_audio.write_text("this is not a wave file\n")
+    empty = tmp / "empty.wav"
+    empty.write_bytes(b"")
+    nan = np.zeros((44100 * 2, 2), np.float32)
+    nan[70000, 1] = np.nan  # in the second read block
+    sf.write(str(tmp / "nan.wav"), nan, 44100, subtype="FLOAT")
+    unknown_key = json.loads(json.dumps(PARAMS))
+    unknown_key["chain"][2]["treshold_db"] = -20.0
+    out_of_range = json.loads(json.dumps(PARAMS))
+    out_of_range["chain"][2]["ratio"] = 50.0
+    out = str(tmp / "out" / "o.wav")
+    return {
+        "not_audio": ([str(not_audio), "--params", good, "-o", out], str(not_audio)),
+        "empty_file": ([str(empty), "--params", good, "-o", out], str(empty)),
+        "nan_samples": ([str(tmp / "nan.wav"), "--params", good, "-o", out], str(tmp / "nan.wav")),
+        "missing_input": ([str(tmp / "nope.wav"), "--params", good, "-o", out], None),
+        "missing_folder": ([stereo_wav, "--params", good, "-o", str(tmp / "out" / "nodir" / "o.wav")], stereo_wav),
+        "output_is_input": ([stereo_wav, "--params", good, "-o", stereo_wav], stereo_wav),
+        "output_is_input_respelled": ([stereo_wav, "--params", good, "-o",
+                                       os.path.join(os.path.dirname(stereo_wav), ".", "in.wav")], stereo_wav),
+        "unknown_extension": ([stereo_wav, "--params", good, "-o", str(tmp / "out" / "o.mp3")], stereo_wav),
+        "flac_float": ([stereo_wav, "--params", good, "-o", str(tmp / "out" / "o.flac"), "--bit-depth", "float"],
+                       stereo_wav),
+        "unknown_settings_key": ([stereo_wav, "--params", write_params(tmp / "k.json", unknown_key), "-o", out],
+                                 stereo_wav),
+        "out_of_range_value": ([stereo_wav, "--params", write_params(tmp / "r.json", out_of_range), "-o", out],
+                               stereo_wav),
+        "missing_params": ([stereo_wav, "--params", str(tmp / "none.json"), "-o", out], stereo_wav),
+        "params_not_json": ([stereo_wav, "--params", str(not_audio), "-o", out], stereo_wav),
+        "params_is_folder": ([stereo_wav, "--params", str(tmp), "-o", out], stereo_wav),
+    }
+
+
+@pytest.mark.parametrize("case", [
+    "not_audio", "empty_file", "nan_samples", "missing_input", "missing_folder", "output_is_input",
+    "output_is_input_respelled", "unknown_extension", "flac_float", "unknown_settings_key", "out_of_range_value",
+    "missing_params", "params_not_json", "params_is_folder",
+])
+def test_bad_input_fails_cleanly(tmp_path, capsys, stereo_wav, case):
+    (tmp_path / "out").mkdir()
+    argv, keep = _bad_cases(tmp_path, stereo_wav)[case]
+    before = digest(keep) if keep else None
+    folder = os.path.dirname(argv[argv.index("-o") + 1])
+    listing = sorted(os.listdir(folder)) if os.path.isdir(folder) else None
+    code, out, err = run(["render", *argv], capsys)
+    assert code not in (0, None)
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tonematch: error:"), err
+    assert "Traceback" not in err and out == ""
+    if keep:
+        assert digest(keep) == before
+    if listing is not None:
+        assert sorted(os.listdir(folder)) == listing  # no output, no temp file
+
+
+def test_verbose_adds_the_traceback(tmp_path, capsys, stereo_wav):
+    code, _, err = run(["render", "-v", stereo_wav, "--params", str(tmp_path / "none.json"), "-o",
+                        str(tmp_path / "o.wav")], capsys)
+    assert code != 0 and "Traceback" in err and err.splitlines()[-1].startswith("tonematch: error:")
+
+
+def test_list_params_shows_every_parameter(capsys):
+    from tonematch.models.chain import TABLE
+
+    code, out, _ = run(["render", "--list-params"], capsys)
+    assert code == 0
+    for key in TABLE.keys:
+        assert key in out
+
+
+def test_render_needs_input_params_and_output(capsys):
+    code, _, err = run(["render", "--params", "p.json"], capsys)
+    assert code == 2 and "missing IN" in err and "-o/--output" in err
+
+
+def test_example_settings_are_the_documented_gentle_master():
+    from tonematch.models.chain.settings import Settings
+
+    s = Settings.from_json(os.path.join(REPO, "examples", "settings.json"))
+    s.validate(44100)
+    v = s.values
+    assert s.enabled("eq", "highpass") and 20.0 <= v["eq.highpass.freq_hz"] <= 40.0
+    assert 0.0 < v["eq.low_shelf.gain_db"] <= 3.0
+    assert (v["compressor.ratio"], v["compressor.threshold_db"]) == (2.0, -20.0)
+    assert (v["width.width"], v["limiter.ceiling_dbtp"], v["loudness.target_lufs"]) == (1.1, -1.0, -14.0)
+
+
+def test_console_script_reports_errors_in_one_line(tmp_path):
+    """The installed `tonematch` entry point, as a user runs it, and it starts without torch."""
+    script = os.path.join(os.path.dirname(sys.executable), "tonematch")
+    cmd = [script] if os.path.exists(script) else [sys.executable, "-m", "tonematch.inference.cli"]
+    bad = tmp_path / "bad.wav"
+    bad.write_text("nope")
+    p = subprocess.run([*cmd, "analyze", str(bad)], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr.splitlines() == [p.stderr.strip()] and p.stderr.startswith("tonematch: error: cannot read")
+    probe = "import sys, tonematch.inference.cli; print(sorted({'torch', 'lightning', 'hydra', 'matplotlib'} & set(sys.modules)))"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60).stdout.strip() == "[]"
+
+
+def test_readme_settings_example_loads():
+    """The JSON shown in the README is a valid settings file."""
+    from tonematch.models.chain.settings import Settings
+
+    with open(os.path.join(REPO, "README.md")) as f:
+        text = f.read()
+    block = text.split("```json\n", 1)[1].split("```", 1)[0]
+    s = Settings.from_dict(json.loads(block))
+    assert "eq.peak1" in s.bypass and s.values["compressor.ratio"] == 2.0
