@@ -129,6 +129,9 @@ class Settings:
             with os.fdopen(fd, "w") as f:
                 json.dump(self.to_dict(), f, indent=2)
                 f.write("\n")
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a settings file is for sharing
             os.replace(tmp, path)
         except BaseException:
             if os.path.exists(tmp):
