@@ -106,13 +106,14 @@ def compress_block(x, threshold_db, ratio, knee_db, makeup_db, att, rel, state):
     slope = 1.0 / ratio - 1.0
     knee_safe = max(knee_db, 1e-6)
     prev = state[0]
+    db_per_ln = 20.0 / np.log(10.0)  # log and exp are cheaper than log10 and pow
     for n in range(length):
         peak = 0.0
         for c in range(channels):
             a = abs(np.float64(x[c, n]))
             if a > peak:
                 peak = a
-        level = 20.0 * np.log10(peak + 1e-10)
+        level = db_per_ln * np.log(peak + 1e-10)
         over = level - threshold_db
         if 2.0 * over < -knee_db:
             static = 0.0
@@ -122,7 +123,7 @@ def compress_block(x, threshold_db, ratio, knee_db, makeup_db, att, rel, state):
             static = slope * (over + knee_db / 2.0) ** 2 / (2.0 * knee_safe)
         a = att if static < prev else rel
         prev = a * prev + (1.0 - a) * static
-        g = 10.0 ** ((prev + makeup_db) / 20.0)
+        g = np.exp((prev + makeup_db) / db_per_ln)
         for c in range(channels):
             y[c, n] = np.float64(x[c, n]) * g
     state[0] = prev

@@ -143,11 +143,13 @@ def _gain_block(x, peak, y, xr, dq_idx, dq_val, dq, rr, st, ceiling, rel, la, co
     """Sequential part, sample by sample. peak[j] is the true peak at input index
     counter + j - TAPS_RIGHT. xr: delay ring [C, size]; dq_*: monotonic deque of (index, q)
     for the sliding minimum, dq = [head, tail]; rr: ring of the last la + 1 smoothed gains;
-    st = [r_prev, r_sum]. Output j is input index counter + j - latency (negative: warm-up)."""
+    st = [r_prev, r_sum, slot]. Output j is input index counter + j - latency (negative: warm-up)."""
     channels, n = x.shape
     mask = xr.shape[1] - 1
-    cap = dq_idx.shape[0]
+    qmask = dq_idx.shape[0] - 1  # power-of-two rings: & instead of % on the hot path
     latency = TAPS_RIGHT + la + GUARD
+    slot = int(st[2])
+    inv_len = 1.0 / (la + 1)
     for j in range(n):
         i = counter + j
         for ch in range(channels):
@@ -158,25 +160,26 @@ def _gain_block(x, peak, y, xr, dq_idx, dq_val, dq, rr, st, ceiling, rel, la, co
             q = min(1.0, ceiling / peak[j])
         # sliding minimum of q over [n2 - GUARD, n2 + la + GUARD], n2 = n1 - la - GUARD
         head, tail = dq[0], dq[1]
-        while tail > head and dq_val[(tail - 1) % cap] >= q:
+        while tail > head and dq_val[(tail - 1) & qmask] >= q:
             tail -= 1
-        dq_idx[tail % cap] = n1
-        dq_val[tail % cap] = q
+        dq_idx[tail & qmask] = n1
+        dq_val[tail & qmask] = q
         tail += 1
         n2 = n1 - la - GUARD
-        while dq_idx[head % cap] < n2 - GUARD:
+        while dq_idx[head & qmask] < n2 - GUARD:
             head += 1
         dq[0], dq[1] = head, tail
-        h = dq_val[head % cap]
+        h = dq_val[head & qmask]
         r_prev = st[0]
         r = h if h < r_prev else rel * r_prev + (1.0 - rel) * h
         st[0] = r
-        slot = n2 % (la + 1)
         st[1] += r - rr[slot]
         rr[slot] = r
-        gain = st[1] / (la + 1)
+        slot = slot + 1 if slot < la else 0
+        gain = st[1] * inv_len
         for ch in range(channels):
             y[ch, j] = xr[ch, (i - latency) & mask] * gain
+    st[2] = slot
 
 
 class Stream:
@@ -186,12 +189,12 @@ class Stream:
         size = 1 << int(np.ceil(np.log2(self.latency + 2)))
         self.xr = np.zeros((channels, size))
         self.context = np.zeros((channels, TAPS_LEFT + TAPS_RIGHT), dtype=np.float32)
-        cap = self.la + 2 * GUARD + 2
+        cap = 1 << int(np.ceil(np.log2(self.la + 2 * GUARD + 2)))
         self.dq_idx = np.zeros(cap, dtype=np.int64)
         self.dq_val = np.ones(cap)
         self.dq = np.zeros(2, dtype=np.int64)
         self.rr = np.ones(self.la + 1)
-        self.st = np.array([1.0, float(self.la + 1)])
+        self.st = np.array([1.0, float(self.la + 1), 0.0])  # r_prev, running sum, ring slot
         self.ceiling = float(ceiling_gain(values[f"{NAME}.ceiling_dbtp"]))
         self.rel = float(ops.time_constant_to_pole(values[f"{NAME}.release_ms"], sample_rate))
         self.counter = 0
