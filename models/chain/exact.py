@@ -88,7 +88,7 @@ class ExactRenderer:
         peaks = None
         if cache is not None:
             tracker = limiter.Stream(s.values, self.sample_rate, self.channels)
-            peaks = [tracker.peaks(b, ceiling=0.0) for b in cache]
+            peaks = [tracker.peaks(b) for b in cache]
         prev_gain = prev_miss = None
         for attempt in range(loudness.MAX_CORRECTIONS + 1):
             out_meter = loudness.StreamingMeter(self.sample_rate, self.channels)

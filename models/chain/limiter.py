@@ -53,7 +53,6 @@ def _interpolator() -> np.ndarray:
 
 
 FIR = _interpolator()
-FIR_SUM_ABS = float(np.abs(FIR).sum(axis=1).max())
 
 
 def lookahead_samples(lookahead_ms: float, sample_rate: float) -> int:
@@ -104,38 +103,33 @@ def apply(x: torch.Tensor, p: dict, sample_rate: float, bypass=frozenset(), gain
 
 
 @njit(cache=True)
-def _true_peak_block(xa, ceiling, peak_out):
-    """True-peak envelope for the n = xa.shape[1] - TAPS positions of xa [C, n + TAPS] whose
-    taps are all inside xa. Interpolates only where the taps' largest magnitude times the
-    filter's L1 norm could exceed the ceiling: elsewhere the in-between points cannot matter."""
+def _true_peak_block(xa, peak_out):
+    """True-peak envelope for the n = xa.shape[1] - TAPS + 1 positions of xa [C, n + TAPS - 1]
+    whose taps all lie inside xa: max over channels of |x| and of the three in-between phases.
+    Loops run tap-outer, sample-inner so the inner loop is contiguous and vectorises."""
     channels, total = xa.shape
     taps = TAPS_LEFT + TAPS_RIGHT + 1
     n = total - taps + 1
-    mag = np.empty(total)
-    for i in range(total):
-        m = 0.0
-        for c in range(channels):
-            v = abs(np.float64(xa[c, i]))
-            if v > m:
-                m = v
-        mag[i] = m
     fir = FIR
     for j in range(n):
-        peak = mag[j + TAPS_LEFT]
-        local = 0.0
-        for k in range(taps):
-            if mag[j + k] > local:
-                local = mag[j + k]
-        if local * FIR_SUM_ABS > ceiling:
-            for c in range(channels):
-                for ph in range(3):
-                    acc = 0.0
-                    for k in range(taps):
-                        acc += fir[ph, k] * xa[c, j + k]
-                    acc = abs(acc)
-                    if acc > peak:
-                        peak = acc
-        peak_out[j] = peak
+        peak_out[j] = 0.0
+    acc = np.empty(n)
+    for c in range(channels):
+        row = xa[c].astype(np.float64)
+        for j in range(n):
+            v = abs(row[j + TAPS_LEFT])
+            if v > peak_out[j]:
+                peak_out[j] = v
+        for ph in range(3):
+            acc[:] = 0.0
+            for k in range(taps):
+                f = fir[ph, k]
+                for j in range(n):
+                    acc[j] += f * row[j + k]
+            for j in range(n):
+                v = abs(acc[j])
+                if v > peak_out[j]:
+                    peak_out[j] = v
 
 
 @njit(cache=True)
@@ -199,13 +193,13 @@ class Stream:
         self.rel = float(ops.time_constant_to_pole(values[f"{NAME}.release_ms"], sample_rate))
         self.counter = 0
 
-    def peaks(self, block: np.ndarray, ceiling: float | None = None) -> np.ndarray:
-        """True-peak envelope of the next block (carries the interpolator's context).
-        ceiling=0 interpolates everywhere, so the envelope can be scaled by any later gain."""
+    def peaks(self, block: np.ndarray) -> np.ndarray:
+        """True-peak envelope of the next block (carries the interpolator's context). It is
+        linear in the block, so it can be scaled by any later gain."""
         xa = np.concatenate([self.context, block.astype(np.float32, copy=False)], axis=1)
         self.context = xa[:, xa.shape[1] - self.context.shape[1]:]
         peak = np.empty(block.shape[1])
-        _true_peak_block(xa, self.ceiling if ceiling is None else ceiling, peak)
+        _true_peak_block(xa, peak)
         return peak
 
     def process(self, block: np.ndarray, peak: np.ndarray | None = None) -> np.ndarray:
