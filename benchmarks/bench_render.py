@@ -36,6 +36,14 @@ def _settings(sr):
 
 
 def _peak_rss_mb() -> float:
+    # VmHWM is this process's own high-water mark; ru_maxrss can carry a parent's peak over fork
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
@@ -98,11 +106,12 @@ def hour_child(path_in, path_out):
         for block in ExactRenderer(s, info.samplerate, info.channels).blocks(source):
             out.write(block.T)
     dt = time.perf_counter() - t0
-    print(f"exact render, 60 min stereo from disk (streaming, 24-bit out): {dt:.1f} s "
-          f"(real-time factor {3600 / dt:.0f}x), peak RSS {_peak_rss_mb():.0f} MB")
+    minutes = info.frames / info.samplerate / 60
+    print(f"exact render, {minutes:.0f} min stereo from disk (streaming, 24-bit out): {dt:.1f} s "
+          f"(real-time factor {minutes * 60 / dt:.0f}x), peak RSS {_peak_rss_mb():.0f} MB")
 
 
-def hour(sr=44100):
+def hour(sr=44100, minutes=60):
     import soundfile as sf
 
     from signals import music_like
@@ -111,7 +120,7 @@ def hour(sr=44100):
         src = os.path.join(tmp, "hour.wav")
         chunk = music_like(60.0, sr, seed=1, level_db=-20).T
         with sf.SoundFile(src, "w", sr, 2, "PCM_16") as f:
-            for _ in range(60):
+            for _ in range(minutes):
                 f.write(chunk)
         subprocess.run([sys.executable, __file__, "--hour-child", src, os.path.join(tmp, "out.wav")], check=True)
 
