@@ -4,8 +4,8 @@ Memory is bounded by the block size, not the file length. Passes (same recipe as
 `chain.render_batch`): 1) pre-limiter stages + loudness meter; 2) limiter at the normalisation
 gain, metering its output; 3) only while the limiter cost more than the tolerance, the limiter
 again at a corrected gain (at most loudness.MAX_CORRECTIONS times). Pre-limiter blocks (and their true-peak envelope and one pass of output, about 2.5x their
-size in all) are kept in memory between passes when they fit in `cache_bytes` (48 MB: a
-4.5-minute stereo track at 44.1 kHz); otherwise they are recomputed from the source, so an
+size in all) are kept in memory between passes when they fit in `cache_bytes` (96 MB: a
+4.5-minute stereo track at 44.1 kHz in float32); otherwise they are recomputed from the source, so an
 hour-long file renders in bounded memory.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ Source = Callable[[], Iterable[np.ndarray]]  # returns a fresh iterator of [C, n
 
 
 class ExactRenderer:
-    def __init__(self, settings: Settings, sample_rate: int, channels: int, cache_bytes: int = 48 << 20):
+    def __init__(self, settings: Settings, sample_rate: int, channels: int, cache_bytes: int = 96 << 20):
         settings.validate(sample_rate)
         self.settings = settings
         self.sample_rate = sample_rate
