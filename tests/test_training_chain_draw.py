@@ -1,0 +1,115 @@
+"""Chain draw for self-supervised targets: realistic ranges from the shipped config, per-item
+determinism, level-relative threshold, and which parameters count as ground truth."""
+from pathlib import Path
+
+import pytest
+import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from tonematch.models.chain import TABLE
+from tonematch.training.chain_draw import ChainDraw, ParamDraw, parameter_truth
+
+SR = 44100
+CONFIG = Path(__file__).resolve().parent.parent / "configs" / "chain" / "default.yaml"
+KEYS = TABLE.learned_keys
+
+
+@pytest.fixture(scope="module")
+def draw():
+    return instantiate(OmegaConf.load(CONFIG).draw, sample_rate=SR, seed=7)
+
+
+def clips(n, peak_db=-6.0, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 2, 4096, generator=g)
+    return x / x.abs().amax(dim=(1, 2), keepdim=True) * 10 ** (peak_db / 20)
+
+
+def test_shipped_distribution_is_realistic(draw):
+    n = 2000
+    phys = draw.physical(torch.arange(n), clips(n))
+    assert set(phys) == set(KEYS)
+    ratio, width, lufs, ceiling = (phys[k] for k in ("compressor.ratio", "width.width", "loudness.target_lufs", "limiter.ceiling_dbtp"))
+    assert 1.0 <= ratio.min() and ratio.max() <= 8.0 and ratio.median() < 3.0  # log-uniform: mostly gentle
+    assert 0.7 <= width.min() and width.max() <= 1.4
+    assert -20.0 <= lufs.min() and lufs.max() <= -8.0
+    assert -2.0 <= ceiling.min() and ceiling.max() <= -0.3
+    gains = torch.stack([phys[f"eq.{b}.gain_db"] for b in ("low_shelf", "peak1", "peak2", "peak3", "peak4", "high_shelf")])
+    assert abs(float(gains.std()) - 3.0) < 0.3 and float(gains.abs().max()) <= 9.0
+    hp = phys["eq.highpass.freq_hz"]
+    off = (hp == 10.0).double().mean()  # the table default: high-pass effectively off
+    assert 0.55 < off < 0.65 and float(hp.max()) <= 120.0
+    # not drawn: gain and make-up stay neutral (the loudness stage cancels them)
+    assert torch.all(phys["gain.gain_db"] == 0.0) and torch.all(phys["compressor.makeup_db"] == 0.0)
+
+
+def test_threshold_follows_the_clip_level(draw):
+    ids = torch.arange(50)
+    quiet = draw.physical(ids, clips(50, peak_db=-20.0))["compressor.threshold_db"]
+    loud = draw.physical(ids, clips(50, peak_db=-4.0))["compressor.threshold_db"]
+    assert torch.allclose(loud - quiet, torch.full_like(quiet, 16.0), atol=1e-6)
+    assert torch.all(quiet <= -20.0 - 3.0 + 1e-9) and torch.all(quiet >= -20.0 - 20.0 - 1e-9)
+
+
+def test_each_item_draw_depends_on_its_id_only(draw):
+    x = clips(4)
+    together = draw.draw(torch.tensor([3, 5, 8, 13]), x)
+    alone = draw.draw(torch.tensor([8]), x[2:3])
+    assert torch.equal(together[2:3], alone)
+    assert not torch.equal(draw.draw([3], x[:1], stream=1), together[:1])  # validation has its own
+    other_seed = ChainDraw(SR, OmegaConf.to_container(OmegaConf.load(CONFIG).draw.distribution), seed=8)
+    assert not torch.equal(other_seed.draw([3], x[:1]), together[:1])
+
+
+def test_unit_vector_renders_the_drawn_values(draw):
+    x = clips(16)
+    phys = draw.physical(torch.arange(16), x)
+    unit = draw.draw(torch.arange(16), x)
+    assert unit.shape == (16, len(TABLE)) and unit.min() >= 0 and unit.max() <= 1
+    back = TABLE.from_unit(unit, SR)
+    for key in KEYS:
+        assert torch.allclose(back[key], phys[key], rtol=1e-9, atol=1e-9), key
+
+
+def test_bad_distributions_are_refused():
+    with pytest.raises(ValueError, match="unknown or fixed"):
+        ChainDraw(SR, {"limiter.lookahead_ms": {"dist": "uniform", "low": 1, "high": 2}})
+    with pytest.raises(ValueError, match="unknown distribution"):
+        ParamDraw(dist="cauchy")
+    with pytest.raises(ValueError, match="positive"):
+        ParamDraw(dist="loguniform", low=0.0, high=1.0)
+
+
+def degradation(**changes):
+    base = {"tilt_db": 0.0, "bass_db": 0.0, "treble_db": 0.0, "width": 1.0, "expansion_ratio": 1.0,
+            "expansion_threshold_db": -12.0, "level_db": 0.0}
+    rows = [dict(base), {**base, **changes}]
+    return {k: torch.tensor([r[k] for r in rows], dtype=torch.float64) for k in base}
+
+
+@pytest.mark.parametrize(
+    "changes, spoiled_prefix",
+    [({"tilt_db": 2.0}, "eq."), ({"width": 1.3}, "width."), ({"expansion_ratio": 1.5}, "compressor.")],
+)
+def test_truth_is_masked_where_a_degradation_changed_the_answer(draw, changes, spoiled_prefix):
+    unit = draw.draw(torch.arange(2), clips(2))
+    truth, known = parameter_truth(unit, degradation(**changes), SR)
+    assert known[0].all()  # the neutral item: every drawn value is the answer
+    for i, key in enumerate(KEYS):
+        expect = not key.startswith(spoiled_prefix) or key == "compressor.makeup_db"
+        assert bool(known[1, i]) == expect, key
+    gain = KEYS.index("gain.gain_db")
+    others = [i for i in range(len(KEYS)) if i != gain]
+    assert torch.equal(truth[:, others], unit[:, others])
+
+
+def test_level_degradation_is_undone_by_the_gain_stage(draw):
+    unit = draw.draw(torch.arange(2), clips(2))
+    truth, known = parameter_truth(unit, degradation(level_db=-12.0), SR)
+    gain = TABLE.from_unit(truth, SR)["gain.gain_db"]
+    assert torch.allclose(gain, torch.tensor([0.0, 12.0], dtype=torch.float64))
+    assert known.all()
+    # without degradation records (clean inputs) the draw is the answer everywhere
+    t2, k2 = parameter_truth(unit, None, SR)
+    assert torch.equal(t2, unit) and k2.all()
