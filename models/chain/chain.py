@@ -60,4 +60,4 @@ def _lin(g_db: torch.Tensor) -> torch.Tensor:
 
 
 def _db_to_gain(g_db: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    return (10.0 ** (g_db / 20.0)).to(like.dtype)[:, None, None]
+    return _lin(g_db).to(like.dtype)[:, None, None]
