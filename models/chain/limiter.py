@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from numba import njit
 
+from tonematch.models.measure.truepeak import FIR, TAPS_LEFT, TAPS_RIGHT, _interpolator, _true_peak_block, true_peak_envelope  # noqa: F401
+
 from . import ops
 from .params import Entry, ParamSpec
 
@@ -31,28 +33,10 @@ ENTRIES = [
     Entry(NAME, None, ParamSpec("lookahead_ms", "ms", 0.5, 10.0, "log", 2.0, learned=False)),
 ]
 
-TAPS_LEFT, TAPS_RIGHT = 11, 12  # interpolation uses x[n-11 .. n+12] for points between n and n+1
 GUARD = 8
 # Detection aims this far below the ceiling: covers the interpolator's own error and the gain
 # ramp's slope across the taps of an inter-sample peak (measured in tests/test_chain_limiter.py).
 MARGIN_DB = 0.1
-
-
-def _interpolator() -> np.ndarray:
-    """[3, 16] taps: phase k estimates x(n + k/4) from x[n-7 .. n+8] (Kaiser-windowed sinc)."""
-    j = np.arange(-TAPS_LEFT, TAPS_RIGHT + 1)
-    half = (TAPS_LEFT + TAPS_RIGHT + 1) / 2.0
-    rows = []
-    for k in (1, 2, 3):
-        t = j - k / 4.0
-        w = np.kaiser(2001, 5.0)  # sampled window, looked up at continuous offsets
-        win = np.interp(t, np.linspace(-half, half, 2001), w)
-        h = np.sinc(t) * win
-        rows.append(h / h.sum())
-    return np.array(rows)
-
-
-FIR = _interpolator()
 
 
 def lookahead_samples(lookahead_ms: float, sample_rate: float) -> int:
@@ -61,16 +45,6 @@ def lookahead_samples(lookahead_ms: float, sample_rate: float) -> int:
 
 def ceiling_gain(ceiling_dbtp):
     return 10.0 ** ((ceiling_dbtp - MARGIN_DB) / 20.0)
-
-
-def true_peak_envelope(x: torch.Tensor) -> torch.Tensor:
-    """[B, C, T] -> [B, T]: max over channels of |x| at n and at n + 1/4, 1/2, 3/4."""
-    b, c, t = x.shape
-    flat = F.pad(x.reshape(b * c, 1, t), (TAPS_LEFT, TAPS_RIGHT))
-    fir = torch.as_tensor(FIR, dtype=x.dtype, device=x.device)[:, None, :]
-    between = F.conv1d(flat, fir).abs().amax(dim=1)  # [B*C, T]
-    peak = torch.maximum(x.reshape(b * c, t).abs(), between)
-    return peak.reshape(b, c, t).amax(dim=1)
 
 
 def _pads(p: dict, sample_rate: float) -> tuple[int, int, int]:
@@ -100,36 +74,6 @@ def apply(x: torch.Tensor, p: dict, sample_rate: float, bypass=frozenset(), gain
     r = ops.ballistics(h, torch.zeros_like(rel), rel, 1.0)
     g = F.avg_pool1d(F.pad(r, (la, 0), value=1.0)[:, None], la + 1, stride=1)[:, 0]
     return (xp * g.to(x.dtype)[:, None, :])[..., pad_left : pad_left + t]
-
-
-@njit(cache=True)
-def _true_peak_block(xa, peak_out):
-    """True-peak envelope for the n = xa.shape[1] - TAPS + 1 positions of xa [C, n + TAPS - 1]
-    whose taps all lie inside xa: max over channels of |x| and of the three in-between phases.
-    Loops run tap-outer, sample-inner so the inner loop is contiguous and vectorises."""
-    channels, total = xa.shape
-    taps = TAPS_LEFT + TAPS_RIGHT + 1
-    n = total - taps + 1
-    fir = FIR
-    for j in range(n):
-        peak_out[j] = 0.0
-    acc = np.empty(n)
-    for c in range(channels):
-        row = xa[c].astype(np.float64)
-        for j in range(n):
-            v = abs(row[j + TAPS_LEFT])
-            if v > peak_out[j]:
-                peak_out[j] = v
-        for ph in range(3):
-            acc[:] = 0.0
-            for k in range(taps):
-                f = fir[ph, k]
-                for j in range(n):
-                    acc[j] += f * row[j + k]
-            for j in range(n):
-                v = abs(acc[j])
-                if v > peak_out[j]:
-                    peak_out[j] = v
 
 
 @njit(cache=True)

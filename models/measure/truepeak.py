@@ -1,0 +1,73 @@
+"""True peak: the one oversampling interpolator (4x, BS.1770 style).
+
+Between x[n] and x[n+1] the three phases n + 1/4, 1/2, 3/4 are estimated by a Kaiser-windowed
+sinc over x[n - TAPS_LEFT .. n + TAPS_RIGHT]; the true-peak envelope at n is the max of |x[n]|
+and those three. The limiter detects with it (torch `true_peak_envelope`, numba
+`_true_peak_block`), and `true_peak_dbtp` / `TruePeakMeter` measure with it.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+TAPS_LEFT, TAPS_RIGHT = 11, 12  # interpolation uses x[n-11 .. n+12] for points between n and n+1
+
+
+def _interpolator() -> np.ndarray:
+    """[3, 24] taps: phase k estimates x(n + k/4) from x[n-11 .. n+12] (Kaiser-windowed sinc)."""
+    j = np.arange(-TAPS_LEFT, TAPS_RIGHT + 1)
+    half = (TAPS_LEFT + TAPS_RIGHT + 1) / 2.0
+    rows = []
+    for k in (1, 2, 3):
+        t = j - k / 4.0
+        w = np.kaiser(2001, 5.0)  # sampled window, looked up at continuous offsets
+        win = np.interp(t, np.linspace(-half, half, 2001), w)
+        h = np.sinc(t) * win
+        rows.append(h / h.sum())
+    return np.array(rows)
+
+
+FIR = _interpolator()
+
+
+def true_peak_envelope(x):
+    """torch [B, C, T] -> [B, T]: max over channels of |x| at n and at n + 1/4, 1/2, 3/4."""
+    import torch
+    import torch.nn.functional as F
+
+    b, c, t = x.shape
+    flat = F.pad(x.reshape(b * c, 1, t), (TAPS_LEFT, TAPS_RIGHT))
+    fir = torch.as_tensor(FIR, dtype=x.dtype, device=x.device)[:, None, :]
+    between = F.conv1d(flat, fir).abs().amax(dim=1)  # [B*C, T]
+    peak = torch.maximum(x.reshape(b * c, t).abs(), between)
+    return peak.reshape(b, c, t).amax(dim=1)
+
+
+@njit(cache=True)
+def _true_peak_block(xa, peak_out):
+    """True-peak envelope for the n = xa.shape[1] - TAPS + 1 positions of xa [C, n + TAPS - 1]
+    whose taps all lie inside xa: max over channels of |x| and of the three in-between phases.
+    Loops run tap-outer, sample-inner so the inner loop is contiguous and vectorises."""
+    channels, total = xa.shape
+    taps = TAPS_LEFT + TAPS_RIGHT + 1
+    n = total - taps + 1
+    fir = FIR
+    for j in range(n):
+        peak_out[j] = 0.0
+    acc = np.empty(n)
+    for c in range(channels):
+        row = xa[c].astype(np.float64)
+        for j in range(n):
+            v = abs(row[j + TAPS_LEFT])
+            if v > peak_out[j]:
+                peak_out[j] = v
+        for ph in range(3):
+            acc[:] = 0.0
+            for k in range(taps):
+                f = fir[ph, k]
+                for j in range(n):
+                    acc[j] += f * row[j + k]
+            for j in range(n):
+                v = abs(acc[j])
+                if v > peak_out[j]:
+                    peak_out[j] = v
