@@ -17,6 +17,12 @@ import torch
 # so a descriptor means the same thing at every sample rate; bands are cut at Nyquist.
 BAND_EDGES_HZ: tuple[float, ...] = tuple(20.0 * 1000.0 ** (i / 8) for i in range(9))
 
+# The EQ needs a finer view of tonal balance than eight bands: 16 log-spaced bands from 30 Hz to
+# 16 kHz (about 0.57 octave each) for the spectral shape, and 4 broad bands for the stereo image
+# (a wide top over a mono bass is the usual master).
+TONE_EDGES_HZ: tuple[float, ...] = tuple(30.0 * (16000.0 / 30.0) ** (i / 16) for i in range(17))
+SIDE_EDGES_HZ: tuple[float, ...] = (20.0, 200.0, 1000.0, 5000.0, 20000.0)
+
 DESCRIPTOR_NAMES: list[str] = [
     "loudness",  # integrated loudness (BS.1770), LUFS / 20
     "rms",  # RMS over both channels, dBFS / 20
@@ -25,6 +31,9 @@ DESCRIPTOR_NAMES: list[str] = [
     "width",  # side / mid energy, dB / 20 (clamped to [-40, +20] dB)
     *[f"band_{i}" for i in range(len(BAND_EDGES_HZ) - 1)],  # band energy / total, dB / 20
     "centroid",  # power-weighted spectral centroid, log(Hz / 1 kHz) / log(20)
+    "spread",  # spread of the 400 ms block loudness (std over gated blocks), LU / 20
+    *[f"tone_{i}" for i in range(len(TONE_EDGES_HZ) - 1)],  # finer tonal balance: share, dB / 20
+    *[f"side_{i}" for i in range(len(SIDE_EDGES_HZ) - 1)],  # side / mid energy per band, dB / 20
 ]
 
 DB_SCALE = 20.0  # every dB descriptor is divided by this
@@ -67,8 +76,9 @@ _k_response_cached = functools.lru_cache(maxsize=8)(_k_response_uncached)
 _CACHED_RESPONSE_MAX_N = 1 << 20  # at most 4 MB per cached response
 
 
-def _loudness(x: torch.Tensor, sample_rate: float, spec: torch.Tensor | None = None) -> torch.Tensor:
-    """Integrated loudness (BS.1770) in LUFS, [B, C, T] -> [B]; `spec` = rfft(x) if at hand.
+def _loudness(x: torch.Tensor, sample_rate: float, spec: torch.Tensor | None = None):
+    """Integrated loudness (BS.1770) in LUFS and the spread (std, LU) of the gated 400 ms block
+    loudness, [B, C, T] -> ([B], [B]); `spec` = rfft(x) if at hand.
 
     K-weighting is applied in the frequency domain on the full-length FFT: one irfft instead
     of a sample-by-sample IIR, which keeps `describe` within its time budget. Circular filtering
@@ -93,25 +103,42 @@ def _loudness(x: torch.Tensor, sample_rate: float, spec: torch.Tensor | None = N
     gated_mean = (block * gate).sum(-1) / gate.sum(-1).clamp(min=1)
     relative = -0.691 + _db(gated_mean) - 10.0
     gate = gate & (block_lufs > relative.unsqueeze(-1))
-    mean = (block * gate).sum(-1) / gate.sum(-1).clamp(min=1)
-    return (-0.691 + _db(mean)).clamp(min=_LOUDNESS_FLOOR)
+    count = gate.sum(-1).clamp(min=1)
+    mean = (block * gate).sum(-1) / count
+    lufs = (-0.691 + _db(mean)).clamp(min=_LOUDNESS_FLOOR)
+    # how much the level moves: a dense, compressed master has a small spread
+    centred = (block_lufs - (block_lufs * gate).sum(-1, keepdim=True) / count.unsqueeze(-1)) * gate
+    spread = (centred.square().sum(-1) / count).sqrt()
+    return lufs, spread
 
 
-def _spectral(spec: torch.Tensor, n: int, sample_rate: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Band shares (dB) and centroid (Hz) from the full-length rfft of [B, C, T]: no framing."""
+def _band_sums(power: torch.Tensor, edges_hz, bin_hz: float) -> torch.Tensor:
+    """[B, F] power -> [B, bands] summed between edges (bands above Nyquist are empty)."""
+    edges = [min(int(math.ceil(f / bin_hz)), power.shape[-1]) for f in edges_hz]
+    return torch.stack([power[:, lo:hi].sum(dim=-1) for lo, hi in zip(edges[:-1], edges[1:])], dim=-1)
+
+
+def _shares_db(bands: torch.Tensor) -> torch.Tensor:
+    total = bands.sum(dim=-1, keepdim=True)
+    # silence: every band gets an equal share rather than 0 / 0
+    shares = (bands + _ENERGY_EPS) / (total + bands.shape[-1] * _ENERGY_EPS)
+    return 10.0 * torch.log10(shares + _BAND_EPS)
+
+
+def _spectral(spec: torch.Tensor, n: int, sample_rate: float):
+    """From the full-length rfft of [B, 2, T] (no framing): band shares (dB), centroid (Hz),
+    finer tonal shares (dB) and per-band side/mid ratio (dB)."""
     power = (spec.real.square() + spec.imag.square()).sum(dim=1)  # [B, F]; L+R = mid+side power
     bin_hz = sample_rate / n
     freqs = torch.arange(power.shape[-1], device=spec.device, dtype=power.dtype) * bin_hz
-    edges = [min(int(math.ceil(f / bin_hz)), power.shape[-1]) for f in BAND_EDGES_HZ]
-    bands = torch.stack([power[:, lo:hi].sum(dim=-1) for lo, hi in zip(edges[:-1], edges[1:])], dim=-1)
-    total = bands.sum(dim=-1, keepdim=True)
-    n_bands = bands.shape[-1]
-    # silence: every band gets an equal share rather than 0 / 0
-    shares = (bands + _ENERGY_EPS) / (total + n_bands * _ENERGY_EPS)
-    band_db = 10.0 * torch.log10(shares + _BAND_EPS)
+    band_db = _shares_db(_band_sums(power, BAND_EDGES_HZ, bin_hz))
+    tone_db = _shares_db(_band_sums(power, TONE_EDGES_HZ, bin_hz))
+    mid, side = 0.5 * (spec[:, 0] + spec[:, 1]), 0.5 * (spec[:, 0] - spec[:, 1])
+    side_db = (_db(_band_sums(side.abs().square(), SIDE_EDGES_HZ, bin_hz))
+               - _db(_band_sums(mid.abs().square(), SIDE_EDGES_HZ, bin_hz))).clamp(*_WIDTH_RANGE_DB)
     # silence: the centroid falls back to the reference frequency
     centroid = (power @ freqs + _ENERGY_EPS * _CENTROID_REF_HZ) / (power.sum(dim=-1) + _ENERGY_EPS)
-    return band_db, centroid
+    return band_db, centroid, tone_db, side_db
 
 
 @torch.no_grad()
@@ -137,8 +164,11 @@ def _describe(x: torch.Tensor, sample_rate: float) -> torch.Tensor:
     mid_db, side_db = _db(0.25 * (ll + rr + 2 * lr)), _db((0.25 * (ll + rr - 2 * lr)).clamp(min=0))
     width_db = (side_db - mid_db).clamp(*_WIDTH_RANGE_DB)
     spec = torch.fft.rfft(x, dim=-1)  # shared by the loudness meter and the spectrum
-    band_db, centroid = _spectral(spec, x.shape[-1], sample_rate)
-    loudness = _loudness(x, sample_rate, spec)
+    band_db, centroid, tone_db, side_band_db = _spectral(spec, x.shape[-1], sample_rate)
+    loudness, spread = _loudness(x, sample_rate, spec)
     level = torch.stack([loudness, rms_db, peak_db, peak_db - rms_db, width_db], dim=-1)
     centroid_n = torch.log(centroid / _CENTROID_REF_HZ) / math.log(20.0)
-    return torch.cat([level / DB_SCALE, band_db / DB_SCALE, centroid_n.unsqueeze(-1)], dim=-1)
+    return torch.cat([
+        level / DB_SCALE, band_db / DB_SCALE, centroid_n.unsqueeze(-1), spread.unsqueeze(-1) / DB_SCALE,
+        tone_db / DB_SCALE, side_band_db / DB_SCALE,
+    ], dim=-1)

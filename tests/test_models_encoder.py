@@ -96,7 +96,7 @@ def test_encoder_sine_lands_in_the_right_mel_band(encoder):
 
 def test_descriptor_shape_and_names():
     d = describe(noise(4, 2, 8192), SR)
-    assert d.shape == (4, len(DESCRIPTOR_NAMES)) == (4, 14)
+    assert d.shape == (4, len(DESCRIPTOR_NAMES)) == (4, 14 + 1 + 16 + 4)
     assert d.abs().max() < 6.0  # O(1) scale
 
 

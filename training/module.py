@@ -45,6 +45,7 @@ class MasteringModule(pl.LightningModule):
         seed: int = 0,
         audio_examples: int = 2,
         audio_seconds: float = 4.0,
+        audio_loss: bool = True,
     ):
         super().__init__()
         self.model = model
@@ -56,6 +57,10 @@ class MasteringModule(pl.LightningModule):
         self.seed = int(seed)
         self.audio_examples = int(audio_examples)
         self.audio_seconds = float(audio_seconds)
+        # False: teach in parameter space only (self-supervised draws, where the truth is known).
+        # No differentiable render and no target render: the step costs the network alone, and
+        # the last mile is left to refinement at inference.
+        self.audio_loss = bool(audio_loss)
         self.save_hyperparameters(ignore=["model", "loss", "draw", "optimizer", "scheduler"])
         # in the checkpoint, so the count survives a resume
         self.register_buffer("skipped_steps", torch.zeros((), dtype=torch.long))
@@ -72,25 +77,31 @@ class MasteringModule(pl.LightningModule):
             params = TABLE.from_unit(unit.double(), self.sample_rate)
             return render_batch(x.float(), params, self.sample_rate)
 
-    def targets(self, batch: dict, stage: str):
-        """(target, reference, truth, known) for a batch of either kind."""
+    def targets(self, batch: dict, stage: str, with_target: bool = True):
+        """(target, reference, truth, known) for a batch of either kind; target is None when
+        not asked for (parameter-space training renders the reference only)."""
         if "target" in batch:  # real pairs: no parameter truth
+            if not with_target:
+                raise RuntimeError("parameter-space training (audio_loss: false) needs self-supervised data")
             return batch["target"], batch["reference"], None, None
         if self.draw is None:
             raise RuntimeError("self-supervised batches need a ChainDraw (the `draw` argument)")
-        sources = torch.cat([batch["target_source"], batch["reference_source"]])
+        sources = torch.cat([batch["target_source"], batch["reference_source"]]) if with_target else batch["reference_source"]
         unit = self.draw.draw(batch["index"], batch["target_source"], STREAMS[stage]).to(sources.device)
         with torch.no_grad():
-            rendered = self.render(sources, torch.cat([unit, unit]))
-        target, reference = rendered.chunk(2)
+            rendered = self.render(sources, torch.cat([unit, unit]) if with_target else unit)
+        target, reference = rendered.chunk(2) if with_target else (None, rendered)
         truth, known = parameter_truth(unit, batch.get("degradation"), self.sample_rate)
         return target, reference, truth, known
 
-    def evaluate(self, batch: dict, stage: str) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
-        """(loss terms, output, target)."""
-        target, reference, truth, known = self.targets(batch, stage)
+    def evaluate(self, batch: dict, stage: str) -> tuple[dict[str, torch.Tensor], torch.Tensor | None, torch.Tensor | None]:
+        """(loss terms, output, target); output and target are None in parameter-space training."""
+        target, reference, truth, known = self.targets(batch, stage, with_target=self.audio_loss)
         x = batch["input"]
         unit = self.model(x, reference)
+        if not self.audio_loss:
+            param = self.loss.parameters_l1(unit.double(), truth, known).float()
+            return {"param": param, "loss": param}, None, None
         output = self.render(x, unit)
         with torch.autocast(device_type=x.device.type, enabled=False):
             terms = self.loss(output, target, unit.double(), truth, known)
@@ -143,7 +154,7 @@ class MasteringModule(pl.LightningModule):
         batch_size = batch["input"].shape[0]
         for name, value in terms.items():
             self.log(f"{stage}/{name}", value.float(), batch_size=batch_size, sync_dist=True, prog_bar=name == "loss")
-        if stage == "val" and batch_idx == 0:
+        if stage == "val" and batch_idx == 0 and output is not None:
             self._log_audio(batch["input"], target, output)
         return terms["loss"]
 
