@@ -11,11 +11,9 @@ import math
 import auraloss
 import librosa
 import numpy as np
-import pyloudnorm
 import torch
-from scipy.signal import welch
 
-from tonematch.models.chain.limiter import true_peak_envelope
+from tonematch.models.measure import dynamics, loudness, spectrum, truepeak
 
 _FLOOR = 1e-10  # -100 dB: silence stays finite
 
@@ -47,25 +45,25 @@ def mel_distance_db(output: np.ndarray, target: np.ndarray, sample_rate: int, n_
 
 
 def spectral_centroid_hz(x: np.ndarray, sample_rate: int) -> float:
-    """Power-weighted mean frequency of the average spectrum (Welch, 4096-point segments)."""
-    freqs, power = welch(x.mean(axis=0), fs=sample_rate, nperseg=min(4096, x.shape[1]))
-    return float((freqs * power).sum() / max(power.sum(), _FLOOR))
+    """Power-weighted mean frequency of the long-term average spectrum (measure.spectrum:
+    4096-point Hann frames, channels summed); silence reads 0."""
+    value = spectrum.spectral_centroid_hz(x, sample_rate)
+    return 0.0 if value is None else value
 
 
 def rms_db(x: np.ndarray) -> float:
-    return 10.0 * math.log10(max(float(np.mean(np.square(x, dtype=np.float64))), _FLOOR))
+    return 20.0 * math.log10(max(dynamics.rms(x), math.sqrt(_FLOOR)))
 
 
 def lufs(x: np.ndarray, sample_rate: int) -> float:
-    """Integrated loudness (pyloudnorm); silence reads -100 instead of -inf."""
-    value = pyloudnorm.Meter(sample_rate).integrated_loudness(x.T.astype(np.float64))
-    return float(value) if math.isfinite(value) else -100.0
+    """Integrated loudness (BS.1770-4, measure.loudness); silence or < 400 ms reads -100."""
+    value = loudness.integrated_loudness(x, sample_rate)
+    return -100.0 if value is None else value
 
 
 def true_peak_dbtp(x: np.ndarray) -> float:
-    """Peak of the 4x oversampled signal (the chain limiter's own interpolator), dBTP."""
-    peak = float(true_peak_envelope(torch.from_numpy(x)[None].double()).max())
-    return 20.0 * math.log10(max(peak, _FLOOR))
+    """Peak of the 4x oversampled signal (the one interpolator, measure.truepeak), dBTP."""
+    return truepeak.true_peak_dbtp(x, floor=_FLOOR)
 
 
 def compare(output: np.ndarray, target: np.ndarray, sample_rate: int) -> dict[str, float]:

@@ -71,3 +71,49 @@ def _true_peak_block(xa, peak_out):
                 v = abs(acc[j])
                 if v > peak_out[j]:
                     peak_out[j] = v
+
+
+class TruePeakMeter:
+    """Streaming true peak of [C, n] blocks: carries the interpolator's TAPS_LEFT + TAPS_RIGHT
+    samples of context, and `peak()` flushes TAPS_RIGHT zeros, so any blocking gives exactly
+    the whole-array result (the signal is taken as silent before and after)."""
+
+    def __init__(self, channels: int):
+        self.channels = int(channels)
+        self.context = np.zeros((self.channels, TAPS_LEFT + TAPS_RIGHT), dtype=np.float32)
+        self.max = 0.0
+        self._flushed = False
+
+    def add(self, block: np.ndarray) -> None:
+        if self._flushed:
+            raise RuntimeError("the meter was already read; start a new one")
+        block = np.asarray(block)
+        if block.shape[1] == 0:
+            return
+        if block.dtype != self.context.dtype:
+            self.context = self.context.astype(np.result_type(block.dtype, self.context.dtype))
+        xa = np.concatenate([self.context, block.astype(self.context.dtype, copy=False)], axis=1)
+        self.context = xa[:, xa.shape[1] - self.context.shape[1]:].copy()
+        env = np.empty(block.shape[1])
+        _true_peak_block(xa, env)
+        self.max = max(self.max, float(env.max()))
+
+    def peak(self) -> float:
+        """Linear true peak (max of |x| and the 4x interpolated points) of everything added."""
+        if not self._flushed:
+            self.add(np.zeros((self.channels, TAPS_RIGHT), dtype=self.context.dtype))
+            self._flushed = True
+        return self.max
+
+
+def true_peak(x: np.ndarray) -> float:
+    """Linear true peak of a [C, T] (or [T]) array."""
+    x = np.atleast_2d(x)
+    meter = TruePeakMeter(x.shape[0])
+    meter.add(x)
+    return meter.peak()
+
+
+def true_peak_dbtp(x: np.ndarray, floor: float = 1e-10) -> float:
+    """True peak in dBTP of a [C, T] (or [T]) array (silence reads 20 log10(floor))."""
+    return 20.0 * float(np.log10(max(true_peak(x), floor)))

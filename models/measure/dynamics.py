@@ -1,0 +1,87 @@
+"""Level and dynamics: sample peak, RMS, crest factor (streaming), short-term loudness spread.
+
+0 dBFS is a full-scale sample: a full-scale sine peaks at 0 dBFS and has RMS -3.01 dBFS, crest
+3.01 dB. RMS and peak are taken over all channels together.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+def db(value: float, power: bool = False) -> float | None:
+    """dB of a positive amplitude (or power); None for zero or less (silence has no level)."""
+    if not value > 0.0:
+        return None
+    return (10.0 if power else 20.0) * math.log10(value)
+
+
+@njit(cache=True)
+def _peak_sumsq(x, acc):
+    """acc[0] = max |x|, acc[1] += sum x^2 (float64) over the block x [C, n]."""
+    channels, n = x.shape
+    peak = acc[0]
+    s = 0.0
+    for c in range(channels):
+        for i in range(n):
+            v = np.float64(x[c, i])
+            a = abs(v)
+            if a > peak:
+                peak = a
+            s += v * v
+    acc[0] = peak
+    acc[1] += s
+
+
+class LevelMeter:
+    """Streaming sample peak and mean square over all channels."""
+
+    def __init__(self):
+        self.acc = np.zeros(2)
+        self.samples = 0
+
+    def add(self, block: np.ndarray) -> None:
+        block = np.atleast_2d(block)
+        if block.size:
+            _peak_sumsq(np.ascontiguousarray(block), self.acc)
+            self.samples += block.size
+
+    @property
+    def peak(self) -> float:
+        return float(self.acc[0])
+
+    @property
+    def rms(self) -> float:
+        return math.sqrt(self.acc[1] / self.samples) if self.samples else 0.0
+
+    def crest_factor_db(self) -> float | None:
+        rms = self.rms
+        return db(self.peak / rms) if rms > 0 else None
+
+
+def sample_peak(x: np.ndarray) -> float:
+    x = np.asarray(x)
+    return float(np.max(np.abs(x))) if x.size else 0.0
+
+
+def rms(x: np.ndarray) -> float:
+    x = np.asarray(x)
+    return math.sqrt(float(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
+
+
+def crest_factor_db(x: np.ndarray) -> float | None:
+    r = rms(x)
+    return db(sample_peak(x) / r) if r > 0 else None
+
+
+def loudness_spread(short_term_lufs: np.ndarray, low: float = 10.0, high: float = 95.0) -> float | None:
+    """Ungated spread of short-term loudness (high - low percentile, LU) over the blocks above
+    -70 LUFS; the gated EBU Tech 3342 range is `loudness.loudness_range`."""
+    st = np.asarray(short_term_lufs, dtype=np.float64)
+    st = st[st >= -70.0]
+    if st.size == 0:
+        return None
+    lo, hi = np.percentile(st, (low, high))
+    return float(hi - lo)

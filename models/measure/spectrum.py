@@ -1,0 +1,163 @@
+"""Spectrum: the long-term average spectrum (streaming Welch), THE eight bands, centroid,
+and a 1/3-octave grid.
+
+Long-term average spectrum: Hann-windowed (periodic) 4096-point frames, 50 % overlap, frames
+at multiples of the hop from the first sample, no detrending, power averaged over frames (a
+one-sided density: mean square per Hz). Samples after the last whole frame are not counted
+(as scipy's Welch); a signal shorter than one frame is one frame of its own length.
+Band power = the integral of that density across the band, with the density linear between
+bins, so narrow low bands (1/3 octave at 20 Hz is 4.6 Hz wide) still get their share.
+
+The eight bands (the one definition; named as engineers say them, fixed in Hz, cut at Nyquist,
+None above it): sub 20-60 Hz, bass 60-150, low-mid 150-400, mid 400-1k, upper-mid 1k-2.5k,
+presence 2.5k-6k, brilliance 6k-12k, air 12k-20k.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .dynamics import db
+
+BANDS: tuple[tuple[str, float, float], ...] = (
+    ("sub", 20.0, 60.0),
+    ("bass", 60.0, 150.0),
+    ("low_mid", 150.0, 400.0),
+    ("mid", 400.0, 1000.0),
+    ("upper_mid", 1000.0, 2500.0),
+    ("presence", 2500.0, 6000.0),
+    ("brilliance", 6000.0, 12000.0),
+    ("air", 12000.0, 20000.0),
+)
+BAND_NAMES: tuple[str, ...] = tuple(b[0] for b in BANDS)
+BAND_EDGES_HZ: tuple[float, ...] = tuple([b[1] for b in BANDS] + [BANDS[-1][2]])
+NPERSEG = 4096
+
+
+def third_octave_centres(lo_hz: float = 20.0, hi_hz: float = 20000.0) -> np.ndarray:
+    """Base-2 1/3-octave centres 1000 * 2^(k/3) Hz lying in [lo_hz, hi_hz] (25 Hz .. 20 kHz)."""
+    k = np.arange(-30, 31)
+    c = 1000.0 * 2.0 ** (k / 3.0)
+    return c[(c >= lo_hz * 2 ** (1 / 6)) & (c <= hi_hz * 2 ** (1 / 6))]
+
+
+def third_octave_edges(centres: np.ndarray) -> np.ndarray:
+    """[len(centres) + 1] edges: centre * 2^(-+1/6)."""
+    return np.concatenate([centres * 2.0 ** (-1.0 / 6.0), centres[-1:] * 2.0 ** (1.0 / 6.0)])
+
+
+def band_powers(freqs: np.ndarray, psd: np.ndarray, edges) -> np.ndarray:
+    """Integral of the density psd [F] (or [C, F]), linear between bins, over each
+    [edges[i], edges[i+1]]; bands are cut at the last bin (Nyquist), bands starting at or above
+    it read NaN. Each band is integrated on its own (no cumulative sums: a strong tone must not
+    leave rounding noise in the bands above it)."""
+    freqs = np.asarray(freqs, dtype=np.float64)
+    edges = np.asarray(edges, dtype=np.float64)
+    psd = np.asarray(psd, dtype=np.float64)
+    if psd.ndim == 2:
+        return np.stack([band_powers(freqs, row, edges) for row in psd])
+    top = freqs[-1]
+    out = np.full(len(edges) - 1, np.nan)
+    for k, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
+        if lo >= top:
+            continue
+        lo, hi = max(lo, freqs[0]), min(hi, top)
+        i, j = np.searchsorted(freqs, lo, side="right"), np.searchsorted(freqs, hi, side="left")
+        f = np.concatenate([[lo], freqs[i:j], [hi]])
+        p = np.concatenate([[np.interp(lo, freqs, psd)], psd[i:j], [np.interp(hi, freqs, psd)]])
+        out[k] = float(np.sum(0.5 * (p[1:] + p[:-1]) * np.diff(f)))
+    return out
+
+
+class SpectrumMeter:
+    """Streaming long-term average spectrum of [C, n] blocks (bounded memory: one frame of
+    carry and [C, NPERSEG/2 + 1] sums)."""
+
+    def __init__(self, sample_rate: float, channels: int, nperseg: int = NPERSEG):
+        self.sample_rate = float(sample_rate)
+        self.channels = int(channels)
+        self.nperseg = int(nperseg)
+        self.hop = self.nperseg // 2
+        self.window = (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(self.nperseg) / self.nperseg)).astype(np.float32)
+        self.carry = np.zeros((self.channels, 0), dtype=np.float32)
+        self.power = np.zeros((self.channels, self.nperseg // 2 + 1))
+        self.frames = 0
+
+    def add(self, block: np.ndarray) -> None:
+        buf = np.concatenate([self.carry, np.asarray(block, dtype=np.float32)], axis=1)
+        count = (buf.shape[1] - self.nperseg) // self.hop + 1 if buf.shape[1] >= self.nperseg else 0
+        if count > 0:
+            frames = np.lib.stride_tricks.sliding_window_view(buf, self.nperseg, axis=1)[:, : count * self.hop : self.hop]
+            spec = np.fft.rfft(frames * self.window, axis=-1)
+            self.power += (spec.real.astype(np.float64) ** 2 + spec.imag.astype(np.float64) ** 2).sum(axis=1)
+            self.frames += count
+        self.carry = buf[:, count * self.hop:].copy()
+
+    def psd(self) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
+        """(freqs [F], one-sided density per channel [C, F]); (None, None) before any sample."""
+        if self.frames:
+            power, frames, window, n = self.power, self.frames, self.window, self.nperseg
+        elif self.carry.shape[1] >= 2:  # shorter than one frame: one frame of its own length
+            n = self.carry.shape[1]
+            window = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)
+            spec = np.fft.rfft(self.carry * window, axis=-1)
+            power, frames = np.abs(spec) ** 2, 1
+        else:
+            return None, None
+        density = power / (frames * self.sample_rate * float(np.sum(np.square(window, dtype=np.float64))))
+        density[:, 1:] *= 2.0
+        if n % 2 == 0:
+            density[:, -1] /= 2.0  # the Nyquist bin has no mirror image
+        return np.fft.rfftfreq(n, 1.0 / self.sample_rate), density
+
+    def band_energies(self, edges=BAND_EDGES_HZ) -> np.ndarray | None:
+        """Power per band (channels averaged), NaN above Nyquist; None before any sample."""
+        freqs, psd = self.psd()
+        return None if freqs is None else band_powers(freqs, psd.mean(axis=0), edges)
+
+    def band_shares_db(self) -> dict[str, float | None]:
+        """The eight bands' energy relative to their total, in dB (None: above Nyquist, no energy)."""
+        energy = self.band_energies()
+        if energy is None:
+            return {name: None for name in BAND_NAMES}
+        total = float(np.nansum(energy))
+        return {name: (db(float(e) / total, power=True) if np.isfinite(e) and total > 0 else None)
+                for name, e in zip(BAND_NAMES, energy)}
+
+    def centroid_hz(self) -> float | None:
+        """Power-weighted mean frequency of the channel-summed spectrum; None for silence."""
+        freqs, psd = self.psd()
+        if freqs is None:
+            return None
+        p = psd.sum(axis=0)
+        total = float(p.sum())
+        return float(freqs @ p / total) if total > 0 else None
+
+    def third_octave_db(self, lo_hz: float = 20.0, hi_hz: float = 20000.0) -> tuple[np.ndarray, np.ndarray]:
+        """(centres, band power in dB re full-scale mean square) on the 1/3-octave grid, channels
+        averaged; silent bands read -inf, bands above Nyquist NaN."""
+        centres = third_octave_centres(lo_hz, hi_hz)
+        energy = self.band_energies(third_octave_edges(centres))
+        if energy is None:
+            return centres, np.full(len(centres), -np.inf)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return centres, 10.0 * np.log10(energy)
+
+
+def _meter(x: np.ndarray, sample_rate: float) -> SpectrumMeter:
+    x = np.atleast_2d(x)
+    m = SpectrumMeter(sample_rate, x.shape[0])
+    m.add(x)
+    return m
+
+
+def band_shares_db(x: np.ndarray, sample_rate: float) -> dict[str, float | None]:
+    """The eight bands' shares (dB re their total) of a whole [C, T] array."""
+    return _meter(x, sample_rate).band_shares_db()
+
+
+def spectral_centroid_hz(x: np.ndarray, sample_rate: float) -> float | None:
+    return _meter(x, sample_rate).centroid_hz()
+
+
+def third_octave_db(x: np.ndarray, sample_rate: float) -> tuple[np.ndarray, np.ndarray]:
+    return _meter(x, sample_rate).third_octave_db()

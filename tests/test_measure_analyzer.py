@@ -1,0 +1,57 @@
+"""measure.analyzer: one streaming pass gives every `tonematch analyze` value in bounded memory."""
+import numpy as np
+import pyloudnorm
+import pytest
+
+from tonematch.models.measure.analyzer import Analyzer, analyze_array
+
+from signals import music_like
+
+KEYS = ["duration_s", "sample_rate", "channels", "integrated_lufs", "loudness_range_lu", "sample_peak_dbfs",
+        "true_peak_dbtp", "rms_dbfs", "crest_factor_db", "mono", "width", "side_mid_db", "correlation",
+        "spectral_balance_db"]
+
+
+def same(a, b, rel=1e-9):
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k], rel) for k in a)
+    if a is None or b is None or isinstance(a, bool):
+        return a == b
+    return a == pytest.approx(b, rel=rel)
+
+
+def run(x, sr, block):
+    a = Analyzer(sr, x.shape[0])
+    for i in range(0, x.shape[1], block):
+        a.add(x[:, i:i + block])
+    return a
+
+
+def test_keys_and_values():
+    sr = 44100
+    x = music_like(3.0, sr, seed=0, level_db=-20)
+    r = analyze_array(x, sr)
+    assert list(r) == KEYS
+    assert r["integrated_lufs"] == pytest.approx(pyloudnorm.Meter(sr).integrated_loudness(x.T.astype(np.float64)), abs=1e-6)
+    assert r["rms_dbfs"] == pytest.approx(-20.0, abs=0.01)
+    assert r["true_peak_dbtp"] >= r["sample_peak_dbfs"]
+    assert r["crest_factor_db"] == pytest.approx(r["sample_peak_dbfs"] - r["rms_dbfs"], abs=1e-9)
+
+
+@pytest.mark.parametrize("block", [1000, 4096, 65536])
+def test_any_block_size_gives_the_same_result(block):
+    x = music_like(2.5, 22050, seed=1)
+    whole, r = analyze_array(x, 22050), run(x, 22050, block).result()
+    assert same(r, whole)
+
+
+def test_state_does_not_grow_with_length():
+    sr = 22050
+    x = music_like(5.0, sr, seed=2)
+    short, long = Analyzer(sr, 2), Analyzer(sr, 2)
+    short.add(x)
+    for _ in range(12):
+        long.add(x)
+    (f1, s1), (f2, s2) = short.state_nbytes(), long.state_nbytes()
+    assert max(f1, f2) < 100_000  # fixed-size state (the spectrum carry varies below one frame)
+    assert s2 / 60.0 < 8 * (10 + 1 / 0.09) + 1  # the loudness series: < 170 bytes per second
