@@ -4,11 +4,19 @@ The target only ever appears complete: blocks go to a hidden temporary file in t
 (same filesystem, so the final `os.replace` is atomic), which is fsynced and renamed on success and
 deleted on any error. Default sample format: 24-bit PCM for both WAV and FLAC (FLAC cannot hold
 float, and one default for both keeps outputs interchangeable).
+
+A process killed outright (SIGKILL, power loss) cannot delete its temp file. Temp names carry the
+host and PID of their writer, so the next write into the same folder removes those whose writer is
+gone (see `sweep_stale_temps`). Output is byte-for-byte reproducible: the dither is seeded, and
+float WAVs get no PEAK chunk (libsndfile stamps it with the time of writing).
 """
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import socket
+import time
 
 import numpy as np
 import soundfile as sf
@@ -27,6 +35,16 @@ _SUBTYPE_ALIASES = {
 FORMATS = {".wav": "WAV", ".flac": "FLAC"}
 # Frames quantised per chunk by `write`, so the float64 scratch stays small for long files.
 _CHUNK = 1 << 18
+# sndfile.h: SFC_SET_ADD_PEAK_CHUNK (soundfile does not declare it)
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050
+# A temp file of ours untouched this long is removed even when its writer's PID looks alive: the
+# PID may have been reused, or the writer ran on another host sharing the folder. Long enough that
+# a renderer still busy with its loudness passes (it writes only at the end) is never hit.
+STALE_TEMP_S = 24 * 3600
+# .<target name>.tmp-<host>-<pid>-<8 hex><ext>: what _reserve_temp creates, and all the sweep touches.
+_TEMP_NAME = re.compile(
+    r"\.(?P<target>.+)\.tmp-(?P<host>[A-Za-z0-9]{0,24})-(?P<pid>[0-9]+)-[0-9a-f]{8}(\.[A-Za-z0-9]+)?"
+)
 
 
 def parse_subtype(value) -> str | None:
@@ -99,22 +117,27 @@ class AudioWriter:
         self._dither = bool(dither) and self._bits is not None
         self._rng = np.random.default_rng(seed)
         self.frames_written = 0
+        sweep_stale_temps(os.path.dirname(os.path.abspath(self.path)))
         self._tmp = self._reserve_temp()
-        try:
+        try:  # BaseException: a signal turned into an exception here must not leave the temp file
             self._file = sf.SoundFile(
                 self._tmp, "w", samplerate=self.sample_rate, channels=self.channels,
                 subtype=self.subtype, format=fmt,
             )
-        except Exception as e:
+            if fmt == "WAV":
+                _drop_peak_chunk(self._file)
+        except BaseException as e:
             _remove(self._tmp)
-            raise TonematchError(f"cannot write '{self.path}': {_one_line(e)}") from None
+            if isinstance(e, Exception):
+                raise TonematchError(f"cannot write '{self.path}': {_one_line(e)}") from None
+            raise
         self._done = False
 
     def _reserve_temp(self) -> str:
         folder, name = os.path.split(os.path.abspath(self.path))
         ext = os.path.splitext(name)[1]
         for _ in range(100):
-            tmp = os.path.join(folder, f".{name}.tmp-{secrets.token_hex(4)}{ext}")
+            tmp = os.path.join(folder, f".{name}.tmp-{_HOST}-{os.getpid()}-{secrets.token_hex(4)}{ext}")
             try:
                 # O_EXCL: never clobber another writer's temp file; mode 0o666 lets the umask decide.
                 os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
@@ -168,9 +191,11 @@ class AudioWriter:
             self._file.close()
             _fsync_path(self._tmp)
             os.replace(self._tmp, self.path)
-        except Exception as e:
+        except BaseException as e:
             _remove(self._tmp)
-            raise TonematchError(f"cannot write '{self.path}': {_one_line(e)}") from None
+            if isinstance(e, Exception):
+                raise TonematchError(f"cannot write '{self.path}': {_one_line(e)}") from None
+            raise
         _fsync_dir(os.path.dirname(os.path.abspath(self.path)))
 
     def abort(self) -> None:
@@ -200,6 +225,70 @@ def write(path, audio, sample_rate: int, subtype=None, dither: bool = True, seed
         audio = audio[None]
     with AudioWriter(path, sample_rate, audio.shape[0], subtype=subtype, dither=dither, seed=seed) as w:
         w.write(audio)
+
+
+def sweep_stale_temps(folder: str, now: float | None = None) -> list[str]:
+    """Remove temp files of ours left in `folder` by writers that are gone; returns their names.
+
+    Only names of exactly our pattern are touched. One is stale when it was written on this host
+    by a PID that no longer exists, or when nobody has touched it for STALE_TEMP_S. Failures are
+    ignored: sweeping is housekeeping and must never stop a write.
+    """
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        m = _TEMP_NAME.fullmatch(name)
+        if m is None:
+            continue
+        path = os.path.join(folder, name)
+        try:
+            age = now - os.stat(path).st_mtime
+        except OSError:
+            continue
+        orphan = m["host"] == _HOST and not _pid_alive(int(m["pid"]))
+        if orphan or age > STALE_TEMP_S:
+            try:
+                os.remove(path)
+                removed.append(name)
+            except OSError:
+                pass
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    if os.name != "posix":  # os.kill would terminate the process on Windows: trust age alone there
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, it is someone else's
+        return True
+    return True
+
+
+def _host_tag() -> str:
+    """This machine's name as it appears in temp names (letters and digits only, short)."""
+    return re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:24]
+
+
+_HOST = _host_tag()
+
+
+def _drop_peak_chunk(f: sf.SoundFile) -> None:
+    """Ask libsndfile not to write a PEAK chunk (float WAV), whose timestamp would make two
+    renders of the same audio differ. soundfile has no API for it, so this goes through its
+    cffi handle; if those internals change, files are still written, only with the chunk."""
+    try:
+        sf._snd.sf_command(f._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)  # 0: SF_FALSE
+    except (AttributeError, TypeError):
+        pass
 
 
 def _one_line(e: BaseException) -> str:

@@ -3,19 +3,33 @@
 Imports stay light at module level (no torch): `tonematch --help` and `tonematch analyze` start
 fast, and only `render` pays for the chain. User-facing failures (TonematchError, OS and
 libsndfile errors) print one line `tonematch: error: ...` and exit 2; `--verbose` adds the traceback.
+Ctrl-C and SIGTERM both unwind as exceptions, so the writer deletes its temp file, and print one
+line (exit 130 and 143). Warnings print `tonematch: warning: ...` on stderr.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 import traceback
 
 from tonematch.data.errors import TonematchError
 
 EXIT_ERROR = 2  # the same code argparse uses: the user has to change something
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 128 + signal.SIGTERM  # 143, what a shell reports for a process killed by SIGTERM
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the main thread is, so `with` blocks clean up on the way out.
+    A BaseException like KeyboardInterrupt: no `except Exception` may swallow it."""
+
+
+def warn(message: str) -> None:
+    print(f"tonematch: warning: {message}", file=sys.stderr, flush=True)
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -28,15 +42,16 @@ def cmd_render(args: argparse.Namespace) -> int:
         return 0
     missing = [flag for flag, value in (("IN", args.input), ("--params", args.params), ("-o/--output", args.output))
                if value is None]
-    if missing:
-        args.parser.error(f"missing {', '.join(missing)} (or use --list-params)")
+    if missing:  # one line, like every other error, rather than argparse's usage block
+        raise TonematchError(f"render: missing {', '.join(missing)} (or use --list-params)")
 
     from tonematch.models.chain.settings import Settings
 
     from .render import format_summary, render_file
 
     settings = Settings.from_json(args.params)
-    summary = render_file(args.input, settings, args.output, bit_depth=args.bit_depth, dither=not args.no_dither)
+    summary = render_file(args.input, settings, args.output, bit_depth=args.bit_depth, dither=not args.no_dither,
+                          warn=warn)
     print(format_summary(summary))
     return 0
 
@@ -100,8 +115,25 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
+_UNCHANGED = object()
+
+
+def _raise_terminated(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the cleanup short
+    raise Terminated()
+
+
+def _on_sigterm():
+    """Install the SIGTERM handler; returns what to restore (_UNCHANGED where signals cannot be
+    set: outside the main thread, e.g. when main() is called from a worker thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return _UNCHANGED
+    return signal.signal(signal.SIGTERM, _raise_terminated)
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    previous = _on_sigterm()
     try:
         code = args.func(args)
         sys.stdout.flush()
@@ -113,6 +145,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("tonematch: interrupted", file=sys.stderr)
         code = EXIT_INTERRUPTED
+    except Terminated:
+        print("tonematch: terminated", file=sys.stderr)
+        code = EXIT_TERMINATED
     except Exception as exc:
         if not _user_error(exc):
             raise  # a bug: the traceback is what a bug report needs
@@ -120,6 +155,9 @@ def main(argv=None) -> int:
             traceback.print_exc()
         print(f"tonematch: error: {_one_line(exc)}", file=sys.stderr)
         code = EXIT_ERROR
+    finally:
+        if previous is not _UNCHANGED:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
     return code
 
 

@@ -3,10 +3,17 @@
 The output keeps the input's sample rate and channel count, and only ever appears complete (the
 writer renders into a temporary file and renames it). Every check that can fail is done before
 the first sample is processed, so a long render never fails at the end because of a bad path.
+
+Things that are not errors but change the result are reported through `warn` (the CLI prints
+them as `tonematch: warning: ...`): an enabled band above what the file's rate allows (rendered
+at the rate's limit; the settings keep the user's value), a mis-scaled hot float input (see
+HOT_PEAK), and a loudness target the chain could not reach.
 """
 from __future__ import annotations
 
+import math
 import time
+from typing import Callable
 
 from tonematch.data import audio
 from tonematch.data.errors import TonematchError
@@ -14,6 +21,17 @@ from tonematch.data.errors import TonematchError
 BLOCK_FRAMES = 65536
 # Integer formats kept as they are; anything else (float, lossy, 8/32-bit) is written as 24-bit.
 KEEP_SUBTYPES = ("PCM_16", "PCM_24")
+# Float files peaking above this (+24 dBFS) are taken as mis-scaled, e.g. int16 values stored as
+# floats (+90 dBFS), and turned down by a power of two (exact in float) until the peak is at most
+# 0 dBFS, before the chain. Overshoots of a few dB (float mixes, lossy decodes) stay as they are,
+# so the compressor threshold, in absolute dBFS, keeps its meaning for them. Without this the
+# loudness stage, which attenuates at most loudness.MAX_GAIN_DB, leaves the limiter to remove the
+# rest, which misses the target and, beyond about +200 dB, the ceiling too. Integer files cannot
+# exceed full scale and are not scanned (scanning costs one extra decode of the file).
+HOT_PEAK = 16.0
+SCANNED_SUBTYPES = ("FLOAT", "DOUBLE")
+# The renderer aims within loudness.CORRECTION_TOLERANCE_LU; a miss beyond this is reported.
+TARGET_TOLERANCE_LU = 0.1
 
 
 def default_subtype(input_subtype: str) -> str:
@@ -21,26 +39,45 @@ def default_subtype(input_subtype: str) -> str:
 
 
 def render_file(in_path, settings, out_path, bit_depth=None, dither: bool = True,
-                block_frames: int = BLOCK_FRAMES) -> dict:
+                block_frames: int = BLOCK_FRAMES, warn: Callable[[str], None] | None = None) -> dict:
     """Render `in_path` with `settings` (a chain Settings) to `out_path` (.wav or .flac).
 
     bit_depth: '16', '24', 'float' or None (same as the input when 16/24-bit PCM, else 24).
-    Returns a summary: paths, format, frames, the renderer's report and the wall time.
+    warn: called with each warning as it arises (they are also listed in the summary).
+    Returns a summary: paths, format, frames, the renderer's report, warnings and the wall time.
     """
+    from tonematch.models.chain import loudness
     from tonematch.models.chain.exact import ExactRenderer  # imports torch: only when rendering
+
+    warnings: list[str] = []
+
+    def note(message: str) -> None:
+        warnings.append(message)
+        if warn is not None:
+            warn(message)
 
     src = audio.info(in_path)
     audio.check_paths(in_path, out_path)
     if src.channels not in (1, 2):
         raise TonematchError(f"cannot render '{in_path}': {src.channels} channels, only mono or stereo")
     subtype = audio.parse_subtype(bit_depth) or default_subtype(src.subtype)
+    settings, moved = settings.at_rate(src.sample_rate)
+    for message in moved:
+        note(message)
     renderer = ExactRenderer(settings, src.sample_rate, src.channels)  # validates at the input's rate
     start = time.perf_counter()
+    scale = _input_scale(in_path, src.subtype, block_frames, note)
     # read_blocks opens (and checks) the file at each call: the renderer reads it once per pass.
-    source = lambda: audio.read_blocks(in_path, block_frames)  # noqa: E731
+    if scale == 1.0:
+        source = lambda: audio.read_blocks(in_path, block_frames)  # noqa: E731
+    else:
+        source = lambda: (b * scale for b in audio.read_blocks(in_path, block_frames))  # noqa: E731
     with audio.AudioWriter(out_path, src.sample_rate, src.channels, subtype=subtype, dither=dither) as w:
         for block in renderer.blocks(source):
             w.write(block)
+    report = dict(renderer.report)
+    if abs(report.get("miss_lu", 0.0)) > TARGET_TOLERANCE_LU:
+        note(_missed_target(settings.values["loudness.target_lufs"], report, loudness.MAX_GAIN_DB))
     return {
         "input": str(in_path),
         "output": str(out_path),
@@ -49,9 +86,36 @@ def render_file(in_path, settings, out_path, bit_depth=None, dither: bool = True
         "frames": w.frames_written,
         "subtype": w.subtype,
         "dither": bool(dither) and w.subtype != "FLOAT",
+        "input_scale_db": 20.0 * math.log10(scale),
         "seconds": time.perf_counter() - start,
-        "report": dict(renderer.report),
+        "report": report,
+        "warnings": warnings,
     }
+
+
+def _input_scale(in_path, subtype: str, block_frames: int, note: Callable[[str], None]) -> float:
+    """1.0, or the power of two that brings a mis-scaled float file's peak to at most 0 dBFS."""
+    if subtype not in SCANNED_SUBTYPES:
+        return 1.0
+    peak = 0.0
+    for block in audio.read_blocks(in_path, block_frames):
+        peak = max(peak, float(abs(block).max()))
+    if peak <= HOT_PEAK:
+        return 1.0
+    k = math.ceil(math.log2(peak))
+    note(f"'{in_path}' peaks at {20 * math.log10(peak):+.1f} dBFS, so its samples are taken as mis-scaled: "
+         f"turned down {20 * k * math.log10(2):.1f} dB (2^-{k}) before the chain")
+    return 2.0 ** -k
+
+
+def _missed_target(target: float, report: dict, max_gain_db: float) -> str:
+    reached = target - report["miss_lu"]
+    why = ""
+    if abs(report.get("gain_db", 0.0)) >= max_gain_db - 1e-9:
+        why = f": normalisation is limited to {max_gain_db:g} dB either way"
+    elif report["miss_lu"] > 0:
+        why = ": the limiter cannot make it louder under its ceiling"
+    return f"loudness target {target:g} LUFS not met, the output measures {reached:.1f} LUFS{why}"
 
 
 def format_summary(r: dict) -> str:

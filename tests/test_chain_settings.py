@@ -1,6 +1,7 @@
 """Settings JSON: exact round trip, readable layout, clear errors."""
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -51,10 +52,55 @@ def test_bad_settings_are_explained(chain, message):
         Settings.from_dict({"sample_rate": 44100, "chain": chain})
 
 
-def test_frequency_out_of_range_for_rate():
-    d = {"sample_rate": 22050, "chain": [{"processor": "eq", "high_shelf": {"freq_hz": 16000}}]}
-    with pytest.raises(TonematchError, match="22050"):
-        Settings.from_dict(d)
+def test_frequency_above_the_rate_is_kept_and_moved_only_for_rendering():
+    d = {"sample_rate": 44100, "chain": [{"processor": "eq", "high_shelf": {"gain_db": 2.0, "freq_hz": 8000}}]}
+    s = Settings.from_dict(d)
+    assert s.values["eq.high_shelf.freq_hz"] == 8000.0  # the file's value, whatever the rate
+    with pytest.raises(TonematchError, match="16000 Hz"):
+        s.validate(16000)  # renderers get at_rate copies; the raw values do not fit this rate
+    at16, notes = s.at_rate(16000)
+    assert notes == ["eq.high_shelf.freq_hz 8000 Hz is above what 16000 Hz allows; using 7200 Hz"]
+    assert at16.values["eq.high_shelf.freq_hz"] == 7200.0 and s.values["eq.high_shelf.freq_hz"] == 8000.0
+    at16.validate(16000)
+    assert s.at_rate(44100)[1] == []
+
+
+def test_only_bands_that_are_on_and_audible_are_reported_when_moved():
+    Settings.from_dict({"sample_rate": 8000, "chain": [{"processor": "eq", "high_shelf": {
+        "enabled": False, "freq_hz": 16000}}]}).validate(8000)  # a band that is off is not checked against the rate
+    s = Settings.from_dict({"chain": [{"processor": "eq", "high_shelf": {"enabled": False, "freq_hz": 16000},
+                                       "peak4": {"gain_db": 0.0, "freq_hz": 16000}}]})
+    at8, notes = s.at_rate(8000)
+    assert notes == []  # off, and 0 dB: neither changes the sound
+    at8.validate(8000)
+
+
+def test_absolute_ranges_still_refuse_nonsense():
+    for band, value in (("high_shelf", 30000.0), ("highpass", 5.0)):
+        d = {"chain": [{"processor": "eq", band: {"enabled": False, "freq_hz": value}}]}
+        with pytest.raises(TonematchError, match=f"eq.{band}.freq_hz"):
+            Settings.from_dict(d)
+
+
+def test_the_off_state_comes_from_the_parameter_table():
+    off = {e.switch for e in TABLE.entries if not e.default_enabled}
+    assert off == {"eq.highpass"} and TABLE.default_bypass == frozenset(off)
+    assert Settings.defaults(48000).bypass == TABLE.default_bypass
+
+
+@pytest.mark.parametrize("chain, highpass_on", [
+    ([], False),
+    ([{"processor": "eq"}], False),
+    ([{"processor": "eq", "low_shelf": {"gain_db": 1.0}}], False),
+    ([{"processor": "eq", "highpass": {"freq_hz": 30.0}}], True),  # naming a band switches it on
+    ([{"processor": "eq", "highpass": {"enabled": True}}], True),
+    ([{"processor": "eq", "highpass": {"enabled": False, "freq_hz": 30.0}}], False),
+])
+def test_a_band_the_file_leaves_out_keeps_its_default_state(chain, highpass_on):
+    s = Settings.from_dict({"chain": chain})
+    assert s.enabled("eq", "highpass") is highpass_on
+    back = Settings.from_dict(json.loads(json.dumps(s.to_dict())))
+    assert back.bypass == s.bypass and back.values == s.values
 
 
 def test_missing_and_broken_files(tmp_path):
@@ -64,3 +110,31 @@ def test_missing_and_broken_files(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(TonematchError, match="not valid JSON"):
         Settings.from_json(str(bad))
+
+
+def _null_render(settings, sample_rate):
+    from tonematch.data.synth import music_like
+    from tonematch.models.chain.exact import render_array
+
+    x = music_like(sample_rate, 1.0)
+    return x, render_array(x, settings, sample_rate, block=4096)
+
+
+@pytest.mark.parametrize("sample_rate", [8000, 44100])
+def test_defaults_are_neutral(sample_rate):
+    """Null test: with loudness and limiter off, the defaults give back the input."""
+    s = Settings.defaults(sample_rate)
+    s.bypass = s.bypass | {"loudness", "limiter"}
+    x, y = _null_render(s, sample_rate)
+    assert np.abs(y - x).max() < 1e-6
+
+
+def test_a_file_without_eq_is_neutral():
+    s = Settings.from_dict({"sample_rate": 44100, "chain": [
+        {"processor": "limiter", "enabled": False}, {"processor": "loudness", "enabled": False}]})
+    x, y = _null_render(s, 44100)
+    assert np.abs(y - x).max() < 1e-6
+    s = Settings.from_dict({"chain": [{"processor": "eq", "low_shelf": {"gain_db": 0.0}},
+                                      {"processor": "limiter", "enabled": False},
+                                      {"processor": "loudness", "enabled": False}]})
+    assert np.abs(_null_render(s, 44100)[1] - x).max() < 1e-6  # an eq without a highpass too

@@ -252,3 +252,145 @@ def test_readme_settings_example_loads():
     block = text.split("```json\n", 1)[1].split("```", 1)[0]
     s = Settings.from_dict(json.loads(block))
     assert "eq.peak1" in s.bypass and s.values["compressor.ratio"] == 2.0
+
+
+# --- any sample rate, hot inputs, reproducible output, SIGTERM ---------------------------------
+
+EXAMPLE_SETTINGS = os.path.join(REPO, "examples", "settings.json")
+
+
+def write_wav(path, x, sr, subtype="PCM_16"):
+    sf.write(str(path), np.ascontiguousarray(x.T), sr, subtype=subtype)
+    return str(path)
+
+
+@pytest.mark.parametrize("sr", [8000, 16000, 22050, 44100, 48000, 96000, 192000])
+def test_any_rate_renders_with_the_example_and_the_default_settings(tmp_path, capsys, sr):
+    from tonematch.data.synth import music_like as any_rate_music  # signals.music_like needs sr > 12 kHz
+
+    src = write_wav(tmp_path / "in.wav", any_rate_music(sr, 1.0), sr)
+    defaults = write_params(tmp_path / "d.json", {"chain": []})
+    for params in (EXAMPLE_SETTINGS, defaults):
+        before = digest(params)
+        out = str(tmp_path / "out.wav")
+        code, _, err = run(["render", src, "--params", params, "-o", out], capsys)
+        assert code == 0, err
+        assert digest(params) == before  # the file keeps the user's values
+        y, _ = sf.read(out, dtype="float32", always_2d=True)
+        assert analyze(y.T, sr)["true_peak_dbtp"] <= -1.0 + 0.1
+        expected = []
+        if params == EXAMPLE_SETTINGS and sr == 8000:  # its 6 kHz high shelf (+2 dB) is above 0.45 x 8 kHz
+            expected = ["tonematch: warning: eq.high_shelf.freq_hz 6000 Hz is above what 8000 Hz allows; using 3600 Hz"]
+        assert err.splitlines() == expected
+
+
+def test_an_enabled_band_above_the_rate_is_named_once(tmp_path, capsys):
+    from tonematch.data.synth import music_like as any_rate_music
+
+    src = write_wav(tmp_path / "in.wav", any_rate_music(16000, 1.0), 16000)
+    params = write_params(tmp_path / "p.json", {"sample_rate": 44100, "chain": [
+        {"processor": "eq", "high_shelf": {"gain_db": 2.0, "freq_hz": 8000.0}}]})
+    code, _, err = run(["render", src, "--params", params, "-o", str(tmp_path / "o.wav")], capsys)
+    assert code == 0
+    assert err.splitlines() == [
+        "tonematch: warning: eq.high_shelf.freq_hz 8000 Hz is above what 16000 Hz allows; using 7200 Hz"]
+
+
+@pytest.mark.parametrize("scale", [32768.0, 1e15, 1e30])
+def test_hot_float_input_meets_the_ceiling_and_the_target(tmp_path, capsys, scale):
+    """Float files holding int16-scale values (+90 dBFS) or worse: turned down before the chain."""
+    x = music_like(3.0, 44100)
+    src = write_wav(tmp_path / "hot.wav", (x.astype(np.float64) * scale).astype(np.float32), 44100, "FLOAT")
+    out = str(tmp_path / "out.wav")
+    code, _, err = run(["render", src, "--params", EXAMPLE_SETTINGS, "-o", out, "--bit-depth", "float"], capsys)
+    assert code == 0
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tonematch: warning: ") and "mis-scaled" in lines[0], err
+    y, _ = sf.read(out, dtype="float32", always_2d=True)
+    r = analyze(y.T, 44100)
+    assert r["true_peak_dbtp"] <= -1.0
+    assert r["integrated_lufs"] == pytest.approx(-14.0, abs=0.1)
+    if scale == 32768.0:  # a power of two: exactly the render of the unscaled file
+        plain = str(tmp_path / "plain.wav")
+        write_wav(plain, x, 44100, "FLOAT")
+        assert run(["render", plain, "--params", EXAMPLE_SETTINGS, "-o", str(tmp_path / "p.wav"),
+                    "--bit-depth", "float"], capsys)[0] == 0
+        assert np.array_equal(sf.read(str(tmp_path / "p.wav"), dtype="float32")[0], y)
+
+
+def test_float_overshoot_of_a_few_db_is_left_as_it_is(tmp_path, capsys):
+    x = music_like(2.0, 44100)
+    src = write_wav(tmp_path / "in.wav", x / np.abs(x).max() * 4.0, 44100, "FLOAT")  # +12 dBFS
+    code, out, err = run(["render", src, "--params", EXAMPLE_SETTINGS, "-o", str(tmp_path / "o.wav")], capsys)
+    assert code == 0 and err == ""
+
+
+def test_a_target_that_cannot_be_met_is_a_warning(tmp_path, capsys):
+    x = music_like(3.0, 44100, level_db=-80.0)  # needs more than the 40 dB normalisation may add
+    src = write_wav(tmp_path / "quiet.wav", x, 44100, "FLOAT")
+    out = str(tmp_path / "o.wav")
+    code, _, err = run(["render", src, "--params", EXAMPLE_SETTINGS, "-o", out], capsys)
+    assert code == 0
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tonematch: warning: loudness target -14 LUFS not met"), err
+    y, _ = sf.read(out, dtype="float32", always_2d=True)
+    assert analyze(y.T, 44100)["integrated_lufs"] < -20.0  # not silence, just quieter than asked
+
+
+@pytest.mark.parametrize("flags", [["--bit-depth", "float"], ["--bit-depth", "16"]])
+def test_the_same_render_gives_the_same_bytes(tmp_path, capsys, stereo_wav, flags):
+    """No timestamp (libsndfile's PEAK chunk) and seeded dither: two renders are byte-identical."""
+    import time
+
+    outs = [str(tmp_path / f"o{i}.wav") for i in range(2)]
+    for i, out in enumerate(outs):
+        if i:
+            time.sleep(1.1)  # the PEAK chunk's time stamp counts seconds
+        assert run(["render", stereo_wav, "--params", EXAMPLE_SETTINGS, "-o", out, *flags], capsys)[0] == 0
+    assert digest(outs[0]) == digest(outs[1])
+    assert "PEAK" not in sf.info(outs[0]).extra_info
+
+
+def _start_long_render(tmp_path):
+    """A render subprocess over a file long enough to still be running when we signal it."""
+    sr = 44100
+    x = np.random.default_rng(0).integers(-3000, 3000, size=(240 * sr, 2), dtype=np.int16)
+    src = str(tmp_path / "long.wav")
+    sf.write(src, x, sr, subtype="PCM_16")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    cmd = [sys.executable, "-m", "tonematch.inference.cli", "render", src, "--params", EXAMPLE_SETTINGS,
+           "-o", str(out_dir / "long.wav")]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    import time
+
+    deadline = time.monotonic() + 120
+    while not any(".tmp-" in n for n in os.listdir(out_dir)):
+        assert p.poll() is None, p.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    return p, out_dir
+
+
+def test_sigterm_mid_render_cleans_up_and_says_so(tmp_path):
+    import signal
+
+    p, out_dir = _start_long_render(tmp_path)
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 143, err
+    assert err.splitlines() == ["tonematch: terminated"] and out == ""
+    assert os.listdir(out_dir) == []
+
+
+def test_a_killed_renders_temp_file_is_swept_by_the_next_write(tmp_path, capsys, stereo_wav):
+    import signal
+
+    p, out_dir = _start_long_render(tmp_path)
+    p.send_signal(signal.SIGKILL)  # no chance to clean up
+    p.communicate(timeout=60)
+    left = [n for n in os.listdir(out_dir) if ".tmp-" in n]
+    assert len(left) == 1 and f"-{p.pid}-" in left[0]
+    out = str(out_dir / "other.wav")
+    assert run(["render", stereo_wav, "--params", EXAMPLE_SETTINGS, "-o", out], capsys)[0] == 0
+    assert os.listdir(out_dir) == ["other.wav"]

@@ -194,3 +194,66 @@ def test_mono_writes_accept_1d(tmp_path):
         with pytest.raises(ValueError):
             w.write(x)  # 1-D into a stereo writer
         w.write(np.zeros((2, 10), np.float32))
+
+
+def test_float_wav_is_byte_for_byte_reproducible(tmp_path):
+    """libsndfile would add a PEAK chunk stamped with the time of writing; the writer turns it off."""
+    import time
+
+    x = music_like(8000, 0.5)
+    paths = [str(tmp_path / f"f{i}.wav") for i in range(2)]
+    for i, p in enumerate(paths):
+        if i:
+            time.sleep(1.1)  # the stamp counts seconds
+        audio.write(p, x, 8000, subtype="float")
+    assert open(paths[0], "rb").read() == open(paths[1], "rb").read()
+    assert "PEAK" not in sf.info(paths[0]).extra_info
+
+
+def test_dithered_output_is_byte_for_byte_reproducible(tmp_path):
+    x = music_like(16000, 1.0)
+    audio.write(str(tmp_path / "a.wav"), x, 16000, subtype="16")
+    with audio.AudioWriter(str(tmp_path / "b.wav"), 16000, 2, subtype="16") as w:
+        for i in range(0, x.shape[1], 1234):  # other blocks, same seed: same bytes
+            w.write(x[:, i:i + 1234])
+    assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
+
+
+def test_temp_names_carry_the_writer_pid(tmp_path):
+    with audio.AudioWriter(str(tmp_path / "o.wav"), 8000, 1) as w:
+        (name,) = temp_leftovers(tmp_path)
+        assert f"-{os.getpid()}-" in name and name.startswith(".o.wav.tmp-") and name.endswith(".wav")
+        w.write(np.zeros((1, 800), np.float32))
+
+
+def _dead_pid():
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid  # reaped: no such process any more (reuse this soon is vanishingly unlikely)
+
+
+def test_stale_temp_files_of_ours_are_swept_on_the_next_write(tmp_path):
+    from tonematch.data import writer
+
+    host, dead = writer._HOST, _dead_pid()
+    names = {
+        "dead": f".song.wav.tmp-{host}-{dead}-0123abcd.wav",
+        "alive": f".song.wav.tmp-{host}-{os.getpid()}-0123abcd.wav",
+        "other_host_fresh": f".song.wav.tmp-elsewhere-{dead}-0123abcd.wav",
+        "other_host_old": f".song.flac.tmp-elsewhere-{dead}-4567cdef.flac",
+        "not_ours": f".song.wav.tmp-{dead}.wav",  # another tool's naming: never touched
+        "user_file": "song.wav.tmp-1-0123abcd.wav",  # not hidden: not ours either
+    }
+    for name in names.values():
+        (tmp_path / name).write_bytes(b"RIFF")
+    day_ago = os.path.getmtime(tmp_path / names["other_host_old"]) - writer.STALE_TEMP_S - 60
+    os.utime(tmp_path / names["other_host_old"], (day_ago, day_ago))
+    audio.write(str(tmp_path / "new.wav"), music_like(8000, 0.1), 8000)
+    left = set(os.listdir(tmp_path))
+    assert names["dead"] not in left and names["other_host_old"] not in left
+    for kept in ("alive", "other_host_fresh", "not_ours", "user_file"):
+        assert names[kept] in left
+    assert "new.wav" in left

@@ -15,17 +15,19 @@ NAME = "eq"
 _CAP = 0.45  # highest corner frequency as a fraction of the sample rate (0.9 x Nyquist)
 
 
-def _band(band, kind, f_lo, f_hi, f_def, q_lo, q_hi, q_def, gain=True):
+def _band(band, kind, f_lo, f_hi, f_def, q_lo, q_hi, q_def, gain=True, enabled=True):
     specs = []
     if gain:
         specs.append(ParamSpec("gain_db", "dB", -12.0, 12.0, "lin", 0.0))
     specs.append(ParamSpec("freq_hz", "Hz", f_lo, f_hi, "log", f_def, max_fraction_of_rate=_CAP))
     specs.append(ParamSpec("q", "", q_lo, q_hi, "log", q_def))
-    return kind, [Entry(NAME, band, s) for s in specs]
+    return kind, [Entry(NAME, band, s, default_enabled=enabled) for s in specs]
 
 
 BANDS = {
-    "highpass": _band("highpass", "highpass", 10.0, 300.0, 10.0, 0.5, 1.0, 0.707, gain=False),
+    # Off unless a settings file names it: even at 10 Hz a high-pass turns the phase of the bass,
+    # and the defaults must pass audio through unchanged.
+    "highpass": _band("highpass", "highpass", 10.0, 300.0, 10.0, 0.5, 1.0, 0.707, gain=False, enabled=False),
     "low_shelf": _band("low_shelf", "low_shelf", 30.0, 500.0, 100.0, 0.4, 1.5, 0.707),
     "peak1": _band("peak1", "peak", 40.0, 500.0, 120.0, 0.3, 6.0, 1.0),
     "peak2": _band("peak2", "peak", 150.0, 2000.0, 500.0, 0.3, 6.0, 1.0),

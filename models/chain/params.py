@@ -5,6 +5,7 @@ network's [0, 1] vector to physical values and back; processors only ever see ph
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Iterable, Mapping
@@ -53,6 +54,11 @@ class ParamSpec:
         low, high = self.bounds(sample_rate)
         return min(max(self.default, low), high)
 
+    def at_rate(self, value: float, sample_rate: float) -> float:
+        """`value` moved inside what `sample_rate` allows (only frequencies ever move)."""
+        low, high = self.bounds(sample_rate)
+        return min(max(value, low), high)
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -61,11 +67,19 @@ class Entry:
     processor: str
     band: str | None
     spec: ParamSpec
+    # False: the band (or processor) this row belongs to starts switched off, so the defaults stay
+    # neutral; a settings file switches it on by naming it. Every row of a band must agree.
+    default_enabled: bool = True
 
     @property
     def key(self) -> str:
         parts = [self.processor] + ([self.band] if self.band else []) + [self.spec.name]
         return ".".join(parts)
+
+    @property
+    def switch(self) -> str:
+        """The name `"enabled": false` bypasses: 'eq.highpass' for a band, 'gain' for a processor."""
+        return f"{self.processor}.{self.band}" if self.band else self.processor
 
 
 class ParamTable:
@@ -78,6 +92,12 @@ class ParamTable:
             raise ValueError("duplicate parameter keys in the chain table")
         self.learned: list[Entry] = [e for e in self.entries if e.spec.learned]
         self.processors: list[str] = list(dict.fromkeys(e.processor for e in self.entries))
+        states: dict[str, set] = {}
+        for e in self.entries:
+            states.setdefault(e.switch, set()).add(e.default_enabled)
+        if any(len(v) > 1 for v in states.values()):
+            raise ValueError("rows of one band disagree on whether it starts switched on")
+        self.default_bypass: frozenset = frozenset(k for k, v in states.items() if v == {False})
 
     def __len__(self) -> int:
         return len(self.learned)
@@ -112,21 +132,22 @@ class ParamTable:
         cols = [torch.as_tensor(e.spec.to_unit(values[e.key], sample_rate)) for e in self.learned]
         return torch.stack(cols, dim=-1).clamp(0.0, 1.0)
 
-    def validate(self, values: Mapping[str, float], sample_rate: float) -> None:
+    def validate(self, values: Mapping[str, float], sample_rate: float | None = None,
+                 bypass: Iterable[str] = ()) -> None:
+        """Names and numbers, then each value against its table range. Without a rate only the
+        rate-independent range is checked (settings files hold the user's values whatever the
+        rate they are rendered at); with one, enabled rows must also fit that rate."""
+        bypass = frozenset(bypass)
         for key, value in values.items():
             if key not in self.by_key:
                 raise TonematchError(f"unknown parameter '{key}'")
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-                raise TonematchError(f"parameter '{key}' must be a finite number, got {value!r}")
-            spec = self.by_key[key].spec
-            low, high = spec.bounds(sample_rate)
-            # a hair of tolerance so values printed with rounding still load
-            tol = 1e-9 * max(1.0, abs(high - low))
-            if not (low - tol <= value <= high + tol):
-                raise TonematchError(
-                    f"parameter '{key}' = {value:g} {spec.unit} is outside its range "
-                    f"[{low:g}, {high:g}] at {sample_rate:g} Hz"
-                )
+            entry = self.by_key[key]
+            value = _finite(key, value)
+            spec = entry.spec
+            _check_range(key, value, spec, spec.low, spec.high, "")
+            if sample_rate is not None and entry.switch not in bypass and entry.processor not in bypass:
+                low, high = spec.bounds(sample_rate)
+                _check_range(key, value, spec, low, high, f" at {sample_rate:g} Hz")
 
     def describe(self, sample_rate: float = 44100) -> str:
         """A readable table of every parameter (used by `tonematch render --list-params`)."""
@@ -138,3 +159,39 @@ class ParamTable:
                 f"{e.spec.default_value(sample_rate):9.4g}  {'yes' if e.spec.learned else 'no'}"
             )
         return "\n".join(lines)
+
+
+def _finite(key: str, value) -> float:
+    """A JSON number as float; bools, strings, NaN and integers beyond float range are refused."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TonematchError(f"parameter '{key}' must be a finite number, got {describe_value(value)}")
+    try:
+        number = float(value)  # a JSON integer like 10**400 overflows here
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise TonematchError(f"parameter '{key}' must be a finite number, got {describe_value(value)}")
+    return number
+
+
+def _check_range(key: str, value: float, spec: ParamSpec, low: float, high: float, where: str) -> None:
+    # a hair of tolerance so values printed with rounding still load
+    tol = 1e-9 * max(1.0, abs(high - low))
+    if not (low - tol <= value <= high + tol):
+        raise TonematchError(
+            f"parameter '{key}' = {value:g} {spec.unit} is outside its range [{low:g}, {high:g}]{where}"
+        )
+
+
+def describe_value(value) -> str:
+    """A JSON value as a message shows it: short, in JSON's spelling, never its whole text
+    (a 400-digit integer or a long list should not fill the terminal)."""
+    if isinstance(value, (dict, list)):
+        return f"{'an object' if isinstance(value, dict) else 'a list'} of {len(value)} item(s)"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**20:
+        return f"an integer of about {int(abs(value).bit_length() * 0.30103) + 1} digits"
+    if isinstance(value, (str, bool)) or value is None:
+        text = json.dumps(value)
+    else:
+        text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -22,6 +22,7 @@ import torch
 from tonematch.data.errors import TonematchError
 
 from .chain import TABLE
+from .params import describe_value as _kind
 
 
 def _version() -> str:
@@ -29,6 +30,11 @@ def _version() -> str:
         return metadata.version("tonematch")
     except metadata.PackageNotFoundError:  # running from a source tree
         return "0+unknown"
+
+
+_TOP_KEYS = ("tonematch_version", "sample_rate", "chain", "source")
+# What a settings file may name as its rate: whole Hz in a range libsndfile and the filters cover.
+_RATE_RANGE = (1000, 1_000_000)
 
 
 @dataclass
@@ -40,9 +46,10 @@ class Settings:
 
     @classmethod
     def defaults(cls, sample_rate: int = 44100) -> "Settings":
-        """A neutral chain: flat EQ (high-pass off: even at 10 Hz it turns the phase of the
-        bass), ratio 1, width 1, limiter at -1 dBTP, loudness target -14 LUFS."""
-        return cls(TABLE.defaults(sample_rate), int(sample_rate), frozenset({"eq.highpass"}))
+        """A neutral chain: flat EQ (bands that are never neutral, the high-pass, start switched
+        off: the parameter table says which), ratio 1, width 1, limiter at -1 dBTP, loudness
+        target -14 LUFS."""
+        return cls(TABLE.defaults(sample_rate), int(sample_rate), TABLE.default_bypass)
 
     @classmethod
     def from_unit(cls, u, sample_rate: int, source: dict | None = None) -> "Settings":
@@ -58,7 +65,26 @@ class Settings:
         return {k: torch.full((batch,), v, dtype=torch.float64) for k, v in self.values.items()}
 
     def validate(self, sample_rate: int | None = None) -> None:
-        TABLE.validate(self.values, sample_rate or self.sample_rate)
+        """Every value in its range, and every enabled one also inside what `sample_rate` (default:
+        the settings' own) allows. Renderers get `at_rate` copies, which always pass."""
+        TABLE.validate(self.values, sample_rate or self.sample_rate, self.bypass)
+
+    def at_rate(self, sample_rate: int) -> tuple["Settings", list[str]]:
+        """A copy to render at `sample_rate`: frequencies above what the rate allows move to its
+        limit, and a line for each move that changes the sound. The user's values stay here."""
+        values, notes = dict(self.values), []
+        for e in TABLE.entries:
+            value = values[e.key]
+            moved = e.spec.at_rate(value, sample_rate)
+            if moved == value:
+                continue
+            values[e.key] = moved
+            gain = self.values.get(f"{e.processor}.{e.band}.gain_db") if e.band else None
+            if self.enabled(e.processor, e.band) and gain != 0.0:  # a 0 dB band sounds the same anywhere
+                side = "above" if moved < value else "below"
+                notes.append(f"{e.key} {value:g} {e.spec.unit} is {side} what {sample_rate:g} Hz allows; "
+                             f"using {moved:g} {e.spec.unit}")
+        return Settings(values, int(sample_rate), self.bypass, dict(self.source)), notes
 
     def enabled(self, processor: str, band: str | None = None) -> bool:
         return processor not in self.bypass and (band is None or f"{processor}.{band}" not in self.bypass)
@@ -88,38 +114,48 @@ class Settings:
 
     @classmethod
     def from_dict(cls, d: dict, sample_rate: int | None = None) -> "Settings":
-        if not isinstance(d, dict) or not isinstance(d.get("chain"), list):
-            raise TonematchError("settings must be a JSON object with a 'chain' list")
-        sr = int(d.get("sample_rate") or sample_rate or 44100)
-        values = TABLE.defaults(sr)
+        """Check the whole object against the parameter table; every refusal names its key.
+
+        A processor or band that the file names is switched on unless it says `"enabled": false`;
+        one it leaves out keeps its default state (the table's `default_enabled`). Values are
+        checked against their rate-independent ranges only: the rate is known when rendering.
+        """
+        if not isinstance(d, dict):
+            raise TonematchError(f"settings must be a JSON object, got {_kind(d)}")
+        for key in d:
+            if key not in _TOP_KEYS:
+                raise TonematchError(f"unknown key '{key}' (known: {', '.join(_TOP_KEYS)})")
+        if not isinstance(d.get("chain"), list):
+            raise TonematchError(f"'chain' must be a list of processor objects, got {_kind(d.get('chain'))}")
+        version = d.get("tonematch_version")
+        if version is not None and not isinstance(version, str):
+            raise TonematchError(f"'tonematch_version' must be a string, got {_kind(version)}")
+        source = d.get("source")
+        if source is not None and not isinstance(source, dict):
+            raise TonematchError(f"'source' must be an object, got {_kind(source)}")
+        sr = _sample_rate(d.get("sample_rate"), sample_rate)
         given: dict[str, float] = {}
-        bypass = set()
-        seen = set()
-        for obj in d["chain"]:
-            proc = obj.get("processor") if isinstance(obj, dict) else None
-            if proc not in TABLE.processors:
-                raise TonematchError(f"unknown processor {proc!r} (known: {', '.join(TABLE.processors)})")
-            if proc in seen:
-                raise TonematchError(f"processor '{proc}' appears twice in the chain")
-            seen.add(proc)
+        bypass = set(TABLE.default_bypass)
+        seen: set[str] = set()
+        for i, obj in enumerate(d["chain"]):
+            proc = _processor(i, obj, seen)
+            _switch(proc, obj, bypass)
             for name, value in obj.items():
-                if name == "processor":
+                if name in ("processor", "enabled"):
                     continue
-                if name == "enabled":
-                    _check_bool(proc, value) or bypass.add(proc)
-                elif isinstance(value, dict):
-                    if name not in TABLE.bands(proc):
-                        raise TonematchError(f"unknown band '{proc}.{name}' (known: {', '.join(TABLE.bands(proc))})")
-                    for pname, pvalue in value.items():
-                        if pname == "enabled":
-                            _check_bool(f"{proc}.{name}", pvalue) or bypass.add(f"{proc}.{name}")
-                        else:
-                            given[f"{proc}.{name}.{pname}"] = pvalue
+                if name in TABLE.bands(proc):
+                    if not isinstance(value, dict):
+                        raise TonematchError(f"'{proc}.{name}' must be an object of band values, got {_kind(value)}")
+                    _switch(f"{proc}.{name}", value, bypass)
+                    given.update({f"{proc}.{name}.{k}": v for k, v in value.items() if k != "enabled"})
+                elif isinstance(value, (dict, list)) and TABLE.bands(proc):
+                    raise TonematchError(f"unknown band '{proc}.{name}' (known: {', '.join(TABLE.bands(proc))})")
                 else:
                     given[f"{proc}.{name}"] = value
-        TABLE.validate(given, sr)
+        TABLE.validate(given)
+        values = TABLE.defaults(sr)
         values.update({k: float(v) for k, v in given.items()})
-        return cls(values, sr, frozenset(bypass), dict(d.get("source") or {}))
+        return cls(values, sr, frozenset(bypass), dict(source or {}))
 
     def to_json(self, path: str) -> None:
         """Atomic write: a temp file in the same folder, then rename."""
@@ -145,9 +181,14 @@ class Settings:
                 d = json.load(f)
         except FileNotFoundError:
             raise TonematchError(f"settings file not found: {path}") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise TonematchError(f"{path} is not valid JSON: {exc}") from None
-        return cls.from_dict(d)
+        except RecursionError:  # e.g. 100000 nested '[': json's parser recurses per level
+            raise TonematchError(f"{path} is not a settings file: JSON nested too deeply") from None
+        except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, or an over-long integer
+            raise TonematchError(f"{path} is not valid JSON: {' '.join(str(exc).split())}") from None
+        try:
+            return cls.from_dict(d)
+        except TonematchError as exc:
+            raise TonematchError(f"settings '{path}': {exc}") from None
 
     def summary(self) -> str:
         """Readable listing, e.g. for `tonematch analyze` or a report."""
@@ -163,7 +204,39 @@ class Settings:
         return "\n".join(lines)
 
 
-def _check_bool(where: str, value) -> bool:
+def _sample_rate(value, fallback: int | None) -> int:
+    """The file's `sample_rate`: whole Hz inside _RATE_RANGE (44100 when neither it nor the
+    caller gives one). Bools are JSON's true/false, not numbers."""
+    if value is None:
+        return int(fallback or 44100)
+    low, high = _RATE_RANGE
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not whole or not low <= value <= high:
+        raise TonematchError(f"'sample_rate' must be a whole number of Hz from {low} to {high}, got {_kind(value)}")
+    return int(value)
+
+
+def _processor(index: int, obj, seen: set) -> str:
+    """The name of chain[index], which must be an object naming a known processor once."""
+    if not isinstance(obj, dict):
+        raise TonematchError(f"chain[{index}] must be an object with a 'processor' name, got {_kind(obj)}")
+    if "processor" not in obj:
+        raise TonematchError(f"chain[{index}] has no 'processor' name (known: {', '.join(TABLE.processors)})")
+    proc = obj["processor"]
+    if not isinstance(proc, str) or proc not in TABLE.processors:
+        raise TonematchError(f"chain[{index}]: unknown processor {_kind(proc)} (known: {', '.join(TABLE.processors)})")
+    if proc in seen:
+        raise TonematchError(f"processor '{proc}' appears twice in the chain")
+    seen.add(proc)
+    return proc
+
+
+def _switch(where: str, obj: dict, bypass: set) -> None:
+    """Named in the file: on, unless `"enabled": false`."""
+    value = obj.get("enabled", True)
     if not isinstance(value, bool):
-        raise TonematchError(f"'{where}.enabled' must be true or false, got {value!r}")
-    return value
+        raise TonematchError(f"'{where}.enabled' must be true or false, got {_kind(value)}")
+    if value:
+        bypass.discard(where)
+    else:
+        bypass.add(where)
