@@ -1,4 +1,4 @@
-"""`tonematch` command line: render and analyze.
+"""`tonematch` command line: match, render and analyze.
 
 Imports stay light at module level (no torch): `tonematch --help` and `tonematch analyze` start
 fast, and only `render` pays for the chain. User-facing failures (TonematchError, OS and
@@ -57,12 +57,9 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from tonematch.data import audio
+    from .analyze import analyze_file, format_table
 
-    from .analyze import analyze, format_table
-
-    x, sr = audio.load(args.file)  # analysis may hold the whole file
-    result = analyze(x, sr)
+    result = analyze_file(args.file)  # streams: bounded memory at any length
     if args.json:
         print(json.dumps({"file": args.file, **result}, indent=2, allow_nan=False))
     else:
@@ -100,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("file", metavar="FILE", help="audio file")
     a.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
     a.set_defaults(func=cmd_analyze, parser=a)
+
+    from .cli_match import add_match_parser
+
+    add_match_parser(sub, common)
     return parser
 
 

@@ -39,11 +39,13 @@ def default_subtype(input_subtype: str) -> str:
 
 
 def render_file(in_path, settings, out_path, bit_depth=None, dither: bool = True,
-                block_frames: int = BLOCK_FRAMES, warn: Callable[[str], None] | None = None) -> dict:
+                block_frames: int = BLOCK_FRAMES, warn: Callable[[str], None] | None = None,
+                on_block: Callable | None = None) -> dict:
     """Render `in_path` with `settings` (a chain Settings) to `out_path` (.wav or .flac).
 
     bit_depth: '16', '24', 'float' or None (same as the input when 16/24-bit PCM, else 24).
     warn: called with each warning as it arises (they are also listed in the summary).
+    on_block: called with each output block [C, n] as it is written (meters, a report).
     Returns a summary: paths, format, frames, the renderer's report, warnings and the wall time.
     """
     from tonematch.models.chain import loudness
@@ -75,6 +77,8 @@ def render_file(in_path, settings, out_path, bit_depth=None, dither: bool = True
     with audio.AudioWriter(out_path, src.sample_rate, src.channels, subtype=subtype, dither=dither) as w:
         for block in renderer.blocks(source):
             w.write(block)
+            if on_block is not None:
+                on_block(block)
     report = dict(renderer.report)
     if abs(report.get("miss_lu", 0.0)) > TARGET_TOLERANCE_LU:
         note(_missed_target(settings.values["loudness.target_lufs"], report, loudness.MAX_GAIN_DB))

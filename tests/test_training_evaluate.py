@@ -11,7 +11,7 @@ import torch
 from tonematch.models.chain import TABLE
 from tonematch.models.chain.biquads import design, response
 from tonematch.models.model import MasteringModel
-from tonematch.models.weights import save_model
+from tonematch.models.files import save_model
 from tonematch.training.baseline import FIT_BANDS, fit_eq, smoothed_spectrum_db
 from tonematch.training.datamodule import write_synthetic_tracks
 from tonematch.training.evaluate import COLUMNS, make_cases

@@ -11,7 +11,7 @@ import torch
 from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
 
 from tonematch.models.chain import TABLE
-from tonematch.models.weights import load_model
+from tonematch.models.files import load_model
 from tonematch.training.datamodule import write_synthetic_tracks
 
 SR = 16000

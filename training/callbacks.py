@@ -11,7 +11,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-from tonematch.models.weights import save_model
+from tonematch.models.files import save_model
 
 
 def best_checkpoint(trainer: pl.Trainer) -> tuple[str | None, float | None]:
@@ -24,7 +24,7 @@ def best_checkpoint(trainer: pl.Trainer) -> tuple[str | None, float | None]:
 
 
 class ExportBestModel(pl.Callback):
-    """Writes `<path>.safetensors` + `<path>.json` (models.weights.save_model) from the best
+    """Writes `<path>.safetensors` + `<path>.json` (models.files.save_model) from the best
     checkpoint by the monitored validation loss, or the final weights when there is none.
     `card`: extra fields for the JSON card (name, data description, ...)."""
 

@@ -34,7 +34,7 @@ from tonematch.data.splits import list_audio_files
 from tonematch.models.chain import TABLE
 from tonematch.models.chain.exact import render_array
 from tonematch.models.chain.settings import Settings
-from tonematch.models.weights import load_model
+from tonematch.models.files import load_model
 
 from . import metrics
 from .baseline import baseline_settings

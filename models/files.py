@@ -21,6 +21,9 @@ from tonematch.data.errors import TonematchError
 from tonematch.models.descriptors import DESCRIPTOR_NAMES
 from tonematch.models.model import MasteringModel
 
+# The shipped default model: models/weights/default.safetensors + .json (package data).
+DEFAULT_MODEL = Path(__file__).resolve().parent / "weights" / "default"
+
 MODEL_FORMAT = "tonematch-model"
 STYLE_FORMAT = "tonematch-style"
 FORMAT_VERSION = 1

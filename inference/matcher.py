@@ -1,10 +1,13 @@
-"""Non-learned reference matching with the same chain: the baseline the network has to beat.
+"""The non-learned reference matcher: the same chain, set from measurements alone.
 
-* EQ: the chain's six gain bands (low shelf, four peaks, high shelf) fitted to the difference of
-  the 1/3-octave-smoothed average spectra (reference minus input) by gradient steps on the bands'
-  exact biquad responses. Only the shape is matched; level is the loudness stage's job.
-* Width: side/mid energy ratio of the reference.
-* Loudness and ceiling: the reference's integrated loudness and true peak.
+The baseline the network has to beat, and the fallback when no model is at hand.
+* EQ: the chain's six gain bands (low shelf, four peaks, high shelf) fitted by gradient steps on
+  their exact biquad responses to the difference of tonal balance (reference minus mix, the
+  refinement's own measurement, character.py). Only the shape is matched; level is the loudness
+  stage's job.
+* Width: the side/mid energy ratio of the reference.
+* Loudness: the reference's integrated loudness; ceiling: the reference's true peak, never above
+  the ceiling asked for (default -1 dBTP).
 Compressor neutral (ratio 1), high-pass off.
 """
 from __future__ import annotations
@@ -13,35 +16,20 @@ import math
 
 import numpy as np
 import torch
-from scipy.signal import welch
 
 from tonematch.models.chain import TABLE
 from tonematch.models.chain.biquads import design, response
 from tonematch.models.chain.settings import Settings
+from tonematch.models.measure.loudness import integrated_loudness
+from tonematch.models.measure.stereo import width as side_mid_ratio
+from tonematch.models.measure.truepeak import true_peak_dbtp
 
-from . import metrics
+from . import character
 
 FIT_BANDS = ("low_shelf", "peak1", "peak2", "peak3", "peak4", "high_shelf")
-GRID_POINTS = 64
-GRID_LOW_HZ, GRID_HIGH_HZ = 30.0, 16000.0
 STEPS, LEARNING_RATE = 150, 0.1
 GAIN_PENALTY = 1e-3  # per dB^2: of two equally good fits, prefer the one with smaller boosts
-
-
-def _grid(sample_rate: int) -> np.ndarray:
-    return np.geomspace(GRID_LOW_HZ, min(GRID_HIGH_HZ, 0.45 * sample_rate), GRID_POINTS)
-
-
-def smoothed_spectrum_db(x: np.ndarray, sample_rate: int, grid: np.ndarray) -> np.ndarray:
-    """Average power of the mid signal in 1/3-octave bands centred on `grid`, in dB."""
-    freqs, power = welch(x.mean(axis=0), fs=sample_rate, nperseg=min(8192, x.shape[1]))
-    out = np.empty(len(grid))
-    for i, f in enumerate(grid):
-        band = (freqs >= f * 2 ** (-1 / 6)) & (freqs <= f * 2 ** (1 / 6))
-        if not band.any():  # narrower than a bin at low frequencies: the nearest bin
-            band = np.abs(freqs - f) == np.abs(freqs - f).min()
-        out[i] = 10.0 * math.log10(max(float(power[band].mean()), 1e-20))
-    return out
+DEFAULT_CEILING_DBTP = -1.0
 
 
 def _ranges(sample_rate: int):
@@ -91,26 +79,49 @@ def fit_eq(curve_db: np.ndarray, grid: np.ndarray, sample_rate: int) -> dict[str
     }
 
 
-def _side_mid_ratio(x: np.ndarray) -> float | None:
-    if x.shape[0] != 2:
+def tone_curve(mix_clips: np.ndarray, ref_clips: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """(band centres in Hz, reference minus mix tonal balance in dB) over the matched range."""
+    mix = character.character_of(mix_clips, sample_rate)["tone"].numpy()
+    ref = character.character_of(ref_clips, sample_rate)["tone"].numpy()
+    frames_hz = character.analyse(mix_clips[:, :, :1024], sample_rate).centers_hz
+    lo, hi = character.TONE_RANGE_HZ
+    keep = (frames_hz >= lo) & (frames_hz <= min(hi, 0.45 * sample_rate))
+    return frames_hz[keep], (ref - mix)[keep]
+
+
+def reference_ceiling(reference: np.ndarray, ceiling_dbtp: float = DEFAULT_CEILING_DBTP) -> float:
+    """The reference's true peak, never above the ceiling asked for, within the table's range."""
+    low, high = TABLE.by_key["limiter.ceiling_dbtp"].spec.bounds(44100)
+    return float(np.clip(min(true_peak_dbtp(reference), ceiling_dbtp), low, high))
+
+
+def reference_loudness(reference: np.ndarray, sample_rate: int) -> float | None:
+    """The reference's integrated loudness inside the table's range (None: silent reference)."""
+    value = integrated_loudness(reference, sample_rate)
+    if value is None or not math.isfinite(value) or value <= -70.0:
         return None
-    mid = float(np.mean((0.5 * (x[0] + x[1])) ** 2))
-    side = float(np.mean((0.5 * (x[0] - x[1])) ** 2))
-    return side / mid if mid > 1e-12 else None
+    low, high = TABLE.by_key["loudness.target_lufs"].spec.bounds(sample_rate)
+    return float(np.clip(value, low, high))
 
 
-def baseline_settings(audio: np.ndarray, reference: np.ndarray, sample_rate: int) -> Settings:
-    """Settings that move `audio` [C, T] towards `reference` [C', T'] without any learning."""
+def matcher_settings(audio: np.ndarray, reference: np.ndarray, sample_rate: int,
+                     ceiling_dbtp: float = DEFAULT_CEILING_DBTP) -> Settings:
+    """Settings that move `audio` [C, T] towards `reference` [C', T'] (same rate) without learning."""
     settings = Settings.defaults(sample_rate)  # neutral chain, high-pass off
-    grid = _grid(sample_rate)
-    curve = smoothed_spectrum_db(reference, sample_rate, grid) - smoothed_spectrum_db(audio, sample_rate, grid)
+    grid, curve = tone_curve(character.excerpts(audio, sample_rate), character.excerpts(reference, sample_rate),
+                             sample_rate)
     settings.values.update(fit_eq(curve, grid, sample_rate))
-    ratio_in, ratio_ref = _side_mid_ratio(audio), _side_mid_ratio(reference)
+    ratio_in = side_mid_ratio(audio) if audio.shape[0] == 2 else None
+    ratio_ref = side_mid_ratio(reference) if reference.shape[0] == 2 else None
     if ratio_in and ratio_ref is not None and ratio_in > 1e-6:
         settings.values["width.width"] = float(np.clip(math.sqrt(ratio_ref / ratio_in), 0.0, 2.0))
-    loudness = metrics.lufs(reference, sample_rate)
-    if loudness > -70.0:  # a silent reference gives no target: keep the default
-        settings.values["loudness.target_lufs"] = float(np.clip(loudness, -30.0, -6.0))
-    settings.values["limiter.ceiling_dbtp"] = float(np.clip(metrics.true_peak_dbtp(reference), -6.0, 0.0))
+    loudness = reference_loudness(reference, sample_rate)
+    if loudness is not None:  # a silent reference gives no target: keep the default
+        settings.values["loudness.target_lufs"] = loudness
+    settings.values["limiter.ceiling_dbtp"] = reference_ceiling(reference, ceiling_dbtp)
     settings.validate()
     return settings
+
+
+# the name training/evaluate.py and older scripts use
+baseline_settings = matcher_settings

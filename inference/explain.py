@@ -1,0 +1,59 @@
+"""Settings in an engineer's words: what the chain does to a mix, one short line per processor."""
+from __future__ import annotations
+
+from tonematch.models.chain.settings import Settings
+
+_BAND_NAMES = {
+    "low_shelf": "low shelf", "peak1": "bell", "peak2": "bell", "peak3": "bell", "peak4": "bell",
+    "high_shelf": "high shelf",
+}
+MIN_EQ_DB = 0.25  # moves smaller than this are not worth a word
+
+
+def _hz(f: float) -> str:
+    return f"{f / 1000:.1f} kHz" if f >= 1000 else f"{f:.0f} Hz"
+
+
+def eq_moves(s: Settings) -> list[str]:
+    v, out = s.values, []
+    if not s.enabled("eq"):
+        return out
+    if s.enabled("eq", "highpass"):
+        out.append(f"high-pass {_hz(v['eq.highpass.freq_hz'])}")
+    for band, name in _BAND_NAMES.items():
+        g = v[f"eq.{band}.gain_db"]
+        if s.enabled("eq", band) and abs(g) >= MIN_EQ_DB:
+            q = f" Q {v[f'eq.{band}.q']:.1f}" if name == "bell" else ""
+            out.append(f"{name} {g:+.1f} dB at {_hz(v[f'eq.{band}.freq_hz'])}{q}")
+    return out
+
+
+def describe(s: Settings, report: dict | None = None) -> list[str]:
+    """Lines such as 'EQ: low shelf +1.5 dB at 90 Hz, ...', 'compressor: 2.5:1 at -18 dB, ...'."""
+    v, lines = s.values, []
+    moves = eq_moves(s)
+    lines.append("EQ: " + (", ".join(moves) if moves else "flat"))
+    if s.enabled("compressor") and v["compressor.ratio"] > 1.01:
+        drive = f", input gain {v['gain.gain_db']:+.1f} dB" if s.enabled("gain") and abs(v["gain.gain_db"]) >= 0.1 else ""
+        lines.append(
+            f"compressor: {v['compressor.ratio']:.1f}:1 at {v['compressor.threshold_db']:.1f} dB, "
+            f"attack {v['compressor.attack_ms']:.1f} ms, release {v['compressor.release_ms']:.0f} ms, "
+            f"knee {v['compressor.knee_db']:.0f} dB{drive}"
+        )
+    else:
+        lines.append("compressor: off")
+    if s.enabled("width") and abs(v["width.width"] - 1.0) >= 0.01:
+        lines.append(f"width: {v['width.width']:.2f} ({'wider' if v['width.width'] > 1 else 'narrower'})")
+    else:
+        lines.append("width: unchanged")
+    if s.enabled("loudness"):
+        line = f"loudness: {v['loudness.target_lufs']:.1f} LUFS"
+        rep = (report or {}).get("report", {})
+        if "gain_db" in rep:
+            line += f" ({rep['gain_db']:+.1f} dB into the limiter)"
+        lines.append(line)
+    else:
+        lines.append("loudness: unchanged")
+    if s.enabled("limiter"):
+        lines.append(f"limiter: ceiling {v['limiter.ceiling_dbtp']:.1f} dBTP, release {v['limiter.release_ms']:.0f} ms")
+    return lines

@@ -1,0 +1,280 @@
+"""Match a reference: analyse, predict, refine, then render exactly (the `match` command and API).
+
+The path of one mix: excerpts of the mix and the reference (bounded memory at any length) ->
+the network's settings (or the non-learned matcher's) -> the user's loudness, ceiling and
+group choices -> refinement against the reference's character on the excerpts -> amount ->
+the exact streaming render of the whole file, with the settings written beside it.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from tonematch.data import audio
+from tonematch.data.errors import TonematchError
+from tonematch.data.resample import resample
+from tonematch.models.chain import TABLE
+from tonematch.models.chain.settings import Settings
+from tonematch.models.measure.loudness import LoudnessMeter
+from tonematch.models.measure.truepeak import TruePeakMeter
+
+from . import character, matcher
+
+# Streaming targets: (integrated loudness LUFS, true-peak ceiling dBTP), as the services publish.
+PLATFORMS = {
+    "spotify": (-14.0, -1.0),
+    "apple": (-16.0, -1.0),
+    "youtube": (-14.0, -1.0),
+    "tidal": (-14.0, -1.0),
+    "amazon": (-14.0, -2.0),
+    "deezer": (-15.0, -1.0),
+}
+GROUPS = ("eq", "dynamics", "width", "loudness")
+PROCESSORS_OF = {"eq": ("eq",), "dynamics": ("gain", "compressor"), "width": ("width",), "loudness": ("loudness",)}
+EXCERPT_S, MAX_EXCERPTS = 6.0, 6
+HIGHPASS_MIN_HZ = 20.0  # a predicted high-pass below this is left off (it would only turn phase)
+
+
+@dataclass(frozen=True)
+class Options:
+    """What `tonematch match` / `master` take; every field has the command's default."""
+
+    refine: bool = True
+    steps: int | None = None  # refinement steps (None: refine.STEPS)
+    amount: float = 1.0
+    only: tuple[str, ...] | None = None
+    skip: tuple[str, ...] = ()
+    target_lufs: float | None = None
+    platform: str | None = None
+    ceiling_dbtp: float | None = None  # None: -1 dBTP, or lower where the reference peaks lower
+    model: str | None = None  # model stem; None: the shipped default; "none": no network
+
+    def groups(self) -> tuple[str, ...]:
+        chosen = tuple(self.only) if self.only else GROUPS
+        return tuple(g for g in chosen if g not in self.skip)
+
+    def check(self) -> None:
+        for name in (self.only or ()) + tuple(self.skip):
+            if name not in GROUPS:
+                raise TonematchError(f"unknown group '{name}' (groups: {', '.join(GROUPS)})")
+        if not (0.0 <= self.amount <= 1.0) or not math.isfinite(self.amount):
+            raise TonematchError(f"--amount must lie in 0..1, got {self.amount:g}")
+        if self.platform is not None and self.platform not in PLATFORMS:
+            raise TonematchError(f"unknown platform '{self.platform}' (known: {', '.join(PLATFORMS)})")
+        for key, value in (("loudness.target_lufs", self.target_lufs), ("limiter.ceiling_dbtp", self.ceiling_dbtp)):
+            if value is not None:
+                low, high = TABLE.by_key[key].spec.bounds(44100)
+                if not (math.isfinite(value) and low <= value <= high):
+                    flag = "--target-lufs" if key.startswith("loudness") else "--ceiling"
+                    raise TonematchError(f"{flag} must lie in [{low:g}, {high:g}], got {value:g}")
+        if self.steps is not None and self.steps < 0:
+            raise TonematchError("refinement steps must be >= 0")
+
+
+@dataclass
+class Target:
+    """What the mix is matched to: a reference's character, loudness and peak."""
+
+    character: dict
+    lufs: float | None
+    true_peak_dbtp: float
+    sample_rate: int
+    clips: np.ndarray  # the excerpts it was measured on, at `sample_rate`
+    name: str = "reference"
+    model_input: np.ndarray | None = None  # joined excerpts at the network's rate
+    extra: dict = field(default_factory=dict)
+
+    def at_rate(self, sample_rate: int) -> "Target":
+        """The same target measured on the excerpts resampled to `sample_rate` (band layout follows the rate)."""
+        if sample_rate == self.sample_rate:
+            return self
+        clips = np.stack([resample(c, self.sample_rate, sample_rate) for c in self.clips])
+        return replace(self, character=character.character_of(clips, sample_rate), sample_rate=sample_rate, clips=clips)
+
+
+@dataclass
+class Analysis:
+    """A file or array seen through excerpts: enough to predict and refine, bounded in memory."""
+
+    clips: np.ndarray  # [N, C, L] at sample_rate
+    sample_rate: int
+    channels: int
+    lufs: float | None
+    true_peak_dbtp: float
+    true_peak_ratio: float
+
+
+def _stream_levels(blocks, sample_rate: int, channels: int) -> tuple[float | None, float, float]:
+    """(integrated loudness, true peak dBTP, sample peak) in one streaming pass."""
+    meter, tp, peak = LoudnessMeter(sample_rate, channels), TruePeakMeter(channels), 0.0
+    for b in blocks:
+        meter.add(b)
+        tp.add(b)
+        peak = max(peak, float(np.abs(b).max()) if b.size else 0.0)
+    return meter.integrated(), tp.peak(), peak
+
+
+def _db(v: float) -> float:
+    return 20.0 * math.log10(max(v, 1e-10))
+
+
+def analyse_array(x: np.ndarray, sample_rate: int) -> Analysis:
+    x = _as_audio(x)
+    lufs, tp, peak = _stream_levels([x], sample_rate, x.shape[0])
+    return Analysis(character.excerpts(x, sample_rate, EXCERPT_S, MAX_EXCERPTS), int(sample_rate), x.shape[0],
+                    lufs, _db(tp), max(1.0, tp / peak) if peak > 0 else 1.0)
+
+
+def analyse_file(path) -> Analysis:
+    """Excerpts read from the file, and its loudness and true peak in one streaming pass."""
+    src = audio.info(path)
+    if src.channels not in (1, 2):
+        raise TonematchError(f"cannot master '{path}': {src.channels} channels, only mono or stereo")
+    lufs, tp, peak = _stream_levels(audio.read_blocks(path), src.sample_rate, src.channels)
+    length = int(EXCERPT_S * src.sample_rate)
+    starts = character.excerpt_starts(src.frames, length, MAX_EXCERPTS)
+    n = min(length, src.frames)
+    clips = np.stack([audio.read_segment(path, s, n) for s in starts])
+    return Analysis(clips, src.sample_rate, src.channels, lufs, _db(tp), max(1.0, tp / peak) if peak > 0 else 1.0)
+
+
+def _as_audio(x) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[None]
+    if x.ndim != 2 or x.shape[0] not in (1, 2) or x.shape[1] == 0:
+        raise TonematchError(f"audio must be [channels, frames] with 1 or 2 channels, got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise TonematchError("audio contains NaN or infinite samples")
+    return x
+
+
+def target_from(a: Analysis, name: str = "reference") -> Target:
+    return Target(character.character_of(a.clips, a.sample_rate, a.true_peak_ratio), a.lufs, a.true_peak_dbtp,
+                  a.sample_rate, a.clips, name)
+
+
+# -- settings --------------------------------------------------------------------------------------
+
+def loudness_and_ceiling(options: Options, target: Target) -> tuple[float, float]:
+    """The loudness target and true-peak ceiling for this run: the user's (or the platform's)
+    when given, else the reference's loudness, and -1 dBTP or lower where the reference peaks lower."""
+    lufs_low, lufs_high = TABLE.by_key["loudness.target_lufs"].spec.bounds(44100)
+    ceil_low, ceil_high = TABLE.by_key["limiter.ceiling_dbtp"].spec.bounds(44100)
+    plat = PLATFORMS.get(options.platform) if options.platform else None
+    if options.target_lufs is not None:
+        lufs = options.target_lufs
+    elif plat is not None:
+        lufs = plat[0]
+    elif target.lufs is not None:
+        lufs = float(np.clip(target.lufs, lufs_low, lufs_high))
+    else:
+        lufs = TABLE.by_key["loudness.target_lufs"].spec.default
+    if options.ceiling_dbtp is not None:
+        ceiling = options.ceiling_dbtp
+    elif plat is not None:
+        ceiling = plat[1]
+    else:
+        ceiling = float(np.clip(min(matcher.DEFAULT_CEILING_DBTP, target.true_peak_dbtp), ceil_low, ceil_high))
+    return float(lufs), float(ceiling)
+
+
+def predicted_settings(model, mix: Analysis, target: Target) -> Settings:
+    """The network's settings for the mix at its native rate (analysis at the model's rate)."""
+    import torch
+
+    rate = model.sample_rate
+    x = resample(character.joined(mix.clips), mix.sample_rate, rate)
+    ref = target.model_input
+    if ref is None:
+        ref = resample(character.joined(target.clips), target.sample_rate, rate)
+        target.model_input = ref
+    with torch.no_grad():
+        unit = model.predict_track(torch.from_numpy(x), reference=torch.from_numpy(ref))
+    settings = Settings.from_unit(unit.double(), rate)
+    settings = Settings(settings.values, mix.sample_rate, settings.bypass, settings.source)
+    settings, _ = settings.at_rate(mix.sample_rate)
+    if settings.values["eq.highpass.freq_hz"] >= HIGHPASS_MIN_HZ:
+        settings = Settings(settings.values, settings.sample_rate, settings.bypass - {"eq.highpass"}, settings.source)
+    return settings
+
+
+def with_groups(settings: Settings, groups: tuple[str, ...]) -> Settings:
+    """Processors of the groups not chosen are switched off (neutral means off)."""
+    off = set(settings.bypass)
+    for group, procs in PROCESSORS_OF.items():
+        if group not in groups:
+            off.update(procs)
+    return Settings(dict(settings.values), settings.sample_rate, frozenset(off), dict(settings.source))
+
+
+def scaled(settings: Settings, amount: float) -> Settings:
+    """Every EQ, dynamics and width move scaled toward neutral by `amount` (0: neutral, 1: as is).
+    Gains in dB and width scale linearly, the ratio geometrically; the high-pass slides down to
+    the bottom of its range and is off at 0."""
+    if amount >= 1.0:
+        return settings
+    v = dict(settings.values)
+    for e in TABLE.entries:
+        if e.spec.name == "gain_db" and e.processor in ("gain", "eq"):
+            v[e.key] *= amount
+    v["compressor.ratio"] = v["compressor.ratio"] ** amount
+    v["width.width"] = 1.0 + (v["width.width"] - 1.0) * amount
+    bypass = set(settings.bypass)
+    low = TABLE.by_key["eq.highpass.freq_hz"].spec.bounds(settings.sample_rate)[0]
+    v["eq.highpass.freq_hz"] = low * (v["eq.highpass.freq_hz"] / low) ** amount
+    if amount <= 0.0:
+        bypass.add("eq.highpass")
+    return Settings(v, settings.sample_rate, frozenset(bypass), dict(settings.source))
+
+
+def choose_settings(mix: Analysis, target: Target, options: Options, model=None) -> tuple[Settings, dict]:
+    """The settings for a mix (before the render) and notes on how they were reached."""
+    from . import refine
+
+    notes: dict = {}
+    target = target.at_rate(mix.sample_rate)
+    if model is not None:
+        settings = predicted_settings(model, mix, target)
+        notes["start"] = "network"
+    else:
+        x, ref = character.joined(mix.clips), character.joined(target.clips)
+        settings = matcher.matcher_settings(x, ref, mix.sample_rate)
+        notes["start"] = "matcher"
+    lufs, ceiling = loudness_and_ceiling(options, target)
+    settings.values["loudness.target_lufs"] = lufs
+    settings.values["limiter.ceiling_dbtp"] = ceiling
+    groups = options.groups()
+    settings = with_groups(settings, groups)
+    if options.refine and any(g in groups for g in refine.GROUP_KEYS):
+        frames = character.analyse(mix.clips, mix.sample_rate, mix.true_peak_ratio)
+        steps = refine.STEPS if options.steps is None else options.steps
+        result = refine.refine(settings, mix.clips, frames, target.character,
+                               groups=tuple(g for g in groups if g in refine.GROUP_KEYS), steps=steps)
+        settings = result.settings
+        notes.update(refined=result.kept, distance_before=result.start_distance, distance_after=result.distance)
+    settings = scaled(settings, options.amount)
+    return settings, notes
+
+
+# -- the default model -------------------------------------------------------------------------------
+
+_MODELS: dict = {}
+
+
+def load_model(stem: str | None):
+    """The network for `stem` (None: the shipped default; 'none': no network), cached."""
+    if stem == "none":
+        return None
+    from tonematch.models.files import DEFAULT_MODEL, load_model as load
+
+    key = str(stem or DEFAULT_MODEL)
+    if key not in _MODELS:
+        if stem is None and not Path(str(DEFAULT_MODEL) + ".safetensors").is_file():
+            return None  # a source tree without the shipped weights: the matcher starts
+        model, _ = load(key, expected_param_names=TABLE.learned_keys)
+        _MODELS[key] = model
+    return _MODELS[key]

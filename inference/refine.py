@@ -1,0 +1,165 @@
+"""Refinement: inference-time optimisation of chain settings against a target character.
+
+Starting from the network's prediction (or any settings), a few hundred Adam steps move the
+settings, in the parameter table's [0, 1] space, so that the chain's output (modelled on frames,
+character.py) has the reference's tonal balance, stereo width, loudness spread and block crest.
+Loudness and the ceiling are not optimised: the loudness stage lands on its target and the
+limiter holds the ceiling. The result is then checked on an exact render of the excerpts and
+kept only if it measures closer to the target than the start.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import numba
+
+import numpy as np
+import torch
+
+from tonematch.models.chain import TABLE
+from tonematch.models.chain.exact import render_array
+from tonematch.models.chain.settings import Settings
+
+from . import character
+
+# The settings refinement may move, by group (the match command's --only/--skip groups).
+GROUP_KEYS = {
+    "eq": [k for k in TABLE.learned_keys if k.startswith("eq.") and not k.startswith("eq.highpass.")],
+    "dynamics": [f"compressor.{n}" for n in ("threshold_db", "ratio", "attack_ms", "release_ms", "knee_db")],
+    "width": ["width.width"],
+}
+STEPS = 200
+LEARNING_RATE = 0.08
+_UNIT_CLAMP = 0.005  # logits stay finite at the ends of a range
+PULL = 0.02  # per unit^2: of equally good settings, stay near the start (the network's reading)
+GAIN_PENALTY = 2e-4  # per dB^2 of EQ gain: no boosts that buy nothing
+
+
+@dataclass
+class Refined:
+    settings: Settings
+    start_distance: float  # exact render of the excerpts, character distance to the target
+    distance: float
+    kept: bool  # False: the refined settings measured no better and the start was kept
+    steps: int
+
+
+@contextlib.contextmanager
+def single_thread():
+    """One thread for torch and numba: the steps work on small tensors, where a thread pool's
+    hand-offs cost more than they save (ten times more on a busy machine)."""
+    torch_threads, numba_threads = torch.get_num_threads(), numba.get_num_threads()
+    torch.set_num_threads(1)
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(torch_threads)
+        numba.set_num_threads(numba_threads)
+
+
+def _tensors(settings: Settings) -> dict[str, torch.Tensor]:
+    return {k: torch.tensor(float(v), dtype=torch.float64) for k, v in settings.values.items()}
+
+
+class _Problem:
+    """The settings being refined, as logits of their [0, 1] values, and the loss on frames."""
+
+    def __init__(self, settings: Settings, frames: character.Frames, target: dict, keys: list[str]):
+        self.settings, self.frames, self.target, self.keys = settings, frames, target, keys
+        self.specs = [TABLE.by_key[k].spec for k in keys]
+        sr = frames.sample_rate
+        self.u0 = torch.tensor([min(max(float(s.to_unit(settings.values[k], sr)), _UNIT_CLAMP), 1 - _UNIT_CLAMP)
+                                for k, s in zip(keys, self.specs)], dtype=torch.float64)
+        self.fixed = _tensors(settings)
+        self.gains = [i for i, k in enumerate(keys) if k.endswith(".gain_db")]
+
+    def physical(self, u: torch.Tensor) -> dict[str, torch.Tensor]:
+        p = dict(self.fixed)
+        for i, (k, s) in enumerate(zip(self.keys, self.specs)):
+            p[k] = s.from_unit(u[i], self.frames.sample_rate)
+        return p
+
+    def loss(self, logits: torch.Tensor) -> torch.Tensor:
+        u = torch.sigmoid(logits)
+        p = self.physical(u)
+        out = character.measure(character.render(self.frames, p, self.settings.bypass), self.frames)
+        loss = character.distance(out, self.target, self.frames) + PULL * (u - self.u0).square().sum()
+        if self.gains:
+            loss = loss + GAIN_PENALTY * torch.stack([p[self.keys[i]] for i in self.gains]).square().sum()
+        return loss
+
+    def settings_at(self, logits: torch.Tensor) -> Settings:
+        u = torch.sigmoid(logits.detach())
+        values = dict(self.settings.values)
+        for i, (k, s) in enumerate(zip(self.keys, self.specs)):
+            if abs(float(u[i] - self.u0[i])) > 1e-4:  # untouched values keep their exact start
+                values[k] = float(s.from_unit(u[i], self.frames.sample_rate))
+        s = self.settings
+        return Settings(values, s.sample_rate, s.bypass, dict(s.source))
+
+
+def refinable_keys(settings: Settings, groups) -> list[str]:
+    """The keys of `groups` whose processor (and EQ band) is switched on."""
+    keys = []
+    for group in groups:
+        for key in GROUP_KEYS[group]:
+            parts = key.split(".")
+            if settings.enabled(parts[0]) and (len(parts) < 3 or settings.enabled(parts[0], parts[1])):
+                keys.append(key)
+    return keys
+
+
+def optimise(settings: Settings, frames: character.Frames, target: dict, groups=("eq", "dynamics", "width"),
+             steps: int = STEPS) -> Settings:
+    """Settings after `steps` Adam steps on the frame model (no exact check)."""
+    keys = refinable_keys(settings, groups)
+    if not keys or steps <= 0:
+        return settings
+    problem = _Problem(settings, frames, target, keys)
+    logits = torch.logit(problem.u0).clone().requires_grad_()
+    optimiser = torch.optim.Adam([logits], lr=LEARNING_RATE)
+    with single_thread():
+        for _ in range(steps):
+            optimiser.zero_grad()
+            problem.loss(logits).backward()
+            optimiser.step()
+    return problem.settings_at(logits)
+
+
+def exact_character(settings: Settings, clips: np.ndarray, sample_rate: int, true_peak_ratio: float = 1.0):
+    """Character of the exact render of the excerpts [N, C, L] (rendered end to end)."""
+    out = render_array(character.joined(clips), settings, sample_rate)
+    return character.character_of(character.split(out, clips.shape[0]), sample_rate, true_peak_ratio)
+
+
+def refine(settings: Settings, clips: np.ndarray, frames: character.Frames, target: dict,
+           groups=("eq", "dynamics", "width"), steps: int = STEPS) -> Refined:
+    """Refine `settings` for the excerpts `clips` [N, C, L] (analysed as `frames`) towards the
+    `target` character, and check on exact renders.
+
+    The frame model is close to the exact chain but not equal (a limiter on frame peaks, a
+    compressor on hop statistics). So after the first descent the exact render's character is
+    measured and the model's bias there is taken off the target for a second, shorter descent
+    (output space mapping); the best of start, first and second by the exact render wins.
+    """
+    sr = frames.sample_rate
+    tp = frames.true_peak_ratio
+
+    def exact(s):
+        got = exact_character(s, clips, sr, tp)
+        return got, float(character.distance(got, target, frames))
+
+    start_char, start_d = exact(settings)
+    first = optimise(settings, frames, target, groups, steps)
+    first_char, first_d = exact(first)
+    with torch.no_grad():
+        p = {k: torch.tensor(float(v), dtype=torch.float64) for k, v in first.values.items()}
+        model_char = character.measure(character.render(frames, p, first.bypass), frames)
+    shifted = {k: target[k] - (first_char[k] - model_char[k]) for k in ("tone", "width", "spread", "crest")}
+    shifted["lufs"] = target["lufs"]
+    second = optimise(first, frames, shifted, groups, steps // 2)
+    _, second_d = exact(second)
+    best = min([(start_d, 0, settings), (first_d, 1, first), (second_d, 2, second)], key=lambda t: (t[0], -t[1]))
+    return Refined(best[2], start_d, best[0], best[1] > 0, steps + steps // 2)
