@@ -2,8 +2,12 @@
 
   python benchmarks/bench_render.py            # 3-minute stereo 44.1 kHz track, exact renderer
   python benchmarks/bench_render.py --hour     # also a 60-minute file from disk (peak RSS)
-Prints wall time, real-time factor and peak RSS; and the differentiable renderer's
-forward+backward on a 16 x 2 x 131072 batch. Goals (2 cores): track <= 0.5 s, hour <= 500 MB.
+The track is real music when the corpus is there (~/.cache/tonematch-corpus/music: the first
+wesnoth track of at least 3 minutes), else a synthetic music-like signal; it renders with
+examples/settings.json, and pedalboard's EQ + compressor + gain + limiter chain (when
+importable; GPL, benchmark only, never imported by the package) on the same audio in the same
+run gives the ratio. Also the differentiable renderer's forward+backward on a 16 x 2 x 131072
+batch. Goals (2 cores): track <= 0.5 s and no slower than pedalboard, batch <= 2 s, hour <= 500 MB.
 """
 from __future__ import annotations
 
@@ -45,21 +49,80 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def track(seconds=180.0, sr=44100):
-    from signals import music_like
-    from tonematch.models.chain.exact import render_array
+def _music(seconds, sr):
+    """[2, T] float32: the first corpus track of at least `seconds`, else synthetic."""
+    import glob
 
-    x = music_like(seconds, sr, seed=0, level_db=-20)
-    s = _settings(sr)
+    import numpy as np
+    import soundfile as sf
+
+    folder = os.path.expanduser("~/.cache/tonematch-corpus/music/wesnoth-1.16-music")
+    for path in sorted(glob.glob(os.path.join(folder, "*.ogg"))):
+        info = sf.info(path)
+        if info.samplerate == sr and info.channels == 2 and info.duration >= seconds:
+            x, _ = sf.read(path, frames=int(seconds * sr), dtype="float32", always_2d=True)
+            return np.ascontiguousarray(x.T), os.path.basename(path)
+    from signals import music_like
+
+    return music_like(seconds, sr, seed=0, level_db=-20), "synthetic music_like"
+
+
+def _pedalboard_chain(s):
+    """pedalboard's nearest chain to the settings: EQ filters, compressor, gain, limiter."""
+    import pedalboard as pb
+
+    v = s.values
+    fx = [pb.HighpassFilter(v["eq.highpass.freq_hz"]),
+          pb.LowShelfFilter(v["eq.low_shelf.freq_hz"], v["eq.low_shelf.gain_db"], v["eq.low_shelf.q"])]
+    fx += [pb.PeakFilter(v[f"eq.peak{k}.freq_hz"], v[f"eq.peak{k}.gain_db"], v[f"eq.peak{k}.q"]) for k in (1, 2, 3, 4)
+           if s.enabled("eq", f"peak{k}")]
+    fx += [pb.HighShelfFilter(v["eq.high_shelf.freq_hz"], v["eq.high_shelf.gain_db"], v["eq.high_shelf.q"]),
+           pb.Compressor(v["compressor.threshold_db"], v["compressor.ratio"], v["compressor.attack_ms"], v["compressor.release_ms"]),
+           pb.Gain(8.0), pb.Limiter(v["limiter.ceiling_dbtp"], v["limiter.release_ms"])]
+    return pb.Pedalboard(fx)
+
+
+def track(seconds=180.0, sr=44100):
+    import numpy as np
+
+    from tonematch.models.chain.exact import ExactRenderer, render_array
+    from tonematch.models.chain.settings import Settings
+
+    x, name = _music(seconds, sr)
+    s = Settings.from_json(os.path.join(HERE, "..", "examples", "settings.json"))
     render_array(x[:, : sr * 2], s, sr)  # load the cached kernels once
-    times = []
+    board = None
+    try:
+        board = _pedalboard_chain(s)
+        board(x[:, : sr * 2], sr)
+    except ImportError:
+        pass
+    times, ref = [], []
     for _ in range(3):
         t0 = time.perf_counter()
-        y = render_array(x, s, sr)
+        r = ExactRenderer(s, sr, x.shape[0])
+        y = np.concatenate(list(r.blocks(lambda: (x[:, i : i + 65536] for i in range(0, x.shape[1], 65536)))), axis=1)
         times.append(time.perf_counter() - t0)
+        if board is not None:
+            t0 = time.perf_counter()
+            board(x, sr, reset=True)
+            ref.append(time.perf_counter() - t0)
     best = min(times)
-    print(f"exact render, {seconds / 60:.0f} min stereo {sr} Hz: best {best:.3f} s of {len(times)} "
-          f"(real-time factor {seconds / best:.0f}x), peak RSS {_peak_rss_mb():.0f} MB")
+    rep = r.report
+    print(f"exact render, {seconds / 60:.0f} min stereo {sr} Hz ({name}, examples/settings.json): best {best:.3f} s "
+          f"of {len(times)} (real-time factor {seconds / best:.0f}x), peak RSS {_peak_rss_mb():.0f} MB; "
+          f"limiter passes {rep.get('passes')}, miss {rep.get('miss_lu', 0.0):+.3f} LU, "
+          f"{rep.get('predictions')} predictions")
+    if ref:
+        print(f"pedalboard EQ + compressor + gain + limiter, same audio: best {min(ref):.3f} s; "
+              f"exact / pedalboard = {best / min(ref):.2f}")
+    loud = _settings(sr)
+    t0 = time.perf_counter()
+    r = ExactRenderer(loud, sr, x.shape[0])
+    for _ in r.blocks(lambda: (x[:, i : i + 65536] for i in range(0, x.shape[1], 65536))):
+        pass
+    print(f"exact render to {loud.values['loudness.target_lufs']:.0f} LUFS: {time.perf_counter() - t0:.3f} s, "
+          f"limiter passes {r.report['passes']}, miss {r.report['miss_lu']:+.3f} LU")
     return y
 
 

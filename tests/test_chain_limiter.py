@@ -76,3 +76,68 @@ def test_loud_render_holds_ceiling_to_the_last_sample():
     s.values.update({"loudness.target_lufs": -8.0, "limiter.ceiling_dbtp": -1.0})
     y = render_array(x, s, SR)
     assert true_peak_db(y) <= -1.0 + 1e-3
+
+
+def _hot_dense(seconds=3.0, seed=0):
+    """Loud music plus noise low-passed at 20 kHz: dense, with content right up the band."""
+    from scipy.signal import butter, sosfilt
+
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SR)
+    noise = sosfilt(butter(8, 20000, fs=SR, output="sos"), rng.standard_normal((2, n)))
+    return (music_like(seconds, SR, seed=seed, level_db=-8) + 0.2 * noise).astype(np.float32)
+
+
+@pytest.mark.parametrize("oversample", [4, 16])
+def test_ceiling_holds_at_4x_and_16x_on_a_hot_dense_render(oversample):
+    from tonematch.models.chain.exact import render_array
+
+    s = Settings.defaults(SR)
+    s.values.update({"loudness.target_lufs": -6.0, "limiter.ceiling_dbtp": -1.0})
+    y = render_array(_hot_dense(), s, SR)
+    assert true_peak_db(y, oversample) <= -1.0
+    # 16-bit with TPDF dither as the writer adds it (+-1 LSB each of two uniforms) stays under too
+    rng = np.random.default_rng(1)
+    q = np.round(y * 32768 + rng.random(y.shape) + rng.random(y.shape) - 1.0) / 32768
+    assert true_peak_db(q, oversample) <= -1.0
+
+
+def test_detection_sees_peaks_between_the_4x_points():
+    from scipy.signal import butter, resample_poly, sosfilt
+
+    from tonematch.models.chain.limiter.detect import detect_block
+
+    rng = np.random.default_rng(5)
+    # content up to ~16 kHz (the interpolator, like music codecs, is not meant for the top octave)
+    x = sosfilt(butter(10, 15000, fs=SR, output="sos"), rng.standard_normal((2, 20000))).astype(np.float32)
+    env = np.empty(x.shape[1] - limiter.TAPS + 1, np.float32)
+    detect_block(x, env)
+    # the 16x peak over each interval [n, n + 1) (x[n] at 16 n)
+    fine = np.abs(resample_poly(x.astype(np.float64), 16, 1, axis=-1)).max(axis=0).reshape(-1, 16).max(axis=1)
+    fine = fine[limiter.TAPS_LEFT : limiter.TAPS_LEFT + len(env)][1000:-1000]
+    coarse = np.abs(resample_poly(x.astype(np.float64), 4, 1, axis=-1)).max(axis=0).reshape(-1, 4).max(axis=1)
+    coarse = coarse[limiter.TAPS_LEFT : limiter.TAPS_LEFT + len(env)][1000:-1000]
+    env = np.maximum(np.maximum(env[999:-1001], env[1000:-1000]), env[1001:-999])  # n - 1 .. n + 1
+    top = fine > 0.5 * fine.max()  # the peaks a limiter acts on (absolute errors elsewhere are tiny)
+    assert 20 * np.log10((fine / env)[top].max()) < 0.03  # misses at most 0.03 dB (a neighbour may hold it)
+    assert 20 * np.log10((fine / coarse)[top].max()) > 0.1  # where the 4x points alone miss more
+
+
+def test_gain_curve_adjoint_gradcheck():
+    from tonematch.models.chain.limiter.batch import gain_curve
+
+    g = torch.Generator().manual_seed(0)
+    q = (0.3 + 0.7 * torch.rand(2, 60, generator=g, dtype=torch.float64)).requires_grad_(True)
+    rel = torch.tensor([0.9, 0.6], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b: gain_curve(a, b, 5), (q, rel), eps=1e-7, atol=1e-6)
+
+
+def test_one_limiter_pass_lands_on_a_loud_target():
+    from tonematch.models.chain.exact import ExactRenderer
+
+    x = music_like(8.0, SR, seed=4, level_db=-20)
+    s = Settings.defaults(SR)
+    s.values.update({"loudness.target_lufs": -9.0, "limiter.ceiling_dbtp": -1.0})
+    r = ExactRenderer(s, SR, 2)
+    list(r.blocks(lambda: iter([x])))
+    assert r.report["passes"] == 1 and abs(r.report["miss_lu"]) <= 0.05

@@ -1,7 +1,9 @@
 """The mastering chain: order, parameter table and the differentiable (batched) renderer.
 
 gain -> eq -> compressor -> width -> limiter -> loudness. The loudness stage sets the gain
-*into* the limiter (see loudness.py), so the true-peak ceiling is the last word on level.
+*into* the limiter, so the true-peak ceiling is the last word on level. That gain is predicted
+from the pre-limiter signal (limiter/predict.py) so that one limiter pass lands on the target;
+the exact renderer (exact.py) follows the same recipe.
 """
 from __future__ import annotations
 
@@ -27,7 +29,11 @@ def render_batch(x: torch.Tensor, p: dict, sample_rate: float, bypass=frozenset(
     """Differentiable render of x [B, C, T] with physical parameters p {key: [B]}.
 
     Gradients reach the audio and every learned parameter. Zero initial filter/envelope state.
+    The gain into the limiter is the normalisation gain (differentiable) plus the predicted
+    extra gain that makes up for what the limiter takes (a constant for the gradient).
     """
+    from .limiter.predict import MAX_PASSES, batch_gain_db
+
     bypass = frozenset(bypass)
     y = _pre_limiter(x, p, sample_rate, bypass)
     use_limiter = "limiter" not in bypass
@@ -37,21 +43,25 @@ def render_batch(x: torch.Tensor, p: dict, sample_rate: float, bypass=frozenset(
     g_db = loudness.normalisation_gain_db(loudness.loudness_lufs(y, sample_rate), target)
     if not use_limiter:
         return y * _db_to_gain(g_db, y)
-    peak = limiter.padded_peak(y, p, sample_rate)  # shared by every pass below
-    out = limiter.apply(y, p, sample_rate, gain=_lin(g_db), peak=peak)
-    # correction passes for the loudness the limiter took away (same rule as the exact renderer)
-    miss = target - loudness.loudness_lufs(out, sample_rate)
-    prev_g, prev_miss = None, None
-    for _ in range(loudness.MAX_CORRECTIONS):
-        redo = miss.abs() > loudness.CORRECTION_TOLERANCE_LU
-        if not bool(redo.any()):
-            break
-        g_new = torch.where(redo, loudness.next_gain_db(g_db, miss, prev_g, prev_miss), g_db)
-        again = limiter.apply(y, p, sample_rate, gain=_lin(g_new), peak=peak)
-        out = torch.where(redo[:, None, None], again, out)
-        prev_g, prev_miss = g_db, miss
-        g_db = g_new
-        miss = torch.where(redo, target - loudness.loudness_lufs(out, sample_rate), miss)
+    peak = limiter.padded_peak(y, p, sample_rate)  # linear in y: shared by every pass
+    offset = limiter.pads(p, sample_rate)[1]
+    with torch.no_grad():
+        predicted, expected, predictors = batch_gain_db(y, peak, offset, g_db, p, sample_rate)
+    g_pass = g_db + (predicted - g_db.detach())
+    out = limiter.apply(y, p, sample_rate, gain=_lin(g_pass), peak=peak)
+    for _ in range(MAX_PASSES - 1):  # same rule as the exact renderer: measure, and rarely redo
+        with torch.no_grad():
+            measured = loudness.loudness_lufs(out.detach(), sample_rate)
+            # redo only where the prediction was wrong: an unreachable target stays missed
+            tol = loudness.CORRECTION_TOLERANCE_LU
+            redo = ((target - measured).abs() > tol) & ((measured - expected).abs() > tol)
+            if not bool(redo.any()):
+                break
+            again, expected_again, _ = batch_gain_db(y, peak, offset, predicted, p, sample_rate, (measured - expected).numpy())
+            predicted = torch.where(redo, again, predicted)
+            expected = torch.where(redo, expected_again, expected)
+        g_pass = g_db + (predicted - g_db.detach())
+        out = torch.where(redo[:, None, None], limiter.apply(y, p, sample_rate, gain=_lin(g_pass), peak=peak), out)
     return out
 
 

@@ -1,12 +1,19 @@
 """The exact renderer: block by block, filter and envelope state carried across blocks.
 
-Memory is bounded by the block size, not the file length. Passes (same recipe as
-`chain.render_batch`): 1) pre-limiter stages + loudness meter; 2) limiter at the normalisation
-gain, metering its output; 3) only while the limiter cost more than the tolerance, the limiter
-again at a corrected gain (at most loudness.MAX_CORRECTIONS times). Pre-limiter blocks (and their true-peak envelope and one pass of output, about 2.5x their
-size in all) are kept in memory between passes when they fit in `cache_bytes` (96 MB: a
-4.5-minute stereo track at 44.1 kHz in float32); otherwise they are recomputed from the source, so an
-hour-long file renders in bounded memory.
+Memory is bounded by the block size, not the file length. Passes (the same recipe as
+`chain.render_batch`):
+  1) pre-limiter stages, metering the loudness and keeping, per sample, the K-weighted power
+     and the limiter's detection envelope (limiter/predict.py);
+  2) the gain into the limiter is *predicted* from those (the limiter's gain computer run on
+     the envelope alone, a sweep per secant step, no audio), then the limiter runs once at that
+     gain, metering its output;
+  3) only if the output still misses the target by more than loudness.CORRECTION_TOLERANCE_LU,
+     the prediction is shifted by the measured error and the limiter runs again (at most
+     MAX_PASSES in all).
+Pre-limiter blocks are kept between passes when they fit in `cache_bytes` (96 MB: a 4.5-minute
+stereo track at 44.1 kHz in float32); otherwise they are recomputed from the source. The
+prediction's statistics (8 bytes a sample) are summed over segments of `STATS_DECIMATION`
+samples once the file is longer than the cache, so an hour-long file renders in bounded memory.
 """
 from __future__ import annotations
 
@@ -14,11 +21,54 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from . import limiter, loudness
+from . import kernels, limiter, loudness, ops
 from .chain import PRE_LIMITER, PROCESSORS
+from .limiter.predict import MAX_PASSES, Predictor, solve_gain_db
 from .settings import Settings
 
 Source = Callable[[], Iterable[np.ndarray]]  # returns a fresh iterator of [C, n] float32 blocks
+STATS_DECIMATION = 16  # segment length of the prediction's statistics for files beyond the cache
+
+
+class _Stats:
+    """Per-sample (or per-segment of `d` samples) K-weighted power (sum) and envelope (max)."""
+
+    def __init__(self, d: int = 1):
+        self.d = d
+        self.e: list[np.ndarray] = []
+        self.env: list[np.ndarray] = []
+        self._rest_e = np.zeros(0, np.float32)
+        self._rest_env = np.zeros(0, np.float32)
+        self.nbytes = 0
+
+    def add(self, e: np.ndarray, env: np.ndarray) -> None:
+        if self.d == 1:
+            self.e.append(e)
+            self.env.append(env)
+            self.nbytes += e.nbytes + env.nbytes
+            return
+        e = np.concatenate([self._rest_e, e])
+        env = np.concatenate([self._rest_env, env])
+        whole = (len(e) // self.d) * self.d
+        self._rest_e, self._rest_env = e[whole:], env[whole:]
+        if whole:
+            self.e.append(e[:whole].reshape(-1, self.d).sum(axis=1, dtype=np.float64).astype(np.float32))
+            self.env.append(env[:whole].reshape(-1, self.d).max(axis=1))
+            self.nbytes += 8 * (whole // self.d)
+
+    def coarsened(self, d: int) -> "_Stats":
+        out = _Stats(d)
+        for e, env in zip(self.e, self.env):
+            out.add(e, env)
+        return out
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        e, env = list(self.e), list(self.env)
+        if len(self._rest_e):
+            e.append(np.array([self._rest_e.sum(dtype=np.float64)], np.float32))
+            env.append(np.array([self._rest_env.max()], np.float32))
+        cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.float32)  # noqa: E731
+        return cat(e), cat(env)
 
 
 class ExactRenderer:
@@ -44,8 +94,8 @@ class ExactRenderer:
             yield y.astype(np.float32, copy=False)
 
     def _limited(self, blocks: Iterable[np.ndarray], gain_db: float, peaks=None) -> Iterator[np.ndarray]:
-        """Limiter at a gain. `peaks`: true-peak envelopes of the blocks at unity gain, so
-        repeated passes at other gains skip the interpolation (the envelope scales with gain)."""
+        """Limiter at a gain. `peaks`: the blocks' envelopes at unity gain (limiter.Stream.peaks),
+        so a pass skips the interpolation (the envelope scales with the gain)."""
         g = np.float32(10.0 ** (gain_db / 20.0))
         if not self.settings.enabled("limiter"):
             for b in blocks:
@@ -54,7 +104,7 @@ class ExactRenderer:
         lim = limiter.Stream(self.settings.values, self.sample_rate, self.channels)
         skip = lim.latency
         for k, b in enumerate(blocks):
-            y = lim.process(b * g, None if peaks is None else peaks[k] * float(g))
+            y = lim.process(b * g, None if peaks is None else peaks[k] * g)
             if skip:
                 cut = min(skip, y.shape[1])
                 y, skip = y[:, cut:], skip - cut
@@ -63,47 +113,82 @@ class ExactRenderer:
         tail = lim.process(np.zeros((self.channels, lim.latency), dtype=np.float32))
         yield tail[:, skip:]
 
+    def _predictor(self, stats: _Stats, tracker) -> Predictor:
+        v = self.settings.values
+        la = limiter.lookahead_samples(v["limiter.lookahead_ms"], self.sample_rate)
+        rel = ops.time_constant_to_pole(v["limiter.release_ms"], self.sample_rate)
+        ceiling = float(limiter.ceiling_gain(v["limiter.ceiling_dbtp"]))
+        # the envelope of the last TAPS_RIGHT samples comes out with the flush
+        tail = tracker.peaks(np.zeros((self.channels, limiter.TAPS_RIGHT), np.float32))
+        stats.add(np.zeros(0, np.float32), tail) if stats.d == 1 else None
+        e, env = stats.arrays()
+        if stats.d == 1:
+            env = env[limiter.TAPS_RIGHT:]  # envelope entry j was sample j - TAPS_RIGHT
+            return Predictor(env, 0, e, self.sample_rate, ceiling, rel, la)
+        return Predictor(env, 0, e, self.sample_rate, ceiling, rel, la, decimation=stats.d)
+
     def blocks(self, source: Source) -> Iterator[np.ndarray]:
         """Yield the rendered output, block by block, same length as the source."""
         s = self.settings
+        use_limiter, use_loudness = s.enabled("limiter"), s.enabled("loudness")
+        predict = use_limiter and use_loudness
         meter = loudness.StreamingMeter(self.sample_rate, self.channels)
         cache: list[np.ndarray] | None = []
+        peaks: list[np.ndarray] | None = [] if use_limiter else None
+        stats = _Stats()
+        tracker = limiter.Stream(s.values, self.sample_rate, self.channels) if use_limiter else None
+        ksos = np.ascontiguousarray(np.broadcast_to(loudness.k_weighting(self.sample_rate)[None], (self.channels, 2, 5)))
+        kstate = np.zeros((self.channels, 2, 2))
+        weights = np.array(loudness._CHANNEL_WEIGHTS[: self.channels], dtype=np.float64)
         size = 0
         for y in self._pre(source):
-            meter.add(y)
+            if use_loudness:
+                meter.add(y)
+            if tracker is not None:
+                env = tracker.peaks(y)
+                if peaks is not None:
+                    peaks.append(env)
+            if predict:
+                e = np.empty(y.shape[1], np.float32)
+                kernels.weighted_power(np.ascontiguousarray(y), ksos, kstate, weights, e)
+                stats.add(e, env)
             if cache is not None:
                 size += y.nbytes
                 cache.append(y)
-                if size > self.cache_bytes:
-                    cache = None  # too long to keep: later passes recompute from the source
+                if size > self.cache_bytes:  # too long to keep: later passes recompute from the source
+                    cache = peaks = None
+                    if predict:
+                        stats = stats.coarsened(STATS_DECIMATION)
         pre = (lambda: iter(cache)) if cache is not None else (lambda: self._pre(source))
-        if not s.enabled("loudness"):
-            yield from self._limited(pre(), 0.0)
+        if not use_loudness:
+            yield from self._limited(pre(), 0.0, peaks)
             return
         target = s.values["loudness.target_lufs"]
         measured = meter.integrated()
         gain = loudness.normalisation_gain_db(measured, target)
         self.report.update(pre_limiter_lufs=measured, gain_db=gain)
-        if not s.enabled("limiter"):
+        if not use_limiter:
             yield from self._limited(pre(), gain)
             return
-        peaks = None
-        if cache is not None:
-            tracker = limiter.Stream(s.values, self.sample_rate, self.channels)
-            peaks = [tracker.peaks(b).astype(np.float32) for b in cache]
-        prev_gain = prev_miss = None
-        for attempt in range(loudness.MAX_CORRECTIONS + 1):
+        predictor = self._predictor(stats, tracker)
+        del stats
+        offset = 0.0  # measured minus predicted loudness, learnt from a pass
+        for attempt in range(MAX_PASSES):
+            gain, expected = solve_gain_db(predictor.lufs, target, gain, offset)
             out_meter = loudness.StreamingMeter(self.sample_rate, self.channels)
             kept: list[np.ndarray] | None = [] if cache is not None else None
             for y in self._limited(pre(), gain, peaks):
                 out_meter.add(y)
                 if kept is not None:
                     kept.append(y)
-            miss = target - out_meter.integrated()
-            self.report.update(gain_db=gain, passes=attempt + 1, miss_lu=miss)
-            if abs(miss) <= loudness.CORRECTION_TOLERANCE_LU or attempt == loudness.MAX_CORRECTIONS:
+            out = out_meter.integrated()
+            miss = target - out
+            self.report.update(gain_db=gain, passes=attempt + 1, miss_lu=miss, predictions=predictor.evaluations)
+            tol = loudness.CORRECTION_TOLERANCE_LU
+            # another pass only when the prediction was wrong (an unreachable target stays missed)
+            if abs(miss) <= tol or abs(out - expected) <= tol or attempt == MAX_PASSES - 1:
                 break
-            gain, prev_gain, prev_miss = loudness.next_gain_db(gain, miss, prev_gain, prev_miss), gain, miss
+            offset += out - expected
         if kept is not None:
             yield from kept
         else:

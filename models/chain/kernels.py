@@ -252,3 +252,30 @@ def weighted_energy(x, sos, state, total, marks, out):
                 m += 1
         state[c, 0, 0], state[c, 0, 1], state[c, 1, 0], state[c, 1, 1] = sa1, sa2, sb1, sb2
         total[c] = acc
+
+
+@njit(cache=True)
+def weighted_power(x, sos, state, weights, out):
+    """Per-sample K-weighted power summed over channels: out[i] = sum_c w_c (K x_c)[i]^2.
+
+    x: [C, n]; sos: [C, 2, 5] (the two K-weighting biquads); state: [C, 2, 2] carried across
+    blocks (updated in place); weights: [C] BS.1770 channel weights; out: [n] float32.
+    """
+    channels, n = x.shape
+    for i in range(n):
+        out[i] = 0.0
+    for c in range(channels):
+        a0, a1, a2, a3, a4 = sos[c, 0, 0], sos[c, 0, 1], sos[c, 0, 2], sos[c, 0, 3], sos[c, 0, 4]
+        b0, b1, b2, b3, b4 = sos[c, 1, 0], sos[c, 1, 1], sos[c, 1, 2], sos[c, 1, 3], sos[c, 1, 4]
+        sa1, sa2, sb1, sb2 = state[c, 0, 0], state[c, 0, 1], state[c, 1, 0], state[c, 1, 1]
+        w = weights[c]
+        for i in range(n):
+            v = np.float64(x[c, i])
+            ya = a0 * v + sa1
+            sa1 = a1 * v - a3 * ya + sa2
+            sa2 = a2 * v - a4 * ya
+            yb = b0 * ya + sb1
+            sb1 = b1 * ya - b3 * yb + sb2
+            sb2 = b2 * ya - b4 * yb
+            out[i] += w * yb * yb
+        state[c, 0, 0], state[c, 0, 1], state[c, 1, 0], state[c, 1, 1] = sa1, sa2, sb1, sb2

@@ -1,0 +1,166 @@
+"""Loudness after the limiter, predicted without rendering audio.
+
+From what the pre-limiter pass already measured, per output sample n:
+  e[n]   K-weighted power summed over channels (with the BS.1770 channel weights),
+  env[n] the detection envelope at unity gain (detect.py; it scales with any gain),
+the limiter at input gain g outputs g x[n] G_g[n], so its gating-block energies are close to
+  z_j(g) = g^2 sum over block j of e[n] G_g[n]^2
+(exact but for the K-filter's short memory across changes of G, a few hundredths of a LU at
+most in heavy limiting). G_g is `gain.py`'s gain computer run on env alone, no audio multiply:
+one sweep per evaluation. `solve_gain_db` finds the g whose predicted loudness is the target,
+so one limiter pass lands on it; both renderers use it.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from numba import njit
+
+from .. import loudness
+from .gain import GUARD
+
+MAX_PASSES = 3  # limiter passes at most: one normally, another when the prediction missed
+
+
+@njit(cache=True)
+def limited_energy(env, offset, e, gain, ceiling, rel, la, guard, marks, out):
+    """out[k] = sum of e[n] (gain G[n])^2 over n < marks[k] (marks sorted, in [0, len(e)]).
+    env[i] is the envelope at output sample i - offset (q = 1 outside env)."""
+    size = 1
+    while size < la + 2 * guard + 2:
+        size *= 2
+    mask = size - 1
+    dq_i = np.zeros(size, dtype=np.int64)
+    dq_v = np.ones(size)
+    ring = np.ones(la + 1)
+    head = 0
+    tail = 0
+    slot = 0
+    r_prev = 1.0
+    r_sum = float(la + 1)
+    inv = 1.0 / (la + 1)
+    ahead = la + guard
+    t = e.shape[0]
+    total_env = env.shape[0]
+    g2 = gain * gain
+    acc = 0.0
+    m = 0
+    while m < marks.shape[0] and marks[m] <= 0:
+        out[m] = 0.0
+        m += 1
+    # timeline position k (envelope index); G is needed for k = offset .. offset + t - 1
+    start = -ahead
+    for k in range(start, offset + t):
+        kq = k + ahead  # the newest q entering the window
+        q = 1.0
+        if 0 <= kq < total_env:
+            p = env[kq] * gain
+            if p > 1e-12:
+                q = min(1.0, ceiling / p)
+        while tail > head and dq_v[(tail - 1) & mask] >= q:
+            tail -= 1
+        dq_i[tail & mask] = kq
+        dq_v[tail & mask] = q
+        tail += 1
+        while dq_i[head & mask] < k - guard:
+            head += 1
+        h = dq_v[head & mask]
+        r = h if h < r_prev else rel * r_prev + (1.0 - rel) * h
+        r_prev = r
+        r_sum += r - ring[slot]
+        ring[slot] = r
+        slot = slot + 1 if slot < la else 0
+        n = k - offset
+        if n >= 0:
+            g = r_sum * inv
+            acc += e[n] * g * g * g2
+            while m < marks.shape[0] and marks[m] == n + 1:
+                out[m] = acc
+                m += 1
+    while m < marks.shape[0]:
+        out[m] = acc
+        m += 1
+
+
+class Predictor:
+    """Predicted integrated loudness of the limiter's output at any input gain (dB).
+
+    env, e: per sample (decimation 1), or per segment of `decimation` samples (envelope max,
+    power sum), for long files: the same recursion then runs on segments, an approximation the
+    measured output corrects (exact.py)."""
+
+    def __init__(self, env: np.ndarray, offset: int, e: np.ndarray, sample_rate: float,
+                 ceiling: float, rel: float, la: int, decimation: int = 1):
+        d = int(decimation)
+        self.env = np.ascontiguousarray(env, dtype=np.float32)
+        self.e = np.ascontiguousarray(e, dtype=np.float32)
+        self.offset, self.ceiling = int(offset), float(ceiling)
+        self.rel = float(rel) ** d
+        self.la = int(la) if d == 1 else max(1, round((la + 1) / d) - 1)
+        self.guard = GUARD if d == 1 else max(1, -(-GUARD // d))
+        self.norm = loudness.BLOCK_S * sample_rate
+        lo, hi = loudness.block_bounds(self.e.shape[0], sample_rate / d)
+        self.marks, inverse = np.unique(np.concatenate([lo, hi]), return_inverse=True)
+        self.lo_k, self.hi_k = inverse[: len(lo)], inverse[len(lo):]
+        self.evaluations = 0
+
+    def lufs(self, gain_db: float) -> float:
+        if len(self.lo_k) == 0:
+            return loudness.FLOOR_LUFS
+        cum = np.empty(len(self.marks))
+        limited_energy(self.env, self.offset, self.e, 10.0 ** (gain_db / 20.0), self.ceiling,
+                       self.rel, self.la, self.guard, self.marks.astype(np.int64), cum)
+        self.evaluations += 1
+        z = (cum[self.hi_k] - cum[self.lo_k]) / self.norm
+        return float(loudness.gated_loudness(torch.from_numpy(z[None])))
+
+
+def solve_gain_db(lufs_at, target: float, gain_db: float, offset_lu: float = 0.0,
+                  tolerance_lu: float = 0.005, max_steps: int = 8) -> tuple[float, float]:
+    """Gain whose predicted loudness (lufs_at(g) + offset_lu) is `target`, by secant steps
+    (loudness.next_gain_db) from `gain_db`; returns (gain, predicted loudness there). A target
+    the limiter cannot reach (its loudness-vs-gain slope near 0) stops at max_steps or at
+    loudness.MAX_GAIN_DB."""
+    prev_g = prev_miss = None
+    g = gain_db
+    for _ in range(max_steps):
+        predicted = lufs_at(g) + offset_lu
+        miss = target - predicted
+        if abs(miss) <= tolerance_lu:
+            break
+        g_next = loudness.next_gain_db(g, miss, prev_g, prev_miss)
+        if g_next == g:  # at the gain bound
+            break
+        g, prev_g, prev_miss = g_next, g, miss
+    else:
+        predicted = lufs_at(g) + offset_lu
+    return g, predicted
+
+def batch_gain_db(y, peak, offset: int, gain_db, p: dict, sample_rate: float, offset_lu=None):
+    """Predicted gains into the limiter [B] (float64, no gradient) for the differentiable
+    renderer: y [B, C, T] pre-limiter audio, peak [B, T'] its padded envelope (output sample 0
+    at index `offset`), gain_db [B] the starting gains, offset_lu [B] measured minus predicted.
+    Returns the gains, the loudness predicted at them (without offset_lu) and the predictors."""
+    from .. import kernels, ops
+    from .gain import ceiling_gain, lookahead_samples
+
+    b, c, t = y.shape
+    la = lookahead_samples(float(p["limiter.lookahead_ms"].reshape(-1)[0]), sample_rate)
+    rel = ops.time_constant_to_pole(p["limiter.release_ms"].detach(), sample_rate).double().reshape(-1).numpy()
+    ceil = ceiling_gain(p["limiter.ceiling_dbtp"].detach().double()).reshape(-1).numpy()
+    yn = y.detach().float().contiguous().numpy()
+    env = peak.detach().float().contiguous().numpy()
+    sos = np.ascontiguousarray(np.broadcast_to(loudness.k_weighting(sample_rate)[None], (c, 2, 5)))
+    weights = np.array(loudness._CHANNEL_WEIGHTS[:c], dtype=np.float64)
+    g0 = gain_db.detach().double().reshape(-1).numpy()
+    out = np.empty(b)
+    expected = np.empty(b)
+    predictors = []
+    for i in range(b):
+        e = np.empty(t, np.float32)
+        kernels.weighted_power(yn[i], sos, np.zeros((c, 2, 2)), weights, e)
+        pred = Predictor(env[i], offset, e, sample_rate, ceil[i], rel[i], la)
+        off = 0.0 if offset_lu is None else float(offset_lu[i])
+        out[i], expected[i] = solve_gain_db(pred.lufs, float(p["loudness.target_lufs"].reshape(-1)[i]), float(g0[i]), off)
+        predictors.append(pred)
+    return torch.from_numpy(out), torch.from_numpy(expected - (0.0 if offset_lu is None else np.asarray(offset_lu))), predictors
