@@ -24,7 +24,7 @@ from tonematch.models.chain.loudness import gated_loudness, k_weighting
 
 N_FFT_S = 0.046  # analysis window (~2048 samples at 44.1 kHz)
 HOP_S = 0.0116  # frame hop (~512 samples at 44.1 kHz)
-LOW_HZ, HIGH_HZ = 25.0, 18000.0
+LOW_HZ = 25.0
 BAND_OCTAVES = 1.0 / 6.0
 WIDTH_EDGES_HZ = (20.0, 200.0, 1000.0, 5000.0, 20000.0)  # broad bands for the stereo image
 BLOCK_S, BLOCK_STEP_S = 0.4, 0.1  # BS.1770 gating blocks
@@ -40,15 +40,19 @@ _EXPECTILE_STEPS = 6  # fixed-point steps: gain into the limiter until the outpu
 
 @dataclass
 class Frames:
-    """Per excerpt n and frame t: band power of mid and side [N, T, B] (mean square within the
-    band, so that summed over bands mid + side is the mean square per channel) and the sample
-    peak over channels in each hop [N, T]. A mono file has side = 0 and mid = the signal."""
+    """Per excerpt n and frame t: power of mid and side in every STFT bin [N, T, F] (scaled so
+    that summed over bins mid + side is the mean square per channel) and the sample peak over
+    channels in each hop [N, T]. Processing acts per bin (EQ and K-weighting responses are
+    evaluated at every bin); the tonal balance is read in ~1/6-octave bands (`band_of` [F, B]).
+    A mono file has side = 0 and mid = the signal."""
 
     mid: torch.Tensor
     side: torch.Tensor
     peak: torch.Tensor
     levels: torch.Tensor  # [N, T, K] quantiles of the detector (max |x| over channels) in each hop
-    centers_hz: np.ndarray
+    freqs_hz: np.ndarray  # [F] bin frequencies
+    band_of: torch.Tensor  # [F, B] 1 where bin f lies in band b
+    centers_hz: np.ndarray  # [B] band centres
     edges_hz: np.ndarray
     sample_rate: int
     channels: int
@@ -57,13 +61,15 @@ class Frames:
 
 
 def band_edges(sample_rate: int, n_fft: int) -> np.ndarray:
-    """~1/6-octave edges from 25 Hz to min(18 kHz, 0.45 fs); every band holds at least two bins."""
+    """~1/6-octave edges from 25 Hz up to Nyquist; every band holds at least two bins. The top
+    reaches Nyquist so that loudness and peaks account for all the energy (an EQ boost up
+    there is heard by the meter); the tonal balance is compared over TONE_RANGE_HZ only."""
     bin_hz = sample_rate / n_fft
-    top = min(HIGH_HZ, 0.45 * sample_rate)
+    top = 0.5 * sample_rate
     edges = [LOW_HZ]
     while edges[-1] < top:
         edges.append(min(top, max(edges[-1] * 2.0**BAND_OCTAVES, edges[-1] + 2.0 * bin_hz)))
-    if edges[-1] - edges[-2] < bin_hz and len(edges) > 2:
+    if edges[-1] - edges[-2] < 2.0 * bin_hz and len(edges) > 2:
         edges.pop(-2)
     return np.array(edges)
 
@@ -112,22 +118,27 @@ def analyse(clips: np.ndarray, sample_rate: int, true_peak_ratio: float = 1.0) -
     scale = 2.0 / (n_fft * float(window.square().sum()))
     edges = band_edges(sample_rate, n_fft)
     bins = np.round(edges * n_fft / sample_rate).astype(int)
+    bins[-1] = n_fft // 2 + 1  # the top band takes the Nyquist bin too
+    band_of = torch.zeros(n_fft // 2 + 1, len(edges) - 1, dtype=torch.float64)
+    for b, (lo, hi) in enumerate(zip(bins[:-1], bins[1:])):
+        band_of[lo:hi, b] = 1.0
 
-    def bands(sig: torch.Tensor) -> torch.Tensor:
+    def power(sig: torch.Tensor) -> torch.Tensor:
         spec = torch.stft(sig, n_fft, hop, window=window, center=True, pad_mode="constant",
                           return_complex=True)
-        power = (spec.real.square() + spec.imag.square()) * scale  # [N, F, T]
-        cum = torch.nn.functional.pad(power.cumsum(dim=1), (0, 0, 1, 0))
-        return (cum[:, bins[1:]] - cum[:, bins[:-1]]).transpose(1, 2)  # [N, T, B]
+        return ((spec.real.square() + spec.imag.square()) * scale).transpose(1, 2).contiguous()  # [N, T, F]
 
-    frames = bands(mid).shape[1]
+    mid_p, side_p = power(mid), power(side)
+    frames = mid_p.shape[1]
     pad = frames * hop - x.shape[-1]
     peaks = torch.nn.functional.pad(x.abs().amax(dim=1), (hop // 2, max(0, pad - hop // 2)))
     hops = peaks[:, : frames * hop].reshape(x.shape[0], frames, hop)
     ranks = ((torch.arange(LEVEL_QUANTILES, dtype=torch.float64) + 0.5) / LEVEL_QUANTILES * (hop - 1)).long()
     levels = hops.sort(dim=-1).values[..., ranks]
     return Frames(
-        mid=bands(mid), side=bands(side), peak=hops.amax(dim=-1), levels=levels, centers_hz=np.sqrt(edges[1:] * edges[:-1]),
+        mid=mid_p, side=side_p, peak=hops.amax(dim=-1), levels=levels,
+        freqs_hz=np.arange(n_fft // 2 + 1) * sample_rate / n_fft, band_of=band_of,
+        centers_hz=np.sqrt(edges[1:] * edges[:-1]),
         edges_hz=edges, sample_rate=int(sample_rate), channels=channels, hop_s=hop / sample_rate,
         true_peak_ratio=max(1.0, float(true_peak_ratio)),
     )
@@ -138,14 +149,14 @@ def _power_db(x: torch.Tensor) -> torch.Tensor:
 
 
 def eq_power(p: dict, frames: Frames, bypass) -> torch.Tensor:
-    """|H|^2 of the EQ cascade at the band centres [B] (1 where the EQ is off)."""
-    ones = torch.ones(len(frames.centers_hz), dtype=torch.float64)
+    """|H|^2 of the EQ cascade at every bin [F] (1 where the EQ is off)."""
+    ones = torch.ones(len(frames.freqs_hz), dtype=torch.float64)
     if "eq" in bypass:
         return ones
     coefs = eq_stage.coefficients(p, frames.sample_rate, bypass)
     if not coefs:
         return ones
-    h = response(torch.cat([c.reshape(-1, 5) for c in coefs]), frames.centers_hz, frames.sample_rate)
+    h = response(torch.cat([c.reshape(-1, 5) for c in coefs]), frames.freqs_hz, frames.sample_rate)
     return (h.real.square() + h.imag.square()).prod(dim=0)
 
 
@@ -185,10 +196,10 @@ _K_POWER: dict[tuple, torch.Tensor] = {}
 
 
 def _k_power(frames: Frames) -> torch.Tensor:
-    key = (frames.sample_rate, len(frames.centers_hz), float(frames.centers_hz[0]))
+    key = (frames.sample_rate, len(frames.freqs_hz))
     if key not in _K_POWER:
         coefs = torch.as_tensor(k_weighting(frames.sample_rate))
-        h = response(coefs, frames.centers_hz, frames.sample_rate)
+        h = response(coefs, frames.freqs_hz, frames.sample_rate)
         _K_POWER[key] = (h.real.square() + h.imag.square()).prod(dim=0)
     return _K_POWER[key]
 
@@ -263,8 +274,8 @@ def render(frames: Frames, p: dict, bypass=frozenset()) -> Rendered:
     k_out = k_energy * 10.0 ** (gain_db / 10.0) * limit2
     return Rendered(
         energy=energy * total, peak=peak * 10.0 ** (gain_db / 20.0) * limit2.sqrt(), k_energy=k_out,
-        band_mid=h2 * (weights @ frames.mid.reshape(-1, frames.mid.shape[-1])),
-        band_side=w2 * h2 * (weights @ frames.side.reshape(-1, frames.side.shape[-1])),
+        band_mid=(h2 * (weights @ frames.mid.reshape(-1, frames.mid.shape[-1]))) @ frames.band_of,
+        band_side=(w2 * h2 * (weights @ frames.side.reshape(-1, frames.side.shape[-1]))) @ frames.band_of,
         lufs=_lufs(_blocks(k_out, frames.hop_s)), gain_reduction_db=gr,
     )
 
@@ -272,7 +283,7 @@ def render(frames: Frames, p: dict, bypass=frozenset()) -> Rendered:
 def neutral(frames: Frames) -> Rendered:
     """The frames as they are (no processing), for measuring a reference."""
     k_energy = frames.channels * ((frames.mid + frames.side) @ _k_power(frames))
-    flat = lambda t: t.reshape(-1, t.shape[-1]).sum(0)  # noqa: E731
+    flat = lambda t: t.reshape(-1, t.shape[-1]).sum(0) @ frames.band_of  # noqa: E731
     return Rendered(frames.mid.sum(-1) + frames.side.sum(-1), frames.peak, k_energy, flat(frames.mid),
                     flat(frames.side), _lufs(_blocks(k_energy, frames.hop_s)), torch.zeros_like(frames.peak))
 

@@ -1,0 +1,19 @@
+"""Shared fixtures: the shipped example files and deterministic music-like signals."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture(scope="session")
+def example_mix() -> Path:
+    return EXAMPLES / "mix.flac"
+
+
+@pytest.fixture(scope="session")
+def example_reference() -> Path:
+    return EXAMPLES / "reference.flac"
