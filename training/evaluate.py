@@ -1,14 +1,19 @@
 """tonematch-eval: held-out comparison of mastering methods on self-supervised cases.
 
-  tonematch-eval FOLDER [--model STEM] [--cases 32] [--seed 0] [--sample-rate 44100]
+  tonematch-eval FOLDER [--split test] [--model STEM] [--cases 32] [--seed 0] [--sample-rate 44100]
                         [--seconds 6] [--out results.md]
 
-Case i (fixed by --seed): two segments A and B of one track of FOLDER; input = A degraded;
-target = clean A through a random chain draw (configs/chain/default.yaml); reference = clean B
-through the same draw. Each method sees input and reference and its output is compared with the
-target. Methods: input (unchanged), baseline (training/baseline.py), model (--model: settings
-predicted by the network), matchering (only when the optional, GPL `matchering` package is
-installed). Every chain output comes from the exact renderer, as `tonematch render` would make it.
+Case i (fixed by --seed): two segments A and B of one track of FOLDER (with --split test: of the
+tracks the training recipe held out, by the same seeded split); input = A degraded; target =
+clean A through a random chain draw (configs/chain/default.yaml); reference = clean B through the
+same draw: another segment of the target master. Each method sees input and reference and its
+output is compared with the target. Methods, all through the `tonematch match` pipeline:
+input (unchanged), matcher (the non-learned matcher), network (the network alone), refine from
+neutral (refinement from the neutral chain, no network), network + refine (the default), and
+matchering (only when the optional, GPL `matchering` package is installed). Every chain output
+comes from the exact renderer, as `tonematch match` would make it. A second table repeats the
+comparison on the cases whose target was heavily compressed (static gain reduction of at least
+6 dB at the clip's peak).
 """
 from __future__ import annotations
 
@@ -30,14 +35,15 @@ from omegaconf import OmegaConf
 from tonematch.data.errors import TonematchError
 from tonematch.data.resample import resample
 from tonematch.data.selfsup import SelfSupervisedDataset
-from tonematch.data.splits import list_audio_files
-from tonematch.models.chain import TABLE
+from tonematch.data.splits import list_audio_files, split_files
+from tonematch.inference import match as matching
+from tonematch.inference import refine
+from tonematch.models.chain import TABLE, compressor
 from tonematch.models.chain.exact import render_array
 from tonematch.models.chain.settings import Settings
 from tonematch.models.files import load_model
 
 from . import metrics
-from .baseline import baseline_settings
 from .config_dir import config_dir
 
 COLUMNS = [  # (key, header, format)
@@ -46,6 +52,7 @@ COLUMNS = [  # (key, header, format)
     ("centroid_hz", "centroid err (Hz)", "{:.0f}"),
     ("rms_db", "RMS err (dB)", "{:.2f}"),
     ("lufs_lu", "LUFS err (LU)", "{:.2f}"),
+    ("crest_db", "crest err (dB)", "{:.2f}"),
     ("true_peak_dbtp", "true peak max (dBTP)", "{:+.2f}"),
     ("seconds", "time/case (s)", "{:.3f}"),
 ]
@@ -53,11 +60,37 @@ COLUMNS = [  # (key, header, format)
 Method = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (input, reference) -> output
 
 
-def make_cases(folder, count: int, seed: int, sample_rate: int, seconds: float, chain_config: str) -> list[dict]:
-    """[{input, target, reference, track}] as float32 [2, T] arrays, a function of the arguments."""
+HEAVY_GR_DB = 6.0  # the "heavily compressed target" subset
+
+
+def held_out(folder, split: str, val_fraction: float, test_fraction: float, split_seed: int = 0) -> list:
+    """The files of one split of FOLDER, as the training datamodule splits it (by track, seeded)."""
     files = list_audio_files(folder)
     if not files:
         raise TonematchError(f"no audio files in '{folder}'")
+    if split == "all":
+        return files
+    chosen = split_files(files, val_fraction, test_fraction, split_seed, root=folder)[split]
+    if not chosen:
+        raise TonematchError(f"the {split} split of '{folder}' is empty")
+    return chosen
+
+
+def target_reduction_db(source: np.ndarray, settings: Settings) -> float:
+    """Static gain reduction of the drawn compressor at the clip's sample peak (dB, >= 0)."""
+    v = settings.values
+    peak_db = 20.0 * np.log10(max(float(np.abs(source).max()), 1e-10)) + v["gain.gain_db"]
+    gain = compressor.gain_computer(torch.tensor(peak_db), torch.tensor(v["compressor.threshold_db"]),
+                                    torch.tensor(v["compressor.ratio"]), torch.tensor(v["compressor.knee_db"]))
+    return -float(gain)
+
+
+def make_cases(files, count: int, seed: int, sample_rate: int, seconds: float, chain_config: str) -> list[dict]:
+    """[{input, target, reference, track, reduction_db}] as float32 [2, T] arrays, a function of the arguments."""
+    if isinstance(files, (str, os.PathLike)):
+        files = list_audio_files(files)
+    if not files:
+        raise TonematchError("no audio files to make cases from")
     dataset = SelfSupervisedDataset(
         files, sample_rate=sample_rate, segment_frames=int(round(seconds * sample_rate)),
         examples_per_epoch=count, seed=seed, deterministic=True,
@@ -68,37 +101,43 @@ def make_cases(folder, count: int, seed: int, sample_rate: int, seconds: float, 
         item = dataset[i]
         source = item["target_source"][None]
         settings = Settings.from_unit(draw.draw([i], source)[0], sample_rate)
+        settings.bypass = frozenset()  # the draw's high-pass is part of the target, as in training
         cases.append({
             "input": item["input"].numpy(),
             "target": render_array(item["target_source"].numpy(), settings, sample_rate),
             "reference": render_array(item["reference_source"].numpy(), settings, sample_rate),
             "track": os.path.basename(item["track"]),
+            "reduction_db": target_reduction_db(item["target_source"].numpy(), settings),
         })
     return cases
-
-
-def settings_from_unit(unit: torch.Tensor, model_rate: int, sample_rate: int) -> Settings:
-    """The network's [P] vector -> Settings for rendering at `sample_rate`. Frequencies are read
-    at the rate the model was trained at (its ranges), then kept inside this rate's ranges."""
-    values = Settings.from_unit(unit, model_rate).values
-    for key, value in values.items():
-        low, high = TABLE.by_key[key].spec.bounds(sample_rate)
-        values[key] = min(max(value, low), high)
-    return Settings(values, sample_rate)
 
 
 class CaseFailed(Exception):
     """A method could not process one case (an optional tool refusing a clip): noted, not fatal."""
 
 
-def model_method(stem: str, sample_rate: int) -> Method:
-    model, _ = load_model(stem, expected_param_names=TABLE.learned_keys)
-    model_rate = model.sample_rate
+def pipeline_method(sample_rate: int, model=None, refined: bool = True, start: str = "predicted",
+                    steps: int | None = None) -> Method:
+    """A `tonematch match` run in memory: the network's (or the matcher's) settings, or the
+    neutral chain (start='neutral'), refined or not, rendered exactly."""
+    options = matching.Options(refine=refined and start != "neutral", steps=steps)
 
     def run(audio, reference):
-        x, ref = (resample(a, sample_rate, model_rate) for a in (audio, reference))
-        unit = model.predict_track(torch.from_numpy(x), reference=torch.from_numpy(ref))
-        return render_array(audio, settings_from_unit(unit.double(), model_rate, sample_rate), sample_rate)
+        mix = matching.analyse_array(audio, sample_rate)
+        target = matching.target_from(matching.analyse_array(reference, sample_rate))
+        if start == "neutral":
+            settings = Settings.defaults(sample_rate)
+            lufs, ceiling = matching.loudness_and_ceiling(options, target)
+            settings.values.update({"loudness.target_lufs": lufs, "limiter.ceiling_dbtp": ceiling})
+            if refined:
+                from tonematch.inference import character
+
+                frames = character.analyse(mix.clips, sample_rate, mix.true_peak_ratio)
+                settings = refine.refine(settings, mix.clips, frames, target.character,
+                                         steps=refine.STEPS if steps is None else steps).settings
+        else:
+            settings, _ = matching.choose_settings(mix, target, options, model)
+        return render_array(audio, settings, sample_rate)
 
     return run
 
@@ -142,12 +181,14 @@ def evaluate(cases: list[dict], methods: dict[str, Method], sample_rate: int) ->
             seconds = time.perf_counter() - start
             row = metrics.compare(output.astype(np.float32), case["target"], sample_rate)
             row["seconds"] = seconds
+            row["heavy"] = case.get("reduction_db", 0.0) >= HEAVY_GR_DB
             rows.append(row)
-        if rows:
-            results[name] = {
-                key: (max if key == "true_peak_dbtp" else np.mean)([r[key] for r in rows]) for key, _, _ in COLUMNS
-            }
-            results[name]["cases"] = len(rows)
+        for label, chosen in (("all", rows), ("heavy", [r for r in rows if r["heavy"]])):
+            if chosen:
+                summary = {key: (max if key == "true_peak_dbtp" else np.mean)([r[key] for r in chosen])
+                           for key, _, _ in COLUMNS}
+                summary["cases"] = len(chosen)
+                results.setdefault(label, {})[name] = summary
     return results, notes
 
 
@@ -161,19 +202,29 @@ def table(results: dict) -> str:
 
 
 def report(results: dict, notes: list[str], args) -> str:
+    where = f"the {args.split} split of `{args.folder}`" if args.split != "all" else f"`{args.folder}`"
     head = (
-        f"# tonematch evaluation\n\n{args.cases} cases from `{args.folder}`, seed {args.seed}, "
+        f"# tonematch evaluation\n\n{args.cases} cases from {where}, seed {args.seed}, "
         f"{args.seconds:g} s at {args.sample_rate} Hz. Errors are against the target (mean over "
         "cases); the true peak is the output's, worst case.\n"
     )
-    body = table(results)
+    body = table(results.get("all", {}))
+    if results.get("heavy"):
+        body += (f"\n\nTargets with heavy compression (static gain reduction >= {HEAVY_GR_DB:g} dB at the "
+                 "clip's peak):\n\n" + table(results["heavy"]))
     tail = "".join(f"\n- {n}" for n in notes)
     return head + "\n" + body + "\n" + (f"\nNotes:{tail}\n" if notes else "")
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="tonematch-eval", description=__doc__.split("\n\n")[0])
-    p.add_argument("folder", help="held-out music (not used in training)")
+    p.add_argument("folder", help="music; with --split test, the training folder (its held-out tracks are used)")
+    p.add_argument("--split", choices=("all", "test", "val"), default="all",
+                   help="which tracks of FOLDER: all, or the held-out split the training recipe made")
+    p.add_argument("--val-fraction", type=float, default=0.05, help="as data.val_fraction in training")
+    p.add_argument("--test-fraction", type=float, default=0.1, help="as data.test_fraction in training")
+    p.add_argument("--steps", type=int, help="refinement steps (default: the match default)")
+    p.add_argument("--methods", help="comma list of methods to run (default: all)")
     p.add_argument("--model", help="model stem: STEM.safetensors + STEM.json")
     p.add_argument("--cases", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
@@ -193,21 +244,27 @@ def main(argv=None) -> int:
         chain_config = args.chain_config or str(Path(config_dir()) / "chain" / "default.yaml")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # short tracks are skipped with a warning
-            cases = make_cases(args.folder, args.cases, args.seed, args.sample_rate, args.seconds, chain_config)
+            files = held_out(args.folder, args.split, args.val_fraction, args.test_fraction)
+            cases = make_cases(files, args.cases, args.seed, args.sample_rate, args.seconds, chain_config)
+        sr = args.sample_rate
         methods: dict[str, Method] = {
             "input": lambda audio, reference: audio,
-            "baseline": lambda audio, reference: render_array(
-                audio, baseline_settings(audio, reference, args.sample_rate), args.sample_rate
-            ),
+            "matcher": pipeline_method(sr, None, refined=False),
+            "refine from neutral": pipeline_method(sr, start="neutral", steps=args.steps),
         }
         if args.model:
-            methods["model"] = model_method(args.model, args.sample_rate)
+            model, _ = load_model(args.model, expected_param_names=TABLE.learned_keys)
+            methods["network"] = pipeline_method(sr, model, refined=False)
+            methods["network + refine"] = pipeline_method(sr, model, steps=args.steps)
         notes = []
         match = matchering_method(args.sample_rate)
         if match is not None:
             methods["matchering"] = match
         else:
             notes.append("matchering not installed (optional: pip install 'tonematch[matchering]', GPL)")
+        if args.methods:
+            keep = [m.strip() for m in args.methods.split(",")]
+            methods = {k: v for k, v in methods.items() if k in keep}
         results, failed = evaluate(cases, methods, args.sample_rate)
         text = report(results, notes + failed, args)
     except TonematchError as exc:

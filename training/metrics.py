@@ -66,6 +66,14 @@ def true_peak_dbtp(x: np.ndarray) -> float:
     return truepeak.true_peak_dbtp(x, floor=_FLOOR)
 
 
+def crest_db(x: np.ndarray) -> float:
+    """Crest factor: sample peak over RMS (dB); silence reads 0."""
+    from tonematch.models.measure.dynamics import crest_factor_db
+
+    value = crest_factor_db(x)
+    return 0.0 if value is None else float(value)
+
+
 def compare(output: np.ndarray, target: np.ndarray, sample_rate: int) -> dict[str, float]:
     """All metrics of one output against its target."""
     return {
@@ -74,5 +82,6 @@ def compare(output: np.ndarray, target: np.ndarray, sample_rate: int) -> dict[st
         "centroid_hz": abs(spectral_centroid_hz(output, sample_rate) - spectral_centroid_hz(target, sample_rate)),
         "rms_db": abs(rms_db(output) - rms_db(target)),
         "lufs_lu": abs(lufs(output, sample_rate) - lufs(target, sample_rate)),
+        "crest_db": abs(crest_db(output) - crest_db(target)),
         "true_peak_dbtp": true_peak_dbtp(output),
     }

@@ -1,0 +1,70 @@
+"""tonematch-export: a checkpoint of a run -> model files (safetensors + JSON card).
+
+  tonematch-export runs/cpu_recipe/main/checkpoints/best-step0001024.ckpt -o models/weights/default
+
+The architecture comes from the run's own composed config (.hydra/config.yaml beside the
+checkpoints folder), so any checkpoint of a run can be exported while training goes on.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from tonematch.data.errors import TonematchError
+from tonematch.models.chain import TABLE
+from tonematch.models.files import save_model
+
+
+def run_config(checkpoint: Path):
+    for folder in (checkpoint.parent.parent, checkpoint.parent):
+        cfg = folder / ".hydra" / "config.yaml"
+        if cfg.is_file():
+            return OmegaConf.load(cfg)
+    raise TonematchError(f"no .hydra/config.yaml found for {checkpoint} (is it inside a run folder?)")
+
+
+def export(checkpoint, out_stem, card: dict | None = None) -> dict:
+    checkpoint = Path(checkpoint)
+    if not checkpoint.is_file():
+        raise TonematchError(f"checkpoint not found: {checkpoint}")
+    cfg = run_config(checkpoint)
+    model = instantiate(cfg.model, table=TABLE)
+    # our own checkpoint from a training run: trusted, and it holds non-tensor training state
+    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    model.load_state_dict({k[len("model."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.")})
+    info = {
+        "name": cfg.get("name"),
+        "training": {
+            "source": str(checkpoint.name),
+            "global_step": int(ckpt.get("global_step", -1)),
+            "epochs": int(ckpt.get("epoch", -1)),
+            "sample_rate": int(cfg.chain.sample_rate),
+            "experiment": cfg.get("name"),
+        },
+        **(card or {}),
+    }
+    save_model(model.eval(), out_stem, info)
+    return info
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="tonematch-export", description=__doc__.split("\n\n")[0])
+    p.add_argument("checkpoint")
+    p.add_argument("-o", "--output", required=True, help="model stem: STEM.safetensors + STEM.json")
+    args = p.parse_args(argv)
+    try:
+        info = export(args.checkpoint, args.output)
+    except TonematchError as exc:
+        print(f"tonematch-export: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"exported {args.checkpoint} (step {info['training']['global_step']}) -> {args.output}.safetensors/.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
