@@ -73,6 +73,22 @@ def match(mix, reference, sample_rate: int | None = None, reference_sample_rate:
     return master_to(mix, _target_of(reference, sample_rate, reference_sample_rate), sample_rate, **options)
 
 
+def master(mix, style, sample_rate: int | None = None, **options) -> MasterResult:
+    """Master `mix` (path or [C, T] array) in a style (a .tmstyle path or a loaded Style), with no
+    reference: the same options as `match`."""
+    from . import style as _style
+
+    if not isinstance(style, _style.Style):
+        from tonematch.models.style_file import load_style
+
+        style = load_style(style)
+    opts = _match.Options(**options)
+    opts.check()
+    x, sr = _load(mix, sample_rate, "mix")
+    audio, settings, notes = _style.master_array(x, sr, style, opts)
+    return MasterResult(audio, sr, settings, notes)
+
+
 def render(mix, settings, out_path=None, sample_rate: int | None = None, **kwargs):
     """Render `mix` (path or array) with `settings` (a Settings or a settings JSON path).
     With `out_path` (mix a path): streams the file to disk and returns the render summary;

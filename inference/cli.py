@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_match import add_match_parser
 
     add_match_parser(sub, common)
+    from .cli_style import add_style_parsers
+
+    add_style_parsers(sub, common)
     return parser
 
 

@@ -18,7 +18,7 @@ try:
 except _metadata.PackageNotFoundError:  # a source tree that is not installed
     __version__ = "0+unknown"
 
-__all__ = ["__version__", "Settings", "MasterResult", "analyze", "match", "render"]
+__all__ = ["__version__", "Settings", "MasterResult", "analyze", "master", "match", "render"]
 
 
 def __getattr__(name: str):
@@ -26,7 +26,7 @@ def __getattr__(name: str):
         from tonematch.models.chain.settings import Settings
 
         return Settings
-    if name in ("MasterResult", "analyze", "match", "render"):
+    if name in ("MasterResult", "analyze", "master", "match", "render"):
         from tonematch.inference import api
 
         return getattr(api, name)

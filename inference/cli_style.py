@@ -1,0 +1,140 @@
+"""`tonematch style fit | from-references | show` and `tonematch master MIX... --style S`."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tonematch.data.errors import TonematchError
+
+
+def _error(text: str) -> None:
+    print(f"tonematch: error: {text}", file=sys.stderr, flush=True)
+
+
+def add_style_parsers(sub, common) -> None:
+    from .cli_match import add_shared_options
+
+    p = sub.add_parser("style", parents=[common], help="learn your own mastering style from your mix/master pairs",
+                       description="Fit, make or show a style (.tmstyle): what an engineer does as a function of the mix.")
+    ss = p.add_subparsers(dest="style_command", metavar="ACTION", required=True)
+
+    f = ss.add_parser("fit", parents=[common], help="fit a style on a folder (mix/ + master/) or CSV (mix,master) of pairs",
+                      description="Align and analyse every pair (one that does not align is reported and left out), "
+                                  "learn how the masters' character follows the mixes', and print a held-out check.")
+    f.add_argument("pairs", metavar="PAIRS", help="folder with mix/ and master/ (matched by name) or a CSV mix,master")
+    f.add_argument("-o", "--output", metavar="S.tmstyle", required=True, help="the style file to write")
+    f.add_argument("--name", help="the style's name (default: the output's stem)")
+    f.add_argument("--steps", type=int, default=None, metavar="N",
+                   help="refinement steps per pair and in the check (default 120 and 200)")
+    f.add_argument("--no-check", action="store_true", help="skip the held-out check (faster)")
+    f.set_defaults(func=cmd_fit)
+
+    r = ss.add_parser("from-references", parents=[common], help="a style from reference masters alone (no pairs)",
+                      description="The target is the masters' average character, whatever the mix.")
+    r.add_argument("folder", metavar="DIR", nargs="+", help="reference masters (files or folders)")
+    r.add_argument("-o", "--output", metavar="S.tmstyle", required=True)
+    r.add_argument("--name")
+    r.set_defaults(func=cmd_from_references)
+
+    s = ss.add_parser("show", parents=[common], help="what a style does, in words and numbers")
+    s.add_argument("style", metavar="S.tmstyle")
+    s.add_argument("--json", action="store_true", help="the style's card and numbers as JSON")
+    s.set_defaults(func=cmd_show)
+
+    m = sub.add_parser("master", parents=[common], help="master mixes in your own style (no reference)",
+                       description="Predict the master your style would make of each MIX, refine toward it, render "
+                                   "exactly and write the settings beside the output (OUT.json).")
+    add_shared_options(m)
+    m.add_argument("--style", "-s", metavar="S.tmstyle", help="the style file (tonematch style fit)")
+    m.set_defaults(func=cmd_master)
+
+
+def _name(args) -> str:
+    from pathlib import Path
+
+    return args.name or Path(args.output).stem
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    import warnings
+
+    from tonematch.data.pairs import find_pairs
+    from tonematch.models.style_file import save_style
+
+    from . import match, style
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pairs = find_pairs(args.pairs)
+    for w in caught:
+        print(f"tonematch: warning: {w.message}", file=sys.stderr)
+    print(f"{len(pairs)} pair(s) in {args.pairs}")
+    steps = args.steps if args.steps is not None else style.FIT_STEPS
+    options = match.Options(steps=args.steps)
+    fitted = style.fit_pairs(pairs, _name(args), steps=steps, check=not args.no_check, options=options,
+                             error=lambda t: print(f"tonematch: warning: {t}", file=sys.stderr, flush=True))
+    path = save_style(fitted, args.output)
+    print("\n".join(style.describe(fitted)))
+    print(f"wrote {path} ({fitted.meta['pairs']} pairs, {fitted.meta['fit_seconds']:.0f} s)")
+    return 0
+
+
+def cmd_from_references(args: argparse.Namespace) -> int:
+    from tonematch.models.style_file import save_style
+
+    from . import match, style
+    from .master import expand_inputs
+
+    masters, failed = [], 0
+    for path in expand_inputs(args.folder):
+        try:
+            masters.append(match.analyse_file(path))
+        except Exception as exc:  # noqa: BLE001 - one unreadable reference is left out
+            failed += 1
+            _error(f"{path}: {' '.join(str(exc).split())} (left out)")
+    fitted = style.style_from_references(masters, _name(args))
+    path = save_style(fitted, args.output)
+    print("\n".join(style.describe(fitted)))
+    print(f"wrote {path} ({len(masters)} reference masters)")
+    return 1 if failed else 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from tonematch.models.style_file import load_style
+
+    from . import style
+
+    s = load_style(args.style)
+    if args.json:
+        import json
+
+        from tonematch.models.style_file import TENSORS, _clean
+
+        print(json.dumps(_clean({"meta": s.meta, "habit": s.habit, "true_peak_dbtp": s.true_peak_dbtp,
+                                 **{n: getattr(s, n).tolist() for n in TENSORS}}), indent=2))
+    else:
+        print("\n".join(style.describe(s)))
+    return 0
+
+
+def cmd_master(args: argparse.Namespace) -> int:
+    from .cli_match import list_platforms, options_from
+
+    if args.platform == "list":
+        print(list_platforms())
+        return 0
+    missing = [flag for flag, value in (("MIX", args.mixes), ("--style", args.style), ("-o/--output", args.output))
+               if not value]
+    if missing:
+        raise TonematchError(f"master: missing {', '.join(missing)}")
+    options = options_from(args)
+    from tonematch.models.style_file import load_style
+
+    from . import style
+    from .cli import warn
+
+    s = load_style(args.style)
+    failed = style.master_many(args.mixes, s, args.output, options, error=_error, report=args.report,
+                               bit_depth=args.bit_depth, dither=not args.no_dither, warn=warn,
+                               source={"style": str(args.style), "style_name": s.name})
+    return 1 if failed else 0

@@ -1,0 +1,107 @@
+"""The .tmstyle file: round trip, refusal of corrupt, truncated, foreign and other-version files,
+and loading never executes code."""
+import json
+import pickle
+
+import numpy as np
+import pytest
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from tonematch.data.errors import TonematchError
+from tonematch.inference.style import BUMP_HZ, Style, describe
+from tonematch.models import style_file
+from tonematch.models.style_file import load_style, save_style
+
+
+def _style(**meta):
+    k = len(BUMP_HZ)
+    return Style(np.array(BUMP_HZ), np.linspace(0, 0.5, k), np.linspace(-2, 2, k), np.array([1.0, 0.9, 0.8, 0.7]),
+                 np.array([-30.0, -10.0, 1.0, 1.5]), np.array([0.0, 0.4, 0.0]), np.array([0.5, 5.0, -9.0]), -1.2,
+                 habit={"threshold_rel_lufs": 4.0, "threshold_db": -18.0, "ratio": 2.5, "attack_ms": 10.0,
+                        "release_ms": 120.0, "knee_db": 6.0, "width": 1.2, "target_lufs": -9.0, "ceiling_dbtp": -1.0,
+                        "eq": {"eq.low_shelf.gain_db": 1.5, "eq.low_shelf.freq_hz": 90.0, "eq.low_shelf.q": 0.7}},
+                 meta={"name": "mine", "pairs": 6, "kind": "pairs", **meta})
+
+
+def test_round_trip(tmp_path):
+    s = _style()
+    path = save_style(s, tmp_path / "mine")
+    assert path.name == "mine.tmstyle"
+    back = load_style(path)
+    for name in style_file.TENSORS:
+        np.testing.assert_array_equal(getattr(back, name), getattr(s, name))
+    assert back.habit == s.habit and back.true_peak_dbtp == s.true_peak_dbtp
+    assert back.meta["name"] == "mine" and back.meta["base"] == style_file.base_version()
+    with safe_open(str(path), framework="numpy") as f:  # plain safetensors, JSON card in the header
+        assert json.loads(f.metadata()["card"])["meta"]["pairs"] == 6
+
+
+def test_truncated_and_corrupt_files_are_refused(tmp_path):
+    path = save_style(_style(), tmp_path / "s.tmstyle")
+    data = path.read_bytes()
+    cut = tmp_path / "cut.tmstyle"
+    cut.write_bytes(data[: len(data) - 20])
+    with pytest.raises(TonematchError, match="not a readable style file"):
+        load_style(cut)
+    flipped = bytearray(data)
+    flipped[-3] ^= 0xFF  # inside the tensor bytes: the file still parses
+    bad = tmp_path / "bad.tmstyle"
+    bad.write_bytes(bytes(flipped))
+    with pytest.raises(TonematchError, match="corrupt"):
+        load_style(bad)
+    junk = tmp_path / "junk.tmstyle"
+    junk.write_bytes(b"\x00" * 5)
+    with pytest.raises(TonematchError):
+        load_style(junk)
+    with pytest.raises(TonematchError, match="not found"):
+        load_style(tmp_path / "missing.tmstyle")
+
+
+def _rewrite(path, out, **changes):
+    with safe_open(str(path), framework="pt") as f:
+        meta = dict(f.metadata())
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    meta.update(changes)
+    save_file(tensors, str(out), metadata=meta)
+    return out
+
+
+def test_other_versions_and_foreign_files_are_refused(tmp_path):
+    path = save_style(_style(), tmp_path / "s.tmstyle")
+    with pytest.raises(TonematchError, match="another base version"):
+        load_style(_rewrite(path, tmp_path / "b.tmstyle", base="character-0/chain-000000000000"))
+    with pytest.raises(TonematchError, match="format version"):
+        load_style(_rewrite(path, tmp_path / "v.tmstyle", format_version="99"))
+    with pytest.raises(TonematchError, match="not a tonematch style"):
+        load_style(_rewrite(path, tmp_path / "f.tmstyle", format="tonematch-model"))
+
+
+class _Boom:
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {_Boom.marker}",))
+
+
+def test_loading_never_executes_code(tmp_path):
+    _Boom.marker = tmp_path / "executed"
+    evil = tmp_path / "evil.tmstyle"
+    evil.write_bytes(pickle.dumps(_Boom()))
+    with pytest.raises(TonematchError):
+        load_style(evil)
+    assert not _Boom.marker.exists()
+
+
+def test_show_says_what_the_style_does_in_words_and_numbers(tmp_path, capsys):
+    from tonematch.inference.cli import main
+
+    path = save_style(_style(), tmp_path / "mine.tmstyle")
+    assert main(["style", "show", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "low shelf +1.5 dB at 90 Hz" in out
+    assert "ratio 2.5:1 at -18.0 dB" in out and "width 1.20" in out and "-9.0 LUFS" in out
+    assert "pulls the balance to its own" in out and "block crest: 0.40 x the mix's" in out
+    assert "loudness: -9.0 LUFS whatever the mix" in out
+    assert describe(load_style(path))[0].startswith("style 'mine': fitted on 6 pairs")
+    assert main(["style", "show", str(tmp_path / "nope.tmstyle")]) == 2
