@@ -144,7 +144,11 @@ def master_many(mixes, target: match.Target, out, options: match.Options, model=
         except Exception as exc:  # noqa: BLE001 - one bad file never stops the batch
             failed += 1
             text = f"{path}: {' '.join(str(exc).split())}"
+            if bar is not None:
+                bar.clear()  # the line must not land inside the progress bar
             (error or say)(text)
+            if bar is not None:
+                bar.refresh()
         finally:
             if bar is not None:
                 bar.update(1)

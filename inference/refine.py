@@ -163,8 +163,10 @@ def refine(settings: Settings, clips: np.ndarray, frames: character.Frames, targ
     with torch.no_grad():
         p = {k: torch.tensor(float(v), dtype=torch.float64) for k, v in first.values.items()}
         model_char = character.measure(character.render(frames, p, first.bypass), frames)
-    shifted = {k: target[k] - (first_char[k] - model_char[k]) for k in ("tone", "width", "spread", "crest")}
-    shifted["lufs"] = target["lufs"]
+    shifted = dict(target)
+    for k in ("tone", "width", "spread", "crest"):
+        if first_char[k].shape == target[k].shape:  # a mono mix has no width to correct
+            shifted[k] = target[k] - (first_char[k] - model_char[k])
     second = optimise(first, frames, shifted, groups, steps // 2)
     _, second_d = exact(second)
     best = min([(start_d, 0, settings), (first_d, 1, first), (second_d, 2, second)], key=lambda t: (t[0], -t[1]))

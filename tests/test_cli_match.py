@@ -1,0 +1,123 @@
+"""`tonematch match` end to end on the shipped example: outputs, settings that reproduce the
+output bit for bit, loudness and ceiling, neutral amount, groups, platforms, batches, mono, errors."""
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+from signals import music_like, true_peak_db
+
+import tonematch
+from tonematch.inference.cli import main
+from tonematch.models.measure.loudness import integrated_loudness
+
+FAST = ["--steps", "30"]
+
+
+def _run(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _read(path):
+    x, sr = sf.read(path, dtype="float32", always_2d=True)
+    return x.T, sr
+
+
+def test_match_masters_the_example_and_the_settings_reproduce_it(tmp_path, capsys, example_mix, example_reference):
+    out = tmp_path / "out.wav"
+    code, text, err = _run(capsys, "match", example_mix, "--reference", example_reference, "-o", out, "--report", *FAST)
+    assert code == 0, err
+    assert out.is_file() and (tmp_path / "out.json").is_file() and (tmp_path / "out.png").is_file()
+    assert "EQ:" in text and "compressor:" in text and "loudness:" in text and "dBTP" in text
+    y, sr = _read(out)
+    ref, ref_sr = _read(example_reference)
+    assert y.shape[0] == 2 and sr == 44100
+    assert integrated_loudness(y, sr) == pytest.approx(integrated_loudness(ref, ref_sr), abs=0.5)
+    assert true_peak_db(y, 16) <= -1.0 + 0.05
+    again = tmp_path / "again.wav"
+    code, _, err = _run(capsys, "render", example_mix, "--params", tmp_path / "out.json", "-o", again)
+    assert code == 0, err
+    assert again.read_bytes() == out.read_bytes()
+
+
+def test_amount_zero_without_loudness_returns_the_mix(tmp_path, capsys, example_mix, example_reference):
+    out = tmp_path / "neutral.wav"
+    code, _, err = _run(capsys, "match", example_mix, "-r", example_reference, "-o", out, "--amount", "0",
+                        "--skip", "loudness", "--no-refine", "--no-dither")
+    assert code == 0, err
+    x, _ = _read(example_mix)
+    y, _ = _read(out)
+    assert np.abs(y - x).max() < 1e-3
+    settings = json.loads((tmp_path / "neutral.json").read_text())
+    eq = next(p for p in settings["chain"] if p["processor"] == "eq")
+    assert eq["highpass"].get("enabled") is False
+
+
+def test_platform_sets_loudness_and_ceiling(tmp_path, capsys, example_mix, example_reference):
+    code, text, _ = _run(capsys, "match", "--platform", "list")
+    assert code == 0 and "amazon" in text and "-2.0 dBTP" in text
+    out = tmp_path / "amazon.flac"
+    code, _, err = _run(capsys, "match", example_mix, "-r", example_reference, "-o", out, "--platform", "amazon",
+                        "--no-refine")
+    assert code == 0, err
+    chain = {p["processor"]: p for p in json.loads((tmp_path / "amazon.json").read_text())["chain"]}
+    assert chain["loudness"]["target_lufs"] == -14.0 and chain["limiter"]["ceiling_dbtp"] == -2.0
+    y, sr = _read(out)
+    assert integrated_loudness(y, sr) == pytest.approx(-14.0, abs=0.2)
+    assert true_peak_db(y, 16) <= -2.0 + 0.05
+
+
+def test_only_eq_switches_the_other_groups_off(tmp_path, capsys, example_mix, example_reference):
+    out = tmp_path / "eq_only.wav"
+    code, _, err = _run(capsys, "match", example_mix, "-r", example_reference, "-o", out, "--only", "eq", *FAST)
+    assert code == 0, err
+    chain = {p["processor"]: p for p in json.loads((tmp_path / "eq_only.json").read_text())["chain"]}
+    for proc in ("compressor", "width", "loudness", "gain"):
+        assert chain[proc].get("enabled") is False, proc
+    assert chain["eq"].get("enabled", True) is True
+
+
+def test_mono_stays_mono_and_a_batch_skips_a_bad_file(tmp_path, capsys, example_reference):
+    mixes = tmp_path / "mixes"
+    mixes.mkdir()
+    stereo = music_like(5.0, 44100, seed=2)
+    sf.write(mixes / "a_mono.wav", stereo[0], 44100, subtype="PCM_24")
+    sf.write(mixes / "b_stereo.flac", stereo.T, 44100, subtype="PCM_16")
+    (mixes / "c_broken.wav").write_bytes(b"RIFF0000WAVEnot audio at all")
+    out = tmp_path / "out"
+    code, _, err = _run(capsys, "match", mixes, "-r", example_reference, "-o", out, *FAST)
+    assert code == 1
+    errors = [line for line in err.splitlines() if line.startswith("tonematch: error:")]
+    assert len(errors) == 1 and "c_broken.wav" in errors[0]
+    mono, _ = _read(out / "a_mono.wav")
+    assert mono.shape[0] == 1
+    assert (out / "b_stereo.flac").is_file() and (out / "b_stereo.json").is_file()
+    assert not (out / "c_broken.wav").exists()
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--reference", "REF"], "missing"),
+    (["-r", "REF", "--amount", "2"], "--amount"),
+    (["-r", "REF", "--only", "eq,loudnes"], "unknown group"),
+    (["-r", "REF", "--platform", "myspace"], "unknown platform"),
+    (["-r", "/nonexistent.wav"], "nonexistent"),
+])
+def test_bad_options_give_one_error_line(tmp_path, capsys, example_mix, example_reference, args, needle):
+    args = [str(example_reference) if a == "REF" else a for a in args]
+    out = [] if needle == "missing" else ["-o", str(tmp_path / "x.wav")]
+    code, _, err = _run(capsys, "match", example_mix, *args, *out)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("tonematch: error:") and needle in lines[0]
+    assert not any(tmp_path.iterdir())
+
+
+def test_python_api_on_arrays(example_mix, example_reference):
+    x, sr = _read(example_mix)
+    result = tonematch.match(x, str(example_reference), sample_rate=sr, steps=20)
+    assert result.audio.shape == x.shape and result.sample_rate == sr
+    assert isinstance(result.settings, tonematch.Settings)
+    assert result.settings.values["limiter.ceiling_dbtp"] <= -1.0
+    again = tonematch.render(x, result.settings, sample_rate=sr)
+    assert np.array_equal(again, result.audio)
