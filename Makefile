@@ -6,17 +6,27 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.tonematch-installed
 
-.PHONY: venv demo test bench clean distclean
+.PHONY: venv warmup demo test bench clean distclean
 
 venv: $(STAMP)
 
 # torch first, pinned: 2.13.0 is the CPU build; left to the dependency resolver, pip would pick
 # the newest CUDA build (several GB). Reinstalls when pyproject.toml changes.
+# Then one render, analysis and match of the example compile every numba kernel they use once
+# (cache=True: kept in __pycache__ beside the sources), so the first real command starts warm.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install torch==2.13.0
 	$(BIN)/python -m pip install -e '.[train,test]'
+	$(MAKE) warmup
 	touch $@
+
+warmup:
+	$(BIN)/tonematch render examples/mix.flac --params examples/settings.json -o $(VENV)/.warmup.wav > /dev/null
+	$(BIN)/tonematch analyze examples/mix.flac > /dev/null
+	$(BIN)/tonematch match examples/mix.flac --reference examples/reference.flac -o $(VENV)/.warmup-match.wav \
+		--model none --steps 5 > /dev/null
+	rm -f $(VENV)/.warmup.wav $(VENV)/.warmup-match.wav $(VENV)/.warmup-match.json
 
 demo: venv
 	mkdir -p out
@@ -34,7 +44,8 @@ bench: venv
 		echo "== $$script"; $(BIN)/python "$$script"; \
 	done
 
-# Generated files only; the environment stays (distclean removes it too).
+# Generated files only; the environment stays (distclean removes it too). The numba kernel cache
+# lives in __pycache__ too: `make warmup` compiles it again.
 clean:
 	rm -rf out .pytest_cache build
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

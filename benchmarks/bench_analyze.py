@@ -64,7 +64,8 @@ def main() -> None:
         make_file(path, minutes)
         if time.perf_counter() - t0 > 1:
             print(f"(wrote {path} in {time.perf_counter() - t0:.1f} s)")
-        commands = [("stream (inference.analyze)", [sys.executable, "-m", "tonematch.inference.analyze", path, "--json"])]
+        stream = [sys.executable, "-m", "tonematch.inference.analyze", path, "--json"]
+        commands = [("stream (inference.analyze)", stream)]
         if name == "3min" or args.cli_hour:
             commands.append(("tonematch analyze (CLI)", [tonematch, "analyze", path, "--json"]))
         for label, cmd in commands:

@@ -77,7 +77,8 @@ def _pedalboard_chain(s):
     fx += [pb.PeakFilter(v[f"eq.peak{k}.freq_hz"], v[f"eq.peak{k}.gain_db"], v[f"eq.peak{k}.q"]) for k in (1, 2, 3, 4)
            if s.enabled("eq", f"peak{k}")]
     fx += [pb.HighShelfFilter(v["eq.high_shelf.freq_hz"], v["eq.high_shelf.gain_db"], v["eq.high_shelf.q"]),
-           pb.Compressor(v["compressor.threshold_db"], v["compressor.ratio"], v["compressor.attack_ms"], v["compressor.release_ms"]),
+           pb.Compressor(v["compressor.threshold_db"], v["compressor.ratio"],
+                         v["compressor.attack_ms"], v["compressor.release_ms"]),
            pb.Gain(8.0), pb.Limiter(v["limiter.ceiling_dbtp"], v["limiter.release_ms"])]
     return pb.Pedalboard(fx)
 

@@ -1,13 +1,14 @@
 """Training throughput: optimiser steps/s, examples/s, and time waiting for data vs computing.
 
-  python benchmarks/bench_train.py                         # CPU: 16 x 2 x 131072 at 44.1 kHz, cpu_recipe
+  python benchmarks/bench_train.py                         # CPU: full (16 x 2 x 131072, 44.1 kHz), cpu_recipe
   python benchmarks/bench_train.py --steps 5 --recipes cpu_recipe
   python benchmarks/bench_train.py --device cuda --recipes full,gpu_recipe
 
 Each recipe is built from the Hydra configs exactly as tonematch-train builds it, on synthetic
 tracks in a temporary folder; one warm-up step (numba kernels, allocator), then --steps timed
-steps of the real training computation (chain draw and target render, network, differentiable
-render, loss, backward, AdamW). "data wait" is the time the step loop waited for the loader.
+steps of the real training computation (chain draw and its no-grad renders, network, then the
+differentiable render where the recipe trains with an audio loss, loss, backward, AdamW).
+"data wait" is the time the step loop waited for the loader.
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import tempfile
 import time
 
 import tonematch.training  # noqa: F401  (first: sets the OpenMP wait policy before torch loads)
+
+# isort: split
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
@@ -72,7 +75,8 @@ def run(recipe: str, steps: int, device: str, extra: list[str]) -> None:
         total = sum(waits) + sum(computes)
         b, sr, n = cfg.data.batch_size, cfg.chain.sample_rate, cfg.data.segment_frames
         print(
-            f"{recipe:11s} {device:5s} batch {b} x 2 x {n} at {sr} Hz ({n / sr:.2f} s), {cfg.data.num_workers} workers: "
+            f"{recipe:11s} {device:5s} batch {b} x 2 x {n} at {sr} Hz ({n / sr:.2f} s), "
+            f"{cfg.data.num_workers} workers: "
             f"{steps / total:.3f} steps/s, {steps * b / total:.2f} examples/s; per step "
             f"{total / steps:.2f} s = compute {sum(computes) / steps:.2f} s + data wait {sum(waits) / steps:.3f} s"
         )

@@ -22,7 +22,8 @@ def music_like(seconds: float = 4.0, sample_rate: int = 44100, seed: int = 0, le
         env = np.exp(-tt * 6.0)
         f0 = 55.0 * 2 ** (rng.integers(0, 12) / 12)
         bass = 0.5 * np.sin(2 * np.pi * f0 * tt) * env
-        chord = sum(0.15 * np.sin(2 * np.pi * f0 * 4 * r * tt + rng.uniform(0, 6)) for r in (1.0, 1.26, 1.5)) * np.exp(-tt * 2.0)
+        partials = (0.15 * np.sin(2 * np.pi * f0 * 4 * r * tt + rng.uniform(0, 6)) for r in (1.0, 1.26, 1.5))
+        chord = sum(partials) * np.exp(-tt * 2.0)
         kick = 0.8 * np.sin(2 * np.pi * 60 * tt * np.exp(-tt * 10)) * np.exp(-tt * 25)
         out[0, seg] += bass + 0.8 * chord + kick
         out[1, seg] += bass + 0.5 * chord + kick

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 import soundfile as sf
-from signals import music_like
 
 from tonematch.inference import character, match
 from tonematch.models.chain.exact import render_array
 from tonematch.models.chain.settings import Settings
+
+from signals import music_like
 
 SR = 44100
 TARGET_LOW_DB, TARGET_HIGH_DB, TARGET_LUFS = 3.0, 2.0, -10.0
@@ -48,8 +49,10 @@ def engineer_settings(mix: np.ndarray, seed: int) -> Settings:
     lufs = match.analyse_array(mix, SR).lufs
     s = Settings.defaults(SR)
     s.values.update({
-        "eq.low_shelf.gain_db": float(np.clip(PULL * (TARGET_LOW_DB - low), -12, 12)), "eq.low_shelf.freq_hz": 150.0,
-        "eq.high_shelf.gain_db": float(np.clip(PULL * (TARGET_HIGH_DB - high), -12, 12)), "eq.high_shelf.freq_hz": 5000.0,
+        "eq.low_shelf.gain_db": float(np.clip(PULL * (TARGET_LOW_DB - low), -12, 12)),
+        "eq.low_shelf.freq_hz": 150.0,
+        "eq.high_shelf.gain_db": float(np.clip(PULL * (TARGET_HIGH_DB - high), -12, 12)),
+        "eq.high_shelf.freq_hz": 5000.0,
         "compressor.threshold_db": float(lufs + 4.0), "compressor.ratio": 3.0, "compressor.attack_ms": 5.0,
         "compressor.release_ms": 80.0, "width.width": 1.25,
         "loudness.target_lufs": TARGET_LUFS + float(rng.normal(0, 0.3)), "limiter.ceiling_dbtp": -1.0,

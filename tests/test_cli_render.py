@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from signals import music_like
 from tonematch.inference.analyze import analyze
 from tonematch.inference.cli import main
+
+from signals import music_like
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -239,8 +240,10 @@ def test_console_script_reports_errors_in_one_line(tmp_path):
     p = subprocess.run([*cmd, "analyze", str(bad)], capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and p.stdout == ""
     assert p.stderr.splitlines() == [p.stderr.strip()] and p.stderr.startswith("tonematch: error: cannot read")
-    probe = "import sys, tonematch.inference.cli; print(sorted({'torch', 'lightning', 'hydra', 'matplotlib'} & set(sys.modules)))"
-    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60).stdout.strip() == "[]"
+    probe = ("import sys, tonematch.inference.cli; "
+             "print(sorted({'torch', 'lightning', 'hydra', 'matplotlib'} & set(sys.modules)))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60).stdout.strip()
+    assert loaded == "[]"
 
 
 def test_readme_settings_example_loads():

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tonematch.data import audio, cache as cache_module
+from tonematch.data import audio
+from tonematch.data import cache as cache_module
 from tonematch.data.cache import DecodeCache
 from tonematch.data.errors import TonematchError
 from tonematch.data.synth import music_like

@@ -3,11 +3,12 @@ refinement itself: it moves a mix toward its reference, matches dynamics, and ne
 import numpy as np
 import pytest
 import torch
-from signals import music_like
 
 from tonematch.inference import character, refine
 from tonematch.models.chain.exact import render_array
 from tonematch.models.chain.settings import Settings
+
+from signals import music_like
 
 SR = 44100
 

@@ -105,7 +105,7 @@ def test_state_is_fixed_but_for_the_loudness_series():
     short.add(x)
     for _ in range(8):
         long.add(x)
-    (f1, s1), (f2, s2) = short.state_nbytes, long.state_nbytes
+    (f1, _), (f2, s2) = short.state_nbytes, long.state_nbytes
     assert max(f1, f2) < 1000  # filter state, totals and at most a few open blocks
     assert s2 <= 8 * 40.0 * (10 + 1 / 0.09) + 64  # 8 bytes per block, 10 + 11.1 blocks per second
 

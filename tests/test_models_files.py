@@ -8,8 +8,8 @@ from safetensors.torch import load_file, save_file
 
 from tonematch.data.errors import TonematchError
 from tonematch.models.chain.params import Entry, ParamSpec, ParamTable
-from tonematch.models.model import MasteringModel
 from tonematch.models.files import load_model, load_style, save_model, save_style
+from tonematch.models.model import MasteringModel
 
 SMALL = {"channels": [8, 16, 16, 16], "n_mels": 32, "embed_dim": 32}
 

@@ -154,7 +154,7 @@ def test_model_for_the_chain_table_starts_neutral():
         u = model(noise(2, 2, 24000, seed=1), noise(2, 2, 24000, seed=2))
     physical = TABLE.from_unit(u, 48000)
     defaults = TABLE.defaults(48000)
-    for i, key in enumerate(TABLE.learned_keys):
+    for key in TABLE.learned_keys:
         low, high = TABLE.by_key[key].spec.bounds(48000)
         # within ~2 % of each range of the neutral setting (range ends start 1 % inside)
         assert (physical[key] - defaults[key]).abs().max() <= 0.03 * (high - low), key

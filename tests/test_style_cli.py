@@ -52,7 +52,7 @@ def test_master_one_file_and_a_batch_with_a_bad_file(fitted, tmp_path, capsys):
                  "--target-lufs", "-12", "--skip", "width"])
     assert code == 1
     err = capsys.readouterr().err
-    assert "broken.wav" in err and len([l for l in err.splitlines() if "error" in l]) == 1
+    assert "broken.wav" in err and len([line for line in err.splitlines() if "error" in line]) == 1
     for name in ("a", "b"):
         assert (folder / f"{name}.wav").is_file()
         s = json.loads((folder / f"{name}.json").read_text())

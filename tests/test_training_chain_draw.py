@@ -30,12 +30,14 @@ def test_shipped_distribution_is_realistic(draw):
     n = 2000
     phys = draw.physical(torch.arange(n), clips(n))
     assert set(phys) == set(KEYS)
-    ratio, width, lufs, ceiling = (phys[k] for k in ("compressor.ratio", "width.width", "loudness.target_lufs", "limiter.ceiling_dbtp"))
+    keys = ("compressor.ratio", "width.width", "loudness.target_lufs", "limiter.ceiling_dbtp")
+    ratio, width, lufs, ceiling = (phys[k] for k in keys)
     assert 1.0 <= ratio.min() and ratio.max() <= 8.0 and ratio.median() < 3.0  # log-uniform: mostly gentle
     assert 0.7 <= width.min() and width.max() <= 1.4
     assert -20.0 <= lufs.min() and lufs.max() <= -8.0
     assert -2.0 <= ceiling.min() and ceiling.max() <= -0.3
-    gains = torch.stack([phys[f"eq.{b}.gain_db"] for b in ("low_shelf", "peak1", "peak2", "peak3", "peak4", "high_shelf")])
+    bands = ("low_shelf", "peak1", "peak2", "peak3", "peak4", "high_shelf")
+    gains = torch.stack([phys[f"eq.{b}.gain_db"] for b in bands])
     assert abs(float(gains.std()) - 3.0) < 0.3 and float(gains.abs().max()) <= 9.0
     hp = phys["eq.highpass.freq_hz"]
     off = (hp == 10.0).double().mean()  # the table default: high-pass effectively off

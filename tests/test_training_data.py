@@ -37,7 +37,8 @@ def test_split_by_track_and_deterministic_validation(folder):
     a, b = module(folder, seed=0), module(folder, seed=5)  # other training seed, same split
     tracks = {name: set(map(str, files)) for name, files in a.split.items()}
     assert all(tracks.values()) and sum(len(t) for t in tracks.values()) == 6
-    assert not (tracks["train"] & tracks["val"]) and not (tracks["train"] & tracks["test"]) and not (tracks["val"] & tracks["test"])
+    assert not (tracks["train"] & tracks["val"]) and not (tracks["train"] & tracks["test"])
+    assert not (tracks["val"] & tracks["test"])
     assert {name: set(map(str, files)) for name, files in b.split.items()} == tracks
     v1, v2, v3 = batches(a.val_dataloader()), batches(a.val_dataloader()), batches(b.val_dataloader())
     for x, y in zip(v1, v2):
@@ -73,7 +74,8 @@ def test_resume_continues_mid_epoch(folder):
     fresh.load_state_dict({"epoch": 3, "batches_done": 2})
     resumed = batches(fresh)
     assert len(resumed) == 2
-    assert all(torch.equal(x["index"], y["index"]) and torch.equal(x["input"], y["input"]) for x, y in zip(full[2:], resumed))
+    assert all(torch.equal(x["index"], y["index"]) and torch.equal(x["input"], y["input"])
+               for x, y in zip(full[2:], resumed))
     # only the first pass after a resume is shortened
     assert len(batches(fresh)) == 4
     fresh.load_state_dict({})  # outside fit (no position): nothing changes
@@ -89,9 +91,9 @@ def test_ranks_get_disjoint_shards():
 
 
 def test_synthetic_fallback_without_root(tmp_path):
-    dm = MasteringDataModule(root=None, synthetic_dir=str(tmp_path / "synth"), synthetic_tracks=4, synthetic_seconds=1.0,
-                             sample_rate=SR, segment_frames=SEG, batch_size=2, num_workers=0, examples_per_epoch=4,
-                             val_fraction=0.25, test_fraction=0.25)
+    dm = MasteringDataModule(root=None, synthetic_dir=str(tmp_path / "synth"), synthetic_tracks=4,
+                             synthetic_seconds=1.0, sample_rate=SR, segment_frames=SEG, batch_size=2, num_workers=0,
+                             examples_per_epoch=4, val_fraction=0.25, test_fraction=0.25)
     dm.prepare_data()
     dm.setup("fit")
     assert len(list((tmp_path / "synth").glob("*.wav"))) == 4

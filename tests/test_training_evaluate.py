@@ -10,8 +10,8 @@ import torch
 
 from tonematch.models.chain import TABLE
 from tonematch.models.chain.biquads import design, response
-from tonematch.models.model import MasteringModel
 from tonematch.models.files import save_model
+from tonematch.models.model import MasteringModel
 from tonematch.training.baseline import FIT_BANDS, fit_eq, smoothed_spectrum_db
 from tonematch.training.datamodule import write_synthetic_tracks
 from tonematch.training.evaluate import COLUMNS, make_cases
@@ -32,7 +32,8 @@ def parse(table_text):
 
 def run_eval(args):
     # a fresh process: there tonematch.training sets the OpenMP wait policy before torch loads
-    proc = subprocess.run([sys.executable, "-m", "tonematch.training.evaluate", *args], capture_output=True, text=True, timeout=240)
+    cmd = [sys.executable, "-m", "tonematch.training.evaluate", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout
 

@@ -54,7 +54,8 @@ def test_smoke_experiment_via_the_cli(music, tmp_path):
     assert card["training"]["global_step"] == 4 and card["training"]["source"] == "best checkpoint"
     assert card["name"] == "smoke" and model.sample_rate == SR
     with torch.no_grad():
-        unit = model.predict_track(torch.zeros(2, SR).uniform_(-0.1, 0.1), reference=torch.zeros(2, SR).uniform_(-0.2, 0.2))
+        mix, ref = torch.zeros(2, SR).uniform_(-0.1, 0.1), torch.zeros(2, SR).uniform_(-0.2, 0.2)
+        unit = model.predict_track(mix, reference=ref)
     assert unit.shape == (len(TABLE),) and torch.all((unit >= 0) & (unit <= 1))
 
 
@@ -102,7 +103,8 @@ print("RESULT " + json.dumps({
 def test_resumed_run_equals_uninterrupted_run(music, tmp_path):
     script = tmp_path / "resume.py"
     script.write_text(RESUME_SCRIPT)
-    proc = subprocess.run([sys.executable, str(script), str(music), str(tmp_path)], capture_output=True, text=True, timeout=240)
+    cmd = [sys.executable, str(script), str(music), str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     result = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))[7:])
     assert result["stopped_at"] == 2 and result["resumed_from"].endswith("last.ckpt")
@@ -111,7 +113,8 @@ def test_resumed_run_equals_uninterrupted_run(music, tmp_path):
 
 
 def test_ddp_on_two_cpu_processes(music, tmp_path):
-    run_cli(["experiment=smoke", "trainer=ddp_cpu", f"data.root={music}", f"paths.log_dir={tmp_path}", "run_id=ddp"], cwd=tmp_path)
+    overrides = ["experiment=smoke", "trainer=ddp_cpu", f"data.root={music}", f"paths.log_dir={tmp_path}", "run_id=ddp"]
+    run_cli(overrides, cwd=tmp_path)
     run = tmp_path / "smoke" / "ddp"
     card = json.loads((run / "model.json").read_text())
     assert card["training"]["world_size"] == 2 and card["training"]["global_step"] == 4

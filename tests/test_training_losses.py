@@ -6,8 +6,7 @@ import pytest
 import torch
 
 from tonematch.data.synth import music_like
-from tonematch.models.chain import TABLE
-from tonematch.models.chain import eq, width
+from tonematch.models.chain import TABLE, eq, width
 from tonematch.training.losses import MasteringLoss, band_limited_decimate
 
 SR = 16000

@@ -31,7 +31,8 @@ def one_numba_thread():
 
 def make_module(draw=None):
     torch.manual_seed(0)
-    model = MasteringModel.for_table(TABLE, SR, excerpt_frames=T, encoder_kwargs=SMALL, controller_kwargs={"hidden": 32})
+    model = MasteringModel.for_table(TABLE, SR, excerpt_frames=T, encoder_kwargs=SMALL,
+                                     controller_kwargs={"hidden": 32})
     return MasteringModule(
         model, MasteringLoss(SR), SR, draw=draw,
         optimizer=functools.partial(torch.optim.AdamW, lr=1e-3, weight_decay=0.1),

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import copy
-import math
 import datetime
+import math
 import os
 from pathlib import Path
 

@@ -1,8 +1,9 @@
 """Random mastering-chain settings for self-supervised targets, and what of them is ground truth.
 
 A self-supervised batch carries clean segments (target_source, reference_source); the training
-step draws one chain setting per item, renders both through it (batched, on the step's device)
-and asks the network to recover it from the degraded input. The draw follows a realistic
+step draws one chain setting per item, renders the reference through it (and the target too when
+it trains with an audio loss; batched, on the step's device) and asks the network to recover it
+from the degraded input. The draw follows a realistic
 distribution given per parameter in physical units (configs/chain/default.yaml), not uniform over
 the table's ranges: a 12 dB EQ boost or a 20:1 ratio is possible but not what masters sound like.
 

@@ -1,0 +1,75 @@
+"""The core API on the shipped examples in a fresh process: `import tonematch`, match (without and
+with refinement), render and analyze work, and none of them loads the training stack. .ci/run
+repeats the command-line half of this in a venv that has only the core dependencies."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TRAINING_STACK = ("pytorch_lightning", "lightning", "lightning_fabric", "hydra", "auraloss", "omegaconf")
+
+SCRIPT = r"""
+import json, sys
+import tonematch
+
+mix, ref, out = sys.argv[1], sys.argv[2], sys.argv[3]
+quick = tonematch.match(mix, ref, model="none", refine=False)
+refined = tonematch.match(mix, ref, model="none", refine=True, steps=20)
+summary = tonematch.render(mix, "examples/settings.json", out)
+array = tonematch.render(mix, quick.settings)
+print(json.dumps({
+    "version": tonematch.__version__,
+    "quick": {"shape": list(quick.audio.shape), "sr": quick.sample_rate, "notes": quick.notes,
+              "analysis": tonematch.analyze(quick.audio, quick.sample_rate)},
+    "refined": {"notes": refined.notes, "analysis": tonematch.analyze(refined.audio, refined.sample_rate)},
+    "rerender_max_diff": float(abs(array - quick.audio).max()),
+    "render": summary["report"],
+    "file": tonematch.analyze(out),
+    "reference": tonematch.analyze(ref),
+    "loaded": sorted(m for m in sys.modules if m.split(".")[0] in TRAINING_STACK),
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory, example_mix, example_reference):
+    out = tmp_path_factory.mktemp("core") / "mastered.wav"
+    script = f"TRAINING_STACK = {TRAINING_STACK!r}\n{SCRIPT}"
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(example_mix), str(example_reference), str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_no_training_stack_is_imported(result):
+    assert result["loaded"] == []
+
+
+def test_match_without_refinement(result):
+    quick = result["quick"]
+    assert quick["sr"] == 44100 and quick["shape"] == [2, 12 * 44100]
+    assert quick["notes"]["start"] == "matcher" and not quick["notes"].get("refined")
+    # lands on the reference's loudness under the default -1 dBTP ceiling
+    assert abs(quick["analysis"]["integrated_lufs"] - result["reference"]["integrated_lufs"]) < 0.5
+    assert quick["analysis"]["true_peak_dbtp"] <= -1.0 + 0.05
+    # the settings it returns render the same audio again
+    assert result["rerender_max_diff"] < 1e-5
+
+
+def test_match_with_refinement_gets_closer(result):
+    notes = result["refined"]["notes"]
+    assert notes["refined"] and notes["distance_after"] < notes["distance_before"]
+    assert result["refined"]["analysis"]["true_peak_dbtp"] <= -1.0 + 0.05
+
+
+def test_render_and_analyze_a_file(result):
+    assert result["render"]["miss_lu"] < 0.1
+    # examples/settings.json: -14 LUFS under a -1 dBTP ceiling
+    assert result["file"]["integrated_lufs"] == pytest.approx(-14.0, abs=0.1)
+    assert result["file"]["true_peak_dbtp"] <= -1.0 + 0.05
+    assert result["file"]["sample_rate"] == 44100 and result["file"]["channels"] == 2
