@@ -5,11 +5,12 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
-from signals import music_like, true_peak_db
 
 import tonematch
 from tonematch.inference.cli import main
 from tonematch.models.measure.loudness import integrated_loudness
+
+from signals import music_like, true_peak_db
 
 FAST = ["--steps", "30"]
 
