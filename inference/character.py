@@ -40,18 +40,21 @@ _EXPECTILE_STEPS = 6  # fixed-point steps: gain into the limiter until the outpu
 
 @dataclass
 class Frames:
-    """Per excerpt n and frame t: power of mid and side in every STFT bin [N, T, F] (scaled so
-    that summed over bins mid + side is the mean square per channel) and the sample peak over
-    channels in each hop [N, T]. Processing acts per bin (EQ and K-weighting responses are
-    evaluated at every bin); the tonal balance is read in ~1/6-octave bands (`band_of` [F, B]).
-    A mono file has side = 0 and mid = the signal."""
+    """Per excerpt n and frame t: power of mid and side in ~1/12-octave bands [N, T, F] (scaled
+    so that summed over bands mid + side is the mean square per channel), the same K-weighted
+    bin by bin (mid_k, side_k: BS.1770's filter applied exactly), and the sample peak over
+    channels in each hop [N, T]. The EQ acts at the bands' centres (`freqs_hz`; its narrowest
+    bell spans a quarter octave); the tonal balance is read in ~1/6-octave bands (`band_of`
+    [F, B]). A mono file has side = 0 and mid = the signal."""
 
     mid: torch.Tensor
     side: torch.Tensor
     peak: torch.Tensor
     levels: torch.Tensor  # [N, T, K] quantiles of the detector (max |x| over channels) in each hop
-    freqs_hz: np.ndarray  # [F] bin frequencies
-    band_of: torch.Tensor  # [F, B] 1 where bin f lies in band b
+    mid_k: torch.Tensor
+    side_k: torch.Tensor
+    freqs_hz: np.ndarray  # [F] centres of the fine bands
+    band_of: torch.Tensor  # [F, B] 1 where fine band f lies in tonal band b
     centers_hz: np.ndarray  # [B] band centres
     edges_hz: np.ndarray
     sample_rate: int
@@ -60,16 +63,16 @@ class Frames:
     true_peak_ratio: float  # true peak / sample peak of the analysed audio (>= 1)
 
 
-def band_edges(sample_rate: int, n_fft: int) -> np.ndarray:
-    """~1/6-octave edges from 25 Hz up to Nyquist; every band holds at least two bins. The top
+def band_edges(sample_rate: int, n_fft: int, octaves: float = BAND_OCTAVES, min_bins: int = 2) -> np.ndarray:
+    """~1/6-octave edges from 25 Hz up to Nyquist; every band holds at least `min_bins` bins. The top
     reaches Nyquist so that loudness and peaks account for all the energy (an EQ boost up
     there is heard by the meter); the tonal balance is compared over TONE_RANGE_HZ only."""
     bin_hz = sample_rate / n_fft
     top = 0.5 * sample_rate
     edges = [LOW_HZ]
     while edges[-1] < top:
-        edges.append(min(top, max(edges[-1] * 2.0**BAND_OCTAVES, edges[-1] + 2.0 * bin_hz)))
-    if edges[-1] - edges[-2] < 2.0 * bin_hz and len(edges) > 2:
+        edges.append(min(top, max(edges[-1] * 2.0**octaves, edges[-1] + min_bins * bin_hz)))
+    if edges[-1] - edges[-2] < min_bins * bin_hz and len(edges) > 2:
         edges.pop(-2)
     return np.array(edges)
 
@@ -103,8 +106,9 @@ def split(audio: np.ndarray, count: int) -> np.ndarray:
     return np.stack(np.split(audio[:, : audio.shape[1] // count * count], count, axis=1))
 
 
-def analyse(clips: np.ndarray, sample_rate: int, true_peak_ratio: float = 1.0) -> Frames:
-    """Frames of excerpts [N, C, L] float32 (C = 1 or 2; see `excerpts`)."""
+def analyse(clips: np.ndarray, sample_rate: int, true_peak_ratio: float = 1.0, levels: bool = True) -> Frames:
+    """Frames of excerpts [N, C, L] float32 (C = 1 or 2; see `excerpts`). levels=False skips the
+    detector quantiles, which only the compressor model needs (not a measurement)."""
     x = torch.from_numpy(np.asarray(clips, dtype=np.float32)).double()  # [N, C, L]
     channels = x.shape[1]
     n_fft = 1 << int(round(math.log2(N_FFT_S * sample_rate)))
@@ -117,11 +121,17 @@ def analyse(clips: np.ndarray, sample_rate: int, true_peak_ratio: float = 1.0) -
     # power per bin scaled so that summing the bins gives the frame's mean square (Parseval)
     scale = 2.0 / (n_fft * float(window.square().sum()))
     edges = band_edges(sample_rate, n_fft)
-    bins = np.round(edges * n_fft / sample_rate).astype(int)
-    bins[-1] = n_fft // 2 + 1  # the top band takes the Nyquist bin too
-    band_of = torch.zeros(n_fft // 2 + 1, len(edges) - 1, dtype=torch.float64)
-    for b, (lo, hi) in enumerate(zip(bins[:-1], bins[1:])):
-        band_of[lo:hi, b] = 1.0
+    centers = np.sqrt(edges[1:] * edges[:-1])
+    bin_hz = np.arange(n_fft // 2 + 1) * sample_rate / n_fft
+    fine = np.unique(np.round(band_edges(sample_rate, n_fft, BAND_OCTAVES / 2, 1) * n_fft / sample_rate).astype(int))
+    fine[-1] = n_fft // 2 + 1  # the top band takes the Nyquist bin too
+    to_fine = torch.zeros(n_fft // 2 + 1, len(fine) - 1, dtype=torch.float64)
+    for b, (lo, hi) in enumerate(zip(fine[:-1], fine[1:])):
+        to_fine[lo:hi, b] = 1.0
+    fine_hz = np.array([bin_hz[lo:hi].mean() for lo, hi in zip(fine[:-1], fine[1:])])
+    band_of = torch.zeros(len(fine_hz), len(centers), dtype=torch.float64)
+    band_of[np.arange(len(fine_hz)), np.clip(np.searchsorted(edges, fine_hz, side="right") - 1, 0, len(centers) - 1)] = 1.0
+    k2 = _k_power_at(sample_rate, bin_hz)
 
     def power(sig: torch.Tensor) -> torch.Tensor:
         spec = torch.stft(sig, n_fft, hop, window=window, center=True, pad_mode="constant",
@@ -130,15 +140,16 @@ def analyse(clips: np.ndarray, sample_rate: int, true_peak_ratio: float = 1.0) -
 
     mid_p, side_p = power(mid), power(side)
     frames = mid_p.shape[1]
+    to_fine_k = to_fine * k2[:, None]
     pad = frames * hop - x.shape[-1]
     peaks = torch.nn.functional.pad(x.abs().amax(dim=1), (hop // 2, max(0, pad - hop // 2)))
     hops = peaks[:, : frames * hop].reshape(x.shape[0], frames, hop)
     ranks = ((torch.arange(LEVEL_QUANTILES, dtype=torch.float64) + 0.5) / LEVEL_QUANTILES * (hop - 1)).long()
-    levels = hops.sort(dim=-1).values[..., ranks]
+    quantiles = hops.sort(dim=-1).values[..., ranks] if levels else torch.zeros(0)
     return Frames(
-        mid=mid_p, side=side_p, peak=hops.amax(dim=-1), levels=levels,
-        freqs_hz=np.arange(n_fft // 2 + 1) * sample_rate / n_fft, band_of=band_of,
-        centers_hz=np.sqrt(edges[1:] * edges[:-1]),
+        mid=mid_p @ to_fine, side=side_p @ to_fine, peak=hops.amax(dim=-1), levels=quantiles,
+        mid_k=mid_p @ to_fine_k, side_k=side_p @ to_fine_k, freqs_hz=fine_hz, band_of=band_of,
+        centers_hz=centers,
         edges_hz=edges, sample_rate=int(sample_rate), channels=channels, hop_s=hop / sample_rate,
         true_peak_ratio=max(1.0, float(true_peak_ratio)),
     )
@@ -192,16 +203,11 @@ def _frame_pole(ms, hop_s: float):
     return ops.time_constant_to_pole(ms, 1.0 / hop_s)
 
 
-_K_POWER: dict[tuple, torch.Tensor] = {}
-
-
-def _k_power(frames: Frames) -> torch.Tensor:
-    key = (frames.sample_rate, len(frames.freqs_hz))
-    if key not in _K_POWER:
-        coefs = torch.as_tensor(k_weighting(frames.sample_rate))
-        h = response(coefs, frames.freqs_hz, frames.sample_rate)
-        _K_POWER[key] = (h.real.square() + h.imag.square()).prod(dim=0)
-    return _K_POWER[key]
+def _k_power_at(sample_rate: int, freqs_hz: np.ndarray) -> torch.Tensor:
+    """|K|^2 of BS.1770's K-weighting at `freqs_hz`."""
+    coefs = torch.as_tensor(k_weighting(sample_rate))
+    h = response(coefs, freqs_hz, sample_rate)
+    return (h.real.square() + h.imag.square()).prod(dim=0)
 
 
 def _expectile(values: torch.Tensor, attack_ms, release_ms) -> torch.Tensor:
@@ -227,11 +233,10 @@ def render(frames: Frames, p: dict, bypass=frozenset()) -> Rendered:
     one = torch.ones((), dtype=torch.float64)
     g = 10.0 ** (p["gain.gain_db"] / 10.0) if "gain" not in bypass else one
     h2 = eq_power(p, frames, bypass) * g
-    k2 = _k_power(frames)
     w2 = p["width.width"].square() if ("width" not in bypass and frames.channels == 2) else one
     before = frames.mid.sum(-1) + frames.side.sum(-1)  # mean square per channel, [N, T]
     mid_e, side_e = frames.mid @ h2, frames.side @ h2
-    mid_k, side_k = frames.mid @ (h2 * k2), frames.side @ (h2 * k2)
+    mid_k, side_k = frames.mid_k @ h2, frames.side_k @ h2
     # the detector is a peak detector: the peak moves with the frame's energy through the EQ
     peak = frames.peak * torch.sqrt((mid_e + side_e + _EPS) / (before + _EPS))
     gr = torch.zeros_like(peak)
@@ -282,7 +287,7 @@ def render(frames: Frames, p: dict, bypass=frozenset()) -> Rendered:
 
 def neutral(frames: Frames) -> Rendered:
     """The frames as they are (no processing), for measuring a reference."""
-    k_energy = frames.channels * ((frames.mid + frames.side) @ _k_power(frames))
+    k_energy = frames.channels * (frames.mid_k + frames.side_k).sum(-1)
     flat = lambda t: t.reshape(-1, t.shape[-1]).sum(0) @ frames.band_of  # noqa: E731
     return Rendered(frames.mid.sum(-1) + frames.side.sum(-1), frames.peak, k_energy, flat(frames.mid),
                     flat(frames.side), _lufs(_blocks(k_energy, frames.hop_s)), torch.zeros_like(frames.peak))
@@ -326,7 +331,7 @@ def measure(r: Rendered, frames: Frames) -> dict[str, torch.Tensor]:
 @torch.no_grad()
 def character_of(clips: np.ndarray, sample_rate: int, true_peak_ratio: float = 1.0) -> dict[str, torch.Tensor]:
     """The character of audio excerpts [N, C, L] as they are (a reference, an exact render)."""
-    frames = analyse(clips, sample_rate, true_peak_ratio)
+    frames = analyse(clips, sample_rate, true_peak_ratio, levels=False)
     return measure(neutral(frames), frames)
 
 

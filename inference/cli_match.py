@@ -16,7 +16,7 @@ def add_shared_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("mixes", metavar="MIX", nargs="*", help="mix files or folders of mixes")
     p.add_argument("-o", "--output", metavar="OUT", help="output .wav/.flac (one mix) or a folder (several)")
     p.add_argument("--no-refine", action="store_true", help="skip refinement (faster; the network's settings as they are)")
-    p.add_argument("--steps", type=int, metavar="N", help="refinement steps (default 200)")
+    p.add_argument("--steps", type=int, metavar="N", help="refinement iterations (default 60)")
     p.add_argument("--amount", type=float, default=1.0, metavar="0..1",
                    help="scale every EQ, dynamics and width move toward neutral (default 1)")
     p.add_argument("--only", type=_groups, metavar="GROUPS", help="comma list of eq,dynamics,width,loudness to use")

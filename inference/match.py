@@ -252,8 +252,9 @@ def choose_settings(mix: Analysis, target: Target, options: Options, model=None)
     if options.refine and any(g in groups for g in refine.GROUP_KEYS):
         frames = character.analyse(mix.clips, mix.sample_rate, mix.true_peak_ratio)
         steps = refine.STEPS if options.steps is None else options.steps
+        pull = refine.PULL if notes["start"] == "network" else refine.PULL_MEASURED
         result = refine.refine(settings, mix.clips, frames, target.character,
-                               groups=tuple(g for g in groups if g in refine.GROUP_KEYS), steps=steps)
+                               groups=tuple(g for g in groups if g in refine.GROUP_KEYS), steps=steps, pull=pull)
         settings = result.settings
         notes.update(refined=result.kept, distance_before=result.start_distance, distance_after=result.distance)
     settings = scaled(settings, options.amount)

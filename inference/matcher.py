@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 import torch
+from scipy.optimize import minimize
 
 from tonematch.models.chain import TABLE
 from tonematch.models.chain.biquads import design, response
@@ -27,7 +28,7 @@ from tonematch.models.measure.truepeak import true_peak_dbtp
 from . import character
 
 FIT_BANDS = ("low_shelf", "peak1", "peak2", "peak3", "peak4", "high_shelf")
-STEPS, LEARNING_RATE = 150, 0.1
+STEPS = 100  # L-BFGS-B iterations
 GAIN_PENALTY = 1e-3  # per dB^2: of two equally good fits, prefer the one with smaller boosts
 DEFAULT_CEILING_DBTP = -1.0
 
@@ -42,19 +43,16 @@ def _ranges(sample_rate: int):
 
 
 def fit_eq(curve_db: np.ndarray, grid: np.ndarray, sample_rate: int) -> dict[str, float]:
-    """EQ band values (physical) whose summed response best follows `curve_db` up to a constant."""
+    """EQ band values (physical) whose summed response best follows `curve_db` up to a constant
+    (bounded L-BFGS-B in the table's [0, 1] space, gradients from the exact biquad responses)."""
     low, high, log, start = _ranges(sample_rate)
-    logits = torch.logit(start.clamp(0.02, 0.98)).requires_grad_()
     target = torch.as_tensor(curve_db, dtype=torch.float64)
-    optimiser = torch.optim.Adam([logits], lr=LEARNING_RATE)
     peaks = slice(1, len(FIT_BANDS) - 1)
-
     # the log branch with harmless values on linear rows: where() would pass on their NaN gradient
     log_low = torch.where(log, low, torch.ones_like(low))
     log_ratio = torch.where(log, high / low, torch.ones_like(low))
 
-    def physical(z):  # [bands, (gain, freq, q)], the parameter table's lin/log mapping
-        u = torch.sigmoid(z)
+    def physical(u):  # [bands, (gain, freq, q)], the parameter table's lin/log mapping
         return torch.where(log, log_low * log_ratio**u, low + (high - low) * u)
 
     def response_db(v):
@@ -65,14 +63,17 @@ def fit_eq(curve_db: np.ndarray, grid: np.ndarray, sample_rate: int) -> dict[str
         ])
         return 20.0 * torch.log10(response(coefs, grid, sample_rate).abs().clamp_min(1e-9)).sum(dim=0)
 
-    for _ in range(STEPS):
-        optimiser.zero_grad()
-        values = physical(logits)
+    def value_and_grad(flat):
+        u = torch.tensor(flat.reshape(start.shape), dtype=torch.float64, requires_grad=True)
+        values = physical(u)
         residual = response_db(values) - target
         loss = (residual - residual.mean()).square().mean() + GAIN_PENALTY * values[:, 0].square().mean()
         loss.backward()
-        optimiser.step()
-    values = physical(logits.detach())
+        return float(loss.detach()), u.grad.numpy().ravel().copy()
+
+    result = minimize(value_and_grad, start.numpy().ravel(), jac=True, method="L-BFGS-B",
+                      bounds=[(0.0, 1.0)] * start.numel(), options={"maxiter": STEPS})
+    values = physical(torch.tensor(result.x.reshape(start.shape), dtype=torch.float64))
     return {
         f"eq.{band}.{name}": float(values[i, j])
         for i, band in enumerate(FIT_BANDS) for j, name in enumerate(("gain_db", "freq_hz", "q"))

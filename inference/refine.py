@@ -1,7 +1,8 @@
 """Refinement: inference-time optimisation of chain settings against a target character.
 
-Starting from the network's prediction (or any settings), a few hundred Adam steps move the
-settings, in the parameter table's [0, 1] space, so that the chain's output (modelled on frames,
+Starting from the network's prediction (or any settings), a bounded quasi-Newton descent
+(scipy's L-BFGS-B, gradients from torch autograd) moves the settings, in the parameter table's
+[0, 1] space, so that the chain's output (modelled on frames,
 character.py) has the reference's tonal balance, stereo width, loudness spread and block crest.
 Loudness and the ceiling are not optimised: the loudness stage lands on its target and the
 limiter holds the ceiling. The result is then checked on an exact render of the excerpts and
@@ -13,9 +14,9 @@ import contextlib
 from dataclasses import dataclass
 
 import numba
-
 import numpy as np
 import torch
+from scipy.optimize import minimize
 
 from tonematch.models.chain import TABLE
 from tonematch.models.chain.exact import render_array
@@ -29,9 +30,7 @@ GROUP_KEYS = {
     "dynamics": [f"compressor.{n}" for n in ("threshold_db", "ratio", "attack_ms", "release_ms", "knee_db")],
     "width": ["width.width"],
 }
-STEPS = 200
-LEARNING_RATE = 0.08
-_UNIT_CLAMP = 0.005  # logits stay finite at the ends of a range
+STEPS = 60  # L-BFGS-B iterations of the first descent (the second, bias-corrected one: half)
 # per unit^2 of the [0, 1] settings: a trust region around the start. A reference is another
 # piece of music: its measured character differs from the ideal master of this mix by the
 # music itself (held-out cases: a character distance of 5-45 between a target and another
@@ -39,6 +38,9 @@ _UNIT_CLAMP = 0.005  # logits stay finite at the ends of a range
 # The network has learned what of the difference to trust; refinement only corrects what it
 # clearly missed. Chosen on held-out corpus cases (MR-STFT to the target, see MODEL_CARD.md).
 PULL = 150.0
+# From a start that is not the network's (neutral, the non-learned matcher) the measurements are
+# all there is to go on: a light pull, only to break ties.
+PULL_MEASURED = 1.0
 GAIN_PENALTY = 2e-4  # per dB^2 of EQ gain: no boosts that buy nothing
 
 
@@ -70,14 +72,14 @@ def _tensors(settings: Settings) -> dict[str, torch.Tensor]:
 
 
 class _Problem:
-    """The settings being refined, as logits of their [0, 1] values, and the loss on frames."""
+    """The settings being refined, as their [0, 1] values, and the loss on frames."""
 
-    def __init__(self, settings: Settings, frames: character.Frames, target: dict, keys: list[str]):
-        self.settings, self.frames, self.target, self.keys = settings, frames, target, keys
+    def __init__(self, settings: Settings, frames: character.Frames, target: dict, keys: list[str], pull: float):
+        self.settings, self.frames, self.target, self.keys, self.pull = settings, frames, target, keys, pull
         self.specs = [TABLE.by_key[k].spec for k in keys]
         sr = frames.sample_rate
-        self.u0 = torch.tensor([min(max(float(s.to_unit(settings.values[k], sr)), _UNIT_CLAMP), 1 - _UNIT_CLAMP)
-                                for k, s in zip(keys, self.specs)], dtype=torch.float64)
+        self.u0 = np.array([min(max(float(s.to_unit(settings.values[k], sr)), 0.0), 1.0)
+                            for k, s in zip(keys, self.specs)])
         self.fixed = _tensors(settings)
         self.gains = [i for i, k in enumerate(keys) if k.endswith(".gain_db")]
 
@@ -87,21 +89,27 @@ class _Problem:
             p[k] = s.from_unit(u[i], self.frames.sample_rate)
         return p
 
-    def loss(self, logits: torch.Tensor) -> torch.Tensor:
-        u = torch.sigmoid(logits)
+    def loss(self, u: torch.Tensor) -> torch.Tensor:
         p = self.physical(u)
         out = character.measure(character.render(self.frames, p, self.settings.bypass), self.frames)
-        loss = character.distance(out, self.target, self.frames) + PULL * (u - self.u0).square().sum()
+        u0 = torch.from_numpy(self.u0)
+        loss = character.distance(out, self.target, self.frames) + self.pull * (u - u0).square().sum()
         if self.gains:
             loss = loss + GAIN_PENALTY * torch.stack([p[self.keys[i]] for i in self.gains]).square().sum()
         return loss
 
-    def settings_at(self, logits: torch.Tensor) -> Settings:
-        u = torch.sigmoid(logits.detach())
+    def value_and_grad(self, u: np.ndarray) -> tuple[float, np.ndarray]:
+        t = torch.tensor(u, dtype=torch.float64, requires_grad=True)
+        loss = self.loss(t)
+        loss.backward()
+        return float(loss.detach()), t.grad.numpy().copy()
+
+    def settings_at(self, u: np.ndarray) -> Settings:
         values = dict(self.settings.values)
         for i, (k, s) in enumerate(zip(self.keys, self.specs)):
             if abs(float(u[i] - self.u0[i])) > 1e-4:  # untouched values keep their exact start
-                values[k] = float(s.from_unit(u[i], self.frames.sample_rate))
+                values[k] = float(s.from_unit(torch.tensor(float(u[i]), dtype=torch.float64),
+                                              self.frames.sample_rate))
         s = self.settings
         return Settings(values, s.sample_rate, s.bypass, dict(s.source))
 
@@ -118,20 +126,16 @@ def refinable_keys(settings: Settings, groups) -> list[str]:
 
 
 def optimise(settings: Settings, frames: character.Frames, target: dict, groups=("eq", "dynamics", "width"),
-             steps: int = STEPS) -> Settings:
-    """Settings after `steps` Adam steps on the frame model (no exact check)."""
+             steps: int = STEPS, pull: float = PULL) -> Settings:
+    """Settings after at most `steps` L-BFGS-B iterations on the frame model (no exact check)."""
     keys = refinable_keys(settings, groups)
     if not keys or steps <= 0:
         return settings
-    problem = _Problem(settings, frames, target, keys)
-    logits = torch.logit(problem.u0).clone().requires_grad_()
-    optimiser = torch.optim.Adam([logits], lr=LEARNING_RATE)
+    problem = _Problem(settings, frames, target, keys, pull)
     with single_thread():
-        for _ in range(steps):
-            optimiser.zero_grad()
-            problem.loss(logits).backward()
-            optimiser.step()
-    return problem.settings_at(logits)
+        result = minimize(problem.value_and_grad, problem.u0, jac=True, method="L-BFGS-B",
+                          bounds=[(0.0, 1.0)] * len(keys), options={"maxiter": int(steps)})
+    return problem.settings_at(result.x)
 
 
 def exact_character(settings: Settings, clips: np.ndarray, sample_rate: int, true_peak_ratio: float = 1.0):
@@ -141,7 +145,7 @@ def exact_character(settings: Settings, clips: np.ndarray, sample_rate: int, tru
 
 
 def refine(settings: Settings, clips: np.ndarray, frames: character.Frames, target: dict,
-           groups=("eq", "dynamics", "width"), steps: int = STEPS) -> Refined:
+           groups=("eq", "dynamics", "width"), steps: int = STEPS, pull: float = PULL) -> Refined:
     """Refine `settings` for the excerpts `clips` [N, C, L] (analysed as `frames`) towards the
     `target` character, and check on exact renders.
 
@@ -158,7 +162,7 @@ def refine(settings: Settings, clips: np.ndarray, frames: character.Frames, targ
         return got, float(character.distance(got, target, frames))
 
     start_char, start_d = exact(settings)
-    first = optimise(settings, frames, target, groups, steps)
+    first = optimise(settings, frames, target, groups, steps, pull)
     first_char, first_d = exact(first)
     with torch.no_grad():
         p = {k: torch.tensor(float(v), dtype=torch.float64) for k, v in first.values.items()}
@@ -167,7 +171,7 @@ def refine(settings: Settings, clips: np.ndarray, frames: character.Frames, targ
     for k in ("tone", "width", "spread", "crest"):
         if first_char[k].shape == target[k].shape:  # a mono mix has no width to correct
             shifted[k] = target[k] - (first_char[k] - model_char[k])
-    second = optimise(first, frames, shifted, groups, steps // 2)
+    second = optimise(first, frames, shifted, groups, steps // 2, pull)
     _, second_d = exact(second)
     best = min([(start_d, 0, settings), (first_d, 1, first), (second_d, 2, second)], key=lambda t: (t[0], -t[1]))
     return Refined(best[2], start_d, best[0], best[1] > 0, steps + steps // 2)

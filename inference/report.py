@@ -24,6 +24,7 @@ _COLOURS = {"mix": "#8c8c8c", "output": "#d62728", "reference": "#1f77b4"}
 def _eq_curve(settings: Settings, freqs: np.ndarray) -> np.ndarray:
     frames = character.Frames(
         mid=torch.zeros(1), side=torch.zeros(1), peak=torch.zeros(1), levels=torch.zeros(1),
+        mid_k=torch.zeros(1), side_k=torch.zeros(1),
         freqs_hz=freqs, band_of=torch.zeros(1), centers_hz=freqs, edges_hz=freqs, sample_rate=settings.sample_rate, channels=2, hop_s=1.0,
         true_peak_ratio=1.0,
     )

@@ -78,7 +78,7 @@ def test_refinement_recovers_tone_and_width_of_a_processed_reference():
     clips = character.excerpts(x, SR)
     frames = character.analyse(clips, SR)
     start = Settings.defaults(SR)
-    result = refine.refine(start, clips, frames, target)
+    result = refine.refine(start, clips, frames, target, pull=refine.PULL_MEASURED)
     assert result.kept and result.distance < 0.3 * result.start_distance
     v = result.settings.values
     assert v["width.width"] > 1.25
@@ -96,8 +96,9 @@ def test_refinement_compresses_toward_a_dense_reference_and_not_a_dynamic_one():
     dense = _target_from(_settings(**{"compressor.threshold_db": -40.0, "compressor.ratio": 8.0,
                                       "compressor.attack_ms": 2.0, "loudness.target_lufs": -8.0}), seed=7)
     dynamic = _target_from(Settings.defaults(SR), seed=7)
-    squeezed = refine.refine(start, clips, frames, dense, groups=("dynamics",)).settings.values
-    open_ = refine.refine(start, clips, frames, dynamic, groups=("dynamics",)).settings.values
+    kw = dict(groups=("dynamics",), pull=refine.PULL_MEASURED)
+    squeezed = refine.refine(start, clips, frames, dense, **kw).settings.values
+    open_ = refine.refine(start, clips, frames, dynamic, **kw).settings.values
 
     def reduction(v):  # static gain reduction 20 dB above the threshold
         return 20.0 * (1 - 1 / v["compressor.ratio"]) + 0.0 * v["compressor.threshold_db"]
