@@ -106,20 +106,9 @@ def split(audio: np.ndarray, count: int) -> np.ndarray:
     return np.stack(np.split(audio[:, : audio.shape[1] // count * count], count, axis=1))
 
 
-def analyse(clips: np.ndarray, sample_rate: int, true_peak_ratio: float = 1.0, levels: bool = True) -> Frames:
-    """Frames of excerpts [N, C, L] float32 (C = 1 or 2; see `excerpts`). levels=False skips the
-    detector quantiles, which only the compressor model needs (not a measurement)."""
-    x = torch.from_numpy(np.asarray(clips, dtype=np.float32)).double()  # [N, C, L]
-    channels = x.shape[1]
-    n_fft = 1 << int(round(math.log2(N_FFT_S * sample_rate)))
-    hop = max(1, n_fft // 4)
-    if channels == 2:
-        mid, side = 0.5 * (x[:, 0] + x[:, 1]), 0.5 * (x[:, 0] - x[:, 1])
-    else:
-        mid, side = x[:, 0], torch.zeros_like(x[:, 0])
-    window = torch.hann_window(n_fft, dtype=torch.float64)
-    # power per bin scaled so that summing the bins gives the frame's mean square (Parseval)
-    scale = 2.0 / (n_fft * float(window.square().sum()))
+def _layout(sample_rate: int, n_fft: int):
+    """Tonal band edges and centres, the bin -> fine band matrix (plain and K-weighted), the
+    fine bands' centres and the fine -> tonal band matrix."""
     edges = band_edges(sample_rate, n_fft)
     centers = np.sqrt(edges[1:] * edges[:-1])
     bin_hz = np.arange(n_fft // 2 + 1) * sample_rate / n_fft
@@ -130,26 +119,45 @@ def analyse(clips: np.ndarray, sample_rate: int, true_peak_ratio: float = 1.0, l
         to_fine[lo:hi, b] = 1.0
     fine_hz = np.array([bin_hz[lo:hi].mean() for lo, hi in zip(fine[:-1], fine[1:])])
     band_of = torch.zeros(len(fine_hz), len(centers), dtype=torch.float64)
-    band_of[np.arange(len(fine_hz)), np.clip(np.searchsorted(edges, fine_hz, side="right") - 1, 0, len(centers) - 1)] = 1.0
-    k2 = _k_power_at(sample_rate, bin_hz)
+    tonal = np.clip(np.searchsorted(edges, fine_hz, side="right") - 1, 0, len(centers) - 1)
+    band_of[np.arange(len(fine_hz)), tonal] = 1.0
+    to_fine_k = to_fine * _k_power_at(sample_rate, bin_hz)[:, None]
+    return edges, centers, to_fine, to_fine_k, fine_hz, band_of
 
-    def power(sig: torch.Tensor) -> torch.Tensor:
-        spec = torch.stft(sig, n_fft, hop, window=window, center=True, pad_mode="constant",
-                          return_complex=True)
-        return ((spec.real.square() + spec.imag.square()) * scale).transpose(1, 2).contiguous()  # [N, T, F]
 
-    mid_p, side_p = power(mid), power(side)
-    frames = mid_p.shape[1]
-    to_fine_k = to_fine * k2[:, None]
-    pad = frames * hop - x.shape[-1]
-    peaks = torch.nn.functional.pad(x.abs().amax(dim=1), (hop // 2, max(0, pad - hop // 2)))
-    hops = peaks[:, : frames * hop].reshape(x.shape[0], frames, hop)
+def analyse(clips: np.ndarray, sample_rate: int, true_peak_ratio: float = 1.0, levels: bool = True) -> Frames:
+    """Frames of excerpts [N, C, L] float32 (C = 1 or 2; see `excerpts`). levels=False skips the
+    detector quantiles, which only the compressor model needs (not a measurement).
+    One excerpt at a time, in float32 until the band sums: memory stays a few MB per excerpt."""
+    clips = np.asarray(clips, dtype=np.float32)
+    channels = clips.shape[1]
+    n_fft = 1 << int(round(math.log2(N_FFT_S * sample_rate)))
+    hop = max(1, n_fft // 4)
+    window = torch.hann_window(n_fft, dtype=torch.float32)
+    # power per bin scaled so that summing the bins gives the frame's mean square (Parseval)
+    scale = 2.0 / (n_fft * float(window.double().square().sum()))
+    edges, centers, to_fine, to_fine_k, fine_hz, band_of = _layout(sample_rate, n_fft)
     ranks = ((torch.arange(LEVEL_QUANTILES, dtype=torch.float64) + 0.5) / LEVEL_QUANTILES * (hop - 1)).long()
-    quantiles = hops.sort(dim=-1).values[..., ranks] if levels else torch.zeros(0)
+    out = {k: [] for k in ("mid", "side", "mid_k", "side_k", "peak", "levels")}
+    for clip in clips:
+        x = torch.from_numpy(clip)
+        mid, side = (0.5 * (x[0] + x[1]), 0.5 * (x[0] - x[1])) if channels == 2 else (x[0], torch.zeros_like(x[0]))
+        for name, sig in (("mid", mid), ("side", side)):
+            spec = torch.stft(sig, n_fft, hop, window=window, center=True, pad_mode="constant", return_complex=True)
+            power = ((spec.real.square() + spec.imag.square()).double() * scale).T  # [T, F]
+            out[name].append(power @ to_fine)
+            out[name + "_k"].append(power @ to_fine_k)
+        frames = out["mid"][-1].shape[0]
+        pad = frames * hop - x.shape[-1]
+        peaks = torch.nn.functional.pad(x.abs().amax(dim=0), (hop // 2, max(0, pad - hop // 2)))
+        hops = peaks[: frames * hop].reshape(frames, hop).double()
+        out["peak"].append(hops.amax(dim=-1))
+        if levels:
+            out["levels"].append(hops.sort(dim=-1).values[..., ranks])
+    stacked = {k: torch.stack(v) for k, v in out.items() if v}
     return Frames(
-        mid=mid_p @ to_fine, side=side_p @ to_fine, peak=hops.amax(dim=-1), levels=quantiles,
-        mid_k=mid_p @ to_fine_k, side_k=side_p @ to_fine_k, freqs_hz=fine_hz, band_of=band_of,
-        centers_hz=centers,
+        mid=stacked["mid"], side=stacked["side"], peak=stacked["peak"], levels=stacked.get("levels", torch.zeros(0)),
+        mid_k=stacked["mid_k"], side_k=stacked["side_k"], freqs_hz=fine_hz, band_of=band_of, centers_hz=centers,
         edges_hz=edges, sample_rate=int(sample_rate), channels=channels, hop_s=hop / sample_rate,
         true_peak_ratio=max(1.0, float(true_peak_ratio)),
     )
