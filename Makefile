@@ -30,8 +30,7 @@ warmup:
 
 demo: venv
 	mkdir -p out
-	$(BIN)/tonematch render examples/mix.flac --params examples/settings.json -o out/mix_mastered.wav
-	$(BIN)/tonematch analyze examples/mix.flac
+	$(BIN)/tonematch match examples/mix.flac --reference examples/reference.flac -o out/mix_mastered.wav --report
 	$(BIN)/tonematch analyze out/mix_mastered.wav
 
 # -q comes from pyproject's addopts: a second -q would hide pytest's closing summary line.
