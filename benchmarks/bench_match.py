@@ -56,7 +56,8 @@ def make_files(folder: str, minutes: float) -> tuple[str, str, str]:
     if mix is None or ref is None:
         from signals import music_like
 
-        mix, ref, what = (music_like(180.0, 44100, seed=1), 44100), (music_like(60.0, 44100, seed=2), 44100), "synthetic"
+        mix, ref = (music_like(180.0, 44100, seed=1), 44100), (music_like(60.0, 44100, seed=2), 44100)
+        what = "synthetic"
     x, sr = mix
     x = _dull(x, sr)
     reps = int(np.ceil(minutes * 60 * sr / x.shape[1]))

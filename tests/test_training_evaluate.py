@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tonematch.inference.matcher import FIT_BANDS, fit_eq, tone_curve
 from tonematch.models.chain import TABLE
 from tonematch.models.chain.biquads import design, response
 from tonematch.models.files import save_model
 from tonematch.models.model import MasteringModel
-from tonematch.inference.matcher import FIT_BANDS, fit_eq, tone_curve
 from tonematch.training.datamodule import write_synthetic_tracks
 from tonematch.training.evaluate import COLUMNS, make_cases
 
