@@ -5,6 +5,7 @@ Two commands are timed: the streaming path (`python -m tonematch.inference.analy
 inference.analyze.analyze_file) and `tonematch analyze FILE --json` as the CLI runs it. Peak RSS
 is the child's ru_maxrss. Goals: 3 minutes in <= 1.5 s and <= 300 MB; any length <= 500 MB.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,9 +19,11 @@ import soundfile as sf
 
 SR = 44100
 GOALS = {"3min": (1.5, 300.0), "60min": (None, 500.0)}
-_PROBE = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
-          "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL); "
-          "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, r.returncode)")
+_PROBE = (
+    "import resource, subprocess, sys, time; t = time.perf_counter(); "
+    "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL); "
+    "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, r.returncode)"
+)
 
 
 def make_file(path: str, minutes: float) -> None:
@@ -55,8 +58,11 @@ def main() -> None:
     cases = [("3min", 3.0)] + ([("60min", 60.0)] if args.hour or args.cli_hour else [])
     # warm the numba cache once so the figures are the steady state, not the first compile
     make_file("/tmp/tonematch_bench_3min.wav", 3.0)
-    subprocess.run([sys.executable, "-m", "tonematch.inference.analyze", "/tmp/tonematch_bench_3min.wav"],
-                   stdout=subprocess.DEVNULL, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "tonematch.inference.analyze", "/tmp/tonematch_bench_3min.wav"],
+        stdout=subprocess.DEVNULL,
+        check=True,
+    )
     print(f"{'file':6s} {'command':28s} {'wall s':>7s} {'peak MB':>8s}  vs goal")
     for name, minutes in cases:
         path = f"/tmp/tonematch_bench_{name}.wav"

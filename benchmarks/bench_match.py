@@ -11,6 +11,7 @@ the corpus is absent). Matchering (GPL; benchmark only, never imported by the pa
 installed. Goals: --no-refine >= 7x faster than Matchering, the default >= 4x; peak memory
 <= 500 MB for 3 minutes and <= 600 MB for 60.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -85,8 +86,10 @@ def matchering_cmd(mix: str, ref: str, out: str) -> list[str] | None:
         import matchering  # noqa: F401
     except ImportError:
         return None
-    code = ("import sys, matchering as mg; mg.log(lambda *a: None); "
-            "mg.process(target=sys.argv[1], reference=sys.argv[2], results=[mg.pcm16(sys.argv[3])])")
+    code = (
+        "import sys, matchering as mg; mg.log(lambda *a: None); "
+        "mg.process(target=sys.argv[1], reference=sys.argv[2], results=[mg.pcm16(sys.argv[3])])"
+    )
     return [sys.executable, "-c", code, mix, ref, out]
 
 
@@ -96,8 +99,16 @@ def bench(minutes: float, folder: str, runs: int) -> None:
     tm = os.path.join(BIN, "tonematch")
     cases = {
         "tonematch match (default)": [tm, "match", mix, "-r", ref, "-o", os.path.join(folder, "tm.wav")],
-        "tonematch match --no-refine": [tm, "match", mix, "-r", ref, "-o", os.path.join(folder, "tm_nr.wav"),
-                                        "--no-refine"],
+        "tonematch match --no-refine": [
+            tm,
+            "match",
+            mix,
+            "-r",
+            ref,
+            "-o",
+            os.path.join(folder, "tm_nr.wav"),
+            "--no-refine",
+        ],
     }
     mg = matchering_cmd(mix, ref, os.path.join(folder, "mg.wav"))
     if mg is not None and minutes <= 10:

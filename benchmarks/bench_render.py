@@ -9,6 +9,7 @@ importable; GPL, benchmark only, never imported by the package) on the same audi
 run gives the ratio. Also the differentiable renderer's forward+backward on a 16 x 2 x 131072
 batch. Goals (2 cores): track <= 0.5 s and no slower than pedalboard, batch <= 2 s, hour <= 500 MB.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,12 +29,22 @@ def _settings(sr):
 
     s = Settings.defaults(sr)
     s.bypass = frozenset()
-    s.values.update({
-        "eq.highpass.freq_hz": 30.0, "eq.low_shelf.gain_db": 2.0, "eq.peak2.gain_db": -2.0,
-        "eq.peak3.gain_db": 1.5, "eq.high_shelf.gain_db": 2.0, "compressor.threshold_db": -22.0,
-        "compressor.ratio": 2.5, "compressor.attack_ms": 15.0, "compressor.release_ms": 150.0,
-        "width.width": 1.15, "limiter.ceiling_dbtp": -1.0, "loudness.target_lufs": -11.0,
-    })
+    s.values.update(
+        {
+            "eq.highpass.freq_hz": 30.0,
+            "eq.low_shelf.gain_db": 2.0,
+            "eq.peak2.gain_db": -2.0,
+            "eq.peak3.gain_db": 1.5,
+            "eq.high_shelf.gain_db": 2.0,
+            "compressor.threshold_db": -22.0,
+            "compressor.ratio": 2.5,
+            "compressor.attack_ms": 15.0,
+            "compressor.release_ms": 150.0,
+            "width.width": 1.15,
+            "limiter.ceiling_dbtp": -1.0,
+            "loudness.target_lufs": -11.0,
+        }
+    )
     return s
 
 
@@ -72,14 +83,23 @@ def _pedalboard_chain(s):
     import pedalboard as pb
 
     v = s.values
-    fx = [pb.HighpassFilter(v["eq.highpass.freq_hz"]),
-          pb.LowShelfFilter(v["eq.low_shelf.freq_hz"], v["eq.low_shelf.gain_db"], v["eq.low_shelf.q"])]
-    fx += [pb.PeakFilter(v[f"eq.peak{k}.freq_hz"], v[f"eq.peak{k}.gain_db"], v[f"eq.peak{k}.q"]) for k in (1, 2, 3, 4)
-           if s.enabled("eq", f"peak{k}")]
-    fx += [pb.HighShelfFilter(v["eq.high_shelf.freq_hz"], v["eq.high_shelf.gain_db"], v["eq.high_shelf.q"]),
-           pb.Compressor(v["compressor.threshold_db"], v["compressor.ratio"],
-                         v["compressor.attack_ms"], v["compressor.release_ms"]),
-           pb.Gain(8.0), pb.Limiter(v["limiter.ceiling_dbtp"], v["limiter.release_ms"])]
+    fx = [
+        pb.HighpassFilter(v["eq.highpass.freq_hz"]),
+        pb.LowShelfFilter(v["eq.low_shelf.freq_hz"], v["eq.low_shelf.gain_db"], v["eq.low_shelf.q"]),
+    ]
+    fx += [
+        pb.PeakFilter(v[f"eq.peak{k}.freq_hz"], v[f"eq.peak{k}.gain_db"], v[f"eq.peak{k}.q"])
+        for k in (1, 2, 3, 4)
+        if s.enabled("eq", f"peak{k}")
+    ]
+    fx += [
+        pb.HighShelfFilter(v["eq.high_shelf.freq_hz"], v["eq.high_shelf.gain_db"], v["eq.high_shelf.q"]),
+        pb.Compressor(
+            v["compressor.threshold_db"], v["compressor.ratio"], v["compressor.attack_ms"], v["compressor.release_ms"]
+        ),
+        pb.Gain(8.0),
+        pb.Limiter(v["limiter.ceiling_dbtp"], v["limiter.release_ms"]),
+    ]
     return pb.Pedalboard(fx)
 
 
@@ -110,20 +130,26 @@ def track(seconds=180.0, sr=44100):
             ref.append(time.perf_counter() - t0)
     best = min(times)
     rep = r.report
-    print(f"exact render, {seconds / 60:.0f} min stereo {sr} Hz ({name}, examples/settings.json): best {best:.3f} s "
-          f"of {len(times)} (real-time factor {seconds / best:.0f}x), peak RSS {_peak_rss_mb():.0f} MB; "
-          f"limiter passes {rep.get('passes')}, miss {rep.get('miss_lu', 0.0):+.3f} LU, "
-          f"{rep.get('predictions')} predictions")
+    print(
+        f"exact render, {seconds / 60:.0f} min stereo {sr} Hz ({name}, examples/settings.json): best {best:.3f} s "
+        f"of {len(times)} (real-time factor {seconds / best:.0f}x), peak RSS {_peak_rss_mb():.0f} MB; "
+        f"limiter passes {rep.get('passes')}, miss {rep.get('miss_lu', 0.0):+.3f} LU, "
+        f"{rep.get('predictions')} predictions"
+    )
     if ref:
-        print(f"pedalboard EQ + compressor + gain + limiter, same audio: best {min(ref):.3f} s; "
-              f"exact / pedalboard = {best / min(ref):.2f}")
+        print(
+            f"pedalboard EQ + compressor + gain + limiter, same audio: best {min(ref):.3f} s; "
+            f"exact / pedalboard = {best / min(ref):.2f}"
+        )
     loud = _settings(sr)
     t0 = time.perf_counter()
     r = ExactRenderer(loud, sr, x.shape[0])
     for _ in r.blocks(lambda: (x[:, i : i + 65536] for i in range(0, x.shape[1], 65536))):
         pass
-    print(f"exact render to {loud.values['loudness.target_lufs']:.0f} LUFS: {time.perf_counter() - t0:.3f} s, "
-          f"limiter passes {r.report['passes']}, miss {r.report['miss_lu']:+.3f} LU")
+    print(
+        f"exact render to {loud.values['loudness.target_lufs']:.0f} LUFS: {time.perf_counter() - t0:.3f} s, "
+        f"limiter passes {r.report['passes']}, miss {r.report['miss_lu']:+.3f} LU"
+    )
     return y
 
 
@@ -169,8 +195,10 @@ def hour_child(path_in, path_out):
             out.write(block.T)
     dt = time.perf_counter() - t0
     minutes = info.frames / info.samplerate / 60
-    print(f"exact render, {minutes:.0f} min stereo from disk (streaming, 24-bit out): {dt:.1f} s "
-          f"(real-time factor {minutes * 60 / dt:.0f}x), peak RSS {_peak_rss_mb():.0f} MB")
+    print(
+        f"exact render, {minutes:.0f} min stereo from disk (streaming, 24-bit out): {dt:.1f} s "
+        f"(real-time factor {minutes * 60 / dt:.0f}x), peak RSS {_peak_rss_mb():.0f} MB"
+    )
 
 
 def hour(sr=44100, minutes=60):

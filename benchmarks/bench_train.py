@@ -10,6 +10,7 @@ steps of the real training computation (chain draw and its no-grad renders, netw
 differentiable render where the recipe trains with an audio loss, loss, backward, AdamW).
 "data wait" is the time the step loop waited for the loader.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,11 @@ def build(recipe: str, folder: str, extra: list[str]):
     datamodule.prepare_data()
     datamodule.setup("fit")
     module = instantiate(
-        cfg.module, model=instantiate(cfg.model, table=TABLE), loss=instantiate(cfg.loss),
-        draw=instantiate(cfg.chain.draw), optimizer=instantiate(cfg.optimizer),
+        cfg.module,
+        model=instantiate(cfg.model, table=TABLE),
+        loss=instantiate(cfg.loss),
+        draw=instantiate(cfg.chain.draw),
+        optimizer=instantiate(cfg.optimizer),
     )
     return cfg, datamodule, module
 

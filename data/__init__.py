@@ -3,6 +3,7 @@ degradations and the two training datasets (selfsup: mastered music alone; pairs
 mix/master pairs, aligned by align). Submodules are imported explicitly: `import tonematch.data`
 stays cheap (no torch) for the command-line tools.
 """
+
 import os as _os
 
 # Before torch loads OpenMP: idle OpenMP workers sleep instead of spinning against the chain's

@@ -6,6 +6,7 @@ the master's EQ), refine it between frames by band-limited (windowed-sinc) inter
 parabolic fitting alone would bias towards whole frames on sharp peaks, and score the match with
 the energy-normalised plain correlation there (Pearson-like, blind to the master's gain).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ def window(x: np.ndarray, start: int, length: int) -> np.ndarray:
     out = np.zeros(x.shape[:-1] + (length,), dtype=x.dtype)
     lo, hi = max(start, 0), min(start + length, x.shape[-1])
     if hi > lo:
-        out[..., lo - start:hi - start] = x[..., lo:hi]
+        out[..., lo - start : hi - start] = x[..., lo:hi]
     return out
 
 
@@ -127,8 +128,12 @@ def align(
     length = min(x.size, int(excerpt_s * sample_rate))
     start = (x.size - length) // 2
     return align_excerpts(
-        x[start:start + length], window(y, start - max_lag, length + 2 * max_lag),
-        max_lag, min_correlation, name, sample_rate,
+        x[start : start + length],
+        window(y, start - max_lag, length + 2 * max_lag),
+        max_lag,
+        min_correlation,
+        name,
+        sample_rate,
     )
 
 
@@ -146,7 +151,7 @@ def shift_taps(fraction: float, half: int = _SHIFT_HALF) -> np.ndarray:
 def read_fractional(x: np.ndarray, fraction: float, half: int = _SHIFT_HALF) -> np.ndarray:
     """x: [C, n + 2*half] -> [C, n] with out[t] ~ x(half + t + fraction) (band-limited interpolation)."""
     if abs(fraction) < 1e-4:
-        return np.ascontiguousarray(x[:, half:x.shape[1] - half])
+        return np.ascontiguousarray(x[:, half : x.shape[1] - half])
     h = shift_taps(fraction, half)
     out = np.stack([np.correlate(ch, h, mode="valid") for ch in x.astype(np.float64)])
     return out.astype(np.float32)

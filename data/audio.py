@@ -4,6 +4,7 @@ Decoding is always to float32 (never int16): lossy decoders overshoot 0 dBFS and
 must keep their values above 1. Every bad input becomes a one-line TonematchError naming the file.
 Writing lives in writer.py and is re-exported here so callers have one I/O module.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,8 +20,16 @@ from .resample import StreamResampler, check_rate, resample_frames_first, resamp
 from .writer import AudioWriter, check_paths, parse_subtype, write  # noqa: F401  (re-exported)
 
 __all__ = [
-    "AudioInfo", "info", "load", "read_blocks", "read_segment", "to_channels",
-    "AudioWriter", "write", "parse_subtype", "check_paths",
+    "AudioInfo",
+    "info",
+    "load",
+    "read_blocks",
+    "read_segment",
+    "to_channels",
+    "AudioWriter",
+    "write",
+    "parse_subtype",
+    "check_paths",
 ]
 
 
@@ -101,8 +110,12 @@ def info(path) -> AudioInfo:
     """Header facts, without decoding (so NaN samples are only found by load/read_blocks)."""
     with _open(path) as f:
         return AudioInfo(
-            sample_rate=int(f.samplerate), channels=int(f.channels), frames=int(f.frames),
-            duration_s=f.frames / f.samplerate, format=f.format, subtype=f.subtype,
+            sample_rate=int(f.samplerate),
+            channels=int(f.channels),
+            frames=int(f.frames),
+            duration_s=f.frames / f.samplerate,
+            format=f.format,
+            subtype=f.subtype,
         )
 
 
@@ -218,7 +231,7 @@ def read_segment(
     x = _channels_frames_first(x, channels, path)
     if target != sr:
         x = resample_frames_first(x, sr, target)
-    x = x[start - out_start:start - out_start + frames]
+    x = x[start - out_start : start - out_start + frames]
     if x.shape[0] < frames:
         x = np.concatenate([x, np.zeros((frames - x.shape[0], x.shape[1]), np.float32)])
     return np.ascontiguousarray(x.T)

@@ -4,6 +4,7 @@ A training epoch reads thousands of short segments; decoding Ogg/MP3 for each wo
 step time, while a memory-mapped .npy slice costs a page fault. The key hashes the file's real path,
 size, mtime and the sample rate, so an edited or replaced file is decoded again.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -12,6 +12,7 @@ the original. Each degradation is a named physical value so results can be inspe
 
 Order: EQ, width, expansion, level.
 """
+
 from __future__ import annotations
 
 import math
@@ -142,8 +143,14 @@ def expander_gain(x: np.ndarray, sample_rate: int, ratio: float, threshold_db: f
     rms_db = 10.0 * math.log10(float(np.mean(np.square(x))) + 1e-20)
     head = x[:, : max(1, int(DETECTOR_MS * sample_rate / 1000))]
     return _expander_kernel(
-        x, _coef(DETECTOR_MS, sample_rate), _coef(OPEN_MS, sample_rate), _coef(CLOSE_MS, sample_rate),
-        rms_db + threshold_db, float(ratio), -MAX_EXPANSION_DB, float(np.mean(np.square(head))),
+        x,
+        _coef(DETECTOR_MS, sample_rate),
+        _coef(OPEN_MS, sample_rate),
+        _coef(CLOSE_MS, sample_rate),
+        rms_db + threshold_db,
+        float(ratio),
+        -MAX_EXPANSION_DB,
+        float(np.mean(np.square(head))),
     )
 
 

@@ -10,6 +10,7 @@ Where pairs come from (`find_pairs`), checked in this order:
 input = mix segment, target = the time-aligned master segment (sub-frame, by band-limited
 interpolation), reference = another, non-overlapping master segment of the same track.
 """
+
 from __future__ import annotations
 
 import csv
@@ -210,7 +211,10 @@ class PairsDataset(Dataset):
         alignment = align_excerpts(
             mono(self.reader.read(pair.mix, start, length)),
             mono(self.reader.read(pair.master, start - max_lag, length + 2 * max_lag)),
-            max_lag, min_correlation, pair.name, self.sample_rate,
+            max_lag,
+            min_correlation,
+            pair.name,
+            self.sample_rate,
         )
         whole = math.floor(alignment.offset_frames)
         # Mix start s needs mix[s, s+S) and master[s+whole-H, s+whole+S+H) inside the files.

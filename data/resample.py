@@ -4,6 +4,7 @@ soxr's own output length differs by one frame between its one-shot and streaming
 halves, so every path here trims or pads to `resampled_frames`: the cache, the segment reader and
 the block reader then agree on how long a track is at the new rate.
 """
+
 from __future__ import annotations
 
 import numpy as np

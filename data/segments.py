@@ -1,4 +1,5 @@
 """Helpers shared by the datasets: per-item random generators, segment placement, silence test."""
+
 from __future__ import annotations
 
 import math

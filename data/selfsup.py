@@ -5,6 +5,7 @@ clean A is what it should recover; clean B is the reference (same track, same ma
 music). The random mastering chain that turns target_source/reference_source into target and
 reference is drawn later, batched, by the training step.
 """
+
 from __future__ import annotations
 
 import os

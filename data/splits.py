@@ -5,6 +5,7 @@ separators): the same on every machine, independent of listing order, and a trac
 when other files are added or removed. Only with very few files can the guarantee "every split
 with a non-zero fraction has at least one file" move a track (the one whose hash is closest).
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -3,6 +3,7 @@
 Chords of decaying harmonic tones, a kick drum and noise hi-hats, panned across the stereo field:
 broadband, with transients, dynamics and stereo content like real music, unlike a bare sine.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,7 +23,7 @@ def music_like(sample_rate: int = 44100, seconds: float = 4.0, seed: int = 0, ch
     # Chords: three notes per beat, each with a few harmonics and an exponential decay.
     for start in np.arange(0.0, seconds, beat):
         i0 = int(start * sample_rate)
-        seg = t[i0:i0 + ring] - start
+        seg = t[i0 : i0 + ring] - start
         i1 = i0 + seg.size
         for midi in rng.choice(np.arange(48, 76), size=3, replace=False):
             f0 = 440.0 * 2.0 ** ((midi - 69) / 12.0)
@@ -35,18 +36,18 @@ def music_like(sample_rate: int = 44100, seconds: float = 4.0, seed: int = 0, ch
     # Kick on every beat, a hi-hat on the off-beats.
     for start in np.arange(0.0, seconds, beat):
         i0 = int(start * sample_rate)
-        seg = t[i0:i0 + ring] - start
+        seg = t[i0 : i0 + ring] - start
         # Pitch sweeping down from ~110 Hz to 50 Hz: the phase integrates 50 + 60 exp(-t/30 ms).
         kick = 0.5 * np.sin(2 * np.pi * (50.0 * seg + 60.0 * 0.03 * (1 - np.exp(-seg / 0.03)))) * np.exp(-seg / 0.15)
-        left[i0:i0 + seg.size] += kick
-        right[i0:i0 + seg.size] += kick
+        left[i0 : i0 + seg.size] += kick
+        right[i0 : i0 + seg.size] += kick
         h0 = int((start + beat / 2) * sample_rate)
         if h0 < n:
             m = min(n - h0, int(0.05 * sample_rate))
             hat = rng.standard_normal((2, m)) * 0.05 * np.exp(-np.arange(m) / (0.01 * sample_rate))
             hat = np.diff(hat, axis=1, prepend=0.0)  # high-pass: a hat, not a snare
-            left[h0:h0 + m] += hat[0]
-            right[h0:h0 + m] += hat[1]
+            left[h0 : h0 + m] += hat[0]
+            right[h0 : h0 + m] += hat[1]
 
     x = np.stack([left, right])
     x *= 0.7 / max(np.abs(x).max(), 1e-9)

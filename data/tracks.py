@@ -3,6 +3,7 @@
 Both datasets read many short segments from long files; this is the one place that knows whether
 they come from a memory-mapped decoded copy or straight from the file (seek + partial decode).
 """
+
 from __future__ import annotations
 
 import os
@@ -28,9 +29,7 @@ class TrackReader:
         if key not in self._frames:
             meta = info(path)
             if meta.channels > 2:
-                raise TonematchError(
-                    f"cannot use '{key}': it has {meta.channels} channels, only mono or stereo work"
-                )
+                raise TonematchError(f"cannot use '{key}': it has {meta.channels} channels, only mono or stereo work")
             if self.cache is not None:
                 self._frames[key] = self.cache.frames(path, self.sample_rate)
             else:
@@ -54,5 +53,5 @@ class TrackReader:
             part = np.asarray(track[:, lo:hi], dtype=np.float32)
         else:
             part = read_segment(path, lo, hi - lo, sample_rate=self.sample_rate)
-        out[:, lo - start:hi - start] = part  # a mono [1, n] part broadcasts to both channels
+        out[:, lo - start : hi - start] = part  # a mono [1, n] part broadcasts to both channels
         return out

@@ -10,6 +10,7 @@ host and PID of their writer, so the next write into the same folder removes tho
 gone (see `sweep_stale_temps`). Output is byte-for-byte reproducible: the dither is seeded, and
 float WAVs get no PEAK chunk (libsndfile stamps it with the time of writing).
 """
+
 from __future__ import annotations
 
 import os
@@ -28,9 +29,20 @@ DEFAULT_SUBTYPE = "PCM_24"
 # Bits of the integer formats; None: stored as 32-bit float, never clipped or dithered.
 SUBTYPE_BITS = {"PCM_16": 16, "PCM_24": 24, "FLOAT": None}
 _SUBTYPE_ALIASES = {
-    "16": "PCM_16", "pcm_16": "PCM_16", "pcm16": "PCM_16", "int16": "PCM_16", "s16": "PCM_16",
-    "24": "PCM_24", "pcm_24": "PCM_24", "pcm24": "PCM_24", "int24": "PCM_24", "s24": "PCM_24",
-    "float": "FLOAT", "float32": "FLOAT", "f32": "FLOAT", "32f": "FLOAT",
+    "16": "PCM_16",
+    "pcm_16": "PCM_16",
+    "pcm16": "PCM_16",
+    "int16": "PCM_16",
+    "s16": "PCM_16",
+    "24": "PCM_24",
+    "pcm_24": "PCM_24",
+    "pcm24": "PCM_24",
+    "int24": "PCM_24",
+    "s24": "PCM_24",
+    "float": "FLOAT",
+    "float32": "FLOAT",
+    "f32": "FLOAT",
+    "32f": "FLOAT",
 }
 FORMATS = {".wav": "WAV", ".flac": "FLAC"}
 # Frames quantised per chunk by `write`, so the float64 scratch stays small for long files.
@@ -121,8 +133,12 @@ class AudioWriter:
         self._tmp = self._reserve_temp()
         try:  # BaseException: a signal turned into an exception here must not leave the temp file
             self._file = sf.SoundFile(
-                self._tmp, "w", samplerate=self.sample_rate, channels=self.channels,
-                subtype=self.subtype, format=fmt,
+                self._tmp,
+                "w",
+                samplerate=self.sample_rate,
+                channels=self.channels,
+                subtype=self.subtype,
+                format=fmt,
             )
             if fmt == "WAV":
                 _drop_peak_chunk(self._file)
@@ -160,7 +176,7 @@ class AudioWriter:
         if not np.isfinite(block.sum(dtype=np.float64)):
             raise TonematchError(f"refusing to write NaN or infinite samples to '{self.path}'")
         for i in range(0, block.shape[1], _CHUNK):
-            part = block[:, i:i + _CHUNK].T  # soundfile wants [frames, channels]
+            part = block[:, i : i + _CHUNK].T  # soundfile wants [frames, channels]
             data = self._quantise(part) if self._bits else np.ascontiguousarray(part)
             try:
                 self._file.write(data)

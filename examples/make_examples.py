@@ -11,6 +11,7 @@ nothing else (see CREDITS.md):
 Both: 44.1 kHz stereo, 16-bit FLAC with TPDF dither. Excerpts are as long as fits in 1 MB: FLAC of
 dense music takes about 100 kB/s, so 30 s would be ~3 MB.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,10 +37,28 @@ EXCERPTS = {
 def make_unmastered(x: np.ndarray, sr: int) -> np.ndarray:
     """Dull and quieten: only the high shelf and the loudness stage of the chain are on."""
     s = Settings.defaults(sr)
-    s.bypass = frozenset({"gain", "eq.highpass", "eq.low_shelf", "eq.peak1", "eq.peak2", "eq.peak3", "eq.peak4",
-                          "compressor", "width", "limiter"})
-    s.values.update({"eq.high_shelf.gain_db": -4.0, "eq.high_shelf.freq_hz": 5000.0, "eq.high_shelf.q": 0.707,
-                     "loudness.target_lufs": -23.0})
+    s.bypass = frozenset(
+        {
+            "gain",
+            "eq.highpass",
+            "eq.low_shelf",
+            "eq.peak1",
+            "eq.peak2",
+            "eq.peak3",
+            "eq.peak4",
+            "compressor",
+            "width",
+            "limiter",
+        }
+    )
+    s.values.update(
+        {
+            "eq.high_shelf.gain_db": -4.0,
+            "eq.high_shelf.freq_hz": 5000.0,
+            "eq.high_shelf.q": 0.707,
+            "loudness.target_lufs": -23.0,
+        }
+    )
     return render_array(x, s, sr)
 
 

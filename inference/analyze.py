@@ -6,12 +6,16 @@ value is undefined, e.g. the loudness of silence), so it serialises to JSON as i
 comes from tonematch.models.measure (numpy/numba: no torch on this path). Levels are relative to
 digital full scale: a full-scale sine reads 0 dBFS sample peak (not the +3 dB convention).
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from tonematch.models.measure import analyzer, loudness as _loudness, spectrum, stereo, truepeak
-from tonematch.models.measure.dynamics import db as _db, sample_peak  # noqa: F401  (re-exported)
+from tonematch.models.measure.dynamics import (
+    db as _db,  # noqa: F401  (re-exported)
+    sample_peak,  # noqa: F401  (re-exported)
+)
 
 TRUE_PEAK_OVERSAMPLING = 4  # BS.1770-4 Annex 2: 4x is enough at 44.1/48 kHz
 BANDS = spectrum.BANDS  # the eight named bands (tonematch.models.measure.spectrum)
@@ -67,8 +71,13 @@ def format_table(result: dict, title: str | None = None) -> str:
         stereo_rows = [("stereo", "mono (width 0, correlation 1)")]
     else:
         stereo_rows = [
-            ("stereo width", "n/a" if r["width"] is None else
-             f"{r['width']:.3f} side/mid" + (f" ({r['side_mid_db']:.1f} dB)" if r["side_mid_db"] is not None else "")),
+            (
+                "stereo width",
+                "n/a"
+                if r["width"] is None
+                else f"{r['width']:.3f} side/mid"
+                + (f" ({r['side_mid_db']:.1f} dB)" if r["side_mid_db"] is not None else ""),
+            ),
             ("L/R correlation", _fmt(r["correlation"], "", 3)),
         ]
     rows = [

@@ -1,4 +1,5 @@
 """The Python API behind `import tonematch`: the same jobs and options as the command line."""
+
 from __future__ import annotations
 
 import os
@@ -48,7 +49,9 @@ def _target_of(reference, sample_rate, reference_sample_rate) -> _match.Target:
     if isinstance(reference, _match.Target):
         return reference
     ref, ref_sr = _load(reference, reference_sample_rate or sample_rate, "reference")
-    return _match.target_from(_match.analyse_array(ref, ref_sr), name=str(reference) if isinstance(reference, str) else "array")
+    return _match.target_from(
+        _match.analyse_array(ref, ref_sr), name=str(reference) if isinstance(reference, str) else "array"
+    )
 
 
 def master_to(mix, target: _match.Target, sample_rate: int | None = None, **options) -> MasterResult:
@@ -64,8 +67,9 @@ def master_to(mix, target: _match.Target, sample_rate: int | None = None, **opti
     return MasterResult(render_array(_match._as_audio(x), settings, sr), sr, settings, notes)
 
 
-def match(mix, reference, sample_rate: int | None = None, reference_sample_rate: int | None = None,
-          **options) -> MasterResult:
+def match(
+    mix, reference, sample_rate: int | None = None, reference_sample_rate: int | None = None, **options
+) -> MasterResult:
     """Master `mix` the way `reference` sounds. Both may be paths or [C, T] float arrays (give
     `sample_rate`, and `reference_sample_rate` when it differs). Options as the command's:
     refine=True, steps=None, amount=1.0, only=None, skip=(), target_lufs=None, platform=None,

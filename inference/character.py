@@ -9,6 +9,7 @@ applies the chain's settings to those frames in closed form. `measure` reads the
 refinement matches: tonal balance, stereo width per band, loudness spread and block crest.
 The exact renderer has the last word (refine.py checks its result on an exact render).
 """
+
 from __future__ import annotations
 
 import math
@@ -17,8 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from tonematch.models.chain import compressor, ops
-from tonematch.models.chain import eq as eq_stage
+from tonematch.models.chain import compressor, eq as eq_stage, ops
 from tonematch.models.chain.biquads import response
 from tonematch.models.chain.loudness import gated_loudness, k_weighting
 
@@ -156,9 +156,19 @@ def analyse(clips: np.ndarray, sample_rate: int, true_peak_ratio: float = 1.0, l
             out["levels"].append(hops.sort(dim=-1).values[..., ranks])
     stacked = {k: torch.stack(v) for k, v in out.items() if v}
     return Frames(
-        mid=stacked["mid"], side=stacked["side"], peak=stacked["peak"], levels=stacked.get("levels", torch.zeros(0)),
-        mid_k=stacked["mid_k"], side_k=stacked["side_k"], freqs_hz=fine_hz, band_of=band_of, centers_hz=centers,
-        edges_hz=edges, sample_rate=int(sample_rate), channels=channels, hop_s=hop / sample_rate,
+        mid=stacked["mid"],
+        side=stacked["side"],
+        peak=stacked["peak"],
+        levels=stacked.get("levels", torch.zeros(0)),
+        mid_k=stacked["mid_k"],
+        side_k=stacked["side_k"],
+        freqs_hz=fine_hz,
+        band_of=band_of,
+        centers_hz=centers,
+        edges_hz=edges,
+        sample_rate=int(sample_rate),
+        channels=channels,
+        hop_s=hop / sample_rate,
         true_peak_ratio=max(1.0, float(true_peak_ratio)),
     )
 
@@ -252,8 +262,9 @@ def render(frames: Frames, p: dict, bypass=frozenset()) -> Rendered:
     if "compressor" not in bypass:
         scale = peak / (frames.peak + _EPS)  # what the gain stage and the EQ did to the level
         level = 20.0 * torch.log10(frames.levels * scale[..., None] + _EPS)
-        per_sample = compressor.gain_computer(level, p["compressor.threshold_db"], p["compressor.ratio"],
-                                              p["compressor.knee_db"])
+        per_sample = compressor.gain_computer(
+            level, p["compressor.threshold_db"], p["compressor.ratio"], p["compressor.knee_db"]
+        )
         static = _expectile(per_sample, p["compressor.attack_ms"], p["compressor.release_ms"])
         rows = static.shape[0]
         att = _frame_pole(p["compressor.attack_ms"], frames.hop_s).reshape(1).expand(rows)
@@ -286,10 +297,13 @@ def render(frames: Frames, p: dict, bypass=frozenset()) -> Rendered:
     weights = total.reshape(-1)
     k_out = k_energy * 10.0 ** (gain_db / 10.0) * limit2
     return Rendered(
-        energy=energy * total, peak=peak * 10.0 ** (gain_db / 20.0) * limit2.sqrt(), k_energy=k_out,
+        energy=energy * total,
+        peak=peak * 10.0 ** (gain_db / 20.0) * limit2.sqrt(),
+        k_energy=k_out,
         band_mid=(h2 * (weights @ frames.mid.reshape(-1, frames.mid.shape[-1]))) @ frames.band_of,
         band_side=(w2 * h2 * (weights @ frames.side.reshape(-1, frames.side.shape[-1]))) @ frames.band_of,
-        lufs=_lufs(_blocks(k_out, frames.hop_s)), gain_reduction_db=gr,
+        lufs=_lufs(_blocks(k_out, frames.hop_s)),
+        gain_reduction_db=gr,
     )
 
 
@@ -297,8 +311,15 @@ def neutral(frames: Frames) -> Rendered:
     """The frames as they are (no processing), for measuring a reference."""
     k_energy = frames.channels * (frames.mid_k + frames.side_k).sum(-1)
     flat = lambda t: t.reshape(-1, t.shape[-1]).sum(0) @ frames.band_of  # noqa: E731
-    return Rendered(frames.mid.sum(-1) + frames.side.sum(-1), frames.peak, k_energy, flat(frames.mid),
-                    flat(frames.side), _lufs(_blocks(k_energy, frames.hop_s)), torch.zeros_like(frames.peak))
+    return Rendered(
+        frames.mid.sum(-1) + frames.side.sum(-1),
+        frames.peak,
+        k_energy,
+        flat(frames.mid),
+        flat(frames.side),
+        _lufs(_blocks(k_energy, frames.hop_s)),
+        torch.zeros_like(frames.peak),
+    )
 
 
 def _smooth(db: torch.Tensor) -> torch.Tensor:

@@ -6,6 +6,7 @@ libsndfile errors) print one line `tonematch: error: ...` and exit 2; `--verbose
 Ctrl-C and SIGTERM both unwind as exceptions, so the writer deletes its temp file, and print one
 line (exit 130 and 143). Warnings print `tonematch: warning: ...` on stderr.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,12 +37,17 @@ def cmd_render(args: argparse.Namespace) -> int:
     from tonematch.models.chain import TABLE
 
     if args.list_params:
-        print(f"chain parameters (frequency limits shown at {args.sample_rate} Hz; JSON keys are "
-              "processor / band / name):")
+        print(
+            f"chain parameters (frequency limits shown at {args.sample_rate} Hz; JSON keys are "
+            "processor / band / name):"
+        )
         print(TABLE.describe(args.sample_rate))
         return 0
-    missing = [flag for flag, value in (("IN", args.input), ("--params", args.params), ("-o/--output", args.output))
-               if value is None]
+    missing = [
+        flag
+        for flag, value in (("IN", args.input), ("--params", args.params), ("-o/--output", args.output))
+        if value is None
+    ]
     if missing:  # one line, like every other error, rather than argparse's usage block
         raise TonematchError(f"render: missing {', '.join(missing)} (or use --list-params)")
 
@@ -50,8 +56,9 @@ def cmd_render(args: argparse.Namespace) -> int:
     from .render import format_summary, render_file
 
     settings = Settings.from_json(args.params)
-    summary = render_file(args.input, settings, args.output, bit_depth=args.bit_depth, dither=not args.no_dither,
-                          warn=warn)
+    summary = render_file(
+        args.input, settings, args.output, bit_depth=args.bit_depth, dither=not args.no_dither, warn=warn
+    )
     print(format_summary(summary))
     return 0
 
@@ -70,30 +77,48 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     # -v is accepted before or after the subcommand; SUPPRESS keeps the subparser from resetting it.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                        help="show tracebacks on errors")
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors"
+    )
     parser = argparse.ArgumentParser(
-        prog="tonematch", description="Learned, explainable audio mastering.", parents=[common])
+        prog="tonematch", description="Learned, explainable audio mastering.", parents=[common]
+    )
     parser.set_defaults(verbose=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("render", parents=[common], help="render a file through the chain with a settings JSON",
-                       description="Render IN through the mastering chain with the settings in P.json, "
-                                   "streaming (bounded memory), and write OUT (.wav or .flac) atomically.")
+    p = sub.add_parser(
+        "render",
+        parents=[common],
+        help="render a file through the chain with a settings JSON",
+        description="Render IN through the mastering chain with the settings in P.json, "
+        "streaming (bounded memory), and write OUT (.wav or .flac) atomically.",
+    )
     p.add_argument("input", metavar="IN", nargs="?", help="input audio file")
     p.add_argument("--params", metavar="P.json", help="chain settings (see --list-params)")
     p.add_argument("-o", "--output", metavar="OUT", help="output file, .wav or .flac")
-    p.add_argument("--bit-depth", choices=("16", "24", "float"),
-                   help="output sample format (default: the input's if 16/24-bit PCM, else 24)")
+    p.add_argument(
+        "--bit-depth",
+        choices=("16", "24", "float"),
+        help="output sample format (default: the input's if 16/24-bit PCM, else 24)",
+    )
     p.add_argument("--no-dither", action="store_true", help="quantise without TPDF dither")
     p.add_argument("--list-params", action="store_true", help="print the parameter table and exit")
-    p.add_argument("--sample-rate", type=int, default=44100, metavar="HZ",
-                   help="with --list-params: the rate at which frequency limits are shown (default 44100)")
+    p.add_argument(
+        "--sample-rate",
+        type=int,
+        default=44100,
+        metavar="HZ",
+        help="with --list-params: the rate at which frequency limits are shown (default 44100)",
+    )
     p.set_defaults(func=cmd_render, parser=p)
 
-    a = sub.add_parser("analyze", parents=[common], help="measure loudness, peaks, dynamics, stereo, spectrum",
-                       description="Integrated loudness, loudness range, sample and true peak, crest factor, "
-                                   "stereo width and correlation, and spectral balance of FILE.")
+    a = sub.add_parser(
+        "analyze",
+        parents=[common],
+        help="measure loudness, peaks, dynamics, stereo, spectrum",
+        description="Integrated loudness, loudness range, sample and true peak, crest factor, "
+        "stereo width and correlation, and spectral balance of FILE.",
+    )
     a.add_argument("file", metavar="FILE", help="audio file")
     a.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
     a.set_defaults(func=cmd_analyze, parser=a)

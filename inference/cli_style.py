@@ -1,4 +1,5 @@
 """`tonematch style fit | from-references | show` and `tonematch master MIX... --style S`."""
+
 from __future__ import annotations
 
 import argparse
@@ -14,23 +15,40 @@ def _error(text: str) -> None:
 def add_style_parsers(sub, common) -> None:
     from .cli_match import add_shared_options
 
-    p = sub.add_parser("style", parents=[common], help="learn your own mastering style from your mix/master pairs",
-                       description="Fit, make or show a style (.tmstyle): what an engineer does as a function of the mix.")
+    p = sub.add_parser(
+        "style",
+        parents=[common],
+        help="learn your own mastering style from your mix/master pairs",
+        description="Fit, make or show a style (.tmstyle): what an engineer does as a function of the mix.",
+    )
     ss = p.add_subparsers(dest="style_command", metavar="ACTION", required=True)
 
-    f = ss.add_parser("fit", parents=[common], help="fit a style on a folder (mix/ + master/) or CSV (mix,master) of pairs",
-                      description="Align and analyse every pair (one that does not align is reported and left out), "
-                                  "learn how the masters' character follows the mixes', and print a held-out check.")
+    f = ss.add_parser(
+        "fit",
+        parents=[common],
+        help="fit a style on a folder (mix/ + master/) or CSV (mix,master) of pairs",
+        description="Align and analyse every pair (one that does not align is reported and left out), "
+        "learn how the masters' character follows the mixes', and print a held-out check.",
+    )
     f.add_argument("pairs", metavar="PAIRS", help="folder with mix/ and master/ (matched by name) or a CSV mix,master")
     f.add_argument("-o", "--output", metavar="S.tmstyle", required=True, help="the style file to write")
     f.add_argument("--name", help="the style's name (default: the output's stem)")
-    f.add_argument("--steps", type=int, default=None, metavar="N",
-                   help="refinement steps per pair and in the check (default 120 and 200)")
+    f.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        metavar="N",
+        help="refinement steps per pair and in the check (default 120 and 200)",
+    )
     f.add_argument("--no-check", action="store_true", help="skip the held-out check (faster)")
     f.set_defaults(func=cmd_fit)
 
-    r = ss.add_parser("from-references", parents=[common], help="a style from reference masters alone (no pairs)",
-                      description="The target is the masters' average character, whatever the mix.")
+    r = ss.add_parser(
+        "from-references",
+        parents=[common],
+        help="a style from reference masters alone (no pairs)",
+        description="The target is the masters' average character, whatever the mix.",
+    )
     r.add_argument("folder", metavar="DIR", nargs="+", help="reference masters (files or folders)")
     r.add_argument("-o", "--output", metavar="S.tmstyle", required=True)
     r.add_argument("--name")
@@ -41,9 +59,13 @@ def add_style_parsers(sub, common) -> None:
     s.add_argument("--json", action="store_true", help="the style's card and numbers as JSON")
     s.set_defaults(func=cmd_show)
 
-    m = sub.add_parser("master", parents=[common], help="master mixes in your own style (no reference)",
-                       description="Predict the master your style would make of each MIX, refine toward it, render "
-                                   "exactly and write the settings beside the output (OUT.json).")
+    m = sub.add_parser(
+        "master",
+        parents=[common],
+        help="master mixes in your own style (no reference)",
+        description="Predict the master your style would make of each MIX, refine toward it, render "
+        "exactly and write the settings beside the output (OUT.json).",
+    )
     add_shared_options(m)
     m.add_argument("--style", "-s", metavar="S.tmstyle", help="the style file (tonematch style fit)")
     m.set_defaults(func=cmd_master)
@@ -71,8 +93,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
     print(f"{len(pairs)} pair(s) in {args.pairs}")
     steps = args.steps if args.steps is not None else style.FIT_STEPS
     options = match.Options(steps=args.steps)
-    fitted = style.fit_pairs(pairs, _name(args), steps=steps, check=not args.no_check, options=options,
-                             error=lambda t: print(f"tonematch: warning: {t}", file=sys.stderr, flush=True))
+    fitted = style.fit_pairs(
+        pairs,
+        _name(args),
+        steps=steps,
+        check=not args.no_check,
+        options=options,
+        error=lambda t: print(f"tonematch: warning: {t}", file=sys.stderr, flush=True),
+    )
     path = save_style(fitted, args.output)
     print("\n".join(style.describe(fitted)))
     print(f"wrote {path} ({fitted.meta['pairs']} pairs, {fitted.meta['fit_seconds']:.0f} s)")
@@ -110,8 +138,19 @@ def cmd_show(args: argparse.Namespace) -> int:
 
         from tonematch.models.style_file import TENSORS, _clean
 
-        print(json.dumps(_clean({"meta": s.meta, "habit": s.habit, "true_peak_dbtp": s.true_peak_dbtp,
-                                 **{n: getattr(s, n).tolist() for n in TENSORS}}), indent=2))
+        print(
+            json.dumps(
+                _clean(
+                    {
+                        "meta": s.meta,
+                        "habit": s.habit,
+                        "true_peak_dbtp": s.true_peak_dbtp,
+                        **{n: getattr(s, n).tolist() for n in TENSORS},
+                    }
+                ),
+                indent=2,
+            )
+        )
     else:
         print("\n".join(style.describe(s)))
     return 0
@@ -123,8 +162,11 @@ def cmd_master(args: argparse.Namespace) -> int:
     if args.platform == "list":
         print(list_platforms())
         return 0
-    missing = [flag for flag, value in (("MIX", args.mixes), ("--style", args.style), ("-o/--output", args.output))
-               if not value]
+    missing = [
+        flag
+        for flag, value in (("MIX", args.mixes), ("--style", args.style), ("-o/--output", args.output))
+        if not value
+    ]
     if missing:
         raise TonematchError(f"master: missing {', '.join(missing)}")
     options = options_from(args)
@@ -134,7 +176,16 @@ def cmd_master(args: argparse.Namespace) -> int:
     from .cli import warn
 
     s = load_style(args.style)
-    failed = style.master_many(args.mixes, s, args.output, options, error=_error, report=args.report,
-                               bit_depth=args.bit_depth, dither=not args.no_dither, warn=warn,
-                               source={"style": str(args.style), "style_name": s.name})
+    failed = style.master_many(
+        args.mixes,
+        s,
+        args.output,
+        options,
+        error=_error,
+        report=args.report,
+        bit_depth=args.bit_depth,
+        dither=not args.no_dither,
+        warn=warn,
+        source={"style": str(args.style), "style_name": s.name},
+    )
     return 1 if failed else 0

@@ -1,10 +1,15 @@
 """Settings in an engineer's words: what the chain does to a mix, one short line per processor."""
+
 from __future__ import annotations
 
 from tonematch.models.chain.settings import Settings
 
 _BAND_NAMES = {
-    "low_shelf": "low shelf", "peak1": "bell", "peak2": "bell", "peak3": "bell", "peak4": "bell",
+    "low_shelf": "low shelf",
+    "peak1": "bell",
+    "peak2": "bell",
+    "peak3": "bell",
+    "peak4": "bell",
     "high_shelf": "high shelf",
 }
 MIN_EQ_DB = 0.25  # moves smaller than this are not worth a word
@@ -34,7 +39,9 @@ def describe(s: Settings, report: dict | None = None) -> list[str]:
     moves = eq_moves(s)
     lines.append("EQ: " + (", ".join(moves) if moves else "flat"))
     if s.enabled("compressor") and v["compressor.ratio"] > 1.01:
-        drive = f", input gain {v['gain.gain_db']:+.1f} dB" if s.enabled("gain") and abs(v["gain.gain_db"]) >= 0.1 else ""
+        drive = (
+            f", input gain {v['gain.gain_db']:+.1f} dB" if s.enabled("gain") and abs(v["gain.gain_db"]) >= 0.1 else ""
+        )
         lines.append(
             f"compressor: {v['compressor.ratio']:.1f}:1 at {v['compressor.threshold_db']:.1f} dB, "
             f"attack {v['compressor.attack_ms']:.1f} ms, release {v['compressor.release_ms']:.0f} ms, "

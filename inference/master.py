@@ -5,6 +5,7 @@ Each output `out.wav` gets its settings beside it (`out.json`, the render format
 `report=True` a picture of what was done (`out.png`). In a batch one bad file is reported and
 skipped; the others are written.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,9 +33,18 @@ def report_path(out_path) -> Path:
     return Path(out_path).with_suffix(".png")
 
 
-def master_file(mix_path, target: match.Target, out_path, options: match.Options, model=None,
-                report: bool = False, bit_depth=None, dither: bool = True,
-                warn: Callable[[str], None] | None = None, source: dict | None = None) -> dict:
+def master_file(
+    mix_path,
+    target: match.Target,
+    out_path,
+    options: match.Options,
+    model=None,
+    report: bool = False,
+    bit_depth=None,
+    dither: bool = True,
+    warn: Callable[[str], None] | None = None,
+    source: dict | None = None,
+) -> dict:
     """Master one file; returns the render summary plus 'settings', 'notes', 'output_lufs',
     'output_true_peak_dbtp' and the paths written."""
     start = time.perf_counter()
@@ -60,12 +70,19 @@ def master_file(mix_path, target: match.Target, out_path, options: match.Options
         meter.add(block)
         tp.add(block)
 
-    summary = render_file(mix_path, settings, out_path, bit_depth=bit_depth, dither=dither, warn=warn,
-                          on_block=on_block)
+    summary = render_file(
+        mix_path, settings, out_path, bit_depth=bit_depth, dither=dither, warn=warn, on_block=on_block
+    )
     settings.to_json(str(settings_path(out_path)))
-    summary.update(settings=settings, notes=notes, output_lufs=meter.integrated(),
-                   output_true_peak_dbtp=match._db(tp.peak()), input_lufs=mix.lufs,
-                   input_true_peak_dbtp=mix.true_peak_dbtp, settings_path=str(settings_path(out_path)))
+    summary.update(
+        settings=settings,
+        notes=notes,
+        output_lufs=meter.integrated(),
+        output_true_peak_dbtp=match._db(tp.peak()),
+        input_lufs=mix.lufs,
+        input_true_peak_dbtp=mix.true_peak_dbtp,
+        settings_path=str(settings_path(out_path)),
+    )
     if report:
         from .report import write_report
 
@@ -88,8 +105,10 @@ def format_result(r: dict) -> str:
     def lufs(v):
         return "-" if v is None else f"{v:.1f} LUFS"
 
-    lines.append(f"  before: {lufs(r['input_lufs'])}, {r['input_true_peak_dbtp']:+.1f} dBTP; "
-                 f"after: {lufs(r['output_lufs'])}, {r['output_true_peak_dbtp']:+.1f} dBTP")
+    lines.append(
+        f"  before: {lufs(r['input_lufs'])}, {r['input_true_peak_dbtp']:+.1f} dBTP; "
+        f"after: {lufs(r['output_lufs'])}, {r['output_true_peak_dbtp']:+.1f} dBTP"
+    )
     if "report_path" in r:
         lines.append(f"  report: {r['report_path']}")
     lines.append(f"  time {r['total_seconds']:.1f} s")
@@ -121,8 +140,17 @@ def expand_inputs(paths) -> list[Path]:
     return out
 
 
-def master_many(mixes, target: match.Target, out, options: match.Options, model=None, say=print,
-                error: Callable[[str], None] | None = None, progress: bool = True, **kwargs) -> int:
+def master_many(
+    mixes,
+    target: match.Target,
+    out,
+    options: match.Options,
+    model=None,
+    say=print,
+    error: Callable[[str], None] | None = None,
+    progress: bool = True,
+    **kwargs,
+) -> int:
     """Master every mix (files or folders) to `out` (a file for one mix, else a folder).
     Returns the number that failed; each failure is reported in one line through `error`."""
     paths = expand_inputs(mixes)

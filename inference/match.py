@@ -5,6 +5,7 @@ the network's settings (or the non-learned matcher's) -> the user's loudness, ce
 group choices -> refinement against the reference's character on the excerpts -> amount ->
 the exact streaming render of the whole file, with the settings written beside it.
 """
+
 from __future__ import annotations
 
 import math
@@ -124,8 +125,14 @@ def _db(v: float) -> float:
 def analyse_array(x: np.ndarray, sample_rate: int) -> Analysis:
     x = _as_audio(x)
     lufs, tp, peak = _stream_levels([x], sample_rate, x.shape[0])
-    return Analysis(character.excerpts(x, sample_rate, EXCERPT_S, MAX_EXCERPTS), int(sample_rate), x.shape[0],
-                    lufs, _db(tp), max(1.0, tp / peak) if peak > 0 else 1.0)
+    return Analysis(
+        character.excerpts(x, sample_rate, EXCERPT_S, MAX_EXCERPTS),
+        int(sample_rate),
+        x.shape[0],
+        lufs,
+        _db(tp),
+        max(1.0, tp / peak) if peak > 0 else 1.0,
+    )
 
 
 def analyse_file(path) -> Analysis:
@@ -153,11 +160,18 @@ def _as_audio(x) -> np.ndarray:
 
 
 def target_from(a: Analysis, name: str = "reference") -> Target:
-    return Target(character.character_of(a.clips, a.sample_rate, a.true_peak_ratio), a.lufs, a.true_peak_dbtp,
-                  a.sample_rate, a.clips, name)
+    return Target(
+        character.character_of(a.clips, a.sample_rate, a.true_peak_ratio),
+        a.lufs,
+        a.true_peak_dbtp,
+        a.sample_rate,
+        a.clips,
+        name,
+    )
 
 
 # -- settings --------------------------------------------------------------------------------------
+
 
 def loudness_and_ceiling(options: Options, target: Target) -> tuple[float, float]:
     """The loudness target and true-peak ceiling for this run: the user's (or the platform's)
@@ -253,8 +267,15 @@ def choose_settings(mix: Analysis, target: Target, options: Options, model=None)
         frames = character.analyse(mix.clips, mix.sample_rate, mix.true_peak_ratio)
         steps = refine.STEPS if options.steps is None else options.steps
         pull = refine.PULL if notes["start"] == "network" else refine.PULL_MEASURED
-        result = refine.refine(settings, mix.clips, frames, target.character,
-                               groups=tuple(g for g in groups if g in refine.GROUP_KEYS), steps=steps, pull=pull)
+        result = refine.refine(
+            settings,
+            mix.clips,
+            frames,
+            target.character,
+            groups=tuple(g for g in groups if g in refine.GROUP_KEYS),
+            steps=steps,
+            pull=pull,
+        )
         settings = result.settings
         notes.update(refined=result.kept, distance_before=result.start_distance, distance_after=result.distance)
     settings = scaled(settings, options.amount)

@@ -10,6 +10,7 @@ The baseline the network has to beat, and the fallback when no model is at hand.
   the ceiling asked for (default -1 dBTP).
 Compressor neutral (ratio 1), high-pass off.
 """
+
 from __future__ import annotations
 
 import math
@@ -56,11 +57,13 @@ def fit_eq(curve_db: np.ndarray, grid: np.ndarray, sample_rate: int) -> dict[str
         return torch.where(log, log_low * log_ratio**u, low + (high - low) * u)
 
     def response_db(v):
-        coefs = torch.cat([
-            design("low_shelf", v[0, 1], v[0, 2], v[0, 0], sample_rate)[None],
-            design("peak", v[peaks, 1], v[peaks, 2], v[peaks, 0], sample_rate),
-            design("high_shelf", v[-1, 1], v[-1, 2], v[-1, 0], sample_rate)[None],
-        ])
+        coefs = torch.cat(
+            [
+                design("low_shelf", v[0, 1], v[0, 2], v[0, 0], sample_rate)[None],
+                design("peak", v[peaks, 1], v[peaks, 2], v[peaks, 0], sample_rate),
+                design("high_shelf", v[-1, 1], v[-1, 2], v[-1, 0], sample_rate)[None],
+            ]
+        )
         return 20.0 * torch.log10(response(coefs, grid, sample_rate).abs().clamp_min(1e-9)).sum(dim=0)
 
     def value_and_grad(flat):
@@ -71,12 +74,19 @@ def fit_eq(curve_db: np.ndarray, grid: np.ndarray, sample_rate: int) -> dict[str
         loss.backward()
         return float(loss.detach()), u.grad.numpy().ravel().copy()
 
-    result = minimize(value_and_grad, start.numpy().ravel(), jac=True, method="L-BFGS-B",
-                      bounds=[(0.0, 1.0)] * start.numel(), options={"maxiter": STEPS})
+    result = minimize(
+        value_and_grad,
+        start.numpy().ravel(),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(0.0, 1.0)] * start.numel(),
+        options={"maxiter": STEPS},
+    )
     values = physical(torch.tensor(result.x.reshape(start.shape), dtype=torch.float64))
     return {
         f"eq.{band}.{name}": float(values[i, j])
-        for i, band in enumerate(FIT_BANDS) for j, name in enumerate(("gain_db", "freq_hz", "q"))
+        for i, band in enumerate(FIT_BANDS)
+        for j, name in enumerate(("gain_db", "freq_hz", "q"))
     }
 
 
@@ -105,12 +115,14 @@ def reference_loudness(reference: np.ndarray, sample_rate: int) -> float | None:
     return float(np.clip(value, low, high))
 
 
-def matcher_settings(audio: np.ndarray, reference: np.ndarray, sample_rate: int,
-                     ceiling_dbtp: float = DEFAULT_CEILING_DBTP) -> Settings:
+def matcher_settings(
+    audio: np.ndarray, reference: np.ndarray, sample_rate: int, ceiling_dbtp: float = DEFAULT_CEILING_DBTP
+) -> Settings:
     """Settings that move `audio` [C, T] towards `reference` [C', T'] (same rate) without learning."""
     settings = Settings.defaults(sample_rate)  # neutral chain, high-pass off
-    grid, curve = tone_curve(character.excerpts(audio, sample_rate), character.excerpts(reference, sample_rate),
-                             sample_rate)
+    grid, curve = tone_curve(
+        character.excerpts(audio, sample_rate), character.excerpts(reference, sample_rate), sample_rate
+    )
     settings.values.update(fit_eq(curve, grid, sample_rate))
     ratio_in = side_mid_ratio(audio) if audio.shape[0] == 2 else None
     ratio_ref = side_mid_ratio(reference) if reference.shape[0] == 2 else None

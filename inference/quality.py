@@ -6,6 +6,7 @@ MR-STFT: at each of three resolutions, spectral convergence plus the mean absolu
 log magnitudes, averaged over resolutions (auraloss's default resolutions and weights), so the
 figures read on the same scale as the training evaluation's.
 """
+
 from __future__ import annotations
 
 import math

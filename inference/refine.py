@@ -8,6 +8,7 @@ Loudness and the ceiling are not optimised: the loudness stage lands on its targ
 limiter holds the ceiling. The result is then checked on an exact render of the excerpts and
 kept only if it measures closer to the target than the start.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -78,8 +79,9 @@ class _Problem:
         self.settings, self.frames, self.target, self.keys, self.pull = settings, frames, target, keys, pull
         self.specs = [TABLE.by_key[k].spec for k in keys]
         sr = frames.sample_rate
-        self.u0 = np.array([min(max(float(s.to_unit(settings.values[k], sr)), 0.0), 1.0)
-                            for k, s in zip(keys, self.specs)])
+        self.u0 = np.array(
+            [min(max(float(s.to_unit(settings.values[k], sr)), 0.0), 1.0) for k, s in zip(keys, self.specs)]
+        )
         self.fixed = _tensors(settings)
         self.gains = [i for i, k in enumerate(keys) if k.endswith(".gain_db")]
 
@@ -108,8 +110,7 @@ class _Problem:
         values = dict(self.settings.values)
         for i, (k, s) in enumerate(zip(self.keys, self.specs)):
             if abs(float(u[i] - self.u0[i])) > 1e-4:  # untouched values keep their exact start
-                values[k] = float(s.from_unit(torch.tensor(float(u[i]), dtype=torch.float64),
-                                              self.frames.sample_rate))
+                values[k] = float(s.from_unit(torch.tensor(float(u[i]), dtype=torch.float64), self.frames.sample_rate))
         s = self.settings
         return Settings(values, s.sample_rate, s.bypass, dict(s.source))
 
@@ -125,16 +126,28 @@ def refinable_keys(settings: Settings, groups) -> list[str]:
     return keys
 
 
-def optimise(settings: Settings, frames: character.Frames, target: dict, groups=("eq", "dynamics", "width"),
-             steps: int = STEPS, pull: float = PULL) -> Settings:
+def optimise(
+    settings: Settings,
+    frames: character.Frames,
+    target: dict,
+    groups=("eq", "dynamics", "width"),
+    steps: int = STEPS,
+    pull: float = PULL,
+) -> Settings:
     """Settings after at most `steps` L-BFGS-B iterations on the frame model (no exact check)."""
     keys = refinable_keys(settings, groups)
     if not keys or steps <= 0:
         return settings
     problem = _Problem(settings, frames, target, keys, pull)
     with single_thread():
-        result = minimize(problem.value_and_grad, problem.u0, jac=True, method="L-BFGS-B",
-                          bounds=[(0.0, 1.0)] * len(keys), options={"maxiter": int(steps)})
+        result = minimize(
+            problem.value_and_grad,
+            problem.u0,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=[(0.0, 1.0)] * len(keys),
+            options={"maxiter": int(steps)},
+        )
     return problem.settings_at(result.x)
 
 
@@ -144,8 +157,15 @@ def exact_character(settings: Settings, clips: np.ndarray, sample_rate: int, tru
     return character.character_of(character.split(out, clips.shape[0]), sample_rate, true_peak_ratio)
 
 
-def refine(settings: Settings, clips: np.ndarray, frames: character.Frames, target: dict,
-           groups=("eq", "dynamics", "width"), steps: int = STEPS, pull: float = PULL) -> Refined:
+def refine(
+    settings: Settings,
+    clips: np.ndarray,
+    frames: character.Frames,
+    target: dict,
+    groups=("eq", "dynamics", "width"),
+    steps: int = STEPS,
+    pull: float = PULL,
+) -> Refined:
     """Refine `settings` for the excerpts `clips` [N, C, L] (analysed as `frames`) towards the
     `target` character, and check on exact renders.
 

@@ -9,6 +9,7 @@ them as `tonematch: warning: ...`): an enabled band above what the file's rate a
 at the rate's limit; the settings keep the user's value), a mis-scaled hot float input (see
 HOT_PEAK), and a loudness target the chain could not reach.
 """
+
 from __future__ import annotations
 
 import math
@@ -38,9 +39,16 @@ def default_subtype(input_subtype: str) -> str:
     return input_subtype if input_subtype in KEEP_SUBTYPES else "PCM_24"
 
 
-def render_file(in_path, settings, out_path, bit_depth=None, dither: bool = True,
-                block_frames: int = BLOCK_FRAMES, warn: Callable[[str], None] | None = None,
-                on_block: Callable | None = None) -> dict:
+def render_file(
+    in_path,
+    settings,
+    out_path,
+    bit_depth=None,
+    dither: bool = True,
+    block_frames: int = BLOCK_FRAMES,
+    warn: Callable[[str], None] | None = None,
+    on_block: Callable | None = None,
+) -> dict:
     """Render `in_path` with `settings` (a chain Settings) to `out_path` (.wav or .flac).
 
     bit_depth: '16', '24', 'float' or None (same as the input when 16/24-bit PCM, else 24).
@@ -107,9 +115,11 @@ def _input_scale(in_path, subtype: str, block_frames: int, note: Callable[[str],
     if peak <= HOT_PEAK:
         return 1.0
     k = math.ceil(math.log2(peak))
-    note(f"'{in_path}' peaks at {20 * math.log10(peak):+.1f} dBFS, so its samples are taken as mis-scaled: "
-         f"turned down {20 * k * math.log10(2):.1f} dB (2^-{k}) before the chain")
-    return 2.0 ** -k
+    note(
+        f"'{in_path}' peaks at {20 * math.log10(peak):+.1f} dBFS, so its samples are taken as mis-scaled: "
+        f"turned down {20 * k * math.log10(2):.1f} dB (2^-{k}) before the chain"
+    )
+    return 2.0**-k
 
 
 def _missed_target(target: float, report: dict, max_gain_db: float) -> str:
@@ -132,7 +142,9 @@ def format_summary(r: dict) -> str:
     ]
     rep = r["report"]
     if "pre_limiter_lufs" in rep:
-        lines.append(f"  loudness before limiter {rep['pre_limiter_lufs']:.2f} LUFS, gain into limiter {rep['gain_db']:+.2f} dB")
+        lines.append(
+            f"  loudness before limiter {rep['pre_limiter_lufs']:.2f} LUFS, gain into limiter {rep['gain_db']:+.2f} dB"
+        )
     if "passes" in rep:
         lines.append(f"  limiter passes {rep['passes']}, final miss {rep['miss_lu']:+.3f} LU from target")
     speed = duration / r["seconds"] if r["seconds"] > 0 else float("inf")

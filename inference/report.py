@@ -5,6 +5,7 @@ the compressor's static curve over the range of levels it saw; gain reduction ov
 analysed excerpts; loudness and true peak before and after (with the reference's); the settings
 in words. matplotlib is imported here only, with the non-interactive Agg backend.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,9 +24,19 @@ _COLOURS = {"mix": "#8c8c8c", "output": "#d62728", "reference": "#1f77b4"}
 
 def _eq_curve(settings: Settings, freqs: np.ndarray) -> np.ndarray:
     frames = character.Frames(
-        mid=torch.zeros(1), side=torch.zeros(1), peak=torch.zeros(1), levels=torch.zeros(1),
-        mid_k=torch.zeros(1), side_k=torch.zeros(1),
-        freqs_hz=freqs, band_of=torch.zeros(1), centers_hz=freqs, edges_hz=freqs, sample_rate=settings.sample_rate, channels=2, hop_s=1.0,
+        mid=torch.zeros(1),
+        side=torch.zeros(1),
+        peak=torch.zeros(1),
+        levels=torch.zeros(1),
+        mid_k=torch.zeros(1),
+        side_k=torch.zeros(1),
+        freqs_hz=freqs,
+        band_of=torch.zeros(1),
+        centers_hz=freqs,
+        edges_hz=freqs,
+        sample_rate=settings.sample_rate,
+        channels=2,
+        hop_s=1.0,
         true_peak_ratio=1.0,
     )
     p = {k: torch.tensor(float(v), dtype=torch.float64) for k, v in settings.values.items()}
@@ -56,8 +67,9 @@ def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
         mix_r = character.neutral(frames)
 
     fig, axes = plt.subplots(3, 2, figsize=(13, 11))
-    fig.suptitle(f"tonematch: {os.path.basename(summary['input'])} -> {os.path.basename(summary['output'])}",
-                 fontsize=13)
+    fig.suptitle(
+        f"tonematch: {os.path.basename(summary['input'])} -> {os.path.basename(summary['output'])}", fontsize=13
+    )
     freqs = np.geomspace(20.0, min(20000.0, 0.49 * sr), 400)
 
     ax = axes[0, 0]
@@ -69,8 +81,15 @@ def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
     ax = axes[0, 1]
     c = frames.centers_hz
     for name, r, fr in (("mix", mix_r, frames), ("output", out, frames), ("reference", ref_r, ref_frames)):
-        ax.semilogx(fr.centers_hz, _spectrum_db(r, fr), label=name, color=_COLOURS[name], lw=1.8 if name != "mix" else 1.2)
-    ax.set(title="tonal balance: long-term spectrum, 1/2-octave smoothed, level-aligned", xlabel="Hz", ylabel="dB", xlim=(25, c[-1]))
+        ax.semilogx(
+            fr.centers_hz, _spectrum_db(r, fr), label=name, color=_COLOURS[name], lw=1.8 if name != "mix" else 1.2
+        )
+    ax.set(
+        title="tonal balance: long-term spectrum, 1/2-octave smoothed, level-aligned",
+        xlabel="Hz",
+        ylabel="dB",
+        xlim=(25, c[-1]),
+    )
     ax.legend()
     ax.grid(True, which="both", alpha=0.3)
 
@@ -78,8 +97,12 @@ def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
     v = settings.values
     levels = np.linspace(-60.0, 0.0, 241)
     if settings.enabled("compressor"):
-        gain = compressor.gain_computer(torch.tensor(levels), torch.tensor(v["compressor.threshold_db"]),
-                                        torch.tensor(v["compressor.ratio"]), torch.tensor(v["compressor.knee_db"])).numpy()
+        gain = compressor.gain_computer(
+            torch.tensor(levels),
+            torch.tensor(v["compressor.threshold_db"]),
+            torch.tensor(v["compressor.ratio"]),
+            torch.tensor(v["compressor.knee_db"]),
+        ).numpy()
     else:
         gain = np.zeros_like(levels)
     ax.plot(levels, levels + gain, color=_COLOURS["output"], lw=2, label="compressor")
@@ -88,8 +111,13 @@ def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
     seen = 20.0 * np.log10(np.maximum(frames.peak.numpy().ravel() * 10 ** (drive / 20), 1e-6))
     lo, hi = np.percentile(seen, [5, 99])
     ax.axvspan(lo, hi, color=_COLOURS["mix"], alpha=0.2, label="levels it sees (5-99 %)")
-    ax.set(title=f"compressor static curve ({v['compressor.ratio']:.1f}:1 at {v['compressor.threshold_db']:.1f} dB)",
-           xlabel="detector level (dBFS)", ylabel="output level (dBFS)", xlim=(-60, 0), ylim=(-60, 0))
+    ax.set(
+        title=f"compressor static curve ({v['compressor.ratio']:.1f}:1 at {v['compressor.threshold_db']:.1f} dB)",
+        xlabel="detector level (dBFS)",
+        ylabel="output level (dBFS)",
+        xlim=(-60, 0),
+        ylim=(-60, 0),
+    )
     ax.legend(loc="lower right")
     ax.grid(True, alpha=0.3)
 
@@ -99,8 +127,12 @@ def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
     ax.plot(t, gr.ravel(), color=_COLOURS["output"], lw=1)
     for k in range(1, gr.shape[0]):
         ax.axvline(k * gr.shape[1] * frames.hop_s, color="k", lw=0.5, alpha=0.4)
-    ax.set(title="compressor gain reduction over the analysed excerpts", xlabel="s (excerpts end to end)",
-           ylabel="dB", ylim=(min(-1.0, float(gr.min()) * 1.1), 0.5))
+    ax.set(
+        title="compressor gain reduction over the analysed excerpts",
+        xlabel="s (excerpts end to end)",
+        ylabel="dB",
+        ylim=(min(-1.0, float(gr.min()) * 1.1), 0.5),
+    )
     ax.grid(True, alpha=0.3)
 
     ax = axes[2, 0]
@@ -108,8 +140,13 @@ def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
     lufs = [summary.get("input_lufs"), summary.get("output_lufs"), target.lufs]
     tps = [summary.get("input_true_peak_dbtp"), summary.get("output_true_peak_dbtp"), target.true_peak_dbtp]
     x = np.arange(3)
-    bars = ax.bar(x - 0.2, [val if val is not None else -70 for val in lufs], 0.4, label="integrated LUFS",
-                  color=[_COLOURS[n] for n in names])
+    bars = ax.bar(
+        x - 0.2,
+        [val if val is not None else -70 for val in lufs],
+        0.4,
+        label="integrated LUFS",
+        color=[_COLOURS[n] for n in names],
+    )
     ax2 = ax.twinx()
     ax2.plot(x + 0.2, tps, "kD", label="true peak dBTP")
     ax2.axhline(v["limiter.ceiling_dbtp"], color="k", ls=":", lw=1, label="ceiling")
@@ -119,7 +156,9 @@ def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
     for xi, val in zip(x, tps):
         ax2.annotate(f"{val:+.1f}", (xi + 0.2, val), textcoords="offset points", xytext=(0, 6), ha="center")
     ax.set_xticks(x, names)
-    ax.set(title="loudness and true peak", ylabel="LUFS", ylim=(min(-40, min(l_ for l_ in lufs if l_ is not None) - 3), 0))
+    ax.set(
+        title="loudness and true peak", ylabel="LUFS", ylim=(min(-40, min(l_ for l_ in lufs if l_ is not None) - 3), 0)
+    )
     ax2.set(ylabel="dBTP", ylim=(-24, 3))
     ax.legend(loc="lower left")
     ax2.legend(loc="lower right")

@@ -22,6 +22,7 @@ start from settings fitted to that target (EQ by matcher.fit_eq on target-minus-
 from the width difference, the compression habit), then the same loudness/ceiling, group,
 refinement and amount steps as `match`.
 """
+
 from __future__ import annotations
 
 import math
@@ -76,18 +77,27 @@ class Style:
         width = mix_char["width"].numpy()
         if width.size:
             width = self.width_a * width + self.width_c
-        mix = {"spread": float(mix_char["spread"]), "crest": float(mix_char["crest"]),
-               "lufs": float(mix_lufs if mix_lufs is not None else mix_char["lufs"])}
+        mix = {
+            "spread": float(mix_char["spread"]),
+            "crest": float(mix_char["crest"]),
+            "lufs": float(mix_lufs if mix_lufs is not None else mix_char["lufs"]),
+        }
         out = {name: float(self.scalar_a[i] * mix[name] + self.scalar_c[i]) for i, name in enumerate(SCALARS)}
         out["spread"] = max(0.0, out["spread"])
         low, high = TABLE.by_key["loudness.target_lufs"].spec.bounds(sample_rate)
         out["lufs"] = float(np.clip(out["lufs"], low, high))
         t = lambda v: torch.as_tensor(np.asarray(v, dtype=np.float64))  # noqa: E731
-        return {"tone": t(tone), "width": t(width), "spread": t(out["spread"]), "crest": t(out["crest"]),
-                "lufs": t(out["lufs"])}
+        return {
+            "tone": t(tone),
+            "width": t(width),
+            "spread": t(out["spread"]),
+            "crest": t(out["crest"]),
+            "lufs": t(out["lufs"]),
+        }
 
 
 # -- tonal balance in smooth bumps ------------------------------------------------------------------
+
 
 def band_centres(sample_rate: int) -> np.ndarray:
     """Centres of character.py's tone bands at this rate."""
@@ -122,6 +132,7 @@ def project(tone: np.ndarray, centres: np.ndarray, basis: np.ndarray, sample_rat
 
 # -- fitting -----------------------------------------------------------------------------------------
 
+
 def shrunk_line(x, y) -> tuple[float, float, float]:
     """(a, c, g): y ~ a x + c with a = clip(OLS slope / (1 + g), 0, 1), g by leave-one-out error."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
@@ -130,7 +141,11 @@ def shrunk_line(x, y) -> tuple[float, float, float]:
     def fit(xs, ys, g):
         xm, ym = xs.mean(), ys.mean()
         sxx = float(((xs - xm) ** 2).sum())
-        a = 0.0 if (math.isinf(g) or sxx < 1e-9) else float(np.clip(((xs - xm) * (ys - ym)).sum() / (sxx * (1 + g)), 0, 1))
+        a = (
+            0.0
+            if (math.isinf(g) or sxx < 1e-9)
+            else float(np.clip(((xs - xm) * (ys - ym)).sum() / (sxx * (1 + g)), 0, 1))
+        )
         return a, ym - a * xm
 
     if n < 3:
@@ -168,7 +183,7 @@ def aligned_master(master: np.ndarray, offset: int, frames: int) -> np.ndarray:
     out = np.zeros((master.shape[0], frames), dtype=np.float32)
     lo, hi = max(0, offset), min(master.shape[1], offset + frames)
     if hi > lo:
-        out[:, lo - offset:hi - offset] = master[:, lo:hi]
+        out[:, lo - offset : hi - offset] = master[:, lo:hi]
     return out
 
 
@@ -190,9 +205,16 @@ def read_pair(pair) -> PairData:
     a, b = match.analyse_array(mix, sr), match.analyse_array(master, sr)
     if b.lufs is None:
         raise TonematchError(f"pair {pair.name}: the master is silent where it overlaps the mix")
-    return PairData(pair.name, str(pair.mix), str(pair.master), a, b,
-                    character.character_of(a.clips, sr, a.true_peak_ratio),
-                    character.character_of(b.clips, sr, b.true_peak_ratio), offset)
+    return PairData(
+        pair.name,
+        str(pair.mix),
+        str(pair.master),
+        a,
+        b,
+        character.character_of(a.clips, sr, a.true_peak_ratio),
+        character.character_of(b.clips, sr, b.true_peak_ratio),
+        offset,
+    )
 
 
 def pair_settings(p: PairData, steps: int = FIT_STEPS) -> Settings:
@@ -201,9 +223,12 @@ def pair_settings(p: PairData, steps: int = FIT_STEPS) -> Settings:
 
     sr = p.mix.sample_rate
     settings = start_settings(p.mix, p.mix_char, p.master_char, None)
-    settings.values["loudness.target_lufs"] = float(np.clip(p.master.lufs, *TABLE.by_key["loudness.target_lufs"].spec.bounds(sr)))
-    settings.values["limiter.ceiling_dbtp"] = float(np.clip(min(p.master.true_peak_dbtp, 0.0),
-                                                            *TABLE.by_key["limiter.ceiling_dbtp"].spec.bounds(sr)))
+    settings.values["loudness.target_lufs"] = float(
+        np.clip(p.master.lufs, *TABLE.by_key["loudness.target_lufs"].spec.bounds(sr))
+    )
+    settings.values["limiter.ceiling_dbtp"] = float(
+        np.clip(min(p.master.true_peak_dbtp, 0.0), *TABLE.by_key["limiter.ceiling_dbtp"].spec.bounds(sr))
+    )
     if steps <= 0:
         return settings
     frames = character.analyse(p.mix.clips, sr, p.mix.true_peak_ratio)
@@ -235,8 +260,9 @@ def _average_habit(data: list[PairData]) -> dict | None:
     sr = rows[0].mix.sample_rate
     centres = band_centres(sr)
     sel = _tone_range(centres, sr)
-    change = np.mean([(p.master_char["tone"] - p.mix_char["tone"]).numpy() for p in rows
-                      if p.mix.sample_rate == sr], axis=0)
+    change = np.mean(
+        [(p.master_char["tone"] - p.mix_char["tone"]).numpy() for p in rows if p.mix.sample_rate == sr], axis=0
+    )
     habit["eq"] = {k: v for k, v in matcher.fit_eq(change[sel], centres[sel], sr).items()}
     return habit
 
@@ -262,15 +288,25 @@ def fit_style(data: list[PairData], name: str = "style", habit: bool = True) -> 
         wlines = [shrunk_line(wm[:, j], ws[:, j]) for j in range(wm.shape[1])]
     else:
         wlines = [(1.0, 0.0, 0.0)] * 4
-    mixes = {"spread": [float(p.mix_char["spread"]) for p in data], "crest": [float(p.mix_char["crest"]) for p in data],
-             "lufs": [float(p.mix.lufs) if p.mix.lufs is not None else float(p.mix_char["lufs"]) for p in data]}
-    masters = {"spread": [float(p.master_char["spread"]) for p in data],
-               "crest": [float(p.master_char["crest"]) for p in data], "lufs": [float(p.master.lufs) for p in data]}
+    mixes = {
+        "spread": [float(p.mix_char["spread"]) for p in data],
+        "crest": [float(p.mix_char["crest"]) for p in data],
+        "lufs": [float(p.mix.lufs) if p.mix.lufs is not None else float(p.mix_char["lufs"]) for p in data],
+    }
+    masters = {
+        "spread": [float(p.master_char["spread"]) for p in data],
+        "crest": [float(p.master_char["crest"]) for p in data],
+        "lufs": [float(p.master.lufs) for p in data],
+    }
     slines = [shrunk_line(mixes[n], masters[n]) for n in SCALARS]
     return Style(
-        bump_hz=np.array(BUMP_HZ), tone_a=np.array([a for a, _, _ in lines]), tone_c=np.array([c for _, c, _ in lines]),
-        width_a=np.array([a for a, _, _ in wlines]), width_c=np.array([c for _, c, _ in wlines]),
-        scalar_a=np.array([a for a, _, _ in slines]), scalar_c=np.array([c for _, c, _ in slines]),
+        bump_hz=np.array(BUMP_HZ),
+        tone_a=np.array([a for a, _, _ in lines]),
+        tone_c=np.array([c for _, c, _ in lines]),
+        width_a=np.array([a for a, _, _ in wlines]),
+        width_c=np.array([c for _, c, _ in wlines]),
+        scalar_a=np.array([a for a, _, _ in slines]),
+        scalar_c=np.array([c for _, c, _ in slines]),
         true_peak_dbtp=float(np.mean([p.master.true_peak_dbtp for p in data])),
         habit=_average_habit(data) if habit else None,
         meta={"name": name, "pairs": len(data), "kind": "pairs", "pair_names": [p.name for p in data]},
@@ -294,17 +330,23 @@ def style_from_references(masters: list[match.Analysis], name: str = "style") ->
     if not lufs:
         raise TonematchError("the reference masters are silent")
     return Style(
-        bump_hz=np.array(BUMP_HZ), tone_a=np.zeros(k), tone_c=np.mean(coefs, axis=0),
-        width_a=np.zeros(4) if widths else np.ones(4), width_c=np.mean(widths, axis=0) if widths else np.zeros(4),
+        bump_hz=np.array(BUMP_HZ),
+        tone_a=np.zeros(k),
+        tone_c=np.mean(coefs, axis=0),
+        width_a=np.zeros(4) if widths else np.ones(4),
+        width_c=np.mean(widths, axis=0) if widths else np.zeros(4),
         scalar_a=np.zeros(3),
-        scalar_c=np.array([np.mean([m.extra["spread"] for m in masters]), np.mean([m.extra["crest"] for m in masters]),
-                           np.mean(lufs)]),
+        scalar_c=np.array(
+            [np.mean([m.extra["spread"] for m in masters]), np.mean([m.extra["crest"] for m in masters]), np.mean(lufs)]
+        ),
         true_peak_dbtp=float(np.mean([m.true_peak_dbtp for m in masters])),
-        habit=None, meta={"name": name, "pairs": 0, "references": len(masters), "kind": "references"},
+        habit=None,
+        meta={"name": name, "pairs": 0, "references": len(masters), "kind": "references"},
     )
 
 
 # -- mastering with a style ----------------------------------------------------------------------------
+
 
 def start_settings(mix: match.Analysis, mix_char: dict, target_char: dict, habit: dict | None) -> Settings:
     """Settings toward a target character without reference audio: EQ fitted to the tone change,
@@ -333,8 +375,9 @@ def target_for(style: Style, mix: match.Analysis) -> tuple[match.Target, dict]:
     """(the target this style sets for the mix, the mix's own character)."""
     mix_char = character.character_of(mix.clips, mix.sample_rate, mix.true_peak_ratio)
     pred = style.predict(mix_char, mix.lufs, mix.sample_rate)
-    target = match.Target(pred, float(pred["lufs"]), float(style.true_peak_dbtp), mix.sample_rate, mix.clips,
-                          name=f"style {style.name}")
+    target = match.Target(
+        pred, float(pred["lufs"]), float(style.true_peak_dbtp), mix.sample_rate, mix.clips, name=f"style {style.name}"
+    )
     return target, mix_char
 
 
@@ -354,14 +397,22 @@ def choose_settings(mix: match.Analysis, style: Style, options: match.Options) -
     if options.refine and any(g in groups for g in refine.GROUP_KEYS):
         frames = character.analyse(mix.clips, mix.sample_rate, mix.true_peak_ratio)
         steps = refine.STEPS if options.steps is None else options.steps
-        result = refine.refine(settings, mix.clips, frames, target.character,
-                               groups=tuple(g for g in groups if g in refine.GROUP_KEYS), steps=steps)
+        result = refine.refine(
+            settings,
+            mix.clips,
+            frames,
+            target.character,
+            groups=tuple(g for g in groups if g in refine.GROUP_KEYS),
+            steps=steps,
+        )
         settings = result.settings
         notes.update(refined=result.kept, distance_before=result.start_distance, distance_after=result.distance)
     return match.scaled(settings, options.amount), notes, target
 
 
-def master_array(x: np.ndarray, sample_rate: int, style: Style, options: match.Options) -> tuple[np.ndarray, Settings, dict]:
+def master_array(
+    x: np.ndarray, sample_rate: int, style: Style, options: match.Options
+) -> tuple[np.ndarray, Settings, dict]:
     from tonematch.models.chain.exact import render_array
 
     x = match._as_audio(x)
@@ -370,8 +421,17 @@ def master_array(x: np.ndarray, sample_rate: int, style: Style, options: match.O
     return render_array(x, settings, sample_rate), settings, notes
 
 
-def master_file(mix_path, style: Style, out_path, options: match.Options, report: bool = False, bit_depth=None,
-                dither: bool = True, warn: Callable[[str], None] | None = None, source: dict | None = None) -> dict:
+def master_file(
+    mix_path,
+    style: Style,
+    out_path,
+    options: match.Options,
+    report: bool = False,
+    bit_depth=None,
+    dither: bool = True,
+    warn: Callable[[str], None] | None = None,
+    source: dict | None = None,
+) -> dict:
     """Master one file with a style (as master.master_file does for a reference)."""
     from tonematch.data import writer
     from tonematch.models.chain.settings import _version
@@ -388,20 +448,34 @@ def master_file(mix_path, style: Style, out_path, options: match.Options, report
             raise TonematchError(f"'{extra}' would overwrite the input; choose another output name")
     mix = match.analyse_file(mix_path)
     settings, notes, target = choose_settings(mix, style, options)
-    settings.source = {"tonematch_version": _version(), "mix": os.path.basename(os.fspath(mix_path)),
-                       **(source or {}), "started_from": "style", "refined": bool(notes.get("refined", False)),
-                       "amount": options.amount, "groups": list(options.groups())}
+    settings.source = {
+        "tonematch_version": _version(),
+        "mix": os.path.basename(os.fspath(mix_path)),
+        **(source or {}),
+        "started_from": "style",
+        "refined": bool(notes.get("refined", False)),
+        "amount": options.amount,
+        "groups": list(options.groups()),
+    }
     meter, tp = LoudnessMeter(mix.sample_rate, mix.channels), TruePeakMeter(mix.channels)
 
     def on_block(block):
         meter.add(block)
         tp.add(block)
 
-    summary = render_file(mix_path, settings, out_path, bit_depth=bit_depth, dither=dither, warn=warn, on_block=on_block)
+    summary = render_file(
+        mix_path, settings, out_path, bit_depth=bit_depth, dither=dither, warn=warn, on_block=on_block
+    )
     settings.to_json(str(settings_path(out_path)))
-    summary.update(settings=settings, notes=notes, output_lufs=meter.integrated(),
-                   output_true_peak_dbtp=match._db(tp.peak()), input_lufs=mix.lufs,
-                   input_true_peak_dbtp=mix.true_peak_dbtp, settings_path=str(settings_path(out_path)))
+    summary.update(
+        settings=settings,
+        notes=notes,
+        output_lufs=meter.integrated(),
+        output_true_peak_dbtp=match._db(tp.peak()),
+        input_lufs=mix.lufs,
+        input_true_peak_dbtp=mix.true_peak_dbtp,
+        settings_path=str(settings_path(out_path)),
+    )
     if report:
         from tonematch.inference.refine import exact_character  # noqa: F401  (keeps the import cost here)
         from tonematch.models.chain.exact import render_array
@@ -418,8 +492,16 @@ def master_file(mix_path, style: Style, out_path, options: match.Options, report
     return summary
 
 
-def master_many(mixes, style: Style, out, options: match.Options, say=print,
-                error: Callable[[str], None] | None = None, progress: bool = True, **kwargs) -> int:
+def master_many(
+    mixes,
+    style: Style,
+    out,
+    options: match.Options,
+    say=print,
+    error: Callable[[str], None] | None = None,
+    progress: bool = True,
+    **kwargs,
+) -> int:
     """Master every mix (files or folders) to `out`; returns how many failed (one line each)."""
     from .master import OUTPUT_SUFFIXES, expand_inputs, format_result, output_for
 
@@ -452,11 +534,18 @@ def master_many(mixes, style: Style, out, options: match.Options, say=print,
 
 # -- the held-out check ------------------------------------------------------------------------------
 
+
 def _closest(p: PairData, pool: list[PairData]) -> PairData:
     """The training pair whose mix sounds most like p's (the most generous reference for (a))."""
     frames = character.analyse(p.mix.clips[:, :, :2048], p.mix.sample_rate)
-    return min(pool, key=lambda q: float(character.distance(q.mix_char, p.mix_char, frames))
-               if q.mix.sample_rate == p.mix.sample_rate else math.inf)
+    return min(
+        pool,
+        key=lambda q: (
+            float(character.distance(q.mix_char, p.mix_char, frames))
+            if q.mix.sample_rate == p.mix.sample_rate
+            else math.inf
+        ),
+    )
 
 
 def holdout_indices(n: int) -> list[int]:
@@ -496,10 +585,14 @@ def heldout_check(data: list[PairData], pairs, options: match.Options, say=print
             r = quality.compare(out, master, sr)
             r["mrstft"] = quality.mrstft(_excerpt_audio(out, sr), truth)
             rows[key].append(r)
-        say(f"  held out {p.name}: MR-STFT generic {rows['generic'][-1]['mrstft']:.3f} (reference {ref.name}), "
-            f"style {rows['style'][-1]['mrstft']:.3f}")
-    means = {k: {m: float(np.mean([r[m] for r in v])) for m in ("mrstft", "lufs_error", "crest_error")}
-             for k, v in rows.items()}
+        say(
+            f"  held out {p.name}: MR-STFT generic {rows['generic'][-1]['mrstft']:.3f} (reference {ref.name}), "
+            f"style {rows['style'][-1]['mrstft']:.3f}"
+        )
+    means = {
+        k: {m: float(np.mean([r[m] for r in v])) for m in ("mrstft", "lufs_error", "crest_error")}
+        for k, v in rows.items()
+    }
     g, s = means["generic"]["mrstft"], means["style"]["mrstft"]
     means["held_out"] = [data[i].name for i in held]
     means["mrstft_gain"] = float(1.0 - s / g) if g > 0 else 0.0
@@ -507,8 +600,10 @@ def heldout_check(data: list[PairData], pairs, options: match.Options, say=print
 
 
 def format_check(check: dict) -> str:
-    lines = [f"held-out check on {len(check['held_out'])} pair(s) ({', '.join(check['held_out'])}):",
-             f"  {'':30s} {'MR-STFT':>8s} {'LUFS err':>9s} {'crest err':>10s}"]
+    lines = [
+        f"held-out check on {len(check['held_out'])} pair(s) ({', '.join(check['held_out'])}):",
+        f"  {'':30s} {'MR-STFT':>8s} {'LUFS err':>9s} {'crest err':>10s}",
+    ]
     for key, label in (("generic", "(a) generic, engineer's master as ref"), ("style", "(b) style")):
         m = check[key]
         lines.append(f"  {label:30s} {m['mrstft']:8.3f} {m['lufs_error']:8.2f}  {m['crest_error']:8.2f} dB")
@@ -516,8 +611,16 @@ def format_check(check: dict) -> str:
     return "\n".join(lines)
 
 
-def fit_pairs(pairs, name: str = "style", steps: int = FIT_STEPS, check: bool = True,
-              options: match.Options | None = None, say=print, error=None, progress: bool = True) -> Style:
+def fit_pairs(
+    pairs,
+    name: str = "style",
+    steps: int = FIT_STEPS,
+    check: bool = True,
+    options: match.Options | None = None,
+    say=print,
+    error=None,
+    progress: bool = True,
+) -> Style:
     """Read, align and analyse every pair (a pair that fails is reported in one line and left out),
     read the engineer's settings on each, fit, and run the held-out check."""
     started = time.perf_counter()
@@ -558,6 +661,7 @@ def fit_pairs(pairs, name: str = "style", steps: int = FIT_STEPS, check: bool = 
 
 # -- in words ------------------------------------------------------------------------------------------
 
+
 def _hz(f: float) -> str:
     return f"{f / 1000:.1f} kHz" if f >= 1000 else f"{f:.0f} Hz"
 
@@ -576,16 +680,29 @@ def describe(style: Style) -> list[str]:
         s = Settings.defaults(44100)
         s.values.update(h["eq"])
         eq = eq_moves(s)
-        lines.append("tends toward: " + ", ".join(
-            (eq or ["EQ flat"])
-            + [f"ratio {h['ratio']:.1f}:1 at {h['threshold_db']:.1f} dB ({h['threshold_rel_lufs']:+.1f} dB re the mix's "
-               f"loudness), attack {h['attack_ms']:.0f} ms, release {h['release_ms']:.0f} ms",
-               f"width {h['width']:.2f}", f"{h['target_lufs']:.1f} LUFS", f"ceiling {h['ceiling_dbtp']:.1f} dBTP"]))
+        lines.append(
+            "tends toward: "
+            + ", ".join(
+                (eq or ["EQ flat"])
+                + [
+                    f"ratio {h['ratio']:.1f}:1 at {h['threshold_db']:.1f} dB "
+                    f"({h['threshold_rel_lufs']:+.1f} dB re the mix's "
+                    f"loudness), attack {h['attack_ms']:.0f} ms, release {h['release_ms']:.0f} ms",
+                    f"width {h['width']:.2f}",
+                    f"{h['target_lufs']:.1f} LUFS",
+                    f"ceiling {h['ceiling_dbtp']:.1f} dBTP",
+                ]
+            )
+        )
     else:
-        lines.append(f"target: {style.scalar_c[2]:.1f} LUFS, ceiling {style.true_peak_dbtp:.1f} dBTP, crest "
-                     f"{style.scalar_c[1]:.1f} dB, loudness spread {style.scalar_c[0]:.1f} LU (the references' average)")
-    lines.append("how it varies with the mix (a = 0: every mix pulled to the style's own value; a = 1: the mix's "
-                 "own value kept):")
+        lines.append(
+            f"target: {style.scalar_c[2]:.1f} LUFS, ceiling {style.true_peak_dbtp:.1f} dBTP, crest "
+            f"{style.scalar_c[1]:.1f} dB, loudness spread {style.scalar_c[0]:.1f} LU (the references' average)"
+        )
+    lines.append(
+        "how it varies with the mix (a = 0: every mix pulled to the style's own value; a = 1: the mix's "
+        "own value kept):"
+    )
     parts = []
     for f, a, c in zip(style.bump_hz, style.tone_a, style.tone_c):
         parts.append(f"{_hz(f)} a={a:.2f} ({c:+.1f} dB)")
@@ -593,8 +710,10 @@ def describe(style: Style) -> list[str]:
     pulled = [f for f, a in zip(style.bump_hz, style.tone_a) if a < 0.35]
     kept = [f for f, a in zip(style.bump_hz, style.tone_a) if a > 0.65]
     if pulled:
-        lines.append(f"  pulls the balance to its own at {', '.join(_hz(f) for f in pulled)}: a dull or bright mix "
-                     "there gets more EQ, one already there little")
+        lines.append(
+            f"  pulls the balance to its own at {', '.join(_hz(f) for f in pulled)}: a dull or bright mix "
+            "there gets more EQ, one already there little"
+        )
     if kept:
         lines.append(f"  leaves the mix's balance mostly as it is at {', '.join(_hz(f) for f in kept)}")
     names = {"spread": ("loudness spread", "LU"), "crest": ("block crest", "dB"), "lufs": ("loudness", "LUFS")}
@@ -610,7 +729,9 @@ def describe(style: Style) -> list[str]:
         lines.append(f"  stereo width (side/mid dB above 200 Hz, a x mix + c): {w}")
     if "check" in m:
         c = m["check"]
-        lines.append(f"held-out check: MR-STFT {c['style']['mrstft']:.3f} vs generic {c['generic']['mrstft']:.3f} "
-                     f"({100 * c['mrstft_gain']:.0f} % closer), LUFS error {c['style']['lufs_error']:.2f} LU, "
-                     f"crest error {c['style']['crest_error']:.2f} dB")
+        lines.append(
+            f"held-out check: MR-STFT {c['style']['mrstft']:.3f} vs generic {c['generic']['mrstft']:.3f} "
+            f"({100 * c['mrstft_gain']:.0f} % closer), LUFS error {c['style']['lufs_error']:.2f} LU, "
+            f"crest error {c['style']['crest_error']:.2f} dB"
+        )
     return lines

@@ -1,4 +1,5 @@
 """MLP from (input, reference) analysis to the chain's [0, 1] parameter vector."""
+
 from __future__ import annotations
 
 import torch

@@ -5,6 +5,7 @@ absolute numbers a mastering engineer reads off meters (loudness, peak, crest, w
 balance) are measured here and handed to the controller directly. Every value is in dB or log-Hz
 and divided by a fixed scale so it sits around O(1); eps floors keep silence finite.
 """
+
 from __future__ import annotations
 
 import functools
@@ -134,8 +135,10 @@ def _spectral(spec: torch.Tensor, n: int, sample_rate: float):
     band_db = _shares_db(_band_sums(power, BAND_EDGES_HZ, bin_hz))
     tone_db = _shares_db(_band_sums(power, TONE_EDGES_HZ, bin_hz))
     mid, side = 0.5 * (spec[:, 0] + spec[:, 1]), 0.5 * (spec[:, 0] - spec[:, 1])
-    side_db = (_db(_band_sums(side.abs().square(), SIDE_EDGES_HZ, bin_hz))
-               - _db(_band_sums(mid.abs().square(), SIDE_EDGES_HZ, bin_hz))).clamp(*_WIDTH_RANGE_DB)
+    side_db = (
+        _db(_band_sums(side.abs().square(), SIDE_EDGES_HZ, bin_hz))
+        - _db(_band_sums(mid.abs().square(), SIDE_EDGES_HZ, bin_hz))
+    ).clamp(*_WIDTH_RANGE_DB)
     # silence: the centroid falls back to the reference frequency
     centroid = (power @ freqs + _ENERGY_EPS * _CENTROID_REF_HZ) / (power.sum(dim=-1) + _ENERGY_EPS)
     return band_db, centroid, tone_db, side_db
@@ -168,7 +171,14 @@ def _describe(x: torch.Tensor, sample_rate: float) -> torch.Tensor:
     loudness, spread = _loudness(x, sample_rate, spec)
     level = torch.stack([loudness, rms_db, peak_db, peak_db - rms_db, width_db], dim=-1)
     centroid_n = torch.log(centroid / _CENTROID_REF_HZ) / math.log(20.0)
-    return torch.cat([
-        level / DB_SCALE, band_db / DB_SCALE, centroid_n.unsqueeze(-1), spread.unsqueeze(-1) / DB_SCALE,
-        tone_db / DB_SCALE, side_band_db / DB_SCALE,
-    ], dim=-1)
+    return torch.cat(
+        [
+            level / DB_SCALE,
+            band_db / DB_SCALE,
+            centroid_n.unsqueeze(-1),
+            spread.unsqueeze(-1) / DB_SCALE,
+            tone_db / DB_SCALE,
+            side_band_db / DB_SCALE,
+        ],
+        dim=-1,
+    )

@@ -5,6 +5,7 @@ track has an empty side plane). GroupNorm instead of BatchNorm: the same weights
 in training and when a single track's excerpts are analysed, and absolute level is left to the
 exact descriptors anyway.
 """
+
 from __future__ import annotations
 
 import math
@@ -58,8 +59,13 @@ class SpectrogramEncoder(nn.Module):
         window = torch.hann_window(self.n_fft, periodic=True)
         self.register_buffer("window", window, persistent=False)
         mel = librosa.filters.mel(
-            sr=sample_rate, n_fft=self.n_fft, n_mels=n_mels, fmin=20.0,
-            fmax=min(20000.0, sample_rate / 2.0), htk=False, norm="slaney",
+            sr=sample_rate,
+            n_fft=self.n_fft,
+            n_mels=n_mels,
+            fmin=20.0,
+            fmax=min(20000.0, sample_rate / 2.0),
+            htk=False,
+            norm="slaney",
         )
         # each band reads the weighted mean power of its bins, scaled so a full-scale sine's bin
         # is 0 dB at any n_fft: the log values keep one range across sample rates
@@ -86,8 +92,13 @@ class SpectrogramEncoder(nn.Module):
         ms = torch.stack([0.5 * (x[:, 0] + x[:, 1]), 0.5 * (x[:, 0] - x[:, 1])], dim=1)
         b = ms.shape[0]
         spec = torch.stft(
-            ms.reshape(2 * b, -1), self.n_fft, self.hop, window=self.window,
-            center=True, pad_mode="constant", return_complex=True,
+            ms.reshape(2 * b, -1),
+            self.n_fft,
+            self.hop,
+            window=self.window,
+            center=True,
+            pad_mode="constant",
+            return_complex=True,
         )
         power = spec.real.square() + spec.imag.square()  # [2B, F, frames]
         mel = torch.matmul(self.mel, power)  # [2B, n_mels, frames]

@@ -5,6 +5,7 @@ dict) + `<stem>.json` (architecture config + model card); a style is `<stem>.saf
 (embedding, descriptors) + `<stem>.json` (meta, plus a fingerprint of the encoder that made it,
 since an embedding only means something to that encoder).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -139,7 +140,9 @@ def _names_mismatch(path_stem, got: list[str] | None, expected: list[str]) -> st
     if len(got) != len(expected):
         return f"model {path_stem} predicts {len(got)} parameters but this chain has {len(expected)}"
     i = next(i for i, (a, b) in enumerate(zip(got, expected)) if a != b)
-    return f"model {path_stem} was trained for another chain: parameter {i} is '{got[i]}', the chain has '{expected[i]}'"
+    return (
+        f"model {path_stem} was trained for another chain: parameter {i} is '{got[i]}', the chain has '{expected[i]}'"
+    )
 
 
 def _check_state(path_stem, model: MasteringModel, state: dict[str, torch.Tensor]) -> None:
@@ -199,7 +202,8 @@ def load_style(
     if model is not None:
         if embedding.shape != (model.encoder.embed_dim,):
             raise TonematchError(
-                f"style {path_stem} has a {embedding.numel()}-dim embedding; the model expects {model.encoder.embed_dim}"
+                f"style {path_stem} has a {embedding.numel()}-dim embedding; "
+                f"the model expects {model.encoder.embed_dim}"
             )
         stamp = meta.get("encoder_fingerprint")
         if stamp is not None and stamp != encoder_fingerprint(model):

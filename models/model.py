@@ -1,4 +1,5 @@
 """The mastering network: listen to a mix and a reference, predict the chain's [0, 1] settings."""
+
 from __future__ import annotations
 
 import contextlib
@@ -60,8 +61,11 @@ class MasteringModel(nn.Module):
         self.controller_kwargs = dict(controller_kwargs or {})
         self.encoder = SpectrogramEncoder(sample_rate=self.sample_rate, **self.encoder_kwargs)
         self.controller = Controller(
-            self.encoder.embed_dim, len(DESCRIPTOR_NAMES), self.n_params,
-            default_unit=default_unit, **self.controller_kwargs,
+            self.encoder.embed_dim,
+            len(DESCRIPTOR_NAMES),
+            self.n_params,
+            default_unit=default_unit,
+            **self.controller_kwargs,
         )
 
     @classmethod
@@ -70,8 +74,11 @@ class MasteringModel(nn.Module):
         defaults = table.defaults(sample_rate)
         default_unit = table.to_unit({k: torch.tensor(float(v)) for k, v in defaults.items()}, sample_rate)
         return cls(
-            len(table), sample_rate=sample_rate, default_unit=default_unit.float(),
-            param_names=list(table.learned_keys), **kwargs,
+            len(table),
+            sample_rate=sample_rate,
+            default_unit=default_unit.float(),
+            param_names=list(table.learned_keys),
+            **kwargs,
         )
 
     def config(self) -> dict[str, Any]:

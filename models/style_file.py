@@ -7,6 +7,7 @@ and a SHA-256 over the tensor bytes catches a corrupt file that still parses. A 
 another base (the character measurement or the chain's parameters changed) or another format
 version is refused with one line, as is a file that is not a style at all.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -64,10 +65,18 @@ def save_style(style, path) -> Path:
     if path.suffix != SUFFIX:
         path = path.with_name(path.name + SUFFIX)
     arrays = {name: np.asarray(getattr(style, name), dtype=np.float64) for name in TENSORS}
-    card = {"meta": _clean(dict(style.meta, base=base_version())), "habit": _clean(style.habit),
-            "true_peak_dbtp": float(style.true_peak_dbtp)}
-    metadata = {"format": FORMAT, "format_version": FORMAT_VERSION, "base": base_version(),
-                "card": json.dumps(card, allow_nan=False), "sha256": _digest(arrays)}
+    card = {
+        "meta": _clean(dict(style.meta, base=base_version())),
+        "habit": _clean(style.habit),
+        "true_peak_dbtp": float(style.true_peak_dbtp),
+    }
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "base": base_version(),
+        "card": json.dumps(card, allow_nan=False),
+        "sha256": _digest(arrays),
+    }
     tensors = {k: torch.from_numpy(v.copy()) for k, v in arrays.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -99,11 +108,15 @@ def load_style(path):
     if metadata.get("format") != FORMAT:
         raise TonematchError(f"'{path}' is not a tonematch style file")
     if metadata.get("format_version") != FORMAT_VERSION:
-        raise TonematchError(f"'{path}' is a style of format version {metadata.get('format_version')!r}; this "
-                             f"tonematch reads version {FORMAT_VERSION}: fit it again")
+        raise TonematchError(
+            f"'{path}' is a style of format version {metadata.get('format_version')!r}; this "
+            f"tonematch reads version {FORMAT_VERSION}: fit it again"
+        )
     if metadata.get("base") != base_version():
-        raise TonematchError(f"'{path}' was fitted for another base version ({metadata.get('base')}; this tonematch "
-                             f"is {base_version()}): fit it again from your pairs")
+        raise TonematchError(
+            f"'{path}' was fitted for another base version ({metadata.get('base')}; this tonematch "
+            f"is {base_version()}): fit it again from your pairs"
+        )
     missing = [n for n in TENSORS if n not in names]
     if missing:
         raise TonematchError(f"'{path}' is an incomplete style file (no {', '.join(missing)})")
@@ -114,8 +127,12 @@ def load_style(path):
         k = arrays["bump_hz"].shape
         if arrays["tone_a"].shape != k or arrays["tone_c"].shape != k or arrays["scalar_a"].shape != (3,):
             raise ValueError("tensor shapes disagree")
-        style = Style(**{n: np.asarray(arrays[n], dtype=np.float64) for n in TENSORS},
-                      true_peak_dbtp=float(card["true_peak_dbtp"]), habit=card.get("habit"), meta=card.get("meta") or {})
+        style = Style(
+            **{n: np.asarray(arrays[n], dtype=np.float64) for n in TENSORS},
+            true_peak_dbtp=float(card["true_peak_dbtp"]),
+            habit=card.get("habit"),
+            meta=card.get("meta") or {},
+        )
     except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
         raise TonematchError(f"'{path}' has an unreadable style card: {exc}") from None
     if not all(np.isfinite(getattr(style, n)).all() for n in TENSORS):

@@ -1,5 +1,6 @@
 """Shared fixtures: the shipped example files. The deterministic music-like test signals are
 functions in signals.py (`from signals import music_like`): pytest puts this folder on sys.path."""
+
 from __future__ import annotations
 
 from pathlib import Path

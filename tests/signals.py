@@ -1,4 +1,5 @@
 """Synthetic test signals: deterministic, music-like, no corpus needed (CI has none)."""
+
 from __future__ import annotations
 
 import numpy as np

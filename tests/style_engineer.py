@@ -6,6 +6,7 @@ bass and treble balance), compresses with a fixed habit (3:1, threshold 4 dB ove
 the mix's loudness, fast attack), widens to 1.25 and lands at -10 LUFS with a little per-song
 variation. Each master is the exact chain render of its mix.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,9 +38,15 @@ def make_mix(seed: int, seconds: float = 8.0) -> np.ndarray:
     x = music_like(seconds, SR, seed=seed, level_db=float(rng.uniform(-26, -16)))
     s = Settings.defaults(SR)
     s.bypass = frozenset(set(s.bypass) | {"loudness", "limiter"})
-    s.values.update({"eq.low_shelf.gain_db": float(rng.uniform(-8, 8)), "eq.low_shelf.freq_hz": 150.0,
-                     "eq.high_shelf.gain_db": float(rng.uniform(-8, 8)), "eq.high_shelf.freq_hz": 5000.0,
-                     "width.width": float(rng.uniform(0.8, 1.2))})
+    s.values.update(
+        {
+            "eq.low_shelf.gain_db": float(rng.uniform(-8, 8)),
+            "eq.low_shelf.freq_hz": 150.0,
+            "eq.high_shelf.gain_db": float(rng.uniform(-8, 8)),
+            "eq.high_shelf.freq_hz": 5000.0,
+            "width.width": float(rng.uniform(0.8, 1.2)),
+        }
+    )
     return render_array(x, s, SR)
 
 
@@ -48,15 +55,21 @@ def engineer_settings(mix: np.ndarray, seed: int) -> Settings:
     low, high = _bands(mix)
     lufs = match.analyse_array(mix, SR).lufs
     s = Settings.defaults(SR)
-    s.values.update({
-        "eq.low_shelf.gain_db": float(np.clip(PULL * (TARGET_LOW_DB - low), -12, 12)),
-        "eq.low_shelf.freq_hz": 150.0,
-        "eq.high_shelf.gain_db": float(np.clip(PULL * (TARGET_HIGH_DB - high), -12, 12)),
-        "eq.high_shelf.freq_hz": 5000.0,
-        "compressor.threshold_db": float(lufs + 4.0), "compressor.ratio": 3.0, "compressor.attack_ms": 5.0,
-        "compressor.release_ms": 80.0, "width.width": 1.25,
-        "loudness.target_lufs": TARGET_LUFS + float(rng.normal(0, 0.3)), "limiter.ceiling_dbtp": -1.0,
-    })
+    s.values.update(
+        {
+            "eq.low_shelf.gain_db": float(np.clip(PULL * (TARGET_LOW_DB - low), -12, 12)),
+            "eq.low_shelf.freq_hz": 150.0,
+            "eq.high_shelf.gain_db": float(np.clip(PULL * (TARGET_HIGH_DB - high), -12, 12)),
+            "eq.high_shelf.freq_hz": 5000.0,
+            "compressor.threshold_db": float(lufs + 4.0),
+            "compressor.ratio": 3.0,
+            "compressor.attack_ms": 5.0,
+            "compressor.release_ms": 80.0,
+            "width.width": 1.25,
+            "loudness.target_lufs": TARGET_LUFS + float(rng.normal(0, 0.3)),
+            "limiter.ceiling_dbtp": -1.0,
+        }
+    )
     return s
 
 

@@ -1,4 +1,5 @@
 """Compressor: static curve on steady levels, attack/release timing on a level step."""
+
 import numpy as np
 import pytest
 import torch

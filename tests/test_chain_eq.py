@@ -1,4 +1,5 @@
 """EQ: measured magnitude response equals the analytic biquad response; ranges follow the rate."""
+
 import numpy as np
 import pytest
 import torch
@@ -39,7 +40,7 @@ def test_cookbook_landmarks():
     f = torch.tensor([1000.0])
     peak = design("peak", f, torch.tensor([2.0]), torch.tensor([6.0]), SR)
     assert 20 * np.log10(float(abs(response(peak[0], [1000.0], SR)[0]))) == pytest.approx(6.0, abs=1e-9)
-    hp = design("highpass", f, torch.tensor([2 ** -0.5]), 0.0, SR)
+    hp = design("highpass", f, torch.tensor([2**-0.5]), 0.0, SR)
     assert 20 * np.log10(float(abs(response(hp[0], [1000.0], SR)[0]))) == pytest.approx(-3.0103, abs=1e-3)
     low = design("low_shelf", torch.tensor([200.0]), torch.tensor([0.707]), torch.tensor([-4.0]), SR)
     assert 20 * np.log10(float(abs(response(low[0], [1.0], SR)[0]))) == pytest.approx(-4.0, abs=1e-3)

@@ -1,4 +1,5 @@
 """Gradients: exact adjoints (gradcheck) and finite gradients in the corners of the table."""
+
 import numpy as np
 import pytest
 import torch
@@ -15,8 +16,11 @@ def test_biquad_adjoint_gradcheck():
     g = torch.Generator().manual_seed(0)
     x = torch.randn(3, 64, dtype=torch.float64, generator=g, requires_grad=True)
     # stable poles: a1, a2 inside the stability triangle
-    coefs = torch.tensor([[0.5, 0.2, 0.1, -0.6, 0.3], [1.0, -0.5, 0.2, 0.1, -0.2], [0.3, 0.3, 0.3, -1.2, 0.5]],
-                         dtype=torch.float64, requires_grad=True)
+    coefs = torch.tensor(
+        [[0.5, 0.2, 0.1, -0.6, 0.3], [1.0, -0.5, 0.2, 0.1, -0.2], [0.3, 0.3, 0.3, -1.2, 0.5]],
+        dtype=torch.float64,
+        requires_grad=True,
+    )
     assert torch.autograd.gradcheck(biquad, (x, coefs), eps=1e-6, atol=1e-6)
 
 

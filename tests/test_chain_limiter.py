@@ -1,4 +1,5 @@
 """Limiter: true-peak ceiling on hard transients and inter-sample peaks; transparent below it."""
+
 import numpy as np
 import pytest
 import torch

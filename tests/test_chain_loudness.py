@@ -1,4 +1,5 @@
 """The chain's BS.1770 meter agrees with pyloudnorm (streaming and differentiable)."""
+
 import numpy as np
 import pyloudnorm
 import pytest
@@ -13,7 +14,7 @@ from signals import music_like
 @pytest.mark.parametrize("channels", [1, 2])
 def test_matches_pyloudnorm(sr, channels):
     x = music_like(5.3, sr, seed=sr % 7, level_db=-25)[:channels]
-    x[:, : sr] *= 0.01  # a quiet first second exercises the relative gate
+    x[:, :sr] *= 0.01  # a quiet first second exercises the relative gate
     ref = pyloudnorm.Meter(sr).integrated_loudness(x.T.astype(np.float64))
     meter = StreamingMeter(sr, channels)
     for i in range(0, x.shape[1], 10007):

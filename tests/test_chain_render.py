@@ -1,4 +1,5 @@
 """The two renderings agree; streaming equals one shot; loudness lands on target."""
+
 import numpy as np
 import pyloudnorm
 import pytest

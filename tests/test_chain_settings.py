@@ -1,4 +1,5 @@
 """Settings JSON: exact round trip, readable layout, clear errors."""
+
 import json
 
 import numpy as np
@@ -11,8 +12,9 @@ from tonematch.models.chain.settings import Settings
 
 
 def test_json_round_trip_is_exact(tmp_path):
-    s = Settings.from_unit(torch.rand(len(TABLE), generator=torch.Generator().manual_seed(0)), 48000,
-                           source={"model": "test"})
+    s = Settings.from_unit(
+        torch.rand(len(TABLE), generator=torch.Generator().manual_seed(0)), 48000, source={"model": "test"}
+    )
     s.bypass = frozenset({"eq.peak3", "compressor"})
     path = tmp_path / "s.json"
     s.to_json(str(path))
@@ -38,15 +40,18 @@ def test_partial_file_takes_defaults():
     assert s.values["eq.low_shelf.gain_db"] == 0.0
 
 
-@pytest.mark.parametrize("chain, message", [
-    ([{"processor": "reverb"}], "unknown processor"),
-    ([{"processor": "compressor", "treshold_db": -10}], "unknown parameter"),
-    ([{"processor": "compressor", "ratio": 50}], "outside its range"),
-    ([{"processor": "compressor", "ratio": "2"}], "finite number"),
-    ([{"processor": "eq", "mid": {"gain_db": 1}}], "unknown band"),
-    ([{"processor": "gain"}, {"processor": "gain"}], "twice"),
-    ([{"processor": "gain", "enabled": "no"}], "true or false"),
-])
+@pytest.mark.parametrize(
+    "chain, message",
+    [
+        ([{"processor": "reverb"}], "unknown processor"),
+        ([{"processor": "compressor", "treshold_db": -10}], "unknown parameter"),
+        ([{"processor": "compressor", "ratio": 50}], "outside its range"),
+        ([{"processor": "compressor", "ratio": "2"}], "finite number"),
+        ([{"processor": "eq", "mid": {"gain_db": 1}}], "unknown band"),
+        ([{"processor": "gain"}, {"processor": "gain"}], "twice"),
+        ([{"processor": "gain", "enabled": "no"}], "true or false"),
+    ],
+)
 def test_bad_settings_are_explained(chain, message):
     with pytest.raises(TonematchError, match=message):
         Settings.from_dict({"sample_rate": 44100, "chain": chain})
@@ -66,10 +71,20 @@ def test_frequency_above_the_rate_is_kept_and_moved_only_for_rendering():
 
 
 def test_only_bands_that_are_on_and_audible_are_reported_when_moved():
-    Settings.from_dict({"sample_rate": 8000, "chain": [{"processor": "eq", "high_shelf": {
-        "enabled": False, "freq_hz": 16000}}]}).validate(8000)  # a band that is off is not checked against the rate
-    s = Settings.from_dict({"chain": [{"processor": "eq", "high_shelf": {"enabled": False, "freq_hz": 16000},
-                                       "peak4": {"gain_db": 0.0, "freq_hz": 16000}}]})
+    Settings.from_dict(
+        {"sample_rate": 8000, "chain": [{"processor": "eq", "high_shelf": {"enabled": False, "freq_hz": 16000}}]}
+    ).validate(8000)  # a band that is off is not checked against the rate
+    s = Settings.from_dict(
+        {
+            "chain": [
+                {
+                    "processor": "eq",
+                    "high_shelf": {"enabled": False, "freq_hz": 16000},
+                    "peak4": {"gain_db": 0.0, "freq_hz": 16000},
+                }
+            ]
+        }
+    )
     at8, notes = s.at_rate(8000)
     assert notes == []  # off, and 0 dB: neither changes the sound
     at8.validate(8000)
@@ -88,14 +103,17 @@ def test_the_off_state_comes_from_the_parameter_table():
     assert Settings.defaults(48000).bypass == TABLE.default_bypass
 
 
-@pytest.mark.parametrize("chain, highpass_on", [
-    ([], False),
-    ([{"processor": "eq"}], False),
-    ([{"processor": "eq", "low_shelf": {"gain_db": 1.0}}], False),
-    ([{"processor": "eq", "highpass": {"freq_hz": 30.0}}], True),  # naming a band switches it on
-    ([{"processor": "eq", "highpass": {"enabled": True}}], True),
-    ([{"processor": "eq", "highpass": {"enabled": False, "freq_hz": 30.0}}], False),
-])
+@pytest.mark.parametrize(
+    "chain, highpass_on",
+    [
+        ([], False),
+        ([{"processor": "eq"}], False),
+        ([{"processor": "eq", "low_shelf": {"gain_db": 1.0}}], False),
+        ([{"processor": "eq", "highpass": {"freq_hz": 30.0}}], True),  # naming a band switches it on
+        ([{"processor": "eq", "highpass": {"enabled": True}}], True),
+        ([{"processor": "eq", "highpass": {"enabled": False, "freq_hz": 30.0}}], False),
+    ],
+)
 def test_a_band_the_file_leaves_out_keeps_its_default_state(chain, highpass_on):
     s = Settings.from_dict({"chain": chain})
     assert s.enabled("eq", "highpass") is highpass_on
@@ -130,11 +148,21 @@ def test_defaults_are_neutral(sample_rate):
 
 
 def test_a_file_without_eq_is_neutral():
-    s = Settings.from_dict({"sample_rate": 44100, "chain": [
-        {"processor": "limiter", "enabled": False}, {"processor": "loudness", "enabled": False}]})
+    s = Settings.from_dict(
+        {
+            "sample_rate": 44100,
+            "chain": [{"processor": "limiter", "enabled": False}, {"processor": "loudness", "enabled": False}],
+        }
+    )
     x, y = _null_render(s, 44100)
     assert np.abs(y - x).max() < 1e-6
-    s = Settings.from_dict({"chain": [{"processor": "eq", "low_shelf": {"gain_db": 0.0}},
-                                      {"processor": "limiter", "enabled": False},
-                                      {"processor": "loudness", "enabled": False}]})
+    s = Settings.from_dict(
+        {
+            "chain": [
+                {"processor": "eq", "low_shelf": {"gain_db": 0.0}},
+                {"processor": "limiter", "enabled": False},
+                {"processor": "loudness", "enabled": False},
+            ]
+        }
+    )
     assert np.abs(_null_render(s, 44100)[1] - x).max() < 1e-6  # an eq without a highpass too

@@ -1,4 +1,5 @@
 """Width: 1 is identity, 0 is mono, 2 doubles the side; mono input passes untouched."""
+
 import numpy as np
 import torch
 

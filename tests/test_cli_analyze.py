@@ -1,4 +1,5 @@
 """`tonematch analyze` and inference.analyze: calibrated test tones, stereo measures, JSON output."""
+
 import json
 import math
 

@@ -1,5 +1,6 @@
 """`tonematch match` end to end on the shipped example: outputs, settings that reproduce the
 output bit for bit, loudness and ceiling, neutral amount, groups, platforms, batches, mono, errors."""
+
 import json
 
 import numpy as np
@@ -45,8 +46,21 @@ def test_match_masters_the_example_and_the_settings_reproduce_it(tmp_path, capsy
 
 def test_amount_zero_without_loudness_returns_the_mix(tmp_path, capsys, example_mix, example_reference):
     out = tmp_path / "neutral.wav"
-    code, _, err = _run(capsys, "match", example_mix, "-r", example_reference, "-o", out, "--amount", "0",
-                        "--skip", "loudness", "--no-refine", "--no-dither")
+    code, _, err = _run(
+        capsys,
+        "match",
+        example_mix,
+        "-r",
+        example_reference,
+        "-o",
+        out,
+        "--amount",
+        "0",
+        "--skip",
+        "loudness",
+        "--no-refine",
+        "--no-dither",
+    )
     assert code == 0, err
     x, _ = _read(example_mix)
     y, _ = _read(out)
@@ -60,8 +74,9 @@ def test_platform_sets_loudness_and_ceiling(tmp_path, capsys, example_mix, examp
     code, text, _ = _run(capsys, "match", "--platform", "list")
     assert code == 0 and "amazon" in text and "-2.0 dBTP" in text
     out = tmp_path / "amazon.flac"
-    code, _, err = _run(capsys, "match", example_mix, "-r", example_reference, "-o", out, "--platform", "amazon",
-                        "--no-refine")
+    code, _, err = _run(
+        capsys, "match", example_mix, "-r", example_reference, "-o", out, "--platform", "amazon", "--no-refine"
+    )
     assert code == 0, err
     chain = {p["processor"]: p for p in json.loads((tmp_path / "amazon.json").read_text())["chain"]}
     assert chain["loudness"]["target_lufs"] == -14.0 and chain["limiter"]["ceiling_dbtp"] == -2.0
@@ -98,13 +113,16 @@ def test_mono_stays_mono_and_a_batch_skips_a_bad_file(tmp_path, capsys, example_
     assert not (out / "c_broken.wav").exists()
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--reference", "REF"], "missing"),
-    (["-r", "REF", "--amount", "2"], "--amount"),
-    (["-r", "REF", "--only", "eq,loudnes"], "unknown group"),
-    (["-r", "REF", "--platform", "myspace"], "unknown platform"),
-    (["-r", "/nonexistent.wav"], "nonexistent"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--reference", "REF"], "missing"),
+        (["-r", "REF", "--amount", "2"], "--amount"),
+        (["-r", "REF", "--only", "eq,loudnes"], "unknown group"),
+        (["-r", "REF", "--platform", "myspace"], "unknown platform"),
+        (["-r", "/nonexistent.wav"], "nonexistent"),
+    ],
+)
 def test_bad_options_give_one_error_line(tmp_path, capsys, example_mix, example_reference, args, needle):
     args = [str(example_reference) if a == "REF" else a for a in args]
     out = [] if needle == "missing" else ["-o", str(tmp_path / "x.wav")]

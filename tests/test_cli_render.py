@@ -1,5 +1,6 @@
 """`tonematch render`: settings round trip, formats, streaming agreement, and every bad input
 failing with one line, a non-zero exit, the input untouched and nothing left in the output folder."""
+
 import hashlib
 import json
 import os
@@ -22,9 +23,13 @@ PARAMS = {
     "sample_rate": 44100,
     "chain": [
         {"processor": "gain", "gain_db": -1.2345678901234567},
-        {"processor": "eq", "highpass": {"freq_hz": 31.415926535897932, "q": 0.7071067811865476},
-         "low_shelf": {"gain_db": 1.1, "freq_hz": 95.0}, "peak3": {"enabled": False},
-         "high_shelf": {"gain_db": 2.0000000000000004, "freq_hz": 7000.0}},
+        {
+            "processor": "eq",
+            "highpass": {"freq_hz": 31.415926535897932, "q": 0.7071067811865476},
+            "low_shelf": {"gain_db": 1.1, "freq_hz": 95.0},
+            "peak3": {"enabled": False},
+            "high_shelf": {"gain_db": 2.0000000000000004, "freq_hz": 7000.0},
+        },
         {"processor": "compressor", "threshold_db": -20.0, "ratio": 2.0, "attack_ms": 12.5, "release_ms": 180.0},
         {"processor": "width", "width": 1.1},
         {"processor": "limiter", "ceiling_dbtp": -1.0},
@@ -94,12 +99,15 @@ def test_output_keeps_rate_channels_length_and_meets_targets(tmp_path, capsys, s
     assert r["true_peak_dbtp"] <= -1.0 + 0.1
 
 
-@pytest.mark.parametrize("in_subtype,flag,expected", [
-    ("PCM_24", ["--bit-depth", "16"], "PCM_16"),
-    ("PCM_24", [], "PCM_24"),
-    ("FLOAT", [], "PCM_24"),
-    ("PCM_16", ["--bit-depth", "float"], "FLOAT"),
-])
+@pytest.mark.parametrize(
+    "in_subtype,flag,expected",
+    [
+        ("PCM_24", ["--bit-depth", "16"], "PCM_16"),
+        ("PCM_24", [], "PCM_24"),
+        ("FLOAT", [], "PCM_24"),
+        ("PCM_16", ["--bit-depth", "float"], "FLOAT"),
+    ],
+)
 def test_bit_depth(tmp_path, capsys, in_subtype, flag, expected):
     src = str(tmp_path / "in.wav")
     sf.write(src, music_like(1.0, 44100).T, 44100, subtype=in_subtype)
@@ -162,26 +170,48 @@ def _bad_cases(tmp, stereo_wav):
         "missing_input": ([str(tmp / "nope.wav"), "--params", good, "-o", out], None),
         "missing_folder": ([stereo_wav, "--params", good, "-o", str(tmp / "out" / "nodir" / "o.wav")], stereo_wav),
         "output_is_input": ([stereo_wav, "--params", good, "-o", stereo_wav], stereo_wav),
-        "output_is_input_respelled": ([stereo_wav, "--params", good, "-o",
-                                       os.path.join(os.path.dirname(stereo_wav), ".", "in.wav")], stereo_wav),
+        "output_is_input_respelled": (
+            [stereo_wav, "--params", good, "-o", os.path.join(os.path.dirname(stereo_wav), ".", "in.wav")],
+            stereo_wav,
+        ),
         "unknown_extension": ([stereo_wav, "--params", good, "-o", str(tmp / "out" / "o.mp3")], stereo_wav),
-        "flac_float": ([stereo_wav, "--params", good, "-o", str(tmp / "out" / "o.flac"), "--bit-depth", "float"],
-                       stereo_wav),
-        "unknown_settings_key": ([stereo_wav, "--params", write_params(tmp / "k.json", unknown_key), "-o", out],
-                                 stereo_wav),
-        "out_of_range_value": ([stereo_wav, "--params", write_params(tmp / "r.json", out_of_range), "-o", out],
-                               stereo_wav),
+        "flac_float": (
+            [stereo_wav, "--params", good, "-o", str(tmp / "out" / "o.flac"), "--bit-depth", "float"],
+            stereo_wav,
+        ),
+        "unknown_settings_key": (
+            [stereo_wav, "--params", write_params(tmp / "k.json", unknown_key), "-o", out],
+            stereo_wav,
+        ),
+        "out_of_range_value": (
+            [stereo_wav, "--params", write_params(tmp / "r.json", out_of_range), "-o", out],
+            stereo_wav,
+        ),
         "missing_params": ([stereo_wav, "--params", str(tmp / "none.json"), "-o", out], stereo_wav),
         "params_not_json": ([stereo_wav, "--params", str(not_audio), "-o", out], stereo_wav),
         "params_is_folder": ([stereo_wav, "--params", str(tmp), "-o", out], stereo_wav),
     }
 
 
-@pytest.mark.parametrize("case", [
-    "not_audio", "empty_file", "nan_samples", "missing_input", "missing_folder", "output_is_input",
-    "output_is_input_respelled", "unknown_extension", "flac_float", "unknown_settings_key", "out_of_range_value",
-    "missing_params", "params_not_json", "params_is_folder",
-])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "not_audio",
+        "empty_file",
+        "nan_samples",
+        "missing_input",
+        "missing_folder",
+        "output_is_input",
+        "output_is_input_respelled",
+        "unknown_extension",
+        "flac_float",
+        "unknown_settings_key",
+        "out_of_range_value",
+        "missing_params",
+        "params_not_json",
+        "params_is_folder",
+    ],
+)
 def test_bad_input_fails_cleanly(tmp_path, capsys, stereo_wav, case):
     (tmp_path / "out").mkdir()
     argv, keep = _bad_cases(tmp_path, stereo_wav)[case]
@@ -200,8 +230,9 @@ def test_bad_input_fails_cleanly(tmp_path, capsys, stereo_wav, case):
 
 
 def test_verbose_adds_the_traceback(tmp_path, capsys, stereo_wav):
-    code, _, err = run(["render", "-v", stereo_wav, "--params", str(tmp_path / "none.json"), "-o",
-                        str(tmp_path / "o.wav")], capsys)
+    code, _, err = run(
+        ["render", "-v", stereo_wav, "--params", str(tmp_path / "none.json"), "-o", str(tmp_path / "o.wav")], capsys
+    )
     assert code != 0 and "Traceback" in err and err.splitlines()[-1].startswith("tonematch: error:")
 
 
@@ -240,8 +271,10 @@ def test_console_script_reports_errors_in_one_line(tmp_path):
     p = subprocess.run([*cmd, "analyze", str(bad)], capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and p.stdout == ""
     assert p.stderr.splitlines() == [p.stderr.strip()] and p.stderr.startswith("tonematch: error: cannot read")
-    probe = ("import sys, tonematch.inference.cli; "
-             "print(sorted({'torch', 'lightning', 'hydra', 'matplotlib'} & set(sys.modules)))")
+    probe = (
+        "import sys, tonematch.inference.cli; "
+        "print(sorted({'torch', 'lightning', 'hydra', 'matplotlib'} & set(sys.modules)))"
+    )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60).stdout.strip()
     assert loaded == "[]"
 
@@ -291,12 +324,15 @@ def test_an_enabled_band_above_the_rate_is_named_once(tmp_path, capsys):
     from tonematch.data.synth import music_like as any_rate_music
 
     src = write_wav(tmp_path / "in.wav", any_rate_music(16000, 1.0), 16000)
-    params = write_params(tmp_path / "p.json", {"sample_rate": 44100, "chain": [
-        {"processor": "eq", "high_shelf": {"gain_db": 2.0, "freq_hz": 8000.0}}]})
+    params = write_params(
+        tmp_path / "p.json",
+        {"sample_rate": 44100, "chain": [{"processor": "eq", "high_shelf": {"gain_db": 2.0, "freq_hz": 8000.0}}]},
+    )
     code, _, err = run(["render", src, "--params", params, "-o", str(tmp_path / "o.wav")], capsys)
     assert code == 0
     assert err.splitlines() == [
-        "tonematch: warning: eq.high_shelf.freq_hz 8000 Hz is above what 16000 Hz allows; using 7200 Hz"]
+        "tonematch: warning: eq.high_shelf.freq_hz 8000 Hz is above what 16000 Hz allows; using 7200 Hz"
+    ]
 
 
 @pytest.mark.parametrize("scale", [32768.0, 1e15, 1e30])
@@ -316,8 +352,13 @@ def test_hot_float_input_meets_the_ceiling_and_the_target(tmp_path, capsys, scal
     if scale == 32768.0:  # a power of two: exactly the render of the unscaled file
         plain = str(tmp_path / "plain.wav")
         write_wav(plain, x, 44100, "FLOAT")
-        assert run(["render", plain, "--params", EXAMPLE_SETTINGS, "-o", str(tmp_path / "p.wav"),
-                    "--bit-depth", "float"], capsys)[0] == 0
+        assert (
+            run(
+                ["render", plain, "--params", EXAMPLE_SETTINGS, "-o", str(tmp_path / "p.wav"), "--bit-depth", "float"],
+                capsys,
+            )[0]
+            == 0
+        )
         assert np.array_equal(sf.read(str(tmp_path / "p.wav"), dtype="float32")[0], y)
 
 
@@ -362,8 +403,17 @@ def _start_long_render(tmp_path):
     sf.write(src, x, sr, subtype="PCM_16")
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    cmd = [sys.executable, "-m", "tonematch.inference.cli", "render", src, "--params", EXAMPLE_SETTINGS,
-           "-o", str(out_dir / "long.wav")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tonematch.inference.cli",
+        "render",
+        src,
+        "--params",
+        EXAMPLE_SETTINGS,
+        "-o",
+        str(out_dir / "long.wav"),
+    ]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     import time
 

@@ -2,6 +2,7 @@
 `tonematch-train` run, and builds: model (for the parameter table), loss, chain draw, optimiser,
 scheduler, data module and training module; every `_target_` imports; trainer settings are
 arguments Lightning's Trainer accepts."""
+
 import inspect
 from pathlib import Path
 
@@ -93,8 +94,14 @@ def test_experiment_composes_and_builds(experiment, tmp_path):
     # as MasteringModule.configure_optimizers calls it
     scheduler = instantiate(cfg.scheduler)(optimizer=optimizer, total_steps=cfg.trainer.max_steps)
     assert isinstance(scheduler, torch.optim.lr_scheduler.LRScheduler)
-    module = instantiate(cfg.module, model=model, loss=loss, draw=draw, optimizer=instantiate(cfg.optimizer),
-                         scheduler=instantiate(cfg.scheduler))
+    module = instantiate(
+        cfg.module,
+        model=model,
+        loss=loss,
+        draw=draw,
+        optimizer=instantiate(cfg.optimizer),
+        scheduler=instantiate(cfg.scheduler),
+    )
     datamodule = instantiate(cfg.data)
     assert module.sample_rate == sr and datamodule.sample_rate == sr
 
@@ -129,8 +136,8 @@ def test_scheduler_builds(scheduler, tmp_path):
     build_scheduler(composed(tmp_path, [f"scheduler={scheduler}"])[0])
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="every experiment sets scheduler.warmup_steps, which OneCycleLR does not take")
+@pytest.mark.xfail(
+    strict=True, raises=TypeError, reason="every experiment sets scheduler.warmup_steps, which OneCycleLR does not take"
+)
 def test_onecycle_with_an_experiment(tmp_path):
     build_scheduler(composed(tmp_path, ["scheduler=onecycle", "experiment=smoke"])[0])
-

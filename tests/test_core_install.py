@@ -1,6 +1,7 @@
 """The core API on the shipped examples in a fresh process: `import tonematch`, match (without and
 with refinement), render and analyze work, and none of them loads the training stack. .ci/run
 repeats the command-line half of this in a venv that has only the core dependencies."""
+
 import json
 import os
 import subprocess
@@ -40,7 +41,10 @@ def result(tmp_path_factory, example_mix, example_reference):
     script = f"TRAINING_STACK = {TRAINING_STACK!r}\n{SCRIPT}"
     proc = subprocess.run(
         [sys.executable, "-c", script, str(example_mix), str(example_reference), str(out)],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])

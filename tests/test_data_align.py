@@ -1,4 +1,5 @@
 """Alignment of a mix with its processed, shifted master, to a tenth of a frame."""
+
 import numpy as np
 import pytest
 
@@ -62,10 +63,10 @@ def test_read_fractional_interpolates_band_limited_audio(mix):
     for fraction in (0.25, 0.5, 0.8):
         # x evaluated at t + fraction, against an exact frequency-domain shift (away from edges).
         got = read_fractional(x, fraction, half)
-        exact = delayed(x, -fraction)[:, half:n - half]
+        exact = delayed(x, -fraction)[:, half : n - half]
         err = got[:, 1000:-1000] - exact[:, 1000:-1000]
         assert np.sqrt(np.mean(err**2)) < 10 ** (-70 / 20) * np.sqrt(np.mean(exact**2))
-    np.testing.assert_array_equal(read_fractional(mix[:, :100], 0.0, half), mix[:, half:100 - half])
+    np.testing.assert_array_equal(read_fractional(mix[:, :100], 0.0, half), mix[:, half : 100 - half])
 
 
 def test_window_pads_with_zeros():

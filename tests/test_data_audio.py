@@ -1,4 +1,5 @@
 """Reading audio: load/info/read_blocks/read_segment, channel rules, resampling, error messages."""
+
 import os
 
 import numpy as np
@@ -165,7 +166,7 @@ def test_read_segment_matches_slicing(tmp_path):
     total = whole.shape[1]
     for start in (0, 20000, total - 3000):
         seg = audio.read_segment(p, start, 3000, sample_rate=44100)
-        np.testing.assert_allclose(seg, whole[:, start:start + 3000], atol=1e-4)
+        np.testing.assert_allclose(seg, whole[:, start : start + 3000], atol=1e-4)
     with pytest.raises(ValueError):
         audio.read_segment(p, total - 10, 11, sample_rate=44100)
 

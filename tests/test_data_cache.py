@@ -1,4 +1,5 @@
 """DecodeCache: decode once, memory-map afterwards, decode again when the source changes."""
+
 import os
 import pickle
 
@@ -6,8 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tonematch.data import audio
-from tonematch.data import cache as cache_module
+from tonematch.data import audio, cache as cache_module
 from tonematch.data.cache import DecodeCache
 from tonematch.data.errors import TonematchError
 from tonematch.data.synth import music_like

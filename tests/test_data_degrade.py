@@ -1,4 +1,5 @@
 """Degradations do what their parameters say."""
+
 import numpy as np
 import pytest
 
@@ -20,7 +21,7 @@ def tone(freq, seconds=1.0, amp=0.3):
 def gain_at(freq, params):
     x = tone(freq)
     y = apply_degradation(x, SR, params)
-    return db(y[:, SR // 2:]) - db(x[:, SR // 2:])  # after the filters settle
+    return db(y[:, SR // 2 :]) - db(x[:, SR // 2 :])  # after the filters settle
 
 
 def test_neutral_is_identity():
@@ -75,8 +76,8 @@ def test_downward_expansion_lowers_quiet_parts_only():
     # 21 dB under the threshold and a 1:2 expander takes another 21 dB off.
     threshold = db(x) - 6.0
     expected = (2.0 - 1.0) * (db(quiet) - threshold)
-    loud_change = db(y[:, SR // 2:SR]) - db(x[:, SR // 2:SR])
-    quiet_change = db(y[:, -SR // 2:]) - db(x[:, -SR // 2:])
+    loud_change = db(y[:, SR // 2 : SR]) - db(x[:, SR // 2 : SR])
+    quiet_change = db(y[:, -SR // 2 :]) - db(x[:, -SR // 2 :])
     assert loud_change == pytest.approx(0.0, abs=0.1)
     np.testing.assert_allclose(y[:, :441], x[:, :441], atol=1e-6)  # a loud start is not pulled down
     assert quiet_change == pytest.approx(expected, abs=0.5)

@@ -1,4 +1,5 @@
 """Real before/after pairs: discovery conventions and the aligned PairsDataset."""
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -24,13 +25,21 @@ def delayed(x, delay):
 
 
 def test_subfolder_convention_matches_by_path(tmp_path):
-    for rel in ("mix/a.wav", "master/a.flac", "mix/album/b.wav", "master/album/b.wav", "mix/lonely.wav",
-                "master/orphan.wav"):
+    for rel in (
+        "mix/a.wav",
+        "master/a.flac",
+        "mix/album/b.wav",
+        "master/album/b.wav",
+        "mix/lonely.wav",
+        "master/orphan.wav",
+    ):
         touch_audio(tmp_path / rel)
     with pytest.warns(UserWarning, match=r"2 file\(s\).*mix/lonely.*master/orphan"):
         pairs = find_pairs(tmp_path)
     assert [(p.name, p.mix.name, p.master.name) for p in pairs] == [
-        ("a", "a.wav", "a.flac"), ("album/b", "b.wav", "b.wav")]
+        ("a", "a.wav", "a.flac"),
+        ("album/b", "b.wav", "b.wav"),
+    ]
 
 
 def test_suffix_convention(tmp_path):
@@ -39,7 +48,9 @@ def test_suffix_convention(tmp_path):
     with pytest.warns(UserWarning, match="other.wav"):
         pairs = find_pairs(str(tmp_path))
     assert [(p.name, p.mix.name, p.master.name) for p in pairs] == [
-        ("song1", "song1_mix.wav", "song1_master.flac"), ("x/song2", "song2_MIX.wav", "song2_master.wav")]
+        ("song1", "song1_mix.wav", "song1_master.flac"),
+        ("x/song2", "song2_MIX.wav", "song2_master.wav"),
+    ]
 
 
 def test_csv_manifest_paths_are_relative_to_it(tmp_path):
@@ -98,24 +109,31 @@ def test_dataset_serves_aligned_segments(pair_folder):
         s, r = item["start"], item["reference_start"]
         for key in ("input", "target", "reference"):
             assert item[key].shape == (2, SEG) and item[key].dtype == torch.float32
-        np.testing.assert_array_equal(item["input"].numpy(), mix[:, s:s + SEG])
+        np.testing.assert_array_equal(item["input"].numpy(), mix[:, s : s + SEG])
         # The target is the master at the mix's moments: 1.6 x the mix, up to interpolation error.
-        err = item["target"].numpy() - 1.6 * mix[:, s:s + SEG]
-        assert 10 * np.log10(np.mean(err**2) / np.mean((1.6 * mix[:, s:s + SEG]) ** 2)) < -30
+        err = item["target"].numpy() - 1.6 * mix[:, s : s + SEG]
+        assert 10 * np.log10(np.mean(err**2) / np.mean((1.6 * mix[:, s : s + SEG]) ** 2)) < -30
         # The reference is other music from the master, clear of the target's master frames.
         assert abs(r - (s + 1234)) >= SEG
         master = sf.read(root / "master" / "song.wav", dtype="float32")[0].T
-        np.testing.assert_array_equal(item["reference"].numpy(), master[:, r:r + SEG])
+        np.testing.assert_array_equal(item["reference"].numpy(), master[:, r : r + SEG])
         assert item["track"] == "song"
 
 
 def test_dataset_deterministic_mode(pair_folder):
     root, _ = pair_folder
-    make = lambda: PairsDataset(find_pairs(root), sample_rate=SR, segment_frames=SEG,  # noqa: E731
-                                examples_per_epoch=4, max_offset_s=0.2, deterministic=True)
+    make = lambda: PairsDataset(  # noqa: E731
+        find_pairs(root),
+        sample_rate=SR,
+        segment_frames=SEG,  # noqa: E731
+        examples_per_epoch=4,
+        max_offset_s=0.2,
+        deterministic=True,
+    )
     a, b = make(), make()
     assert [(a[i]["start"], a[i]["reference_start"]) for i in range(4)] == [
-        (b[i]["start"], b[i]["reference_start"]) for i in range(4)]
+        (b[i]["start"], b[i]["reference_start"]) for i in range(4)
+    ]
     assert torch.equal(a[2]["target"], b[2]["target"])
 
 

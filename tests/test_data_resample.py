@@ -1,4 +1,5 @@
 """Sample-rate conversion: one length rule for one-shot and streaming conversion."""
+
 import numpy as np
 import pytest
 
@@ -24,7 +25,7 @@ def test_streaming_equals_one_shot():
     x = music_like(48000, 1.0)
     whole = resample(x, 48000, 44100)
     stream = StreamResampler(48000, 44100, 2)
-    parts = [stream.process(x[:, i:i + 3001].T) for i in range(0, x.shape[1], 3001)]
+    parts = [stream.process(x[:, i : i + 3001].T) for i in range(0, x.shape[1], 3001)]
     parts.append(stream.flush(2))
     streamed = np.concatenate(parts).T
     assert streamed.shape == whole.shape

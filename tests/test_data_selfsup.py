@@ -1,4 +1,5 @@
 """SelfSupervisedDataset: two clean segments of one track, one degraded; reproducible when asked."""
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -33,8 +34,8 @@ def check_item(item, tracks):
     assert abs(a - b) >= SEG  # A and B never overlap
     audio = sf.read(item["track"], dtype="float32")[0].T
     assert item["track"] in tracks and 0 <= min(a, b) and max(a, b) + SEG <= audio.shape[1]
-    np.testing.assert_array_equal(item["target_source"].numpy(), audio[:, a:a + SEG])
-    np.testing.assert_array_equal(item["reference_source"].numpy(), audio[:, b:b + SEG])
+    np.testing.assert_array_equal(item["target_source"].numpy(), audio[:, a : a + SEG])
+    np.testing.assert_array_equal(item["reference_source"].numpy(), audio[:, b : b + SEG])
     degraded = apply_degradation(item["target_source"].numpy(), SR, item["degradation"])
     np.testing.assert_allclose(item["input"].numpy(), degraded, atol=1e-6)
 
@@ -106,8 +107,9 @@ def test_silent_segments_are_avoided(tmp_path):
     sf.write(p, x.T, SR, subtype="FLOAT")
 
     def silent_items(tries):
-        ds = SelfSupervisedDataset([str(p)], sample_rate=SR, segment_frames=SEG, examples_per_epoch=20,
-                                   deterministic=True, tries=tries)
+        ds = SelfSupervisedDataset(
+            [str(p)], sample_rate=SR, segment_frames=SEG, examples_per_epoch=20, deterministic=True, tries=tries
+        )
         items = [ds[i] for i in range(20)]
         return sum(min(it["start_a"], it["start_b"]) + SEG <= music_from for it in items)
 

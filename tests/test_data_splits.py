@@ -1,4 +1,5 @@
 """Track-level splits: deterministic, disjoint, complete, independent of order and machine."""
+
 import os
 import random
 
@@ -61,8 +62,18 @@ def test_small_and_odd_inputs():
 
 
 def test_list_audio_files(tmp_path):
-    for rel in ("b/2.FLAC", "a/1.wav", "a/sub/3.ogg", "c.mp3", "d.aiff", "e.opus", "notes.txt",
-                ".hidden.wav", "a/.x.wav.tmp-ab12.wav", ".git/objects.wav"):
+    for rel in (
+        "b/2.FLAC",
+        "a/1.wav",
+        "a/sub/3.ogg",
+        "c.mp3",
+        "d.aiff",
+        "e.opus",
+        "notes.txt",
+        ".hidden.wav",
+        "a/.x.wav.tmp-ab12.wav",
+        ".git/objects.wav",
+    ):
         p = tmp_path / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(b"")

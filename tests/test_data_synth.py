@@ -1,4 +1,5 @@
 """The synthetic music used by tests is broadband, stereo, dynamic and reproducible."""
+
 import numpy as np
 
 from tonematch.data.synth import music_like

@@ -1,4 +1,5 @@
 """TrackReader: stereo segments at one rate, from the file or the cache, zeros outside the track."""
+
 import numpy as np
 import pytest
 import soundfile as sf

@@ -1,4 +1,5 @@
 """Writing audio: formats, quantisation and TPDF dither, atomicity, path checks."""
+
 import os
 
 import numpy as np
@@ -16,8 +17,13 @@ def temp_leftovers(folder):
 
 @pytest.mark.parametrize(
     "ext,subtype,lsb",
-    [(".wav", "16", 2.0**-15), (".flac", "16", 2.0**-15), (".wav", "24", 2.0**-23),
-     (".flac", "PCM_24", 2.0**-23), (".wav", "float", 0.0)],
+    [
+        (".wav", "16", 2.0**-15),
+        (".flac", "16", 2.0**-15),
+        (".wav", "24", 2.0**-23),
+        (".flac", "PCM_24", 2.0**-23),
+        (".wav", "float", 0.0),
+    ],
 )
 def test_round_trip_within_quantisation_error(tmp_path, ext, subtype, lsb):
     x = music_like(22050, 1.0)
@@ -83,7 +89,7 @@ def test_block_size_does_not_change_the_output(tmp_path):
     audio.write(str(tmp_path / "one.wav"), x, 16000, subtype="16", seed=3)
     with audio.AudioWriter(str(tmp_path / "blocks.wav"), 16000, 2, subtype="16", seed=3) as w:
         for i in range(0, x.shape[1], 999):
-            w.write(x[:, i:i + 999])
+            w.write(x[:, i : i + 999])
     a, _ = sf.read(str(tmp_path / "one.wav"), dtype="int16")
     b, _ = sf.read(str(tmp_path / "blocks.wav"), dtype="int16")
     np.testing.assert_array_equal(a, b)
@@ -215,7 +221,7 @@ def test_dithered_output_is_byte_for_byte_reproducible(tmp_path):
     audio.write(str(tmp_path / "a.wav"), x, 16000, subtype="16")
     with audio.AudioWriter(str(tmp_path / "b.wav"), 16000, 2, subtype="16") as w:
         for i in range(0, x.shape[1], 1234):  # other blocks, same seed: same bytes
-            w.write(x[:, i:i + 1234])
+            w.write(x[:, i : i + 1234])
     assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
 
 

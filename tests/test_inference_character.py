@@ -1,5 +1,6 @@
 """The frame model of the chain (refinement's fast stand-in) against the exact renderer, and the
 refinement itself: it moves a mix toward its reference, matches dynamics, and never loses to its start."""
+
 import numpy as np
 import pytest
 import torch
@@ -25,10 +26,20 @@ def _settings(**values):
 
 CASES = [
     dict(),
-    {"eq.low_shelf.gain_db": 4.0, "eq.high_shelf.gain_db": 5.0, "eq.peak2.gain_db": -4.0, "width.width": 1.4,
-     "loudness.target_lufs": -12.0},
-    {"compressor.threshold_db": -30.0, "compressor.ratio": 4.0, "compressor.attack_ms": 5.0,
-     "compressor.release_ms": 100.0, "loudness.target_lufs": -9.0},
+    {
+        "eq.low_shelf.gain_db": 4.0,
+        "eq.high_shelf.gain_db": 5.0,
+        "eq.peak2.gain_db": -4.0,
+        "width.width": 1.4,
+        "loudness.target_lufs": -12.0,
+    },
+    {
+        "compressor.threshold_db": -30.0,
+        "compressor.ratio": 4.0,
+        "compressor.attack_ms": 5.0,
+        "compressor.release_ms": 100.0,
+        "loudness.target_lufs": -9.0,
+    },
 ]
 
 
@@ -93,8 +104,17 @@ def test_refinement_compresses_toward_a_dense_reference_and_not_a_dynamic_one():
     clips = character.excerpts(x, SR)
     frames = character.analyse(clips, SR)
     start = _settings(**{"compressor.threshold_db": -20.0, "compressor.ratio": 1.5})
-    dense = _target_from(_settings(**{"compressor.threshold_db": -40.0, "compressor.ratio": 8.0,
-                                      "compressor.attack_ms": 2.0, "loudness.target_lufs": -8.0}), seed=7)
+    dense = _target_from(
+        _settings(
+            **{
+                "compressor.threshold_db": -40.0,
+                "compressor.ratio": 8.0,
+                "compressor.attack_ms": 2.0,
+                "loudness.target_lufs": -8.0,
+            }
+        ),
+        seed=7,
+    )
     dynamic = _target_from(Settings.defaults(SR), seed=7)
     kw = dict(groups=("dynamics",), pull=refine.PULL_MEASURED)
     squeezed = refine.refine(start, clips, frames, dense, **kw).settings.values

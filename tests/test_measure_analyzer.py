@@ -1,4 +1,5 @@
 """measure.analyzer: one streaming pass gives every `tonematch analyze` value in bounded memory."""
+
 import numpy as np
 import pyloudnorm
 import pytest
@@ -7,9 +8,22 @@ from tonematch.models.measure.analyzer import Analyzer, analyze_array
 
 from signals import music_like
 
-KEYS = ["duration_s", "sample_rate", "channels", "integrated_lufs", "loudness_range_lu", "sample_peak_dbfs",
-        "true_peak_dbtp", "rms_dbfs", "crest_factor_db", "mono", "width", "side_mid_db", "correlation",
-        "spectral_balance_db"]
+KEYS = [
+    "duration_s",
+    "sample_rate",
+    "channels",
+    "integrated_lufs",
+    "loudness_range_lu",
+    "sample_peak_dbfs",
+    "true_peak_dbtp",
+    "rms_dbfs",
+    "crest_factor_db",
+    "mono",
+    "width",
+    "side_mid_db",
+    "correlation",
+    "spectral_balance_db",
+]
 
 
 def same(a, b, rel=1e-9):
@@ -23,7 +37,7 @@ def same(a, b, rel=1e-9):
 def run(x, sr, block):
     a = Analyzer(sr, x.shape[0])
     for i in range(0, x.shape[1], block):
-        a.add(x[:, i:i + block])
+        a.add(x[:, i : i + block])
     return a
 
 

@@ -1,4 +1,5 @@
 """measure.loudness: pyloudnorm agreement, EBU Tech 3341 / 3342 reference signals, streaming."""
+
 import numpy as np
 import pyloudnorm
 import pytest
@@ -23,14 +24,16 @@ def meter(x, sr, block=None):
     m = L.LoudnessMeter(sr, x.shape[0])
     step = block or x.shape[1]
     for i in range(0, x.shape[1], step):
-        m.add(x[:, i:i + step])
+        m.add(x[:, i : i + step])
     return m
 
 
 def test_k_weighting_equals_pyloudnorm_filters():
     for sr in (22050, 44100, 48000, 96000):
-        ref = [[s.b[0] / s.a[0], s.b[1] / s.a[0], s.b[2] / s.a[0], s.a[1] / s.a[0], s.a[2] / s.a[0]]
-               for s in pyloudnorm.Meter(sr)._filters.values()]
+        ref = [
+            [s.b[0] / s.a[0], s.b[1] / s.a[0], s.b[2] / s.a[0], s.a[1] / s.a[0], s.a[2] / s.a[0]]
+            for s in pyloudnorm.Meter(sr)._filters.values()
+        ]
         np.testing.assert_allclose(L.k_weighting(sr), ref, rtol=1e-13, atol=1e-15)
 
 
@@ -51,32 +54,39 @@ def test_integrated_and_range_match_pyloudnorm(sr, seconds):
 def test_mono_matches_pyloudnorm():
     x = music_like(3.0, 44100, seed=2)[:1]
     assert L.integrated_loudness(x, 44100) == pytest.approx(
-        pyloudnorm.Meter(44100).integrated_loudness(x[0].astype(np.float64)), abs=1e-6)
+        pyloudnorm.Meter(44100).integrated_loudness(x[0].astype(np.float64)), abs=1e-6
+    )
 
 
-@pytest.mark.parametrize("parts,expected", [
-    (((-23, 20),), -23.0),                                        # 3341 case 1
-    (((-33, 20),), -33.0),                                        # 3341 case 2
-    (((-36, 10), (-23, 60), (-36, 10)), -23.0),                   # 3341 case 3
-    (((-72, 10), (-36, 10), (-23, 60), (-36, 10), (-72, 10)), -23.0),  # 3341 case 4
-    (((-26, 20), (-20, 20.1), (-26, 20)), -23.0),                 # 3341 case 5
-])
+@pytest.mark.parametrize(
+    "parts,expected",
+    [
+        (((-23, 20),), -23.0),  # 3341 case 1
+        (((-33, 20),), -33.0),  # 3341 case 2
+        (((-36, 10), (-23, 60), (-36, 10)), -23.0),  # 3341 case 3
+        (((-72, 10), (-36, 10), (-23, 60), (-36, 10), (-72, 10)), -23.0),  # 3341 case 4
+        (((-26, 20), (-20, 20.1), (-26, 20)), -23.0),  # 3341 case 5
+    ],
+)
 def test_ebu_tech_3341_integrated(parts, expected):
     assert L.integrated_loudness(seq(*parts), 48000) == pytest.approx(expected, abs=0.1)
 
 
-@pytest.mark.parametrize("parts,expected", [
-    (((-20, 20), (-30, 20)), 10.0),                               # 3342 case 1
-    (((-20, 20), (-15, 20)), 5.0),                                # 3342 case 2
-    (((-40, 20), (-20, 20)), 20.0),                               # 3342 case 3
-    (((-50, 20), (-35, 20), (-20, 20), (-35, 20), (-50, 20)), 15.0),  # 3342 case 4
-])
+@pytest.mark.parametrize(
+    "parts,expected",
+    [
+        (((-20, 20), (-30, 20)), 10.0),  # 3342 case 1
+        (((-20, 20), (-15, 20)), 5.0),  # 3342 case 2
+        (((-40, 20), (-20, 20)), 20.0),  # 3342 case 3
+        (((-50, 20), (-35, 20), (-20, 20), (-35, 20), (-50, 20)), 15.0),  # 3342 case 4
+    ],
+)
 def test_ebu_tech_3342_loudness_range(parts, expected):
     sr = 16000  # 1 kHz tones; the range does not depend on the rate, and this keeps the test fast
     assert meter(seq(*parts, sr=sr), sr).loudness_range() == pytest.approx(expected, abs=1.0)
 
 
-@pytest.mark.parametrize("block", [1, 37, 4096, 44100, 10 ** 7])
+@pytest.mark.parametrize("block", [1, 37, 4096, 44100, 10**7])
 def test_streaming_equals_whole_for_any_block_size(block):
     sr = 44100
     x = music_like(4.1 if block > 1 else 1.7, sr, seed=4)

@@ -1,4 +1,5 @@
 """measure.spectrum: the eight bands, centroid, 1/3-octave LTAS, streaming."""
+
 import numpy as np
 import pytest
 from scipy.signal import welch
@@ -62,7 +63,7 @@ def test_streaming_equals_whole(block):
     whole, m = sp.SpectrumMeter(22050, 2), sp.SpectrumMeter(22050, 2)
     whole.add(x)
     for i in range(0, x.shape[1], block):
-        m.add(x[:, i:i + block])
+        m.add(x[:, i : i + block])
     np.testing.assert_allclose(m.psd()[1], whole.psd()[1], rtol=1e-10)
     assert m.carry.shape[1] < m.nperseg  # bounded carry
 

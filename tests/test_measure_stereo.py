@@ -1,4 +1,5 @@
 """measure.stereo: width and correlation of known stereo images, streaming."""
+
 import numpy as np
 import pytest
 
@@ -27,7 +28,11 @@ def test_known_images():
 
 def test_mono_and_multichannel():
     assert stereo.stereo_image(np.ones((1, 10), np.float32)) == {
-        "mono": True, "width": 0.0, "side_mid_db": None, "correlation": 1.0}
+        "mono": True,
+        "width": 0.0,
+        "side_mid_db": None,
+        "correlation": 1.0,
+    }
     assert stereo.stereo_image(np.ones((3, 10), np.float32))["width"] is None
 
 
@@ -35,5 +40,5 @@ def test_streaming_equals_whole():
     x = music_like(1.0, 22050, seed=2)
     m = stereo.StereoMeter(2)
     for i in range(0, x.shape[1], 999):
-        m.add(x[:, i:i + 999])
+        m.add(x[:, i : i + 999])
     assert m.result() == pytest.approx(stereo.stereo_image(x), rel=1e-12)

@@ -1,4 +1,5 @@
 """measure.truepeak: inter-sample peaks against 16x / 4x resample_poly references, streaming."""
+
 import numpy as np
 import pytest
 from scipy.signal import resample_poly
@@ -42,7 +43,7 @@ def test_streaming_equals_whole(block):
     x = music_like(1.0, 22050, seed=7)
     m = tp.TruePeakMeter(2)
     for i in range(0, x.shape[1], block):
-        m.add(x[:, i:i + block])
+        m.add(x[:, i : i + block])
     assert m.peak() == tp.true_peak(x)
 
 

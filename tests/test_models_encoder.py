@@ -1,4 +1,5 @@
 """The analysis front end: log-mel CNN encoder and exact descriptors."""
+
 import math
 import time
 

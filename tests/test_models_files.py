@@ -1,4 +1,5 @@
 """Model and style files: safetensors + JSON round trips and the checks on loading."""
+
 import json
 
 import pytest
@@ -35,8 +36,13 @@ def model():
     torch.manual_seed(0)
     names = table().learned_keys
     m = MasteringModel(
-        len(names), sample_rate=48000, excerpt_frames=16384, max_excerpts=4,
-        encoder_kwargs=SMALL, controller_kwargs={"hidden": 48, "dropout": 0.2}, param_names=names,
+        len(names),
+        sample_rate=48000,
+        excerpt_frames=16384,
+        max_excerpts=4,
+        encoder_kwargs=SMALL,
+        controller_kwargs={"hidden": 48, "dropout": 0.2},
+        param_names=names,
     )
     with torch.no_grad():  # move the weights away from their init so a rebuilt model can't pass
         for p in m.parameters():

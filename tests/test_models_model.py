@@ -1,4 +1,5 @@
 """MasteringModel: batch forward, whole-track analysis, controller start point, gradients."""
+
 import pytest
 import torch
 
@@ -146,9 +147,7 @@ def test_model_for_the_chain_table_starts_neutral():
     from tonematch.models.chain import TABLE
 
     torch.manual_seed(0)
-    model = MasteringModel.for_table(
-        TABLE, sample_rate=48000, excerpt_frames=16384, encoder_kwargs=SMALL
-    ).eval()
+    model = MasteringModel.for_table(TABLE, sample_rate=48000, excerpt_frames=16384, encoder_kwargs=SMALL).eval()
     assert model.n_params == len(TABLE) and model.param_names == TABLE.learned_keys
     with torch.no_grad():
         u = model(noise(2, 2, 24000, seed=1), noise(2, 2, 24000, seed=2))

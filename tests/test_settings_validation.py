@@ -1,6 +1,7 @@
 """Malformed settings files through the CLI: valid JSON (or nearly) that makes no sense as settings
 must give one line `tonematch: error: ...` naming the file and the key, and exit 2 - never a
 traceback. The input audio is never read: settings are checked first."""
+
 import json
 
 import numpy as np
@@ -48,8 +49,10 @@ CASES = {
     "string_value": (chain_text('{"processor": "compressor", "ratio": "2"}'), "compressor.ratio"),
     "list_value": (chain_text('{"processor": "width", "width": [1]}'), "width.width"),
     "deep_nesting": ("[" * 100000 + "]" * 100000, "nested"),
-    "deep_nesting_in_value": (chain_text('{"processor": "gain", "gain_db": ' + "[" * 100000 + "]" * 100000 + "}"),
-                              "nested"),
+    "deep_nesting_in_value": (
+        chain_text('{"processor": "gain", "gain_db": ' + "[" * 100000 + "]" * 100000 + "}"),
+        "nested",
+    ),
     "entry_number": (chain_text("5"), "chain[0]"),
     "entry_string": (chain_text('{"processor": "gain"}', '"eq"'), "chain[1]"),
     "entry_null": (chain_text("null"), "chain[0]"),
@@ -62,8 +65,10 @@ CASES = {
     "band_unknown": (chain_text('{"processor": "eq", "mid": {"gain_db": 1}}'), "eq.mid"),
     "band_enabled_string": (chain_text('{"processor": "eq", "peak1": {"enabled": "no"}}'), "eq.peak1.enabled"),
     "band_value_object": (chain_text('{"processor": "eq", "peak1": {"q": {"value": 1}}}'), "eq.peak1.q"),
-    "out_of_absolute_range": (chain_text('{"processor": "eq", "high_shelf": {"freq_hz": 30000}}'),
-                              "eq.high_shelf.freq_hz"),
+    "out_of_absolute_range": (
+        chain_text('{"processor": "eq", "high_shelf": {"freq_hz": 30000}}'),
+        "eq.high_shelf.freq_hz",
+    ),
     "not_utf8": (b'{"chain": []}\xff\xfe', "not valid JSON"),
 }
 
@@ -98,13 +103,16 @@ def test_the_cases_are_valid_json_where_they_claim_to_be():
         json.loads(text)
 
 
-@pytest.mark.parametrize("argv", [
-    ["render"],
-    ["render", "in.wav"],
-    ["render", "in.wav", "-o", "out.wav"],
-    ["render", "--params", "p.json", "-o", "out.wav"],
-    ["render", "in.wav", "--params", "p.json"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["render"],
+        ["render", "in.wav"],
+        ["render", "in.wav", "-o", "out.wav"],
+        ["render", "--params", "p.json", "-o", "out.wav"],
+        ["render", "in.wav", "--params", "p.json"],
+    ],
+)
 def test_render_without_its_arguments_is_one_line(capsys, argv):
     code = main(argv)
     out, err = capsys.readouterr()

@@ -1,5 +1,6 @@
 """`tonematch style fit / from-references` and `tonematch master --style` end to end on tiny folders,
 and the Python API `tonematch.master`."""
+
 import json
 
 import numpy as np
@@ -48,8 +49,21 @@ def test_master_one_file_and_a_batch_with_a_bad_file(fitted, tmp_path, capsys):
         (batch / f"{name}.wav").write_bytes(mix.read_bytes())
     (batch / "broken.wav").write_bytes(b"RIFF not really a wav file")
     folder = tmp_path / "out"
-    code = main(["master", str(batch), "--style", str(style), "-o", str(folder), "--no-refine",
-                 "--target-lufs", "-12", "--skip", "width"])
+    code = main(
+        [
+            "master",
+            str(batch),
+            "--style",
+            str(style),
+            "-o",
+            str(folder),
+            "--no-refine",
+            "--target-lufs",
+            "-12",
+            "--skip",
+            "width",
+        ]
+    )
     assert code == 1
     err = capsys.readouterr().err
     assert "broken.wav" in err and len([line for line in err.splitlines() if "error" in line]) == 1

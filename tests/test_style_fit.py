@@ -2,6 +2,7 @@
 is >= 30 % closer in tonal balance to the engineer's true master than generic matching's target
 (the closest of the engineer's other masters as reference), its slopes say the engineer pulls the
 treble and loudness to their own, and its exact render lands within 0.5 LU of the true master."""
+
 import numpy as np
 import pytest
 from style_engineer import SR, TARGET_LUFS, make_pairs

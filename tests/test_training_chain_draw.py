@@ -1,5 +1,6 @@
 """Chain draw for self-supervised targets: realistic ranges from the shipped config, per-item
 determinism, level-relative threshold, and which parameters count as ground truth."""
+
 from pathlib import Path
 
 import pytest
@@ -84,8 +85,15 @@ def test_bad_distributions_are_refused():
 
 
 def degradation(**changes):
-    base = {"tilt_db": 0.0, "bass_db": 0.0, "treble_db": 0.0, "width": 1.0, "expansion_ratio": 1.0,
-            "expansion_threshold_db": -12.0, "level_db": 0.0}
+    base = {
+        "tilt_db": 0.0,
+        "bass_db": 0.0,
+        "treble_db": 0.0,
+        "width": 1.0,
+        "expansion_ratio": 1.0,
+        "expansion_threshold_db": -12.0,
+        "level_db": 0.0,
+    }
     rows = [dict(base), {**base, **changes}]
     return {k: torch.tensor([r[k] for r in rows], dtype=torch.float64) for k in base}
 

@@ -1,5 +1,6 @@
 """MasteringDataModule: splits by track, deterministic validation, training order that is a
 function of (seed, epoch, position), resumable and sharded over ranks; real pairs."""
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -20,8 +21,19 @@ def folder(tmp_path_factory):
 
 
 def module(folder, **kw):
-    args = dict(kind="selfsup", root=str(folder), sample_rate=SR, segment_frames=SEG, batch_size=2, num_workers=0,
-                examples_per_epoch=8, val_examples=4, test_examples=4, val_fraction=0.2, test_fraction=0.2)
+    args = dict(
+        kind="selfsup",
+        root=str(folder),
+        sample_rate=SR,
+        segment_frames=SEG,
+        batch_size=2,
+        num_workers=0,
+        examples_per_epoch=8,
+        val_examples=4,
+        test_examples=4,
+        val_fraction=0.2,
+        test_fraction=0.2,
+    )
     args.update(kw)
     dm = MasteringDataModule(**args)
     dm.prepare_data()
@@ -74,8 +86,9 @@ def test_resume_continues_mid_epoch(folder):
     fresh.load_state_dict({"epoch": 3, "batches_done": 2})
     resumed = batches(fresh)
     assert len(resumed) == 2
-    assert all(torch.equal(x["index"], y["index"]) and torch.equal(x["input"], y["input"])
-               for x, y in zip(full[2:], resumed))
+    assert all(
+        torch.equal(x["index"], y["index"]) and torch.equal(x["input"], y["input"]) for x, y in zip(full[2:], resumed)
+    )
     # only the first pass after a resume is shortened
     assert len(batches(fresh)) == 4
     fresh.load_state_dict({})  # outside fit (no position): nothing changes
@@ -91,9 +104,19 @@ def test_ranks_get_disjoint_shards():
 
 
 def test_synthetic_fallback_without_root(tmp_path):
-    dm = MasteringDataModule(root=None, synthetic_dir=str(tmp_path / "synth"), synthetic_tracks=4,
-                             synthetic_seconds=1.0, sample_rate=SR, segment_frames=SEG, batch_size=2, num_workers=0,
-                             examples_per_epoch=4, val_fraction=0.25, test_fraction=0.25)
+    dm = MasteringDataModule(
+        root=None,
+        synthetic_dir=str(tmp_path / "synth"),
+        synthetic_tracks=4,
+        synthetic_seconds=1.0,
+        sample_rate=SR,
+        segment_frames=SEG,
+        batch_size=2,
+        num_workers=0,
+        examples_per_epoch=4,
+        val_fraction=0.25,
+        test_fraction=0.25,
+    )
     dm.prepare_data()
     dm.setup("fit")
     assert len(list((tmp_path / "synth").glob("*.wav"))) == 4
@@ -106,8 +129,18 @@ def test_pairs(tmp_path):
         mix = music_like(SR, 2.0, seed=10 + i)
         sf.write(tmp_path / f"song{i}_mix.wav", mix.T, SR, subtype="FLOAT")
         sf.write(tmp_path / f"song{i}_master.wav", (np.tanh(3 * mix) / 3).T, SR, subtype="FLOAT")
-    dm = MasteringDataModule(kind="pairs", root=str(tmp_path), sample_rate=SR, segment_frames=SEG, batch_size=2,
-                             num_workers=0, examples_per_epoch=4, val_examples=2, val_fraction=0.25, test_fraction=0.25)
+    dm = MasteringDataModule(
+        kind="pairs",
+        root=str(tmp_path),
+        sample_rate=SR,
+        segment_frames=SEG,
+        batch_size=2,
+        num_workers=0,
+        examples_per_epoch=4,
+        val_examples=2,
+        val_fraction=0.25,
+        test_fraction=0.25,
+    )
     dm.prepare_data()
     dm.setup("fit")
     batch = next(iter(dm.train_dataloader()))

@@ -1,5 +1,6 @@
 """tonematch-eval on a tiny synthetic folder: the table has every column and a row per method, the
 cases are reproducible, and the non-learned matcher beats the unchanged input."""
+
 import importlib.util
 import subprocess
 import sys
@@ -47,16 +48,33 @@ def test_table_and_matcher_beats_input(tmp_path):
     write_synthetic_tracks(tmp_path / "music", 3, 4.0, SR)
     torch.manual_seed(0)
     model = MasteringModel.for_table(
-        TABLE, SR, excerpt_frames=16384,
+        TABLE,
+        SR,
+        excerpt_frames=16384,
         encoder_kwargs={"n_fft": 1024, "hop": 512, "n_mels": 32, "channels": [8, 16, 16, 16], "embed_dim": 32},
         controller_kwargs={"hidden": 32},
     )
     save_model(model, tmp_path / "tiny")
     out = tmp_path / "results.md"
-    printed = run_eval([
-        str(tmp_path / "music"), "--cases", "3", "--seed", "1", "--sample-rate", str(SR), "--seconds", "1.5",
-        "--model", str(tmp_path / "tiny"), "--out", str(out), "--steps", "10",
-    ])
+    printed = run_eval(
+        [
+            str(tmp_path / "music"),
+            "--cases",
+            "3",
+            "--seed",
+            "1",
+            "--sample-rate",
+            str(SR),
+            "--seconds",
+            "1.5",
+            "--model",
+            str(tmp_path / "tiny"),
+            "--out",
+            str(out),
+            "--steps",
+            "10",
+        ]
+    )
     assert out.read_text().strip() == printed.strip()
     header, rows = parse(printed)
     assert header == ["method", "cases"] + [h for _, h, _ in COLUMNS]
@@ -84,10 +102,22 @@ def test_baseline_eq_fit_follows_a_tilt():
     values = fit_eq(tilt, grid, SR)
     kinds = {"low_shelf": "low_shelf", "high_shelf": "high_shelf"}
     fitted = sum(
-        20 * np.log10(np.abs(response(
-            design(kinds.get(b, "peak"), values[f"eq.{b}.freq_hz"], values[f"eq.{b}.q"], values[f"eq.{b}.gain_db"], SR),
-            grid, SR,
-        ).numpy()))
+        20
+        * np.log10(
+            np.abs(
+                response(
+                    design(
+                        kinds.get(b, "peak"),
+                        values[f"eq.{b}.freq_hz"],
+                        values[f"eq.{b}.q"],
+                        values[f"eq.{b}.gain_db"],
+                        SR,
+                    ),
+                    grid,
+                    SR,
+                ).numpy()
+            )
+        )
         for b in FIT_BANDS
     )
     residual = fitted - tilt

@@ -1,5 +1,6 @@
 """tonematch-train end to end: the smoke experiment through the Hydra entry point, an exact resume,
 and a real two-process DDP fit on CPU (gloo)."""
+
 import csv
 import json
 import os
@@ -27,8 +28,12 @@ def music(tmp_path_factory):
 def run_cli(args, cwd, timeout=240):
     env = {k: v for k, v in os.environ.items() if k not in ("LOCAL_RANK", "WORLD_SIZE", "RANK")}
     proc = subprocess.run(
-        [sys.executable, "-m", "tonematch.training.train", *args], cwd=cwd, env=env,
-        capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", "tonematch.training.train", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
@@ -42,8 +47,10 @@ def test_smoke_experiment_via_the_cli(music, tmp_path):
     audio = {
         (v.tag, v.audio.num_channels)
         for f in (run / "tensorboard").rglob("events.out.tfevents.*")
-        for event in LegacyEventFileLoader(str(f)).Load() if event.HasField("summary")
-        for v in event.summary.value if v.HasField("audio")
+        for event in LegacyEventFileLoader(str(f)).Load()
+        if event.HasField("summary")
+        for v in event.summary.value
+        if v.HasField("audio")
     }
     assert {("audio/0/input", 2), ("audio/0/target", 2), ("audio/0/output", 2)} <= audio  # stereo examples
     with open(next((run / "csv").rglob("metrics.csv"))) as f:

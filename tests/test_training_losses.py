@@ -1,5 +1,6 @@
 """Training loss: MR-STFT zero for identical signals and growing with EQ and width changes,
 loudness term, parameter term masked where there is no truth, band-limited decimation."""
+
 import math
 
 import pytest

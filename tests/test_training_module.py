@@ -1,5 +1,6 @@
 """MasteringModule: a training step moves the weights; non-finite losses and gradients never do,
 and are counted; self-supervised batches get targets from the chain draw."""
+
 import functools
 
 import numba
@@ -31,10 +32,14 @@ def one_numba_thread():
 
 def make_module(draw=None):
     torch.manual_seed(0)
-    model = MasteringModel.for_table(TABLE, SR, excerpt_frames=T, encoder_kwargs=SMALL,
-                                     controller_kwargs={"hidden": 32})
+    model = MasteringModel.for_table(
+        TABLE, SR, excerpt_frames=T, encoder_kwargs=SMALL, controller_kwargs={"hidden": 32}
+    )
     return MasteringModule(
-        model, MasteringLoss(SR), SR, draw=draw,
+        model,
+        MasteringLoss(SR),
+        SR,
+        draw=draw,
         optimizer=functools.partial(torch.optim.AdamW, lr=1e-3, weight_decay=0.1),
     )
 
@@ -50,8 +55,13 @@ def pair_batch(poison=False, seed=0):
 
 def fit(module, batches):
     trainer = pl.Trainer(
-        accelerator="cpu", max_steps=len(batches), logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+        accelerator="cpu",
+        max_steps=len(batches),
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
     )
     before = {k: v.clone() for k, v in module.model.state_dict().items()}
     trainer.fit(module, train_dataloaders=torch.utils.data.DataLoader(batches, batch_size=None))
@@ -85,10 +95,21 @@ def test_self_supervised_targets_come_from_the_draw():
     draw = ChainDraw(SR, {"loudness.target_lufs": {"dist": "uniform", "low": -12.0, "high": -12.0}})
     module = make_module(draw)
     clean = torch.from_numpy(music_like(SR, 2 * T / SR, seed=4))[None]
-    degradation = {"tilt_db": torch.tensor([0.0]), "width": torch.tensor([1.0]), "expansion_ratio": torch.tensor([1.0]),
-                   "bass_db": torch.tensor([0.0]), "treble_db": torch.tensor([0.0]), "level_db": torch.tensor([-6.0])}
-    batch = {"input": 0.5 * clean[..., :T], "target_source": clean[..., :T], "reference_source": clean[..., T:],
-             "degradation": degradation, "index": torch.tensor([0])}
+    degradation = {
+        "tilt_db": torch.tensor([0.0]),
+        "width": torch.tensor([1.0]),
+        "expansion_ratio": torch.tensor([1.0]),
+        "bass_db": torch.tensor([0.0]),
+        "treble_db": torch.tensor([0.0]),
+        "level_db": torch.tensor([-6.0]),
+    }
+    batch = {
+        "input": 0.5 * clean[..., :T],
+        "target_source": clean[..., :T],
+        "reference_source": clean[..., T:],
+        "degradation": degradation,
+        "index": torch.tensor([0]),
+    }
     target, reference, truth, known = module.targets(batch, "train")
     assert torch.allclose(loudness_lufs(target, SR), torch.tensor([-12.0], dtype=torch.float64), atol=0.1)
     assert torch.allclose(loudness_lufs(reference, SR), torch.tensor([-12.0], dtype=torch.float64), atol=0.1)

@@ -9,6 +9,7 @@
 Everything is imported on first use, so `import tonematch` is instant and never pulls in the
 training stack (Lightning, Hydra, auraloss).
 """
+
 from __future__ import annotations
 
 from importlib import metadata as _metadata

@@ -3,6 +3,7 @@
 SummaryWriter.add_audio only takes mono, and width is one of the things the chain changes, so the
 summary protobuf (which supports any channel count) is built here from a 16-bit WAV.
 """
+
 from __future__ import annotations
 
 import io
@@ -25,8 +26,11 @@ def stereo_summary(tag: str, audio: torch.Tensor, sample_rate: int) -> Summary:
         w.setframerate(int(sample_rate))
         w.writeframes(pcm.tobytes())
     clip = Summary.Audio(
-        sample_rate=float(sample_rate), num_channels=x.shape[0], length_frames=x.shape[1],
-        encoded_audio_string=buf.getvalue(), content_type="audio/wav",
+        sample_rate=float(sample_rate),
+        num_channels=x.shape[0],
+        length_frames=x.shape[1],
+        encoded_audio_string=buf.getvalue(),
+        content_type="audio/wav",
     )
     return Summary(value=[Summary.Value(tag=tag, audio=clip)])
 

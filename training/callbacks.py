@@ -1,4 +1,5 @@
 """Export of the trained network as safetensors + JSON card at the end of fit."""
+
 from __future__ import annotations
 
 import copy
@@ -41,7 +42,7 @@ class ExportBestModel(pl.Callback):
         if ckpt_path is not None:
             # our own checkpoint from this run: trusted, and it holds non-tensor training state
             state = torch.load(ckpt_path, map_location="cpu", weights_only=False)["state_dict"]
-            model.load_state_dict({k[len("model."):]: v for k, v in state.items() if k.startswith("model.")})
+            model.load_state_dict({k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")})
         card = {
             **self.card,
             "training": {

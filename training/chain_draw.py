@@ -10,6 +10,7 @@ the table's ranges: a 12 dB EQ boost or a 20:1 ratio is possible but not what ma
 Each item's draw comes from its own generator seeded by (seed, stream, item id), so it does not
 depend on batch composition, worker count, world size or a resume.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

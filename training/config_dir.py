@@ -3,6 +3,7 @@
 configs/ sits next to the package folders (training/ is installed in editable mode from the
 repository), not inside the package; an installed wheel has no repository, so set the variable.
 """
+
 from __future__ import annotations
 
 import os

@@ -10,6 +10,7 @@ are a function of (seed, epoch, position), and the training loader records in ch
 the epoch training stood, so a resumed run sees exactly the data it would have seen (sampling.py).
 With `root` unset, a few synthetic tracks are written to `synthetic_dir` (smoke runs, CI).
 """
+
 from __future__ import annotations
 
 import os
@@ -125,8 +126,11 @@ class MasteringDataModule(pl.LightningDataModule):
     def _dataset(self, sources: list, stage: str, examples: int) -> Dataset:
         cache = DecodeCache(self.cache_dir) if self.cache_dir else None
         common = dict(
-            sample_rate=self.sample_rate, segment_frames=self.segment_frames,
-            seed=self.seed + STREAMS[stage], deterministic=True, cache=cache,
+            sample_rate=self.sample_rate,
+            segment_frames=self.segment_frames,
+            seed=self.seed + STREAMS[stage],
+            deterministic=True,
+            cache=cache,
         )
         cls = SelfSupervisedDataset if self.kind == "selfsup" else PairsDataset
         return Indexed(cls(sources, examples_per_epoch=examples, **common))
@@ -146,8 +150,12 @@ class MasteringDataModule(pl.LightningDataModule):
     # -- loaders -----------------------------------------------------------------------------
     def _loader(self, dataset, cls=DataLoader, **kwargs) -> DataLoader:
         return cls(
-            dataset, batch_size=self.batch_size, num_workers=self.num_workers, pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0, **kwargs,
+            dataset,
+            batch_size=self.batch_size,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+            **kwargs,
         )
 
     def train_dataloader(self) -> DataLoader:

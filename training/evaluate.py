@@ -15,6 +15,7 @@ comes from the exact renderer, as `tonematch match` would make it. A second tabl
 comparison on the cases whose target was heavily compressed (static gain reduction of at least
 6 dB at the clip's peak).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,7 @@ from tonematch.data.errors import TonematchError
 from tonematch.data.resample import resample
 from tonematch.data.selfsup import SelfSupervisedDataset
 from tonematch.data.splits import list_audio_files, split_files
-from tonematch.inference import match as matching
-from tonematch.inference import refine
+from tonematch.inference import match as matching, refine
 from tonematch.models.chain import TABLE, compressor
 from tonematch.models.chain.exact import render_array
 from tonematch.models.chain.settings import Settings
@@ -80,8 +80,12 @@ def target_reduction_db(source: np.ndarray, settings: Settings) -> float:
     """Static gain reduction of the drawn compressor at the clip's sample peak (dB, >= 0)."""
     v = settings.values
     peak_db = 20.0 * np.log10(max(float(np.abs(source).max()), 1e-10)) + v["gain.gain_db"]
-    gain = compressor.gain_computer(torch.tensor(peak_db), torch.tensor(v["compressor.threshold_db"]),
-                                    torch.tensor(v["compressor.ratio"]), torch.tensor(v["compressor.knee_db"]))
+    gain = compressor.gain_computer(
+        torch.tensor(peak_db),
+        torch.tensor(v["compressor.threshold_db"]),
+        torch.tensor(v["compressor.ratio"]),
+        torch.tensor(v["compressor.knee_db"]),
+    )
     return -float(gain)
 
 
@@ -92,8 +96,12 @@ def make_cases(files, count: int, seed: int, sample_rate: int, seconds: float, c
     if not files:
         raise TonematchError("no audio files to make cases from")
     dataset = SelfSupervisedDataset(
-        files, sample_rate=sample_rate, segment_frames=int(round(seconds * sample_rate)),
-        examples_per_epoch=count, seed=seed, deterministic=True,
+        files,
+        sample_rate=sample_rate,
+        segment_frames=int(round(seconds * sample_rate)),
+        examples_per_epoch=count,
+        seed=seed,
+        deterministic=True,
     )
     draw = instantiate(OmegaConf.load(chain_config).draw, sample_rate=sample_rate, seed=seed)
     cases = []
@@ -102,13 +110,15 @@ def make_cases(files, count: int, seed: int, sample_rate: int, seconds: float, c
         source = item["target_source"][None]
         settings = Settings.from_unit(draw.draw([i], source)[0], sample_rate)
         settings.bypass = frozenset()  # the draw's high-pass is part of the target, as in training
-        cases.append({
-            "input": item["input"].numpy(),
-            "target": render_array(item["target_source"].numpy(), settings, sample_rate),
-            "reference": render_array(item["reference_source"].numpy(), settings, sample_rate),
-            "track": os.path.basename(item["track"]),
-            "reduction_db": target_reduction_db(item["target_source"].numpy(), settings),
-        })
+        cases.append(
+            {
+                "input": item["input"].numpy(),
+                "target": render_array(item["target_source"].numpy(), settings, sample_rate),
+                "reference": render_array(item["reference_source"].numpy(), settings, sample_rate),
+                "track": os.path.basename(item["track"]),
+                "reduction_db": target_reduction_db(item["target_source"].numpy(), settings),
+            }
+        )
     return cases
 
 
@@ -116,8 +126,9 @@ class CaseFailed(Exception):
     """A method could not process one case (an optional tool refusing a clip): noted, not fatal."""
 
 
-def pipeline_method(sample_rate: int, model=None, refined: bool = True, start: str = "predicted",
-                    steps: int | None = None) -> Method:
+def pipeline_method(
+    sample_rate: int, model=None, refined: bool = True, start: str = "predicted", steps: int | None = None
+) -> Method:
     """A `tonematch match` run in memory: the network's (or the matcher's) settings, or the
     neutral chain (start='neutral'), refined or not, rendered exactly."""
     options = matching.Options(refine=refined and start != "neutral", steps=steps)
@@ -133,8 +144,14 @@ def pipeline_method(sample_rate: int, model=None, refined: bool = True, start: s
                 from tonematch.inference import character
 
                 frames = character.analyse(mix.clips, sample_rate, mix.true_peak_ratio)
-                settings = refine.refine(settings, mix.clips, frames, target.character,
-                                         steps=refine.STEPS if steps is None else steps).settings
+                settings = refine.refine(
+                    settings,
+                    mix.clips,
+                    frames,
+                    target.character,
+                    pull=refine.PULL_MEASURED,
+                    steps=refine.STEPS if steps is None else steps,
+                ).settings
         else:
             settings, _ = matching.choose_settings(mix, target, options, model)
         return render_array(audio, settings, sample_rate)
@@ -185,8 +202,10 @@ def evaluate(cases: list[dict], methods: dict[str, Method], sample_rate: int) ->
             rows.append(row)
         for label, chosen in (("all", rows), ("heavy", [r for r in rows if r["heavy"]])):
             if chosen:
-                summary = {key: (max if key == "true_peak_dbtp" else np.mean)([r[key] for r in chosen])
-                           for key, _, _ in COLUMNS}
+                summary = {
+                    key: (max if key == "true_peak_dbtp" else np.mean)([r[key] for r in chosen])
+                    for key, _, _ in COLUMNS
+                }
                 summary["cases"] = len(chosen)
                 results.setdefault(label, {})[name] = summary
     return results, notes
@@ -210,8 +229,10 @@ def report(results: dict, notes: list[str], args) -> str:
     )
     body = table(results.get("all", {}))
     if results.get("heavy"):
-        body += (f"\n\nTargets with heavy compression (static gain reduction >= {HEAVY_GR_DB:g} dB at the "
-                 "clip's peak):\n\n" + table(results["heavy"]))
+        body += (
+            f"\n\nTargets with heavy compression (static gain reduction >= {HEAVY_GR_DB:g} dB at the "
+            "clip's peak):\n\n" + table(results["heavy"])
+        )
     tail = "".join(f"\n- {n}" for n in notes)
     return head + "\n" + body + "\n" + (f"\nNotes:{tail}\n" if notes else "")
 
@@ -219,8 +240,12 @@ def report(results: dict, notes: list[str], args) -> str:
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="tonematch-eval", description=__doc__.split("\n\n")[0])
     p.add_argument("folder", help="music; with --split test, the training folder (its held-out tracks are used)")
-    p.add_argument("--split", choices=("all", "test", "val"), default="all",
-                   help="which tracks of FOLDER: all, or the held-out split the training recipe made")
+    p.add_argument(
+        "--split",
+        choices=("all", "test", "val"),
+        default="all",
+        help="which tracks of FOLDER: all, or the held-out split the training recipe made",
+    )
     p.add_argument("--val-fraction", type=float, default=0.05, help="as data.val_fraction in training")
     p.add_argument("--test-fraction", type=float, default=0.1, help="as data.test_fraction in training")
     p.add_argument("--steps", type=int, help="refinement steps (default: the match default)")

@@ -5,6 +5,7 @@
 The architecture comes from the run's own composed config (.hydra/config.yaml beside the
 checkpoints folder), so any checkpoint of a run can be exported while training goes on.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,7 +37,7 @@ def export(checkpoint, out_stem, card: dict | None = None) -> dict:
     model = instantiate(cfg.model, table=TABLE)
     # our own checkpoint from a training run: trusted, and it holds non-tensor training state
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    model.load_state_dict({k[len("model."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.")})
+    model.load_state_dict({k[len("model.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.")})
     info = {
         "name": cfg.get("name"),
         "training": {

@@ -9,6 +9,7 @@
 * Parameters: L1 in the network's unit space, only where the truth is known (`known` mask:
   self-supervised draws, minus what a degradation spoiled; nothing for real pairs).
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -109,7 +110,8 @@ class MasteringLoss(nn.Module):
         terms["loudness"] = self.loudness(output, target).to(terms["stft"].dtype)
         terms["param"] = (
             self.parameters_l1(unit, truth, known).to(terms["stft"].dtype)
-            if unit is not None else torch.zeros((), device=output.device)
+            if unit is not None
+            else torch.zeros((), device=output.device)
         )
         terms["loss"] = (
             self.stft_weight * terms["stft"]

@@ -3,6 +3,7 @@
 Errors are absolute differences; every metric is 0 for an output identical to the target except
 the true peak, which is a property of the output alone (it should sit under the ceiling).
 """
+
 from __future__ import annotations
 
 import functools

@@ -9,6 +9,7 @@ Reproducibility: the draw is seeded per item, and dropout by a generator seeded 
 Non-finite losses or gradients never reach the weights: the step's gradients are dropped
 (optimisers skip parameters without a gradient), the same way on every rank, and counted.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -86,7 +87,9 @@ class MasteringModule(pl.LightningModule):
             return batch["target"], batch["reference"], None, None
         if self.draw is None:
             raise RuntimeError("self-supervised batches need a ChainDraw (the `draw` argument)")
-        sources = torch.cat([batch["target_source"], batch["reference_source"]]) if with_target else batch["reference_source"]
+        sources = (
+            torch.cat([batch["target_source"], batch["reference_source"]]) if with_target else batch["reference_source"]
+        )
         unit = self.draw.draw(batch["index"], batch["target_source"], STREAMS[stage]).to(sources.device)
         with torch.no_grad():
             rendered = self.render(sources, torch.cat([unit, unit]) if with_target else unit)
@@ -94,7 +97,9 @@ class MasteringModule(pl.LightningModule):
         truth, known = parameter_truth(unit, batch.get("degradation"), self.sample_rate)
         return target, reference, truth, known
 
-    def evaluate(self, batch: dict, stage: str) -> tuple[dict[str, torch.Tensor], torch.Tensor | None, torch.Tensor | None]:
+    def evaluate(
+        self, batch: dict, stage: str
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor | None, torch.Tensor | None]:
         """(loss terms, output, target); output and target are None in parameter-space training."""
         target, reference, truth, known = self.targets(batch, stage, with_target=self.audio_loss)
         x = batch["input"]
@@ -145,7 +150,10 @@ class MasteringModule(pl.LightningModule):
         # one line per process (Hydra writes each rank's log file): every rank really trained
         log.info(
             "rank %d of %d: %d optimiser steps, %d skipped as non-finite",
-            self.global_rank, self.trainer.world_size, self.global_step, int(self.skipped_steps),
+            self.global_rank,
+            self.trainer.world_size,
+            self.global_step,
+            int(self.skipped_steps),
         )
 
     # -- validation / test ---------------------------------------------------------------------
@@ -173,7 +181,9 @@ class MasteringModule(pl.LightningModule):
         frames = int(self.audio_seconds * self.sample_rate)
         for i in range(min(self.audio_examples, x.shape[0])):
             for name, audio in (("input", x), ("target", target), ("output", output)):
-                add_stereo_audio(tb.experiment, f"audio/{i}/{name}", audio[i, :, :frames], self.sample_rate, self.global_step)
+                add_stereo_audio(
+                    tb.experiment, f"audio/{i}/{name}", audio[i, :, :frames], self.sample_rate, self.global_step
+                )
 
     # -- optimisation --------------------------------------------------------------------------
     def configure_optimizers(self):
@@ -182,5 +192,7 @@ class MasteringModule(pl.LightningModule):
         optimizer = self.optimizer_factory(params=self.model.parameters())
         if self.scheduler_factory is None:
             return optimizer
-        scheduler = self.scheduler_factory(optimizer=optimizer, total_steps=int(self.trainer.estimated_stepping_batches))
+        scheduler = self.scheduler_factory(
+            optimizer=optimizer, total_steps=int(self.trainer.estimated_stepping_batches)
+        )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -6,6 +6,7 @@ the worker count nor on torch's global random state. ResumableLoader is a DataLo
 state_dict / load_state_dict pair Lightning saves in checkpoints and restores before iterating,
 so a resumed run continues with the batch after the last one the model trained on.
 """
+
 from __future__ import annotations
 
 from typing import Callable

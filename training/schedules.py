@@ -3,6 +3,7 @@
 Configs give them as Hydra partials (configs/scheduler/); the module calls them with
 `optimizer=` and `total_steps=` (as torch's OneCycleLR takes them too).
 """
+
 from __future__ import annotations
 
 import math

@@ -8,6 +8,7 @@
 Configs: $TONEMATCH_CONFIGS or configs/ at the repository root (config_dir.py). A run writes to
 runs/<name>/<run_id>/ (checkpoints/, tensorboard/, csv/, model.safetensors + model.json).
 """
+
 from __future__ import annotations
 
 import logging

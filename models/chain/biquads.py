@@ -4,6 +4,7 @@ One design function serves both renderers: the exact renderer converts its coeff
 numpy, the differentiable one keeps the autograd graph back to gain/frequency/Q.
 Returns [..., 5] = (b0, b1, b2, a1, a2) with a0 normalised to 1.
 """
+
 from __future__ import annotations
 
 import math
@@ -41,7 +42,9 @@ def design(kind: str, freq_hz, q, gain_db, sample_rate: float) -> torch.Tensor:
         a2 = ap + s * am * cos_w - k
     else:
         raise ValueError(f"unknown biquad kind {kind!r}")
-    b0, b1, b2, a1, a2 = torch.broadcast_tensors(b0, torch.as_tensor(b1), torch.as_tensor(b2), torch.as_tensor(a1), torch.as_tensor(a2))
+    b0, b1, b2, a1, a2 = torch.broadcast_tensors(
+        b0, torch.as_tensor(b1), torch.as_tensor(b2), torch.as_tensor(a1), torch.as_tensor(a2)
+    )
     return torch.stack([b0, b1, b2, a1, a2], dim=-1) / torch.as_tensor(a0).unsqueeze(-1)
 
 

@@ -5,6 +5,7 @@ gain -> eq -> compressor -> width -> limiter -> loudness. The loudness stage set
 from the pre-limiter signal (limiter/predict.py) so that one limiter pass lands on the target;
 the exact renderer (exact.py) follows the same recipe.
 """
+
 from __future__ import annotations
 
 import torch
@@ -57,7 +58,9 @@ def render_batch(x: torch.Tensor, p: dict, sample_rate: float, bypass=frozenset(
             redo = ((target - measured).abs() > tol) & ((measured - expected).abs() > tol)
             if not bool(redo.any()):
                 break
-            again, expected_again, _ = batch_gain_db(y, peak, offset, predicted, p, sample_rate, (measured - expected).numpy())
+            again, expected_again, _ = batch_gain_db(
+                y, peak, offset, predicted, p, sample_rate, (measured - expected).numpy()
+            )
             predicted = torch.where(redo, again, predicted)
             expected = torch.where(redo, expected_again, expected)
         g_pass = g_db + (predicted - g_db.detach())

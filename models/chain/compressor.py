@@ -3,6 +3,7 @@
 Gain computer with a quadratic soft knee and attack/release smoothing of the gain in dB
 (the "smooth decoupled" topology of Giannoulis, Massberg & Reiss, JAES 2012).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -54,7 +55,10 @@ class Stream:
     def __init__(self, values: dict, sample_rate: float, channels: int, bypass=frozenset()):
         v = {e.spec.name: float(values[e.key]) for e in ENTRIES}
         self.args = (
-            v["threshold_db"], v["ratio"], v["knee_db"], v["makeup_db"],
+            v["threshold_db"],
+            v["ratio"],
+            v["knee_db"],
+            v["makeup_db"],
             ops.time_constant_to_pole(v["attack_ms"], sample_rate),
             ops.time_constant_to_pole(v["release_ms"], sample_rate),
         )

@@ -2,6 +2,7 @@
 
 Frequency ranges are capped at a fraction of the sample rate so they follow the rate.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -15,6 +15,7 @@ stereo track at 44.1 kHz in float32); otherwise they are recomputed from the sou
 prediction's statistics (8 bytes a sample) are summed over segments of `STATS_DECIMATION`
 samples once the file is longer than the cache, so an hour-long file renders in bounded memory.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Iterable, Iterator
@@ -123,7 +124,7 @@ class ExactRenderer:
         stats.add(np.zeros(0, np.float32), tail) if stats.d == 1 else None
         e, env = stats.arrays()
         if stats.d == 1:
-            env = env[limiter.TAPS_RIGHT:]  # envelope entry j was sample j - TAPS_RIGHT
+            env = env[limiter.TAPS_RIGHT :]  # envelope entry j was sample j - TAPS_RIGHT
             return Predictor(env, 0, e, self.sample_rate, ceiling, rel, la)
         return Predictor(env, 0, e, self.sample_rate, ceiling, rel, la, decimation=stats.d)
 
@@ -137,7 +138,9 @@ class ExactRenderer:
         peaks: list[np.ndarray] | None = [] if use_limiter else None
         stats = _Stats()
         tracker = limiter.Stream(s.values, self.sample_rate, self.channels) if use_limiter else None
-        ksos = np.ascontiguousarray(np.broadcast_to(loudness.k_weighting(self.sample_rate)[None], (self.channels, 2, 5)))
+        ksos = np.ascontiguousarray(
+            np.broadcast_to(loudness.k_weighting(self.sample_rate)[None], (self.channels, 2, 5))
+        )
         kstate = np.zeros((self.channels, 2, 2))
         weights = np.array(loudness._CHANNEL_WEIGHTS[: self.channels], dtype=np.float64)
         size = 0

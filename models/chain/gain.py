@@ -1,4 +1,5 @@
 """Input gain: the drive into the compressor and everything after it."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -5,6 +5,7 @@ one, so both renderings share one implementation of every recursion. Arithmetic 
 whatever the audio dtype (DSP_NOTES: coefficient and state precision dominate accuracy).
 `cache=True` keeps process start cheap (compiled once per machine, < 10 ms to load after).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -53,9 +54,27 @@ def sos_forward(x, sos, state):
             buf[n] = x[r, n]
         for k in range(0, sections, 4):
             a0, a1, a2, a3, a4 = sos[r, k, 0], sos[r, k, 1], sos[r, k, 2], sos[r, k, 3], sos[r, k, 4]
-            b0, b1, b2, b3, b4 = sos[r, k + 1, 0], sos[r, k + 1, 1], sos[r, k + 1, 2], sos[r, k + 1, 3], sos[r, k + 1, 4]
-            c0, c1, c2, c3, c4 = sos[r, k + 2, 0], sos[r, k + 2, 1], sos[r, k + 2, 2], sos[r, k + 2, 3], sos[r, k + 2, 4]
-            d0, d1, d2, d3, d4 = sos[r, k + 3, 0], sos[r, k + 3, 1], sos[r, k + 3, 2], sos[r, k + 3, 3], sos[r, k + 3, 4]
+            b0, b1, b2, b3, b4 = (
+                sos[r, k + 1, 0],
+                sos[r, k + 1, 1],
+                sos[r, k + 1, 2],
+                sos[r, k + 1, 3],
+                sos[r, k + 1, 4],
+            )
+            c0, c1, c2, c3, c4 = (
+                sos[r, k + 2, 0],
+                sos[r, k + 2, 1],
+                sos[r, k + 2, 2],
+                sos[r, k + 2, 3],
+                sos[r, k + 2, 4],
+            )
+            d0, d1, d2, d3, d4 = (
+                sos[r, k + 3, 0],
+                sos[r, k + 3, 1],
+                sos[r, k + 3, 2],
+                sos[r, k + 3, 3],
+                sos[r, k + 3, 4],
+            )
             sa1, sa2 = state[r, k, 0], state[r, k, 1]
             sb1, sb2 = state[r, k + 1, 0], state[r, k + 1, 1]
             sc1, sc2 = state[r, k + 2, 0], state[r, k + 2, 1]

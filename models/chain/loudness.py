@@ -8,6 +8,7 @@ Normalisation: the gain that brings the pre-limiter signal to the target is appl
 limiter; if the limiter then takes loudness away, correction passes (secant steps on gain -> loudness) add it
 back until the output lands on the target. Both renderers follow exactly this recipe.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,8 +16,13 @@ import torch
 
 # the meter itself lives in tonematch.models.measure.loudness; these names stay importable here
 from tonematch.models.measure import loudness as _measure
-from tonematch.models.measure.loudness import (  # noqa: F401
-    CHANNEL_WEIGHTS as _CHANNEL_WEIGHTS, FLOOR_LUFS, _masked_mean, block_bounds, gated_loudness, k_weighting,
+from tonematch.models.measure.loudness import (  # noqa: F401  (re-exported)
+    CHANNEL_WEIGHTS as _CHANNEL_WEIGHTS,
+    FLOOR_LUFS,
+    _masked_mean,
+    block_bounds,
+    gated_loudness,
+    k_weighting,
     loudness_lufs,
 )
 

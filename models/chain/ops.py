@@ -4,6 +4,7 @@ The numba kernels run forwards and their hand-written adjoints backwards. Tensor
 accelerator make a round trip through host memory: a batch of 16 x 2 x 131072 float32 is 16 MB,
 milliseconds over PCIe, while the sequential recursions gain nothing from a GPU anyway.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -3,6 +3,7 @@
 Every processor declares `ParamSpec`s in engineer's units. The chain-level `ParamTable` maps the
 network's [0, 1] vector to physical values and back; processors only ever see physical values.
 """
+
 from __future__ import annotations
 
 import json
@@ -116,7 +117,9 @@ class ParamTable:
     def defaults(self, sample_rate: float) -> dict[str, float]:
         return {e.key: e.spec.default_value(sample_rate) for e in self.entries}
 
-    def from_unit(self, u: torch.Tensor, sample_rate: float, fixed: Mapping[str, float] | None = None) -> dict[str, torch.Tensor]:
+    def from_unit(
+        self, u: torch.Tensor, sample_rate: float, fixed: Mapping[str, float] | None = None
+    ) -> dict[str, torch.Tensor]:
         """[B, P] in [0, 1] -> {key: [B] physical}. Non-learned rows take `fixed` or their default."""
         if u.shape[-1] != len(self.learned):
             raise ValueError(f"expected {len(self.learned)} unit values, got {u.shape[-1]}")
@@ -132,8 +135,9 @@ class ParamTable:
         cols = [torch.as_tensor(e.spec.to_unit(values[e.key], sample_rate)) for e in self.learned]
         return torch.stack(cols, dim=-1).clamp(0.0, 1.0)
 
-    def validate(self, values: Mapping[str, float], sample_rate: float | None = None,
-                 bypass: Iterable[str] = ()) -> None:
+    def validate(
+        self, values: Mapping[str, float], sample_rate: float | None = None, bypass: Iterable[str] = ()
+    ) -> None:
         """Names and numbers, then each value against its table range. Without a rate only the
         rate-independent range is checked (settings files hold the user's values whatever the
         rate they are rendered at); with one, enabled rows must also fit that rate."""

@@ -9,6 +9,7 @@ JSON (physical values, engineer's units, one object per processor, in chain orde
 Any processor or EQ band may carry `"enabled": false` (bypass). Missing values take defaults.
 Floats are written with full precision, so a file round-trips exactly.
 """
+
 from __future__ import annotations
 
 import json
@@ -82,8 +83,10 @@ class Settings:
             gain = self.values.get(f"{e.processor}.{e.band}.gain_db") if e.band else None
             if self.enabled(e.processor, e.band) and gain != 0.0:  # a 0 dB band sounds the same anywhere
                 side = "above" if moved < value else "below"
-                notes.append(f"{e.key} {value:g} {e.spec.unit} is {side} what {sample_rate:g} Hz allows; "
-                             f"using {moved:g} {e.spec.unit}")
+                notes.append(
+                    f"{e.key} {value:g} {e.spec.unit} is {side} what {sample_rate:g} Hz allows; "
+                    f"using {moved:g} {e.spec.unit}"
+                )
         return Settings(values, int(sample_rate), self.bypass, dict(self.source)), notes
 
     def enabled(self, processor: str, band: str | None = None) -> bool:

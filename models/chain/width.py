@@ -1,4 +1,5 @@
 """Stereo width by mid/side: 0 = mono, 1 = unchanged, 2 = side doubled. Mono input passes."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -2,6 +2,7 @@
 float32 blocks, in bounded memory (fixed state plus the loudness series, 8 bytes per 100 ms /
 90 ms block: about 0.6 MB per hour).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -60,8 +61,14 @@ class Analyzer:
     def state_nbytes(self) -> tuple[int, int]:
         """(fixed bytes, loudness-series bytes) of the state; only the series grow."""
         fixed, series = self.loudness.state_nbytes
-        fixed += (self.level.acc.nbytes + self.true_peak.context.nbytes + self.stereo.acc.nbytes
-                  + self.spectrum.power.nbytes + self.spectrum.carry.nbytes + self.spectrum.window.nbytes)
+        fixed += (
+            self.level.acc.nbytes
+            + self.true_peak.context.nbytes
+            + self.stereo.acc.nbytes
+            + self.spectrum.power.nbytes
+            + self.spectrum.carry.nbytes
+            + self.spectrum.window.nbytes
+        )
         return fixed, series
 
 
@@ -76,5 +83,6 @@ def analyze_array(audio: np.ndarray, sample_rate: int) -> dict:
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim == 1:
         audio = audio[None]
-    return analyze_blocks((audio[:, i:i + BLOCK_FRAMES] for i in range(0, audio.shape[1], BLOCK_FRAMES)),
-                          sample_rate, audio.shape[0])
+    return analyze_blocks(
+        (audio[:, i : i + BLOCK_FRAMES] for i in range(0, audio.shape[1], BLOCK_FRAMES)), sample_rate, audio.shape[0]
+    )

@@ -3,6 +3,7 @@
 0 dBFS is a full-scale sample: a full-scale sine peaks at 0 dBFS and has RMS -3.01 dBFS, crest
 3.01 dB. RMS and peak are taken over all channels together.
 """
+
 from __future__ import annotations
 
 import math

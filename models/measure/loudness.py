@@ -17,6 +17,7 @@ int(0.4 (j/4 + 1) fs), energy divided by 0.4 fs; absolute gate -70 LUFS (>=), re
 -70 LUFS, relative gate -20 LU below the power mean, LRA = 95th - 10th percentile (numpy's
 linear interpolation).
 """
+
 from __future__ import annotations
 
 import functools
@@ -56,8 +57,13 @@ def _rbj(kind: str, gain_db: float, q: float, fc: float, fs: float) -> list[floa
 
 @functools.lru_cache(maxsize=16)
 def _k_weighting(sample_rate: float) -> np.ndarray:
-    return np.array([_rbj("high_shelf", 4.0, 1.0 / math.sqrt(2.0), 1500.0, sample_rate),
-                     _rbj("high_pass", 0.0, 0.5, 38.0, sample_rate)], dtype=np.float64)
+    return np.array(
+        [
+            _rbj("high_shelf", 4.0, 1.0 / math.sqrt(2.0), 1500.0, sample_rate),
+            _rbj("high_pass", 0.0, 0.5, 38.0, sample_rate),
+        ],
+        dtype=np.float64,
+    )
 
 
 def k_weighting(sample_rate: float) -> np.ndarray:
@@ -65,8 +71,9 @@ def k_weighting(sample_rate: float) -> np.ndarray:
     return _k_weighting(float(sample_rate)).copy()
 
 
-def block_bounds(num_samples: int, sample_rate: float, block_s: float = MOMENTARY_S,
-                 overlap: float = MOMENTARY_OVERLAP) -> tuple[np.ndarray, np.ndarray]:
+def block_bounds(
+    num_samples: int, sample_rate: float, block_s: float = MOMENTARY_S, overlap: float = MOMENTARY_OVERLAP
+) -> tuple[np.ndarray, np.ndarray]:
     """Start / end sample of each gating block over num_samples (ends clipped to the signal)."""
     step = 1.0 - overlap
     count = max(int(np.round((num_samples / sample_rate - block_s) / (block_s * step))) + 1, 0)
@@ -298,8 +305,11 @@ class LoudnessMeter:
     @property
     def state_nbytes(self) -> tuple[int, int]:
         """(fixed state bytes, loudness-series bytes): only the second grows with the stream."""
-        fixed = self.state.nbytes + self.total.nbytes + sum(
-            v.nbytes for g in (self.momentary_grid, self.short_grid) for v in g.open.values())
+        fixed = (
+            self.state.nbytes
+            + self.total.nbytes
+            + sum(v.nbytes for g in (self.momentary_grid, self.short_grid) for v in g.open.values())
+        )
         series = self.momentary_grid.powers.nbytes + self.short_grid.powers.nbytes
         return fixed, series
 
@@ -313,6 +323,7 @@ def integrated_loudness(audio: np.ndarray, sample_rate: float) -> float | None:
 
 
 # ---- differentiable (torch), for the chain and the training loss -------------------------------
+
 
 def gated_loudness(z):
     """torch: integrated loudness from block mean squares z [..., C, J] (BS.1770-4 gating),

@@ -12,6 +12,7 @@ The eight bands (the one definition; named as engineers say them, fixed in Hz, c
 None above it): sub 20-60 Hz, bass 60-150, low-mid 150-400, mid 400-1k, upper-mid 1k-2.5k,
 presence 2.5k-6k, brilliance 6k-12k, air 12k-20k.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -86,11 +87,13 @@ class SpectrumMeter:
         buf = np.concatenate([self.carry, np.asarray(block, dtype=np.float32)], axis=1)
         count = (buf.shape[1] - self.nperseg) // self.hop + 1 if buf.shape[1] >= self.nperseg else 0
         if count > 0:
-            frames = np.lib.stride_tricks.sliding_window_view(buf, self.nperseg, axis=1)[:, : count * self.hop : self.hop]
+            frames = np.lib.stride_tricks.sliding_window_view(buf, self.nperseg, axis=1)[
+                :, : count * self.hop : self.hop
+            ]
             spec = np.fft.rfft(frames * self.window, axis=-1)
             self.power += (spec.real.astype(np.float64) ** 2 + spec.imag.astype(np.float64) ** 2).sum(axis=1)
             self.frames += count
-        self.carry = buf[:, count * self.hop:].copy()
+        self.carry = buf[:, count * self.hop :].copy()
 
     def psd(self) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
         """(freqs [F], one-sided density per channel [C, F]); (None, None) before any sample."""
@@ -120,8 +123,10 @@ class SpectrumMeter:
         if energy is None:
             return {name: None for name in BAND_NAMES}
         total = float(np.nansum(energy))
-        return {name: (db(float(e) / total, power=True) if np.isfinite(e) and total > 0 else None)
-                for name, e in zip(BAND_NAMES, energy)}
+        return {
+            name: (db(float(e) / total, power=True) if np.isfinite(e) and total > 0 else None)
+            for name, e in zip(BAND_NAMES, energy)
+        }
 
     def centroid_hz(self) -> float | None:
         """Power-weighted mean frequency of the channel-summed spectrum; None for silence."""

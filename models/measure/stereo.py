@@ -5,6 +5,7 @@ channels of equal level, > 1 for more side than mid; undefined (None) without mi
 correlation = sum L R / sqrt(sum L^2 sum R^2): 1 identical, 0 unrelated, -1 opposite polarity.
 Mono (one channel) reads width 0 and correlation 1; more than two channels are not measured.
 """
+
 from __future__ import annotations
 
 import math

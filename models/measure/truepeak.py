@@ -5,6 +5,7 @@ sinc over x[n - TAPS_LEFT .. n + TAPS_RIGHT]; the true-peak envelope at n is the
 and those three. The limiter detects with it (torch `true_peak_envelope`, numba
 `_true_peak_block`), and `true_peak_dbtp` / `TruePeakMeter` measure with it.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -93,7 +94,7 @@ class TruePeakMeter:
         if block.dtype != self.context.dtype:
             self.context = self.context.astype(np.result_type(block.dtype, self.context.dtype))
         xa = np.concatenate([self.context, block.astype(self.context.dtype, copy=False)], axis=1)
-        self.context = xa[:, xa.shape[1] - self.context.shape[1]:].copy()
+        self.context = xa[:, xa.shape[1] - self.context.shape[1] :].copy()
         env = np.empty(block.shape[1])
         _true_peak_block(xa, env)
         self.max = max(self.max, float(env.max()))

@@ -10,6 +10,7 @@
 Both limiters compute the same thing (tests/test_chain_render.py); the ceiling is held on the
 4x and 16x oversampled output (tests/test_chain_limiter.py).
 """
+
 from __future__ import annotations
 
 from ..params import Entry, ParamSpec

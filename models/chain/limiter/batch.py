@@ -4,6 +4,7 @@ x [B, C, T] is padded on both sides so the output needs no warm-up: the envelope
 the padded signal (linear in x, so one envelope serves every gain), the gain curve comes from
 gain.curve (numba forward, hand-written adjoint), and y = gain_in * x * G.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -14,6 +14,7 @@ S_p = x[n+p] + x[n+1-p] and D_p = x[n+p] - x[n+1-p] (p = 1..12),
   x(n+1/2) = sum CM_p S_p,  x(n+1/4) + x(n+3/4) = sum CA_p S_p,  x(n+1/4) - x(n+3/4) = sum CB_p D_p:
 36 multiply-adds per sample and channel instead of 72.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -108,5 +109,7 @@ def envelope(x):
     p0 = flat[:, 0]
     p4 = F.pad(p0[:, 1:], (0, 1))
     p1, p2, p3 = ph[:, 0], ph[:, 1], ph[:, 2]
-    v = torch.stack([p0.abs(), p1.abs(), p2.abs(), p3.abs(), _vertex_torch(p0, p1, p2), _vertex_torch(p2, p3, p4)]).amax(0)
+    v = torch.stack(
+        [p0.abs(), p1.abs(), p2.abs(), p3.abs(), _vertex_torch(p0, p1, p2), _vertex_torch(p2, p3, p4)]
+    ).amax(0)
     return v.reshape(b, c, t).amax(dim=1)

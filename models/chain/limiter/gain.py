@@ -12,6 +12,7 @@ most of the taps an inter-sample peak at n is built from.
 loudness prediction (predict.py); `curve_backward` is its adjoint. The streaming kernel
 (stream.py) runs the same recursion with carried state.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -10,6 +10,7 @@ most in heavy limiting). G_g is `gain.py`'s gain computer run on env alone, no a
 one sweep per evaluation. `solve_gain_db` finds the g whose predicted loudness is the target,
 so one limiter pass lands on it; both renderers use it.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -89,8 +90,17 @@ class Predictor:
     power sum), for long files: the same recursion then runs on segments, an approximation the
     measured output corrects (exact.py)."""
 
-    def __init__(self, env: np.ndarray, offset: int, e: np.ndarray, sample_rate: float,
-                 ceiling: float, rel: float, la: int, decimation: int = 1):
+    def __init__(
+        self,
+        env: np.ndarray,
+        offset: int,
+        e: np.ndarray,
+        sample_rate: float,
+        ceiling: float,
+        rel: float,
+        la: int,
+        decimation: int = 1,
+    ):
         d = int(decimation)
         self.env = np.ascontiguousarray(env, dtype=np.float32)
         self.e = np.ascontiguousarray(e, dtype=np.float32)
@@ -101,22 +111,33 @@ class Predictor:
         self.norm = loudness.BLOCK_S * sample_rate
         lo, hi = loudness.block_bounds(self.e.shape[0], sample_rate / d)
         self.marks, inverse = np.unique(np.concatenate([lo, hi]), return_inverse=True)
-        self.lo_k, self.hi_k = inverse[: len(lo)], inverse[len(lo):]
+        self.lo_k, self.hi_k = inverse[: len(lo)], inverse[len(lo) :]
         self.evaluations = 0
 
     def lufs(self, gain_db: float) -> float:
         if len(self.lo_k) == 0:
             return loudness.FLOOR_LUFS
         cum = np.empty(len(self.marks))
-        limited_energy(self.env, self.offset, self.e, 10.0 ** (gain_db / 20.0), self.ceiling,
-                       self.rel, self.la, self.guard, self.marks.astype(np.int64), cum)
+        limited_energy(
+            self.env,
+            self.offset,
+            self.e,
+            10.0 ** (gain_db / 20.0),
+            self.ceiling,
+            self.rel,
+            self.la,
+            self.guard,
+            self.marks.astype(np.int64),
+            cum,
+        )
         self.evaluations += 1
         z = (cum[self.hi_k] - cum[self.lo_k]) / self.norm
         return float(loudness.gated_loudness(torch.from_numpy(z[None])))
 
 
-def solve_gain_db(lufs_at, target: float, gain_db: float, offset_lu: float = 0.0,
-                  tolerance_lu: float = 0.005, max_steps: int = 8) -> tuple[float, float]:
+def solve_gain_db(
+    lufs_at, target: float, gain_db: float, offset_lu: float = 0.0, tolerance_lu: float = 0.005, max_steps: int = 8
+) -> tuple[float, float]:
     """Gain whose predicted loudness (lufs_at(g) + offset_lu) is `target`, by secant steps
     (loudness.next_gain_db) from `gain_db`; returns (gain, predicted loudness there). A target
     the limiter cannot reach (its loudness-vs-gain slope near 0) stops at max_steps or at
@@ -135,6 +156,7 @@ def solve_gain_db(lufs_at, target: float, gain_db: float, offset_lu: float = 0.0
     else:
         predicted = lufs_at(g) + offset_lu
     return g, predicted
+
 
 def batch_gain_db(y, peak, offset: int, gain_db, p: dict, sample_rate: float, offset_lu=None):
     """Predicted gains into the limiter [B] (float64, no gradient) for the differentiable
@@ -161,6 +183,12 @@ def batch_gain_db(y, peak, offset: int, gain_db, p: dict, sample_rate: float, of
         kernels.weighted_power(yn[i], sos, np.zeros((c, 2, 2)), weights, e)
         pred = Predictor(env[i], offset, e, sample_rate, ceil[i], rel[i], la)
         off = 0.0 if offset_lu is None else float(offset_lu[i])
-        out[i], expected[i] = solve_gain_db(pred.lufs, float(p["loudness.target_lufs"].reshape(-1)[i]), float(g0[i]), off)
+        out[i], expected[i] = solve_gain_db(
+            pred.lufs, float(p["loudness.target_lufs"].reshape(-1)[i]), float(g0[i]), off
+        )
         predictors.append(pred)
-    return torch.from_numpy(out), torch.from_numpy(expected - (0.0 if offset_lu is None else np.asarray(offset_lu))), predictors
+    return (
+        torch.from_numpy(out),
+        torch.from_numpy(expected - (0.0 if offset_lu is None else np.asarray(offset_lu))),
+        predictors,
+    )

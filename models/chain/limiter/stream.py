@@ -4,13 +4,14 @@ Latency TAPS_RIGHT + L + GUARD samples: the envelope at n needs x[n + 12], and t
 window looks L + GUARD samples past it. The caller drops the first `latency` outputs and
 flushes `latency` zeros at the end (exact.py does).
 """
+
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
 from .. import ops
-from .detect import TAPS, TAPS_LEFT, TAPS_RIGHT, detect_block
+from .detect import TAPS, TAPS_RIGHT, detect_block
 from .gain import GUARD, ceiling_gain, lookahead_samples
 
 
@@ -78,7 +79,7 @@ class Stream:
     def _advance_context(self, block: np.ndarray) -> np.ndarray:
         """The block with the context before it; keeps the last TAPS - 1 samples for next time."""
         xa = np.concatenate([self.context, block.astype(np.float32, copy=False)], axis=1)
-        self.context = xa[:, xa.shape[1] - (TAPS - 1):].copy()
+        self.context = xa[:, xa.shape[1] - (TAPS - 1) :].copy()
         return xa
 
     def peaks(self, block: np.ndarray) -> np.ndarray:
@@ -94,11 +95,24 @@ class Stream:
         if peak is None:
             peak = self.peaks(block)
         elif block.shape[1] >= TAPS - 1:  # keep the context current without copying the block
-            self.context = np.ascontiguousarray(block[:, block.shape[1] - (TAPS - 1):], dtype=np.float32)
+            self.context = np.ascontiguousarray(block[:, block.shape[1] - (TAPS - 1) :], dtype=np.float32)
         else:
             self._advance_context(block)
         y = np.empty(block.shape, dtype=np.float32)
-        _gain_block(np.ascontiguousarray(block), peak, y, self.xr, self.dq_idx, self.dq_val, self.dq,
-                    self.rr, self.st, self.ceiling, self.rel, self.la, self.counter)
+        _gain_block(
+            np.ascontiguousarray(block),
+            peak,
+            y,
+            self.xr,
+            self.dq_idx,
+            self.dq_val,
+            self.dq,
+            self.rr,
+            self.st,
+            self.ceiling,
+            self.rel,
+            self.la,
+            self.counter,
+        )
         self.counter += block.shape[1]
         return y
