@@ -87,8 +87,9 @@ def options_from(args: argparse.Namespace):
     return options
 
 
-def run_batch(args, target, options, model) -> int:
-    """Master every mix; 1 when any failed (each reported in one line), 0 otherwise."""
+def run_batch(args, plan, options) -> int:
+    """Master every mix with `plan` (master.Plan); 1 when any failed (each reported in one
+    line), 0 otherwise."""
     from .cli import warn
     from .master import master_many
 
@@ -97,10 +98,9 @@ def run_batch(args, target, options, model) -> int:
 
     failed = master_many(
         args.mixes,
-        target,
+        plan,
         args.output,
         options,
-        model,
         error=error,
         report=args.report,
         bit_depth=args.bit_depth,
@@ -128,4 +128,6 @@ def cmd_match(args: argparse.Namespace) -> int:
     reference = match.target_from(match.analyse_file(args.reference), name=args.reference)
     model = match.load_model(options.model)
     args.source = {"reference": str(args.reference), "model": "none" if model is None else (options.model or "default")}
-    return run_batch(args, reference, options, model)
+    from .master import reference_plan
+
+    return run_batch(args, reference_plan(reference, options, model), options)

@@ -157,7 +157,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_master(args: argparse.Namespace) -> int:
-    from .cli_match import list_platforms, options_from
+    from .cli_match import list_platforms, options_from, run_batch
 
     if args.platform == "list":
         print(list_platforms())
@@ -173,19 +173,7 @@ def cmd_master(args: argparse.Namespace) -> int:
     from tonematch.models.style_file import load_style
 
     from . import style
-    from .cli import warn
 
     s = load_style(args.style)
-    failed = style.master_many(
-        args.mixes,
-        s,
-        args.output,
-        options,
-        error=_error,
-        report=args.report,
-        bit_depth=args.bit_depth,
-        dither=not args.no_dither,
-        warn=warn,
-        source={"style": str(args.style), "style_name": s.name},
-    )
-    return 1 if failed else 0
+    args.source = {"style": str(args.style), "style_name": s.name}
+    return run_batch(args, style.plan_for(s, options), options)

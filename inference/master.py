@@ -33,12 +33,24 @@ def report_path(out_path) -> Path:
     return Path(out_path).with_suffix(".png")
 
 
+Plan = Callable  # (match.Analysis) -> (Settings, notes, match.Target): how a mix gets its settings
+
+
+def reference_plan(target: match.Target, options: match.Options, model=None) -> Plan:
+    """Settings toward one reference (the `match` command)."""
+
+    def plan(mix: match.Analysis):
+        settings, notes = match.choose_settings(mix, target, options, model)
+        return settings, notes, target
+
+    return plan
+
+
 def master_file(
     mix_path,
-    target: match.Target,
+    plan: Plan,
     out_path,
     options: match.Options,
-    model=None,
     report: bool = False,
     bit_depth=None,
     dither: bool = True,
@@ -53,7 +65,7 @@ def master_file(
         if os.path.abspath(extra) == os.path.abspath(mix_path):
             raise TonematchError(f"'{extra}' would overwrite the input; choose another output name")
     mix = match.analyse_file(mix_path)
-    settings, notes = match.choose_settings(mix, target, options, model)
+    settings, notes, target = plan(mix)
     settings.source = {
         "tonematch_version": _version(),
         "mix": os.path.basename(os.fspath(mix_path)),
@@ -97,7 +109,9 @@ def format_result(r: dict) -> str:
     lines = [f"{r['input']} -> {r['output']}"]
     lines += ["  " + line for line in explain.describe(r["settings"], r)]
     notes = r["notes"]
-    how = "network" if notes["start"] == "network" else "non-learned matcher"
+    how = {"network": "network", "matcher": "non-learned matcher"}.get(notes["start"], notes["start"])
+    if notes["start"] == "style":
+        how = f"style '{notes.get('style', '')}'"
     if "refined" in notes:
         how += ", refined" if notes["refined"] else ", refinement kept the start (it measured no closer)"
     lines.append(f"  settings from the {how}; written to {r['settings_path']}")
@@ -142,10 +156,9 @@ def expand_inputs(paths) -> list[Path]:
 
 def master_many(
     mixes,
-    target: match.Target,
+    plan: Plan,
     out,
     options: match.Options,
-    model=None,
     say=print,
     error: Callable[[str], None] | None = None,
     progress: bool = True,
@@ -167,7 +180,7 @@ def master_many(
         bar = tqdm(total=len(paths), unit="mix", leave=False)
     for path in paths:
         try:
-            result = master_file(path, target, output_for(path, out, many), options, model, **kwargs)
+            result = master_file(path, plan, output_for(path, out, many), options, **kwargs)
             (bar.write if bar is not None else say)(format_result(result))
         except Exception as exc:  # noqa: BLE001 - one bad file never stops the batch
             failed += 1

@@ -247,17 +247,20 @@ def scaled(settings: Settings, amount: float) -> Settings:
 
 def choose_settings(mix: Analysis, target: Target, options: Options, model=None) -> tuple[Settings, dict]:
     """The settings for a mix (before the render) and notes on how they were reached."""
-    from . import refine
-
-    notes: dict = {}
     target = target.at_rate(mix.sample_rate)
     if model is not None:
-        settings = predicted_settings(model, mix, target)
-        notes["start"] = "network"
+        settings, start = predicted_settings(model, mix, target), "network"
     else:
         x, ref = character.joined(mix.clips), character.joined(target.clips)
-        settings = matcher.matcher_settings(x, ref, mix.sample_rate)
-        notes["start"] = "matcher"
+        settings, start = matcher.matcher_settings(x, ref, mix.sample_rate), "matcher"
+    return finish(settings, mix, target, options, {"start": start})
+
+
+def finish(settings: Settings, mix: Analysis, target: Target, options: Options, notes: dict) -> tuple[Settings, dict]:
+    """From start settings to the final ones: the run's loudness and ceiling, the chosen groups,
+    refinement toward the target's character (a trust region around a network's start), amount."""
+    from . import refine
+
     lufs, ceiling = loudness_and_ceiling(options, target)
     settings.values["loudness.target_lufs"] = lufs
     settings.values["limiter.ceiling_dbtp"] = ceiling
@@ -265,21 +268,18 @@ def choose_settings(mix: Analysis, target: Target, options: Options, model=None)
     settings = with_groups(settings, groups)
     if options.refine and any(g in groups for g in refine.GROUP_KEYS):
         frames = character.analyse(mix.clips, mix.sample_rate, mix.true_peak_ratio)
-        steps = refine.STEPS if options.steps is None else options.steps
-        pull = refine.PULL if notes["start"] == "network" else refine.PULL_MEASURED
         result = refine.refine(
             settings,
             mix.clips,
             frames,
             target.character,
             groups=tuple(g for g in groups if g in refine.GROUP_KEYS),
-            steps=steps,
-            pull=pull,
+            steps=refine.STEPS if options.steps is None else options.steps,
+            pull=refine.PULL if notes["start"] == "network" else refine.PULL_MEASURED,
         )
         settings = result.settings
         notes.update(refined=result.kept, distance_before=result.start_distance, distance_after=result.distance)
-    settings = scaled(settings, options.amount)
-    return settings, notes
+    return scaled(settings, options.amount), notes
 
 
 # -- the default model -------------------------------------------------------------------------------

@@ -26,11 +26,8 @@ refinement and amount steps as `match`.
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -382,32 +379,19 @@ def target_for(style: Style, mix: match.Analysis) -> tuple[match.Target, dict]:
 
 
 def choose_settings(mix: match.Analysis, style: Style, options: match.Options) -> tuple[Settings, dict, match.Target]:
-    """The style's settings for a mix: predicted target, start, then match's loudness, groups,
-    refinement and amount."""
-    from . import refine
+    """The style's settings for a mix: predicted target and start, then match's own loudness,
+    groups, refinement and amount (match.finish). The target's excerpts are the mix rendered
+    with the start settings, so a report's "reference" curve shows what the style aims for."""
+    from tonematch.models.chain.exact import render_array
 
     target, mix_char = target_for(style, mix)
-    settings = start_settings(mix, mix_char, target.character, style.habit)
-    notes: dict = {"start": "style", "target_lufs": float(target.lufs)}
-    lufs, ceiling = match.loudness_and_ceiling(options, target)
-    settings.values["loudness.target_lufs"] = lufs
-    settings.values["limiter.ceiling_dbtp"] = ceiling
-    groups = options.groups()
-    settings = match.with_groups(settings, groups)
-    if options.refine and any(g in groups for g in refine.GROUP_KEYS):
-        frames = character.analyse(mix.clips, mix.sample_rate, mix.true_peak_ratio)
-        steps = refine.STEPS if options.steps is None else options.steps
-        result = refine.refine(
-            settings,
-            mix.clips,
-            frames,
-            target.character,
-            groups=tuple(g for g in groups if g in refine.GROUP_KEYS),
-            steps=steps,
-        )
-        settings = result.settings
-        notes.update(refined=result.kept, distance_before=result.start_distance, distance_after=result.distance)
-    return match.scaled(settings, options.amount), notes, target
+    start = start_settings(mix, mix_char, target.character, style.habit)
+    rendered = render_array(character.joined(mix.clips), start, mix.sample_rate)
+    target.clips = character.split(rendered, mix.clips.shape[0])
+    settings, notes = match.finish(
+        start, mix, target, options, {"start": "style", "style": style.name, "target_lufs": float(target.lufs)}
+    )
+    return settings, notes, target
 
 
 def master_array(
@@ -421,115 +405,9 @@ def master_array(
     return render_array(x, settings, sample_rate), settings, notes
 
 
-def master_file(
-    mix_path,
-    style: Style,
-    out_path,
-    options: match.Options,
-    report: bool = False,
-    bit_depth=None,
-    dither: bool = True,
-    warn: Callable[[str], None] | None = None,
-    source: dict | None = None,
-) -> dict:
-    """Master one file with a style (as master.master_file does for a reference)."""
-    from tonematch.data import writer
-    from tonematch.models.chain.settings import _version
-    from tonematch.models.measure.loudness import LoudnessMeter
-    from tonematch.models.measure.truepeak import TruePeakMeter
-
-    from .master import report_path, settings_path
-    from .render import render_file
-
-    start = time.perf_counter()
-    writer.check_paths(mix_path, out_path)
-    for extra in (settings_path(out_path),) + ((report_path(out_path),) if report else ()):
-        if os.path.abspath(extra) == os.path.abspath(mix_path):
-            raise TonematchError(f"'{extra}' would overwrite the input; choose another output name")
-    mix = match.analyse_file(mix_path)
-    settings, notes, target = choose_settings(mix, style, options)
-    settings.source = {
-        "tonematch_version": _version(),
-        "mix": os.path.basename(os.fspath(mix_path)),
-        **(source or {}),
-        "started_from": "style",
-        "refined": bool(notes.get("refined", False)),
-        "amount": options.amount,
-        "groups": list(options.groups()),
-    }
-    meter, tp = LoudnessMeter(mix.sample_rate, mix.channels), TruePeakMeter(mix.channels)
-
-    def on_block(block):
-        meter.add(block)
-        tp.add(block)
-
-    summary = render_file(
-        mix_path, settings, out_path, bit_depth=bit_depth, dither=dither, warn=warn, on_block=on_block
-    )
-    settings.to_json(str(settings_path(out_path)))
-    summary.update(
-        settings=settings,
-        notes=notes,
-        output_lufs=meter.integrated(),
-        output_true_peak_dbtp=match._db(tp.peak()),
-        input_lufs=mix.lufs,
-        input_true_peak_dbtp=mix.true_peak_dbtp,
-        settings_path=str(settings_path(out_path)),
-    )
-    if report:
-        from tonematch.inference.refine import exact_character  # noqa: F401  (keeps the import cost here)
-        from tonematch.models.chain.exact import render_array
-
-        from .report import write_report
-
-        # the report's "reference" curve: the style's target, as the start settings realise it
-        start_s = start_settings(mix, character.character_of(mix.clips, mix.sample_rate), target.character, style.habit)
-        rendered = render_array(character.joined(mix.clips), start_s, mix.sample_rate)
-        target.clips = character.split(rendered, mix.clips.shape[0])
-        write_report(report_path(out_path), mix, target, settings, summary)
-        summary["report_path"] = str(report_path(out_path))
-    summary["total_seconds"] = time.perf_counter() - start
-    return summary
-
-
-def master_many(
-    mixes,
-    style: Style,
-    out,
-    options: match.Options,
-    say=print,
-    error: Callable[[str], None] | None = None,
-    progress: bool = True,
-    **kwargs,
-) -> int:
-    """Master every mix (files or folders) to `out`; returns how many failed (one line each)."""
-    from .master import OUTPUT_SUFFIXES, expand_inputs, format_result, output_for
-
-    paths = expand_inputs(mixes)
-    many = len(paths) > 1 or any(Path(m).is_dir() for m in mixes)
-    if many:
-        if Path(out).suffix.lower() in OUTPUT_SUFFIXES:
-            raise TonematchError(f"several mixes need a folder for -o, not '{out}'")
-        Path(out).mkdir(parents=True, exist_ok=True)
-    failed, bar = 0, None
-    if many and progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(paths), unit="mix", leave=False)
-    for path in paths:
-        try:
-            result = master_file(path, style, output_for(path, out, many), options, **kwargs)
-            text = format_result(result).replace("the non-learned matcher", f"the style '{style.name}'")
-            (bar.write if bar is not None else say)(text)
-        except Exception as exc:  # noqa: BLE001 - one bad file never stops the batch
-            failed += 1
-            (error or say)(f"{path}: {' '.join(str(exc).split())}")
-        finally:
-            if bar is not None:
-                bar.update(1)
-    if bar is not None:
-        bar.close()
-    return failed
+def plan_for(style: Style, options: match.Options):
+    """A master.Plan: each mix gets the target and start this style sets for it."""
+    return lambda mix: choose_settings(mix, style, options)
 
 
 # -- the held-out check ------------------------------------------------------------------------------

@@ -244,36 +244,6 @@ def ballistics_backward(grad_y, x, y, att, rel, initial):
 
 
 @njit(cache=True)
-def weighted_energy(x, sos, state, total, marks, out):
-    """Two-biquad weighting then the running sum of squares, per channel, in one pass.
-
-    x: [C, n]; sos: [C, 2, 5]; state: [C, 2, 2] and total: [C] carried across blocks (updated
-    in place); marks: sorted offsets in [1, n] at which to record the running sum into out [C, M].
-    """
-    channels, n = x.shape
-    for c in range(channels):
-        a0, a1, a2, a3, a4 = sos[c, 0, 0], sos[c, 0, 1], sos[c, 0, 2], sos[c, 0, 3], sos[c, 0, 4]
-        b0, b1, b2, b3, b4 = sos[c, 1, 0], sos[c, 1, 1], sos[c, 1, 2], sos[c, 1, 3], sos[c, 1, 4]
-        sa1, sa2, sb1, sb2 = state[c, 0, 0], state[c, 0, 1], state[c, 1, 0], state[c, 1, 1]
-        acc = total[c]
-        m = 0
-        for i in range(n):
-            v = np.float64(x[c, i])
-            ya = a0 * v + sa1
-            sa1 = a1 * v - a3 * ya + sa2
-            sa2 = a2 * v - a4 * ya
-            yb = b0 * ya + sb1
-            sb1 = b1 * ya - b3 * yb + sb2
-            sb2 = b2 * ya - b4 * yb
-            acc += yb * yb
-            while m < marks.shape[0] and marks[m] == i + 1:
-                out[c, m] = acc
-                m += 1
-        state[c, 0, 0], state[c, 0, 1], state[c, 1, 0], state[c, 1, 1] = sa1, sa2, sb1, sb2
-        total[c] = acc
-
-
-@njit(cache=True)
 def weighted_power(x, sos, state, weights, out):
     """Per-sample K-weighted power summed over channels: out[i] = sum_c w_c (K x_c)[i]^2.
 
