@@ -1,7 +1,6 @@
 """The analysis front end: log-mel CNN encoder and exact descriptors."""
 
 import math
-import time
 
 import librosa
 import pytest
@@ -26,12 +25,6 @@ def pink(n, seed=0):
     f = torch.arange(spec.shape[-1]).clamp(min=1).float()
     x = torch.fft.irfft(spec / f.sqrt(), n=n)
     return 0.1 * x / x.square().mean().sqrt()
-
-
-def _timed(fn) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
 
 
 @pytest.fixture(scope="module")
@@ -158,17 +151,6 @@ def test_width_reads_mono_and_decorrelated_stereo():
 def test_mono_input_describes_like_duplicated_stereo():
     x = noise(2, 1, 32768)
     assert torch.allclose(describe(x, SR), describe(x.repeat(1, 2, 1), SR), atol=1e-5)
-
-
-def test_descriptors_are_fast(capsys):
-    x = noise(16, 2, 131072)
-    describe(x, SR)  # warm-up (K-weighting response cache)
-    best = min(_timed(lambda: describe(x, SR)) for _ in range(7))
-    with capsys.disabled():
-        print(f"\ndescribe 16 x 2 x 131072: {best * 1000:.1f} ms")
-    # the target is < 50 ms (~25 ms on a quiet 2-core CPU); this bound only catches a real
-    # regression (a per-frame loop, a framed STFT), not a busy shared test machine
-    assert best < 0.5
 
 
 @pytest.mark.parametrize("rate", [44100, 48000])
