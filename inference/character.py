@@ -367,16 +367,22 @@ def character_of(clips: np.ndarray, sample_rate: int, true_peak_ratio: float = 1
 TONE_RANGE_HZ = (30.0, 16000.0)
 
 
-def distance(a: dict, b: dict, frames: Frames, weights: dict | None = None) -> torch.Tensor:
-    """Weighted squared distance between two characters (dB^2 / LU^2 scale)."""
+def terms(a: dict, b: dict, frames: Frames, weights: dict | None = None) -> dict[str, torch.Tensor]:
+    """The weighted squared differences of two characters, per measurement (dB^2 / LU^2)."""
     w = {"tone": 1.0, "width": 0.2, "spread": 1.0, "crest": 0.3, **(weights or {})}
     c = frames.centers_hz
     sel = torch.from_numpy((c >= TONE_RANGE_HZ[0]) & (c <= min(TONE_RANGE_HZ[1], 0.45 * frames.sample_rate)))
     d_tone = a["tone"][sel] - b["tone"][sel]
-    loss = w["tone"] * (d_tone - d_tone.mean()).square().mean()
+    out = {"tone": w["tone"] * (d_tone - d_tone.mean()).square().mean()}
     if a["width"].numel() and b["width"].numel():
         # the chain has one width control: match the image above 200 Hz (below it, masters are
         # near mono whatever the width, and that band would pull against the others)
-        loss = loss + w["width"] * (a["width"][1:] - b["width"][1:]).clamp(-20, 20).square().mean()
-    loss = loss + w["spread"] * (a["spread"] - b["spread"]).square()
-    return loss + w["crest"] * (a["crest"] - b["crest"]).square()
+        out["width"] = w["width"] * (a["width"][1:] - b["width"][1:]).clamp(-20, 20).square().mean()
+    out["spread"] = w["spread"] * (a["spread"] - b["spread"]).square()
+    out["crest"] = w["crest"] * (a["crest"] - b["crest"]).square()
+    return out
+
+
+def distance(a: dict, b: dict, frames: Frames, weights: dict | None = None) -> torch.Tensor:
+    """Weighted squared distance between two characters (dB^2 / LU^2 scale)."""
+    return sum(terms(a, b, frames, weights).values())
