@@ -211,9 +211,10 @@ def predicted_settings(model, mix: Analysis, target: Target) -> Settings:
     settings = Settings.from_unit(unit.double(), rate)
     settings = Settings(settings.values, mix.sample_rate, settings.bypass, settings.source)
     settings, _ = settings.at_rate(mix.sample_rate)
-    if settings.values["eq.highpass.freq_hz"] >= HIGHPASS_MIN_HZ:
-        settings = Settings(settings.values, settings.sample_rate, settings.bypass - {"eq.highpass"}, settings.source)
-    return settings
+    # from_unit switches every band on; the high-pass stays on only where the network asks for one
+    on = settings.values["eq.highpass.freq_hz"] >= HIGHPASS_MIN_HZ
+    bypass = settings.bypass - {"eq.highpass"} if on else settings.bypass | {"eq.highpass"}
+    return Settings(settings.values, settings.sample_rate, frozenset(bypass), settings.source)
 
 
 def with_groups(settings: Settings, groups: tuple[str, ...]) -> Settings:
