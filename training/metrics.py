@@ -14,6 +14,7 @@ import librosa
 import numpy as np
 import torch
 
+from tonematch.inference.quality import crest_db
 from tonematch.models.measure import dynamics, loudness, spectrum, truepeak
 
 _FLOOR = 1e-10  # -100 dB: silence stays finite
@@ -65,14 +66,6 @@ def lufs(x: np.ndarray, sample_rate: int) -> float:
 def true_peak_dbtp(x: np.ndarray) -> float:
     """Peak of the 4x oversampled signal (the one interpolator, measure.truepeak), dBTP."""
     return truepeak.true_peak_dbtp(x, floor=_FLOOR)
-
-
-def crest_db(x: np.ndarray) -> float:
-    """Crest factor: sample peak over RMS (dB); silence reads 0."""
-    from tonematch.models.measure.dynamics import crest_factor_db
-
-    value = crest_factor_db(x)
-    return 0.0 if value is None else float(value)
 
 
 def compare(output: np.ndarray, target: np.ndarray, sample_rate: int) -> dict[str, float]:
