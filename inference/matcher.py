@@ -1,7 +1,7 @@
 """The non-learned reference matcher: the same chain, set from measurements alone.
 
 The baseline the network has to beat, and the fallback when no model is at hand.
-* EQ: the chain's six gain bands (low shelf, four peaks, high shelf) fitted by gradient steps on
+* EQ: the chain's six gain bands (low shelf, four peaks, high shelf) fitted by bounded L-BFGS-B on
   their exact biquad responses to the difference of tonal balance (reference minus mix, the
   refinement's own measurement, character.py). Only the shape is matched; level is the loudness
   stage's job.
