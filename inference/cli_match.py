@@ -111,18 +111,24 @@ def run_batch(args, plan, options) -> int:
     return 1 if failed else 0
 
 
-def cmd_match(args: argparse.Namespace) -> int:
+def start_run(args: argparse.Namespace, command: str, target_flag: str, target_value):
+    """What `match` and `master` check first: `--platform list` prints and ends the run (None);
+    otherwise every required argument is there (one error line naming those missing) and the
+    options are valid."""
     if args.platform == "list":
         print(list_platforms())
-        return 0
-    missing = [
-        flag
-        for flag, value in (("MIX", args.mixes), ("--reference", args.reference), ("-o/--output", args.output))
-        if not value
-    ]
+        return None
+    required = (("MIX", args.mixes), (target_flag, target_value), ("-o/--output", args.output))
+    missing = [flag for flag, value in required if not value]
     if missing:
-        raise TonematchError(f"match: missing {', '.join(missing)}")
-    options = options_from(args)
+        raise TonematchError(f"{command}: missing {', '.join(missing)}")
+    return options_from(args)
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    options = start_run(args, "match", "--reference", args.reference)
+    if options is None:
+        return 0
     from . import match
 
     reference = match.target_from(match.analyse_file(args.reference), name=args.reference)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tonematch.data.errors import TonematchError
-
 
 def _error(text: str) -> None:
     print(f"tonematch: error: {text}", file=sys.stderr, flush=True)
@@ -157,19 +155,11 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_master(args: argparse.Namespace) -> int:
-    from .cli_match import list_platforms, options_from, run_batch
+    from .cli_match import run_batch, start_run
 
-    if args.platform == "list":
-        print(list_platforms())
+    options = start_run(args, "master", "--style", args.style)
+    if options is None:
         return 0
-    missing = [
-        flag
-        for flag, value in (("MIX", args.mixes), ("--style", args.style), ("-o/--output", args.output))
-        if not value
-    ]
-    if missing:
-        raise TonematchError(f"master: missing {', '.join(missing)}")
-    options = options_from(args)
     from tonematch.models.style_file import load_style
 
     from . import style
