@@ -10,6 +10,9 @@ Memory is bounded by the block size, not the file length. Passes (the same recip
   3) only if the output still misses the target by more than loudness.CORRECTION_TOLERANCE_LU,
      the prediction is shifted by the measured error and the limiter runs again (at most
      MAX_PASSES in all).
+The measurements that ride along a pass (meters, the limiter's envelope, the prediction's
+statistics) run on a second thread, a block behind the main one (`_Lane`): the numba kernels
+release the GIL, so a pass uses two cores and the output is the same as a serial run.
 Pre-limiter blocks are kept between passes when they fit in `cache_bytes` (96 MB: a 4.5-minute
 stereo track at 44.1 kHz in float32); otherwise they are recomputed from the source. The
 prediction's statistics (8 bytes a sample) are summed over segments of `STATS_DECIMATION`
@@ -18,6 +21,8 @@ samples once the file is longer than the cache, so an hour-long file renders in 
 
 from __future__ import annotations
 
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
@@ -72,6 +77,63 @@ class _Stats:
         return cat(e), cat(env)
 
 
+class _Lane:
+    """One worker thread running measurement work on blocks in submission order (so results do
+    not depend on timing), at most `depth` blocks behind the caller. Only serial kernels may
+    run here: numba's workqueue layer must not see parallel regions from two threads."""
+
+    def __init__(self, depth: int = 2):
+        self.depth = depth
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="tonematch-meter")
+        self.pending: deque = deque()
+
+    def submit(self, fn, *args) -> None:
+        self.pending.append(self.pool.submit(fn, *args))
+        while len(self.pending) > self.depth:
+            self.pending.popleft().result()  # re-raises the worker's exception here
+
+    def drain(self) -> None:
+        while self.pending:
+            self.pending.popleft().result()
+
+    def close(self) -> None:
+        for f in self.pending:
+            f.cancel()
+        self.pending.clear()
+        self.pool.shutdown(wait=True)
+
+
+class _PassOne:
+    """What the first pass measures of the pre-limiter signal, one block at a time."""
+
+    def __init__(self, r: "ExactRenderer"):
+        s = r.settings
+        self.use_limiter, self.use_loudness = s.enabled("limiter"), s.enabled("loudness")
+        self.predict = self.use_limiter and self.use_loudness
+        # with the prediction's per-sample K-weighted power at hand the meter reads that
+        self.meter = loudness.StreamingMeter(r.sample_rate, r.channels, power=self.predict)
+        self.peaks: list[np.ndarray] | None = [] if self.use_limiter else None
+        self.stats = _Stats()
+        self.tracker = limiter.Stream(s.values, r.sample_rate, r.channels) if self.use_limiter else None
+        self.ksos = np.ascontiguousarray(np.broadcast_to(loudness.k_weighting(r.sample_rate)[None], (r.channels, 2, 5)))
+        self.kstate = np.zeros((r.channels, 2, 2))
+        self.weights = np.array(loudness._CHANNEL_WEIGHTS[: r.channels], dtype=np.float64)
+
+    def add(self, y: np.ndarray) -> None:
+        env = None
+        if self.tracker is not None:
+            env = self.tracker.peaks(y)
+            if self.peaks is not None:
+                self.peaks.append(env)
+        if self.predict:
+            e = np.empty(y.shape[1], np.float32)
+            kernels.weighted_power(np.ascontiguousarray(y), self.ksos, self.kstate, self.weights, e)
+            self.stats.add(e, env)
+            self.meter.add(e[None])
+        elif self.use_loudness:
+            self.meter.add(y)
+
+
 class ExactRenderer:
     def __init__(self, settings: Settings, sample_rate: int, channels: int, cache_bytes: int = 96 << 20):
         settings.validate(sample_rate)
@@ -105,13 +167,14 @@ class ExactRenderer:
         lim = limiter.Stream(self.settings.values, self.sample_rate, self.channels)
         skip = lim.latency
         for k, b in enumerate(blocks):
-            y = lim.process(b * g, None if peaks is None else peaks[k] * g)
+            y = lim.process(b, None if peaks is None else peaks[k], g)
             if skip:
                 cut = min(skip, y.shape[1])
                 y, skip = y[:, cut:], skip - cut
             if y.shape[1]:
                 yield y
-        tail = lim.process(np.zeros((self.channels, lim.latency), dtype=np.float32))
+        # the flush at the same level: the carried context is at unity gain
+        tail = lim.process(np.zeros((self.channels, lim.latency), dtype=np.float32), None, g)
         yield tail[:, skip:]
 
     def _predictor(self, stats: _Stats, tracker) -> Predictor:
@@ -130,60 +193,52 @@ class ExactRenderer:
 
     def blocks(self, source: Source) -> Iterator[np.ndarray]:
         """Yield the rendered output, block by block, same length as the source."""
+        lane = _Lane()
+        try:
+            yield from self._blocks(source, lane)
+        finally:
+            lane.close()
+
+    def _blocks(self, source: Source, lane: _Lane) -> Iterator[np.ndarray]:
         s = self.settings
-        use_limiter, use_loudness = s.enabled("limiter"), s.enabled("loudness")
-        predict = use_limiter and use_loudness
-        meter = loudness.StreamingMeter(self.sample_rate, self.channels)
+        one = _PassOne(self)
         cache: list[np.ndarray] | None = []
-        peaks: list[np.ndarray] | None = [] if use_limiter else None
-        stats = _Stats()
-        tracker = limiter.Stream(s.values, self.sample_rate, self.channels) if use_limiter else None
-        ksos = np.ascontiguousarray(
-            np.broadcast_to(loudness.k_weighting(self.sample_rate)[None], (self.channels, 2, 5))
-        )
-        kstate = np.zeros((self.channels, 2, 2))
-        weights = np.array(loudness._CHANNEL_WEIGHTS[: self.channels], dtype=np.float64)
         size = 0
         for y in self._pre(source):
-            if use_loudness:
-                meter.add(y)
-            if tracker is not None:
-                env = tracker.peaks(y)
-                if peaks is not None:
-                    peaks.append(env)
-            if predict:
-                e = np.empty(y.shape[1], np.float32)
-                kernels.weighted_power(np.ascontiguousarray(y), ksos, kstate, weights, e)
-                stats.add(e, env)
+            lane.submit(one.add, y)
             if cache is not None:
                 size += y.nbytes
                 cache.append(y)
                 if size > self.cache_bytes:  # too long to keep: later passes recompute from the source
-                    cache = peaks = None
-                    if predict:
-                        stats = stats.coarsened(STATS_DECIMATION)
+                    lane.drain()
+                    cache = one.peaks = None
+                    if one.predict:
+                        one.stats = one.stats.coarsened(STATS_DECIMATION)
+        lane.drain()
+        peaks = one.peaks
         pre = (lambda: iter(cache)) if cache is not None else (lambda: self._pre(source))
-        if not use_loudness:
+        if not one.use_loudness:
             yield from self._limited(pre(), 0.0, peaks)
             return
         target = s.values["loudness.target_lufs"]
-        measured = meter.integrated()
+        measured = one.meter.integrated()
         gain = loudness.normalisation_gain_db(measured, target)
         self.report.update(pre_limiter_lufs=measured, gain_db=gain)
-        if not use_limiter:
+        if not one.use_limiter:
             yield from self._limited(pre(), gain)
             return
-        predictor = self._predictor(stats, tracker)
-        del stats
+        predictor = self._predictor(one.stats, one.tracker)
+        del one
         offset = 0.0  # measured minus predicted loudness, learnt from a pass
         for attempt in range(MAX_PASSES):
             gain, expected = solve_gain_db(predictor.lufs, target, gain, offset)
             out_meter = loudness.StreamingMeter(self.sample_rate, self.channels)
             kept: list[np.ndarray] | None = [] if cache is not None else None
             for y in self._limited(pre(), gain, peaks):
-                out_meter.add(y)
+                lane.submit(out_meter.add, y)
                 if kept is not None:
                     kept.append(y)
+            lane.drain()
             out = out_meter.integrated()
             miss = target - out
             self.report.update(gain_db=gain, passes=attempt + 1, miss_lu=miss, predictions=predictor.evaluations)

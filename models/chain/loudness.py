@@ -22,6 +22,7 @@ from tonematch.models.measure.loudness import (  # noqa: F401  (re-exported)
     _masked_mean,
     block_bounds,
     gated_loudness,
+    integrated_from_powers,
     k_weighting,
     loudness_lufs,
 )

@@ -121,7 +121,7 @@ def loudness_range(short_term_lufs: np.ndarray) -> float | None:
     return float(hi - lo)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _weighted_energy_marks(x, sos, state, total, offsets, out):
     """K-weight x [C, n] (two biquads, float64, state [C, 2, 2] carried) and accumulate the
     running sum of squares total [C]; out[c, m] = running sum after the first offsets[m] samples
@@ -151,6 +151,25 @@ def _weighted_energy_marks(x, sos, state, total, offsets, out):
                 m += 1
         state[c, 0, 0], state[c, 0, 1], state[c, 1, 0], state[c, 1, 1] = sa1, sa2, sb1, sb2
         total[c] = acc
+
+
+@njit(cache=True, nogil=True)
+def _power_marks(power, sos, state, total, offsets, out):
+    """`_weighted_energy_marks` for input that is already K-weighted power, summed over the
+    channels with their weights (power [1, n]; sos and state unused)."""
+    n = power.shape[1]
+    marks = offsets.shape[0]
+    acc = total[0]
+    m = 0
+    while m < marks and offsets[m] == 0:
+        out[0, m] = acc
+        m += 1
+    for i in range(n):
+        acc += np.float64(power[0, i])
+        while m < marks and offsets[m] == i + 1:
+            out[0, m] = acc
+            m += 1
+    total[0] = acc
 
 
 class _Series:
@@ -222,11 +241,17 @@ class _Grid:
 class LoudnessMeter:
     """Streaming BS.1770-4 / EBU R 128 meter: integrated loudness, momentary (400 ms) and
     short-term (3 s) series, loudness range. `add` [C, n] blocks, then read the results (reading
-    finishes the stream: the short-term grid needs its 1.5 s of trailing silence)."""
+    finishes the stream: the short-term grid needs its 1.5 s of trailing silence).
 
-    def __init__(self, sample_rate: float, channels: int):
+    `power=True`: the meter is fed per-sample K-weighted power already summed over channels
+    with their weights ([1, n] blocks, e.g. the renderer's `kernels.weighted_power`), so a
+    stage that has filtered once does not filter again."""
+
+    def __init__(self, sample_rate: float, channels: int, power: bool = False):
         self.sample_rate = float(sample_rate)
-        self.channels = int(channels)
+        self.channels = 1 if power else int(channels)
+        self._marks = _power_marks if power else _weighted_energy_marks
+        channels = self.channels
         self.sos = _k_weighting(self.sample_rate)
         self.state = np.zeros((channels, 2, 2))
         self.total = np.zeros(channels)
@@ -243,7 +268,7 @@ class LoudnessMeter:
         ev = sorted([(pos, kind, j, g) for g in use for pos, kind, j in grids[g].events(end)])
         offsets = np.array([pos - start for pos, _, _, _ in ev], dtype=np.int64)
         out = np.empty((self.channels, len(ev)))
-        _weighted_energy_marks(block, self.sos, self.state, self.total, offsets, out)
+        self._marks(block, self.sos, self.state, self.total, offsets, out)
         for m, (_, kind, j, g) in enumerate(ev):
             grids[g].record(kind, j, out[:, m].copy())
         self.count = end

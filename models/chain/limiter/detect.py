@@ -40,7 +40,7 @@ def _pair_coefficients() -> np.ndarray:
 PAIR_COEFS = _pair_coefficients()
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def detect_block(xa, out):
     """Envelope for the n = xa.shape[1] - TAPS + 1 positions of xa [C, n + TAPS - 1] (float32)
     whose taps all lie inside it: out[i] is the peak over [i, i + 1] of x = xa[:, i + TAPS_LEFT].

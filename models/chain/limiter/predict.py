@@ -14,7 +14,6 @@ so one limiter pass lands on it; both renderers use it.
 from __future__ import annotations
 
 import numpy as np
-import torch
 from numba import njit
 
 from .. import loudness
@@ -23,7 +22,7 @@ from .gain import GUARD
 MAX_PASSES = 3  # limiter passes at most: one normally, another when the prediction missed
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def limited_energy(env, offset, e, gain, ceiling, rel, la, guard, marks, out):
     """out[k] = sum of e[n] (gain G[n])^2 over n < marks[k] (marks sorted, in [0, len(e)]).
     env[i] is the envelope at output sample i - offset (q = 1 outside env)."""
@@ -132,7 +131,8 @@ class Predictor:
         )
         self.evaluations += 1
         z = (cum[self.hi_k] - cum[self.lo_k]) / self.norm
-        return float(loudness.gated_loudness(torch.from_numpy(z[None])))
+        value = loudness.integrated_from_powers(z)
+        return loudness.FLOOR_LUFS if value is None else max(value, loudness.FLOOR_LUFS)
 
 
 def solve_gain_db(
@@ -163,6 +163,8 @@ def batch_gain_db(y, peak, offset: int, gain_db, p: dict, sample_rate: float, of
     renderer: y [B, C, T] pre-limiter audio, peak [B, T'] its padded envelope (output sample 0
     at index `offset`), gain_db [B] the starting gains, offset_lu [B] measured minus predicted.
     Returns the gains, the loudness predicted at them (without offset_lu) and the predictors."""
+    import torch
+
     from .. import kernels, ops
     from .gain import ceiling_gain, lookahead_samples
 

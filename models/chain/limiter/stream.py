@@ -15,10 +15,12 @@ from .detect import TAPS, TAPS_RIGHT, detect_block
 from .gain import GUARD, ceiling_gain, lookahead_samples
 
 
-@njit(cache=True)
-def _gain_block(x, peak, y, xr, dq_idx, dq_val, dq, rr, st, ceiling, rel, la, counter):
-    """peak[j]: envelope at input index counter + j - TAPS_RIGHT. xr: delay ring [C, size];
-    dq_*: monotonic deque of (index, q) for the sliding minimum, dq = [head, tail]; rr: ring of
+@njit(cache=True, nogil=True)
+def _gain_block(x, peak, level, y, xr, dq_idx, dq_val, dq, rr, st, ceiling, rel, la, counter):
+    """The block enters at gain `level` (the loudness stage's, folded in here to save two passes
+    over the audio); peak[j]: its envelope at unity gain, at input index counter + j - TAPS_RIGHT.
+    xr: delay ring [C, size]; dq_*: monotonic deque of (index, q) for the sliding minimum,
+    dq = [head, tail]; rr: ring of
     the last la + 1 values of r; st = [r_prev, r_sum, slot]. Output j is input index
     counter + j - latency (negative: warm-up)."""
     channels, n = x.shape
@@ -30,11 +32,12 @@ def _gain_block(x, peak, y, xr, dq_idx, dq_val, dq, rr, st, ceiling, rel, la, co
     for j in range(n):
         i = counter + j
         for ch in range(channels):
-            xr[ch, i & mask] = x[ch, j]
+            xr[ch, i & mask] = level * x[ch, j]
         n1 = i - TAPS_RIGHT
         q = 1.0
-        if peak[j] > 1e-12:
-            q = min(1.0, ceiling / peak[j])
+        p = level * peak[j]
+        if p > 1e-12:
+            q = min(1.0, ceiling / p)
         # sliding minimum of q over [n2 - GUARD, n2 + la + GUARD], n2 = n1 - la - GUARD
         head, tail = dq[0], dq[1]
         while tail > head and dq_val[(tail - 1) & qmask] >= q:
@@ -89,9 +92,9 @@ class Stream:
         detect_block(self._advance_context(block), peak)
         return peak
 
-    def process(self, block: np.ndarray, peak: np.ndarray | None = None) -> np.ndarray:
-        """Returns as many samples as it takes. `peak`: the block's envelope when the caller
-        already has it (from `peaks`, scaled by the gain already applied to `block`)."""
+    def process(self, block: np.ndarray, peak: np.ndarray | None = None, level: float = 1.0) -> np.ndarray:
+        """Returns as many samples as it takes, of `block` at gain `level` (linear). `peak`: the
+        block's envelope at unity gain when the caller already has it (from `peaks`)."""
         if peak is None:
             peak = self.peaks(block)
         elif block.shape[1] >= TAPS - 1:  # keep the context current without copying the block
@@ -102,6 +105,7 @@ class Stream:
         _gain_block(
             np.ascontiguousarray(block),
             peak,
+            float(level),
             y,
             self.xr,
             self.dq_idx,
