@@ -57,7 +57,7 @@ def render_file(
     Returns a summary: paths, format, frames, the renderer's report, warnings and the wall time.
     """
     from tonematch.models.chain import loudness
-    from tonematch.models.chain.exact import ExactRenderer  # imports torch: only when rendering
+    from tonematch.models.chain.exact import ExactRenderer  # numba kernels: only when rendering
 
     warnings: list[str] = []
 

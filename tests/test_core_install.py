@@ -77,3 +77,25 @@ def test_render_and_analyze_a_file(result):
     assert result["file"]["integrated_lufs"] == pytest.approx(-14.0, abs=0.1)
     assert result["file"]["true_peak_dbtp"] <= -1.0 + 0.05
     assert result["file"]["sample_rate"] == 44100 and result["file"]["channels"] == 2
+
+
+def test_render_and_analyze_never_load_torch(tmp_path, example_mix):
+    """`tonematch render` and `analyze` run without importing torch (about 220 MB and a second
+    a process): the exact renderer and the meters are numpy + numba only."""
+    out = tmp_path / "out.wav"
+    script = (
+        "import sys\n"
+        "from tonematch.inference.cli import main\n"
+        "for argv in (['render', sys.argv[1], '--params', 'examples/settings.json', '-o', sys.argv[2]],\n"
+        "             ['analyze', sys.argv[2]]):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit as e:\n"
+        "        assert not e.code, e.code\n"
+        "print('TORCH', 'torch._C' in sys.modules)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(example_mix), str(out)], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "TORCH False" and out.exists()

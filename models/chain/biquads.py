@@ -1,7 +1,7 @@
-"""Biquad coefficient design (RBJ Audio-EQ-Cookbook formulas), in float64 torch.
+"""Biquad coefficient design (RBJ Audio-EQ-Cookbook formulas), in float64.
 
-One design function serves both renderers: the exact renderer converts its coefficients to
-numpy, the differentiable one keeps the autograd graph back to gain/frequency/Q.
+One design function serves both renderers: the differentiable one gets torch (the autograd
+graph back to gain/frequency/Q), the exact one numpy (`xp=np`: no torch in a render).
 Returns [..., 5] = (b0, b1, b2, a1, a2) with a0 normalised to 1.
 """
 
@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import math
 
-import torch
+import numpy as np
+
+from .lazy import torch
 
 KINDS = ("highpass", "low_shelf", "peak", "high_shelf")
 
 
-def design(kind: str, freq_hz, q, gain_db, sample_rate: float) -> torch.Tensor:
-    freq_hz = torch.as_tensor(freq_hz, dtype=torch.float64)
-    q = torch.as_tensor(q, dtype=torch.float64)
-    gain_db = torch.as_tensor(gain_db, dtype=torch.float64)
+def design(kind: str, freq_hz, q, gain_db, sample_rate: float, xp=None) -> torch.Tensor:
+    """[..., 5] coefficients; `xp` is torch (the default) or numpy."""
+    xp = torch if xp is None else xp
+    as_array = (
+        (lambda v: torch.as_tensor(v, dtype=torch.float64)) if xp is torch else (lambda v: np.asarray(v, np.float64))
+    )
+    freq_hz, q, gain_db = as_array(freq_hz), as_array(q), as_array(gain_db)
     w0 = 2.0 * math.pi * freq_hz / sample_rate
-    cos_w, sin_w = torch.cos(w0), torch.sin(w0)
+    cos_w, sin_w = xp.cos(w0), xp.sin(w0)
     alpha = sin_w / (2.0 * q)
     big_a = 10.0 ** (gain_db / 40.0)
     if kind == "highpass":
@@ -33,7 +38,7 @@ def design(kind: str, freq_hz, q, gain_db, sample_rate: float) -> torch.Tensor:
     elif kind in ("low_shelf", "high_shelf"):
         s = 1.0 if kind == "low_shelf" else -1.0  # the high shelf mirrors the signs of cos terms
         ap, am = big_a + 1.0, big_a - 1.0
-        k = 2.0 * torch.sqrt(big_a) * alpha
+        k = 2.0 * xp.sqrt(big_a) * alpha
         b0 = big_a * (ap - s * am * cos_w + k)
         b1 = s * 2.0 * big_a * (am - s * ap * cos_w)
         b2 = big_a * (ap - s * am * cos_w - k)
@@ -42,10 +47,11 @@ def design(kind: str, freq_hz, q, gain_db, sample_rate: float) -> torch.Tensor:
         a2 = ap + s * am * cos_w - k
     else:
         raise ValueError(f"unknown biquad kind {kind!r}")
-    b0, b1, b2, a1, a2 = torch.broadcast_tensors(
-        b0, torch.as_tensor(b1), torch.as_tensor(b2), torch.as_tensor(a1), torch.as_tensor(a2)
-    )
-    return torch.stack([b0, b1, b2, a1, a2], dim=-1) / torch.as_tensor(a0).unsqueeze(-1)
+    if xp is torch:
+        b0, b1, b2, a1, a2 = torch.broadcast_tensors(*(torch.as_tensor(c) for c in (b0, b1, b2, a1, a2)))
+        return torch.stack([b0, b1, b2, a1, a2], dim=-1) / torch.as_tensor(a0).unsqueeze(-1)
+    b0, b1, b2, a1, a2 = np.broadcast_arrays(b0, b1, b2, a1, a2)
+    return np.stack([b0, b1, b2, a1, a2], axis=-1) / np.asarray(a0)[..., None]
 
 
 def response(coefs: torch.Tensor, freqs_hz, sample_rate: float) -> torch.Tensor:

@@ -8,9 +8,8 @@ the exact renderer (exact.py) follows the same recipe.
 
 from __future__ import annotations
 
-import torch
-
 from . import compressor, eq, gain, limiter, loudness, width
+from .lazy import torch
 from .params import ParamTable
 
 PROCESSORS = {m.NAME: m for m in (gain, eq, compressor, width, limiter, loudness)}

@@ -7,9 +7,9 @@ Gain computer with a quadratic soft knee and attack/release smoothing of the gai
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from . import kernels, ops
+from .lazy import torch
 from .params import Entry, ParamSpec
 
 NAME = "compressor"

@@ -6,10 +6,10 @@ Frequency ranges are capped at a fraction of the sample rate so they follow the 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from . import kernels, ops
 from .biquads import design
+from .lazy import torch
 from .params import Entry, ParamSpec
 
 NAME = "eq"
@@ -39,14 +39,14 @@ BANDS = {
 ENTRIES = [e for _, entries in BANDS.values() for e in entries]
 
 
-def coefficients(p: dict, sample_rate: float, bypass=frozenset()) -> list[torch.Tensor]:
-    """[B, 5] float64 per active band, in cascade order."""
+def coefficients(p: dict, sample_rate: float, bypass=frozenset(), xp=None) -> list[torch.Tensor]:
+    """[B, 5] float64 per active band, in cascade order (torch, or numpy with `xp=np`)."""
     out = []
     for band, (kind, _) in BANDS.items():
         if f"{NAME}.{band}" in bypass:
             continue
         gain = p.get(f"{NAME}.{band}.gain_db", 0.0)
-        out.append(design(kind, p[f"{NAME}.{band}.freq_hz"], p[f"{NAME}.{band}.q"], gain, sample_rate))
+        out.append(design(kind, p[f"{NAME}.{band}.freq_hz"], p[f"{NAME}.{band}.q"], gain, sample_rate, xp))
     return out
 
 
@@ -62,8 +62,8 @@ class Stream:
     latency = 0
 
     def __init__(self, values: dict, sample_rate: float, channels: int, bypass=frozenset()):
-        p = {k: torch.tensor([v], dtype=torch.float64) for k, v in values.items()}
-        sos = np.array([c[0].numpy() for c in coefficients(p, sample_rate, bypass)]).reshape(-1, 5)
+        p = {k: np.array([v], dtype=np.float64) for k, v in values.items()}
+        sos = np.array([c[0] for c in coefficients(p, sample_rate, bypass, np)]).reshape(-1, 5)
         self.sos = kernels.pad_sections(np.broadcast_to(sos[None], (channels,) + sos.shape))
         self.state = np.zeros(self.sos.shape[:2] + (2,))
 

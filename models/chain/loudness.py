@@ -12,7 +12,6 @@ back until the output lands on the target. Both renderers follow exactly this re
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 # the meter itself lives in tonematch.models.measure.loudness; these names stay importable here
 from tonematch.models.measure import loudness as _measure
@@ -28,6 +27,7 @@ from tonematch.models.measure.loudness import (  # noqa: F401  (re-exported)
 )
 
 from . import ops  # noqa: F401
+from .lazy import is_tensor, torch
 from .params import Entry, ParamSpec
 
 NAME = "loudness"
@@ -50,7 +50,7 @@ class StreamingMeter(_measure.LoudnessMeter):
 
 def bounded_gain_db(g_db):
     """Normalisation gain limited to +-MAX_GAIN_DB (torch or float)."""
-    if isinstance(g_db, torch.Tensor):
+    if is_tensor(g_db):
         return g_db.clamp(-MAX_GAIN_DB, MAX_GAIN_DB)
     return float(np.clip(g_db, -MAX_GAIN_DB, MAX_GAIN_DB))
 
@@ -65,7 +65,7 @@ def next_gain_db(gain_db, miss_lu, prev_gain_db=None, prev_miss_lu=None):
     on the loudness-vs-gain curve, whose slope under a limiter lies in (0, 1]. torch or float."""
     if prev_gain_db is None:
         return bounded_gain_db(gain_db + miss_lu)
-    lib = torch if isinstance(gain_db, torch.Tensor) else np
+    lib = torch if is_tensor(gain_db) else np
     dg = gain_db - prev_gain_db
     dl = prev_miss_lu - miss_lu  # loudness gained by the last gain step
     safe = lib.where(lib.abs(dg) > 1e-9, dg, lib.ones_like(dg) if lib is torch else 1.0)

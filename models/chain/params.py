@@ -11,9 +11,9 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-import torch
-
 from tonematch.data.errors import TonematchError
+
+from .lazy import is_tensor, torch
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class ParamSpec:
     def to_unit(self, value, sample_rate: float):
         low, high = self.bounds(sample_rate)
         if self.scale == "log":
-            if isinstance(value, torch.Tensor):
+            if is_tensor(value):
                 return torch.log(value / low) / math.log(high / low)
             return math.log(value / low) / math.log(high / low)
         return (value - low) / (high - low)

@@ -18,11 +18,10 @@ import tempfile
 from dataclasses import dataclass, field
 from importlib import metadata
 
-import torch
-
 from tonematch.data.errors import TonematchError
 
 from .chain import TABLE
+from .lazy import torch
 from .params import describe_value as _kind
 
 

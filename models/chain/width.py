@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
+from .lazy import torch
 from .params import Entry, ParamSpec
 
 NAME = "width"

@@ -14,7 +14,6 @@ Both limiters compute the same thing (tests/test_chain_render.py); the ceiling i
 from __future__ import annotations
 
 from ..params import Entry, ParamSpec
-from .batch import apply, padded_peak, pads  # noqa: F401
 from .detect import TAPS, TAPS_LEFT, TAPS_RIGHT, detect_block, envelope  # noqa: F401
 from .gain import GUARD, MARGIN_DB, ceiling_gain, lookahead_samples  # noqa: F401
 from .stream import Stream  # noqa: F401
@@ -25,3 +24,13 @@ ENTRIES = [
     Entry(NAME, None, ParamSpec("release_ms", "ms", 1.0, 1000.0, "log", 60.0)),
     Entry(NAME, None, ParamSpec("lookahead_ms", "ms", 0.5, 10.0, "log", 2.0, learned=False)),
 ]
+
+
+def __getattr__(name: str):
+    # the differentiable limiter (torch) loads on first use: a render never needs it
+    if name in ("apply", "padded_peak", "pads", "batch"):
+        import importlib
+
+        batch = importlib.import_module(".batch", __name__)
+        return batch if name == "batch" else getattr(batch, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
