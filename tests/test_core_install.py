@@ -95,7 +95,11 @@ def test_render_and_analyze_never_load_torch(tmp_path, example_mix):
         "print('TORCH', 'torch._C' in sys.modules)\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", script, str(example_mix), str(out)], cwd=REPO, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", script, str(example_mix), str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().splitlines()[-1] == "TORCH False" and out.exists()
