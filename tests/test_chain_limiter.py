@@ -142,3 +142,23 @@ def test_one_limiter_pass_lands_on_a_loud_target():
     r = ExactRenderer(s, SR, 2)
     list(r.blocks(lambda: iter([x])))
     assert r.report["passes"] == 1 and abs(r.report["miss_lu"]) <= 0.05
+
+
+@pytest.mark.parametrize("release_ms", [5.0, 60.0, 300.0])
+def test_prediction_split_over_two_threads_equals_one_sweep(release_ms, monkeypatch):
+    """The loudness prediction sweeps a long file in two halves (the second warmed up over a few
+    release time constants): it must read what one sweep from the start reads."""
+    from tonematch.models.chain.limiter import predict
+
+    sr = 44100
+    x = music_like(60.0, sr, seed=3, level_db=-6)
+    env = np.abs(x).max(axis=0).astype(np.float32)  # a hot envelope: the limiter works hard
+    e = (x.astype(np.float64) ** 2).sum(axis=0).astype(np.float32)
+    rel = float(np.exp(-1.0 / (release_ms * 1e-3 * sr)))
+    pred = predict.Predictor(env, 0, e, sr, 10 ** (-1 / 20), rel, 88)
+    assert len(e) >= predict.SPLIT_MIN_SAMPLES and len(e) >= 4 * pred.warm  # the split path runs
+    split = [pred.lufs(g) for g in (0.0, 6.0, 12.0)]
+    monkeypatch.setattr(predict, "SPLIT_MIN_SAMPLES", 1 << 40)
+    whole = [pred.lufs(g) for g in (0.0, 6.0, 12.0)]
+    assert np.allclose(split, whole, atol=1e-9), (split, whole)
+    assert split[2] - split[0] < 11.0  # the limiter took loudness away: the prediction is not a plain gain

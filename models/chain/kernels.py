@@ -260,3 +260,15 @@ def weighted_power(x, sos, state, weights, out):
             sb2 = b2 * ya - b4 * yb
             out[i] += w * yb * yb
         state[c, 0, 0], state[c, 0, 1], state[c, 1, 0], state[c, 1, 1] = sa1, sa2, sb1, sb2
+
+
+@njit(cache=True, nogil=True)
+def mid_side_width(x, w, out):
+    """Stereo width in one sweep: side scaled by w, mid kept. x, out: [2, n] float32; w float32."""
+    half = np.float32(0.5)
+    for i in range(x.shape[1]):
+        a, b = x[0, i], x[1, i]
+        mid = half * (a + b)
+        side = half * (a - b) * w
+        out[0, i] = mid + side
+        out[1, i] = mid - side

@@ -20,12 +20,28 @@ from .. import loudness
 from .gain import GUARD
 
 MAX_PASSES = 3  # limiter passes at most: one normally, another when the prediction missed
+WARM_TIME_CONSTANTS = 25  # a split sweep's warm-up: the release state's error falls to e^-25
+SPLIT_MIN_SAMPLES = 1 << 20  # shorter files are swept in one piece (a thread costs more)
+_POOL: list = []
+
+
+def _pool():
+    """One worker thread for the second half of a prediction sweep (created on first use)."""
+    if not _POOL:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL.append(ThreadPoolExecutor(1, thread_name_prefix="tonematch-predict"))
+    return _POOL[0]
 
 
 @njit(cache=True, nogil=True)
-def limited_energy(env, offset, e, gain, ceiling, rel, la, guard, marks, out):
-    """out[k] = sum of e[n] (gain G[n])^2 over n < marks[k] (marks sorted, in [0, len(e)]).
-    env[i] is the envelope at output sample i - offset (q = 1 outside env)."""
+def limited_energy(env, offset, e, gain, ceiling, rel, la, guard, marks, out, n_from, n_to, warm):
+    """out[k] = sum of e[n] (gain G[n])^2 over n_from <= n < min(marks[k], n_to) (marks sorted).
+    env[i] is the envelope at output sample i - offset (q = 1 outside env). The recursion
+    starts `warm` samples before n_from with no gain reduction in its state: the window's
+    minimum is complete after la + 2 guard samples and the release state's error shrinks by
+    `rel` a sample, so a warm-up of a few release time constants makes a segment's result that
+    of one sweep from the start (to within rel ** warm)."""
     size = 1
     while size < la + 2 * guard + 2:
         size *= 2
@@ -45,12 +61,12 @@ def limited_energy(env, offset, e, gain, ceiling, rel, la, guard, marks, out):
     g2 = gain * gain
     acc = 0.0
     m = 0
-    while m < marks.shape[0] and marks[m] <= 0:
+    while m < marks.shape[0] and marks[m] <= n_from:
         out[m] = 0.0
         m += 1
-    # timeline position k (envelope index); G is needed for k = offset .. offset + t - 1
-    start = -ahead
-    for k in range(start, offset + t):
+    # timeline position k (envelope index); G is needed for k = offset + n_from .. offset + n_to - 1
+    start = max(-ahead, offset + n_from - warm - ahead)
+    for k in range(start, offset + min(t, n_to)):
         kq = k + ahead  # the newest q entering the window
         q = 1.0
         if 0 <= kq < total_env:
@@ -71,7 +87,7 @@ def limited_energy(env, offset, e, gain, ceiling, rel, la, guard, marks, out):
         ring[slot] = r
         slot = slot + 1 if slot < la else 0
         n = k - offset
-        if n >= 0:
+        if n >= n_from:
             g = r_sum * inv
             acc += e[n] * g * g * g2
             while m < marks.shape[0] and marks[m] == n + 1:
@@ -112,23 +128,35 @@ class Predictor:
         self.marks, inverse = np.unique(np.concatenate([lo, hi]), return_inverse=True)
         self.lo_k, self.hi_k = inverse[: len(lo)], inverse[len(lo) :]
         self.evaluations = 0
+        # a few release time constants: the second half's state then equals one sweep's
+        self.warm = la + 2 * self.guard + 2 + int(np.ceil(WARM_TIME_CONSTANTS / -np.log(min(self.rel, 1.0 - 1e-12))))
+
+    def _cumulative(self, gain: float) -> np.ndarray:
+        """Cumulative limited energy at every mark: two halves of the file on two threads
+        (the kernel releases the GIL) when the file is long enough to be worth it."""
+        marks = self.marks.astype(np.int64)
+        cum = np.empty(len(marks))
+        args = (self.env, self.offset, self.e, gain, self.ceiling, self.rel, self.la, self.guard)
+        t = len(self.e)
+        if t < 4 * self.warm or t < SPLIT_MIN_SAMPLES:
+            limited_energy(*args, marks, cum, 0, t, 0)
+            return cum
+        mid = t // 2
+        first, second = marks <= mid, marks > mid
+        part = np.empty(int(second.sum()) + 1)
+        later = np.concatenate([[mid], marks[second]])  # mark `mid` reads 0: the second half starts there
+        head = np.empty(int(first.sum()) + 1)
+        worker = _pool().submit(limited_energy, *args, later, part, mid, t, self.warm)
+        limited_energy(*args, np.concatenate([marks[first], [mid]]), head, 0, mid, 0)
+        worker.result()
+        cum[first] = head[:-1]
+        cum[second] = head[-1] + part[1:]
+        return cum
 
     def lufs(self, gain_db: float) -> float:
         if len(self.lo_k) == 0:
             return loudness.FLOOR_LUFS
-        cum = np.empty(len(self.marks))
-        limited_energy(
-            self.env,
-            self.offset,
-            self.e,
-            10.0 ** (gain_db / 20.0),
-            self.ceiling,
-            self.rel,
-            self.la,
-            self.guard,
-            self.marks.astype(np.int64),
-            cum,
-        )
+        cum = self._cumulative(10.0 ** (gain_db / 20.0))
         self.evaluations += 1
         z = (cum[self.hi_k] - cum[self.lo_k]) / self.norm
         value = loudness.integrated_from_powers(z)
