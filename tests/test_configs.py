@@ -3,6 +3,7 @@
 scheduler, data module and training module; every `_target_` imports; trainer settings are
 arguments Lightning's Trainer accepts."""
 
+import functools
 import inspect
 from pathlib import Path
 
@@ -136,8 +137,111 @@ def test_scheduler_builds(scheduler, tmp_path):
     build_scheduler(composed(tmp_path, [f"scheduler={scheduler}"])[0])
 
 
-@pytest.mark.xfail(
-    strict=True, raises=TypeError, reason="every experiment sets scheduler.warmup_steps, which OneCycleLR does not take"
-)
-def test_onecycle_with_an_experiment(tmp_path):
-    build_scheduler(composed(tmp_path, ["scheduler=onecycle", "experiment=smoke"])[0])
+@functools.cache
+def model_of(experiment):
+    """The experiment's network (the trainer and the schedule do not change it): built once."""
+    cfg, _ = composed(Path("unused"), [f"experiment={experiment}"] if experiment else [])  # nothing is written
+    return instantiate(cfg.model, table=TABLE)
+
+
+def peak_step(scheduler_cfg, total_steps):
+    """The step at which the schedule reaches optimizer.lr: the end of the warm-up."""
+    if scheduler_cfg.get("warmup_steps") is not None:
+        return min(scheduler_cfg.warmup_steps, total_steps - 2)
+    return round(scheduler_cfg.pct_start * total_steps) - 1  # OneCycleLR's own
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+@pytest.mark.parametrize("trainer", TRAINERS)
+@pytest.mark.parametrize("experiment", [None, *EXPERIMENTS])
+def test_experiment_trainer_scheduler_builds(experiment, trainer, scheduler, tmp_path):
+    """Every combination composes and builds its optimiser and schedule as the training module
+    does (total steps: Lightning's estimate, trainer.max_steps), and the learning rate rises to
+    optimizer.lr at the end of the warm-up, then falls."""
+    import pytorch_lightning as pl
+
+    overrides = [f"trainer={trainer}", f"scheduler={scheduler}"] + ([f"experiment={experiment}"] if experiment else [])
+    cfg, hydra_cfg = composed(tmp_path, overrides)
+    choices = hydra_cfg.runtime.choices
+    assert (choices.trainer, choices.scheduler) == (trainer, scheduler)
+    check_targets(cfg)
+    check_trainer(cfg.trainer)
+
+    model = model_of(experiment)
+    module = instantiate(
+        cfg.module,
+        model=model,
+        loss=torch.nn.Identity(),  # built per experiment in test_experiment_composes_and_builds
+        optimizer=instantiate(cfg.optimizer),
+        scheduler=instantiate(cfg.scheduler),
+    )
+    # configure_optimizers asks the trainer for its optimiser steps; the configured trainer may
+    # need GPUs or a launch, so a CPU one with the same training length stands in for it
+    module.trainer = pl.Trainer(
+        accelerator="cpu",
+        devices=1,
+        max_steps=cfg.trainer.max_steps,
+        max_epochs=cfg.trainer.max_epochs,
+        accumulate_grad_batches=cfg.trainer.accumulate_grad_batches,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    total = cfg.trainer.max_steps
+    assert module.trainer.estimated_stepping_batches == total
+    built = module.configure_optimizers()
+    optimizer, schedule = built["optimizer"], built["lr_scheduler"]
+    assert schedule["interval"] == "step"  # stepped after every optimiser step, not every epoch
+    built = schedule["scheduler"]
+    assert isinstance(built, torch.optim.lr_scheduler.LRScheduler)
+    if scheduler == "onecycle":
+        assert isinstance(built, torch.optim.lr_scheduler.OneCycleLR) and built.total_steps == total
+
+    # the rate of each optimiser step, as Lightning steps the schedule, up to a few steps past the peak
+    peak = peak_step(cfg.scheduler, total)
+    assert 0 < peak < total - 1
+    lrs = []
+    for _ in range(min(total, peak + 4)):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()  # no gradients: the weights stay, the schedule's order is kept
+        built.step()
+    rise, fall = lrs[: peak + 1], lrs[peak:]
+    assert all(a < b for a, b in zip(rise, rise[1:])), rise[-5:]
+    assert all(a > b for a, b in zip(fall, fall[1:])), fall
+    assert lrs[peak] == pytest.approx(cfg.optimizer.lr)
+    assert lrs[0] < 0.6 * cfg.optimizer.lr
+
+
+@pytest.mark.parametrize("experiment", ["smoke"])
+def test_onecycle_over_a_whole_run(experiment, tmp_path):
+    """The smoke run's whole one-cycle schedule (4 steps, warm-up 1): up, then down to the end."""
+    cfg, _ = composed(tmp_path, ["scheduler=onecycle", f"experiment={experiment}"])
+    total, lr = cfg.trainer.max_steps, cfg.optimizer.lr
+    optimizer = instantiate(cfg.optimizer)(params=[torch.nn.Parameter(torch.zeros(1))])
+    scheduler = instantiate(cfg.scheduler)(optimizer=optimizer, total_steps=total)
+    lrs = []
+    for _ in range(total):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()  # the last one too: Lightning steps after the final optimiser step
+    assert lrs[0] == pytest.approx(lr / 25) and lrs[1] == pytest.approx(lr)
+    assert lrs[1] > lrs[2] > lrs[3] == pytest.approx(lr / 25 / 1e4)  # the last step at the floor
+
+
+@pytest.mark.parametrize("total", [1, 2, 3, 20, 100])
+@pytest.mark.parametrize("warmup", [None, 0, 1, 5, 1000])
+def test_onecycle_takes_any_length(total, warmup):
+    """Short runs and long warm-ups are clamped, never a division by zero inside torch."""
+    from tonematch.training.schedules import one_cycle
+
+    optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = one_cycle(optimizer, total, max_lr=1.0, warmup_steps=warmup, pct_start=0.05)
+    lrs = []
+    for _ in range(total):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    top = max(range(total), key=lrs.__getitem__)
+    assert all(a < b for a, b in zip(lrs[: top + 1], lrs[1 : top + 1]))
+    assert all(a > b for a, b in zip(lrs[top:], lrs[top + 1 :]))

@@ -15,6 +15,7 @@ from tonematch.models.model import MasteringModel
 from tonematch.training.chain_draw import ChainDraw
 from tonematch.training.losses import MasteringLoss
 from tonematch.training.module import MasteringModule
+from tonematch.training.schedules import one_cycle
 
 SR, T = 16000, 8192
 SMALL = {"n_fft": 1024, "hop": 512, "n_mels": 32, "channels": [8, 16, 16, 16], "embed_dim": 32}
@@ -30,7 +31,7 @@ def one_numba_thread():
     numba.set_num_threads(before)
 
 
-def make_module(draw=None):
+def make_module(draw=None, scheduler=None):
     torch.manual_seed(0)
     model = MasteringModel.for_table(
         TABLE, SR, excerpt_frames=T, encoder_kwargs=SMALL, controller_kwargs={"hidden": 32}
@@ -41,6 +42,7 @@ def make_module(draw=None):
         SR,
         draw=draw,
         optimizer=functools.partial(torch.optim.AdamW, lr=1e-3, weight_decay=0.1),
+        scheduler=scheduler,
     )
 
 
@@ -53,7 +55,7 @@ def pair_batch(poison=False, seed=0):
     return {"input": x, "target": target, "reference": target.clone(), "index": torch.tensor([seed])}
 
 
-def fit(module, batches):
+def fit(module, batches, callbacks=()):
     trainer = pl.Trainer(
         accelerator="cpu",
         max_steps=len(batches),
@@ -62,6 +64,7 @@ def fit(module, batches):
         enable_progress_bar=False,
         enable_model_summary=False,
         limit_val_batches=0,
+        callbacks=list(callbacks),
     )
     before = {k: v.clone() for k, v in module.model.state_dict().items()}
     trainer.fit(module, train_dataloaders=torch.utils.data.DataLoader(batches, batch_size=None))
@@ -89,6 +92,30 @@ def test_nan_gradient_with_finite_loss_is_dropped():
     weight.register_hook(lambda grad: grad * float("nan"))
     _, changed = fit(module, [pair_batch(seed=3)])
     assert changed == [] and int(module.skipped_steps) == 1
+
+
+class StepRates(pl.Callback):
+    """The learning rate each optimiser step trains with."""
+
+    def __init__(self):
+        self.lrs = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+
+def test_one_cycle_schedule_is_stepped_every_optimizer_step():
+    """configure_optimizers builds the schedule over the trainer's max_steps and Lightning steps
+    it after every optimiser step: up to max_lr at the end of the warm-up, then down."""
+    module = make_module(scheduler=functools.partial(one_cycle, max_lr=1e-3, warmup_steps=2))
+    rates = StepRates()
+    batches = [pair_batch(seed=s) for s in range(5)]
+    trainer, _ = fit(module, batches, callbacks=[rates])
+    (config,) = trainer.lr_scheduler_configs
+    assert config.interval == "step" and config.scheduler.total_steps == trainer.max_steps == len(batches)
+    lrs = rates.lrs
+    assert len(lrs) == 5 and lrs[0] < lrs[1] < lrs[2] > lrs[3] > lrs[4]
+    assert lrs[0] == pytest.approx(1e-3 / 25) and lrs[2] == pytest.approx(1e-3)
 
 
 def test_self_supervised_targets_come_from_the_draw():

@@ -192,7 +192,10 @@ class MasteringModule(pl.LightningModule):
         optimizer = self.optimizer_factory(params=self.model.parameters())
         if self.scheduler_factory is None:
             return optimizer
-        scheduler = self.scheduler_factory(
-            optimizer=optimizer, total_steps=int(self.trainer.estimated_stepping_batches)
-        )
+        # the schedules span the run's optimiser steps: trainer.max_steps (max_epochs is -1)
+        total_steps = self.trainer.estimated_stepping_batches
+        if not np.isfinite(total_steps):
+            raise RuntimeError("a learning-rate schedule needs a training length: set trainer.max_steps")
+        scheduler = self.scheduler_factory(optimizer=optimizer, total_steps=int(total_steps))
+        # stepped after every optimiser step (OneCycleLR's and the warm-up's unit), not every epoch
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
