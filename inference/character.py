@@ -22,6 +22,8 @@ from tonematch.models.chain import compressor, eq as eq_stage, ops
 from tonematch.models.chain.biquads import response
 from tonematch.models.chain.loudness import gated_loudness, k_weighting
 
+from .excerpts import excerpt_starts, excerpts, joined, split  # noqa: F401  (re-exported: callers say character.joined)
+
 N_FFT_S = 0.046  # analysis window (~2048 samples at 44.1 kHz)
 HOP_S = 0.0116  # frame hop (~512 samples at 44.1 kHz)
 LOW_HZ = 25.0
@@ -75,35 +77,6 @@ def band_edges(sample_rate: int, n_fft: int, octaves: float = BAND_OCTAVES, min_
     if edges[-1] - edges[-2] < min_bins * bin_hz and len(edges) > 2:
         edges.pop(-2)
     return np.array(edges)
-
-
-def excerpt_starts(frames: int, excerpt: int, count: int) -> list[int]:
-    """Up to `count` evenly spaced excerpt starts covering the whole track (one if it is short)."""
-    if frames <= excerpt:
-        return [0]
-    n = min(count, math.ceil(frames / excerpt))
-    return [int(round(s)) for s in np.linspace(0, frames - excerpt, n)]
-
-
-def excerpts(audio: np.ndarray, sample_rate: int, excerpt_s: float = 6.0, max_excerpts: int = 6) -> np.ndarray:
-    """[C, T] -> [N, C, L]: up to `max_excerpts` evenly spaced excerpts of `excerpt_s` seconds
-    covering the whole track (the track itself when it is shorter than one)."""
-    audio = np.asarray(audio, dtype=np.float32)
-    length = int(excerpt_s * sample_rate)
-    starts = excerpt_starts(audio.shape[1], length, max_excerpts)
-    clips = [audio[:, s : s + length] for s in starts]
-    n = min(c.shape[1] for c in clips)
-    return np.stack([c[:, :n] for c in clips])
-
-
-def joined(clips: np.ndarray) -> np.ndarray:
-    """[N, C, L] -> [C, N * L]: excerpts end to end (what the exact check renders)."""
-    return np.concatenate(list(clips), axis=1)
-
-
-def split(audio: np.ndarray, count: int) -> np.ndarray:
-    """Inverse of `joined`: [C, N * L] -> [N, C, L]."""
-    return np.stack(np.split(audio[:, : audio.shape[1] // count * count], count, axis=1))
 
 
 def _layout(sample_rate: int, n_fft: int):

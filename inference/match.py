@@ -17,12 +17,13 @@ import numpy as np
 from tonematch.data import audio
 from tonematch.data.errors import TonematchError
 from tonematch.data.resample import resample
+from tonematch.models import lite
 from tonematch.models.chain import TABLE
 from tonematch.models.chain.settings import Settings
 from tonematch.models.measure.loudness import LoudnessMeter
 from tonematch.models.measure.truepeak import TruePeakMeter
 
-from . import character, matcher
+from . import excerpts
 
 # Streaming targets: (integrated loudness LUFS, true-peak ceiling dBTP), as the services publish.
 PLATFORMS = {
@@ -36,6 +37,7 @@ PLATFORMS = {
 GROUPS = ("eq", "dynamics", "width", "loudness")
 PROCESSORS_OF = {"eq": ("eq",), "dynamics": ("gain", "compressor"), "width": ("width",), "loudness": ("loudness",)}
 EXCERPT_S, MAX_EXCERPTS = 6.0, 6
+DEFAULT_CEILING_DBTP = -1.0  # the true-peak ceiling unless the reference peaks lower or the user says
 HIGHPASS_MIN_HZ = 20.0  # a predicted high-pass below this is left off (it would only turn phase)
 
 
@@ -79,7 +81,7 @@ class Options:
 class Target:
     """What the mix is matched to: a reference's character, loudness and peak."""
 
-    character: dict
+    character: dict | None  # None: measured from `clips` when refinement first asks (measured())
     lufs: float | None
     true_peak_dbtp: float
     sample_rate: int
@@ -87,13 +89,22 @@ class Target:
     name: str = "reference"
     model_input: np.ndarray | None = None  # joined excerpts at the network's rate
     extra: dict = field(default_factory=dict)
+    true_peak_ratio: float = 1.0  # true peak / sample peak of the source
+
+    def measured(self) -> dict:
+        """The character refinement matches; measured on first use (torch: only refinement pays)."""
+        if self.character is None:
+            from . import character
+
+            self.character = character.character_of(self.clips, self.sample_rate, self.true_peak_ratio)
+        return self.character
 
     def at_rate(self, sample_rate: int) -> "Target":
         """The same target measured on the excerpts resampled to `sample_rate` (band layout follows the rate)."""
         if sample_rate == self.sample_rate:
             return self
         clips = np.stack([resample(c, self.sample_rate, sample_rate) for c in self.clips])
-        return replace(self, character=character.character_of(clips, sample_rate), sample_rate=sample_rate, clips=clips)
+        return replace(self, character=None, sample_rate=sample_rate, clips=clips, true_peak_ratio=1.0)
 
 
 @dataclass
@@ -126,7 +137,7 @@ def analyse_array(x: np.ndarray, sample_rate: int) -> Analysis:
     x = _as_audio(x)
     lufs, tp, peak = _stream_levels([x], sample_rate, x.shape[0])
     return Analysis(
-        character.excerpts(x, sample_rate, EXCERPT_S, MAX_EXCERPTS),
+        excerpts.excerpts(x, sample_rate, EXCERPT_S, MAX_EXCERPTS),
         int(sample_rate),
         x.shape[0],
         lufs,
@@ -142,7 +153,7 @@ def analyse_file(path) -> Analysis:
         raise TonematchError(f"cannot master '{path}': {src.channels} channels, only mono or stereo")
     lufs, tp, peak = _stream_levels(audio.read_blocks(path), src.sample_rate, src.channels)
     length = int(EXCERPT_S * src.sample_rate)
-    starts = character.excerpt_starts(src.frames, length, MAX_EXCERPTS)
+    starts = excerpts.excerpt_starts(src.frames, length, MAX_EXCERPTS)
     n = min(length, src.frames)
     clips = np.stack([audio.read_segment(path, s, n) for s in starts])
     return Analysis(clips, src.sample_rate, src.channels, lufs, _db(tp), max(1.0, tp / peak) if peak > 0 else 1.0)
@@ -160,14 +171,7 @@ def _as_audio(x) -> np.ndarray:
 
 
 def target_from(a: Analysis, name: str = "reference") -> Target:
-    return Target(
-        character.character_of(a.clips, a.sample_rate, a.true_peak_ratio),
-        a.lufs,
-        a.true_peak_dbtp,
-        a.sample_rate,
-        a.clips,
-        name,
-    )
+    return Target(None, a.lufs, a.true_peak_dbtp, a.sample_rate, a.clips, name, true_peak_ratio=a.true_peak_ratio)
 
 
 # -- settings --------------------------------------------------------------------------------------
@@ -192,23 +196,27 @@ def loudness_and_ceiling(options: Options, target: Target) -> tuple[float, float
     elif plat is not None:
         ceiling = plat[1]
     else:
-        ceiling = float(np.clip(min(matcher.DEFAULT_CEILING_DBTP, target.true_peak_dbtp), ceil_low, ceil_high))
+        ceiling = float(np.clip(min(DEFAULT_CEILING_DBTP, target.true_peak_dbtp), ceil_low, ceil_high))
     return float(lufs), float(ceiling)
 
 
 def predicted_settings(model, mix: Analysis, target: Target) -> Settings:
-    """The network's settings for the mix at its native rate (analysis at the model's rate)."""
-    import torch
-
+    """The network's settings for the mix at its native rate (analysis at the model's rate).
+    `model`: the numpy runtime (models.lite; what load_model returns) or the torch model."""
     rate = model.sample_rate
-    x = resample(character.joined(mix.clips), mix.sample_rate, rate)
+    x = resample(excerpts.joined(mix.clips), mix.sample_rate, rate)
     ref = target.model_input
     if ref is None:
-        ref = resample(character.joined(target.clips), target.sample_rate, rate)
+        ref = resample(excerpts.joined(target.clips), target.sample_rate, rate)
         target.model_input = ref
-    with torch.no_grad():
-        unit = model.predict_track(torch.from_numpy(x), reference=torch.from_numpy(ref))
-    settings = Settings.from_unit(unit.double(), rate)
+    if isinstance(model, lite.LiteModel):
+        unit = model.predict_track(x, reference=ref)
+    else:  # a torch MasteringModel (training's evaluation hands one in)
+        import torch
+
+        with torch.no_grad():
+            unit = model.predict_track(torch.from_numpy(x), reference=torch.from_numpy(ref)).double().numpy()
+    settings = Settings.from_unit(unit, rate)
     settings = Settings(settings.values, mix.sample_rate, settings.bypass, settings.source)
     settings, _ = settings.at_rate(mix.sample_rate)
     # from_unit switches every band on; the high-pass stays on only where the network asks for one
@@ -252,7 +260,9 @@ def choose_settings(mix: Analysis, target: Target, options: Options, model=None)
     if model is not None:
         settings, start = predicted_settings(model, mix, target), "network"
     else:
-        x, ref = character.joined(mix.clips), character.joined(target.clips)
+        from . import matcher
+
+        x, ref = excerpts.joined(mix.clips), excerpts.joined(target.clips)
         settings, start = matcher.matcher_settings(x, ref, mix.sample_rate), "matcher"
     return finish(settings, mix, target, options, {"start": start})
 
@@ -260,26 +270,28 @@ def choose_settings(mix: Analysis, target: Target, options: Options, model=None)
 def finish(settings: Settings, mix: Analysis, target: Target, options: Options, notes: dict) -> tuple[Settings, dict]:
     """From start settings to the final ones: the run's loudness and ceiling, the chosen groups,
     refinement toward the target's character (a trust region around a network's start), amount."""
-    from . import refine
-
     lufs, ceiling = loudness_and_ceiling(options, target)
     settings.values["loudness.target_lufs"] = lufs
     settings.values["limiter.ceiling_dbtp"] = ceiling
     groups = options.groups()
     settings = with_groups(settings, groups)
-    if options.refine and any(g in groups for g in refine.GROUP_KEYS):
-        frames = character.analyse(mix.clips, mix.sample_rate, mix.true_peak_ratio)
-        result = refine.refine(
-            settings,
-            mix.clips,
-            frames,
-            target.character,
-            groups=tuple(g for g in groups if g in refine.GROUP_KEYS),
-            steps=refine.STEPS if options.steps is None else options.steps,
-            pull=refine.PULL if notes["start"] == "network" else refine.PULL_MEASURED,
-        )
-        settings = result.settings
-        notes.update(refined=result.kept, distance_before=result.start_distance, distance_after=result.distance)
+    if options.refine:  # refinement's frame model is torch: only a refining run imports it
+        from . import character, refine
+
+        refinable = tuple(g for g in groups if g in refine.GROUP_KEYS)
+        if refinable:
+            frames = character.analyse(mix.clips, mix.sample_rate, mix.true_peak_ratio)
+            result = refine.refine(
+                settings,
+                mix.clips,
+                frames,
+                target.measured(),
+                groups=refinable,
+                steps=refine.STEPS if options.steps is None else options.steps,
+                pull=refine.PULL if notes["start"] == "network" else refine.PULL_MEASURED,
+            )
+            settings = result.settings
+            notes.update(refined=result.kept, distance_before=result.start_distance, distance_after=result.distance)
     return scaled(settings, options.amount), notes
 
 
@@ -289,15 +301,15 @@ _MODELS: dict = {}
 
 
 def load_model(stem: str | None):
-    """The network for `stem` (None: the shipped default; 'none': no network), cached."""
+    """The network for `stem` (None: the shipped default; 'none': no network), cached, in the
+    numpy runtime (models.lite: no torch import, a second and ~200 MB saved per run)."""
     if stem == "none":
         return None
-    from tonematch.models.files import DEFAULT_MODEL, load_model as load
+    from tonematch.models.files import DEFAULT_MODEL
 
     key = str(stem or DEFAULT_MODEL)
     if key not in _MODELS:
         if stem is None and not Path(str(DEFAULT_MODEL) + ".safetensors").is_file():
             return None  # a source tree without the shipped weights: the matcher starts
-        model, _ = load(key, expected_param_names=TABLE.learned_keys)
-        _MODELS[key] = model
+        _MODELS[key] = lite.load(key, expected_param_names=TABLE.learned_keys)
     return _MODELS[key]

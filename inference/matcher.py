@@ -27,11 +27,11 @@ from tonematch.models.measure.stereo import width as side_mid_ratio
 from tonematch.models.measure.truepeak import true_peak_dbtp
 
 from . import character
+from .match import DEFAULT_CEILING_DBTP
 
 FIT_BANDS = ("low_shelf", "peak1", "peak2", "peak3", "peak4", "high_shelf")
 STEPS = 100  # L-BFGS-B iterations
 GAIN_PENALTY = 1e-3  # per dB^2: of two equally good fits, prefer the one with smaller boosts
-DEFAULT_CEILING_DBTP = -1.0
 
 
 def _ranges(sample_rate: int):

@@ -12,15 +12,22 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+import numpy as np
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
 from tonematch.data.errors import TonematchError
 from tonematch.models.descriptors import DESCRIPTOR_NAMES
-from tonematch.models.model import MasteringModel
+
+if TYPE_CHECKING:  # torch is imported where a function needs it: lite.py reads model files without it
+    import torch
+
+    from tonematch.models.model import MasteringModel
+
+# Derived buffers of the encoder (not in its state dict) that a model file also carries, so the
+# numpy runtime (lite.py) needs neither torch nor librosa to rebuild them.
+DERIVED_KEYS = ("encoder.mel", "encoder.window")
 
 # The shipped default model: models/weights/default.safetensors + .json (package data).
 DEFAULT_MODEL = Path(__file__).resolve().parent / "weights" / "default"
@@ -55,7 +62,7 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     _write_atomic(path, lambda p: p.write_text(text + "\n", encoding="utf-8"))
 
 
-def _read(path_stem: str | os.PathLike, kind: str, fmt: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def _read(path_stem: str | os.PathLike, kind: str, fmt: str, numpy: bool = False) -> tuple[dict, dict[str, Any]]:
     tensors_path, json_path = _paths(path_stem)
     for p in (tensors_path, json_path):
         if not p.is_file():
@@ -72,7 +79,14 @@ def _read(path_stem: str | os.PathLike, kind: str, fmt: str) -> tuple[dict[str, 
             f"this tonematch reads version {FORMAT_VERSION}"
         )
     try:
-        tensors = load_file(str(tensors_path), device="cpu")
+        if numpy:
+            from safetensors.numpy import load_file as load_numpy
+
+            tensors = load_numpy(str(tensors_path))
+        else:
+            from safetensors.torch import load_file
+
+            tensors = load_file(str(tensors_path), device="cpu")
     except (OSError, SafetensorError) as exc:
         raise TonematchError(f"{tensors_path} is not a readable safetensors file: {exc}") from None
     return tensors, card
@@ -80,6 +94,8 @@ def _read(path_stem: str | os.PathLike, kind: str, fmt: str) -> tuple[dict[str, 
 
 def encoder_fingerprint(model: MasteringModel) -> str:
     """SHA-256 over the encoder's weights: identifies which encoder produced an embedding."""
+    import torch
+
     h = hashlib.sha256()
     for name, tensor in sorted(model.encoder.state_dict().items()):
         h.update(name.encode())
@@ -90,8 +106,11 @@ def encoder_fingerprint(model: MasteringModel) -> str:
 
 def save_model(model: MasteringModel, path_stem: str | os.PathLike, card: dict[str, Any] | None = None) -> None:
     """Write `<stem>.safetensors` (weights) and `<stem>.json` (config + card fields)."""
+    from safetensors.torch import save_file
+
     tensors_path, json_path = _paths(path_stem)
     state = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+    state.update({key: model.get_buffer(key).detach().to("cpu").contiguous().clone() for key in DERIVED_KEYS})
     data: dict[str, Any] = {"format": MODEL_FORMAT, "format_version": FORMAT_VERSION}
     data.update(card or {})
     data["config"] = model.config()  # written last: card fields can never override the config
@@ -107,15 +126,12 @@ def load_model(
 
     `expected_param_names`: the chain's learned keys; a model trained for another chain raises.
     """
+    from tonematch.models.model import MasteringModel
+
     state, card = _read(path_stem, "model", MODEL_FORMAT)
-    cfg = card.get("config")
-    if not isinstance(cfg, dict):
-        raise TonematchError(f"{_paths(path_stem)[1]} has no model config")
+    _check_card(path_stem, card, expected_param_names)
+    cfg = card["config"]
     names = cfg.get("param_names")
-    if expected_param_names is not None and list(names or []) != list(expected_param_names):
-        raise TonematchError(_names_mismatch(path_stem, names, list(expected_param_names)))
-    if cfg.get("descriptor_names", DESCRIPTOR_NAMES) != DESCRIPTOR_NAMES:
-        raise TonematchError(f"model {path_stem} was trained with other descriptors than this tonematch computes")
     try:
         model = MasteringModel(
             n_params=int(cfg["n_params"]),
@@ -128,10 +144,40 @@ def load_model(
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise TonematchError(f"model {path_stem} has an invalid config: {exc}") from None
+    derived = {key: state.pop(key) for key in DERIVED_KEYS if key in state}
     _check_state(path_stem, model, state)
     model.load_state_dict(state, strict=True)
+    for key, tensor in derived.items():  # what the numpy runtime will use must be what torch computes
+        own = model.get_buffer(key)
+        if tensor.shape != own.shape or not bool((tensor - own).abs().max() <= 1e-6 * (1.0 + own.abs().max())):
+            raise TonematchError(f"model {path_stem}: '{key}' differs from the one the encoder computes")
     model.eval()
     return model, card
+
+
+def _check_card(path_stem, card: dict[str, Any], expected_param_names: list[str] | None) -> None:
+    cfg = card.get("config")
+    if not isinstance(cfg, dict):
+        raise TonematchError(f"{_paths(path_stem)[1]} has no model config")
+    names = cfg.get("param_names")
+    if expected_param_names is not None and list(names or []) != list(expected_param_names):
+        raise TonematchError(_names_mismatch(path_stem, names, list(expected_param_names)))
+    if cfg.get("descriptor_names", DESCRIPTOR_NAMES) != DESCRIPTOR_NAMES:
+        raise TonematchError(f"model {path_stem} was trained with other descriptors than this tonematch computes")
+
+
+def read_model_file(
+    path_stem: str | os.PathLike, expected_param_names: list[str] | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """A model file's weights as numpy arrays and its card, checked as load_model checks them
+    (format, parameter names, descriptors), without torch: for the numpy runtime (lite.py)."""
+    weights, card = _read(path_stem, "model", MODEL_FORMAT, numpy=True)
+    _check_card(path_stem, card, expected_param_names)
+    weights = {k: v.astype(np.float32, copy=False) for k, v in weights.items()}
+    bad = [k for k, v in weights.items() if not np.isfinite(v).all()]
+    if bad:
+        raise TonematchError(f"weights in {path_stem} hold NaN or infinite values ('{bad[0]}')")
+    return weights, card
 
 
 def _names_mismatch(path_stem, got: list[str] | None, expected: list[str]) -> str:
@@ -171,6 +217,9 @@ def save_style(
 
     Pass the `model` whose encoder produced the embedding so loading can check it matches.
     """
+    import torch
+    from safetensors.torch import save_file
+
     embedding = torch.as_tensor(embedding).detach().to("cpu", torch.float32).flatten().contiguous()
     descriptors = torch.as_tensor(descriptors).detach().to("cpu", torch.float32).flatten().contiguous()
     if descriptors.numel() != len(DESCRIPTOR_NAMES):

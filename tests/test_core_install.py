@@ -79,15 +79,17 @@ def test_render_and_analyze_a_file(result):
     assert result["file"]["sample_rate"] == 44100 and result["file"]["channels"] == 2
 
 
-def test_render_and_analyze_never_load_torch(tmp_path, example_mix):
-    """`tonematch render` and `analyze` run without importing torch (about 220 MB and a second
-    a process): the exact renderer and the meters are numpy + numba only."""
+def test_render_analyze_and_match_without_refinement_never_load_torch(tmp_path, example_mix, example_reference):
+    """`tonematch render`, `analyze` and `match --no-refine` (the shipped network included) run
+    without importing torch (about 220 MB and a second a process): the exact renderer and the
+    meters are numpy + numba, the network runs in models/lite.py."""
     out = tmp_path / "out.wav"
     script = (
         "import sys\n"
         "from tonematch.inference.cli import main\n"
         "for argv in (['render', sys.argv[1], '--params', 'examples/settings.json', '-o', sys.argv[2]],\n"
-        "             ['analyze', sys.argv[2]]):\n"
+        "             ['analyze', sys.argv[2]],\n"
+        "             ['match', sys.argv[1], '-r', sys.argv[3], '-o', sys.argv[2] + '.m.wav', '--no-refine']):\n"
         "    try:\n"
         "        main(argv)\n"
         "    except SystemExit as e:\n"
@@ -95,7 +97,7 @@ def test_render_and_analyze_never_load_torch(tmp_path, example_mix):
         "print('TORCH', 'torch._C' in sys.modules)\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", script, str(example_mix), str(out)],
+        [sys.executable, "-c", script, str(example_mix), str(out), str(example_reference)],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -103,3 +105,4 @@ def test_render_and_analyze_never_load_torch(tmp_path, example_mix):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().splitlines()[-1] == "TORCH False" and out.exists()
+    assert "settings from the network" in proc.stdout  # the shipped model ran

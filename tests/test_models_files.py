@@ -79,9 +79,11 @@ def test_weights_file_is_plain_safetensors(model, tmp_path):
     path = tmp_path / "m.safetensors"
     assert not path.read_bytes().startswith(b"\x80")  # no pickle protocol header
     tensors = load_file(str(path))  # safetensors alone, no torch.load
-    assert set(tensors) == set(model.state_dict())
+    # the state dict plus the encoder's derived buffers the numpy runtime reads
+    assert set(tensors) == set(model.state_dict()) | {"encoder.mel", "encoder.window"}
     for key, value in model.state_dict().items():
         assert torch.equal(tensors[key], value)
+    assert torch.equal(tensors["encoder.mel"], model.encoder.mel)
     with safe_open(str(path), framework="pt") as f:
         assert f.metadata() == {"format": "pt"}
     card = json.loads((tmp_path / "m.json").read_text())

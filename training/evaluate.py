@@ -148,7 +148,7 @@ def pipeline_method(
                     settings,
                     mix.clips,
                     frames,
-                    target.character,
+                    target.measured(),
                     pull=refine.PULL_MEASURED,
                     steps=refine.STEPS if steps is None else steps,
                 ).settings

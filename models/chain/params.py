@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
+import numpy as np
+
 from tonematch.data.errors import TonematchError
 
 from .lazy import is_tensor, torch
@@ -128,7 +130,10 @@ class ParamTable:
         for e in self.entries:
             if not e.spec.learned:
                 value = fixed.get(e.key, e.spec.default_value(sample_rate))
-                out[e.key] = torch.full(u.shape[:-1], float(value), dtype=u.dtype, device=u.device)
+                if is_tensor(u):
+                    out[e.key] = torch.full(u.shape[:-1], float(value), dtype=u.dtype, device=u.device)
+                else:
+                    out[e.key] = np.full(u.shape[:-1], float(value))
         return out
 
     def to_unit(self, values: Mapping[str, torch.Tensor], sample_rate: float) -> torch.Tensor:

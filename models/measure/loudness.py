@@ -87,16 +87,21 @@ def _lufs(power):
         return -0.691 + 10.0 * np.log10(power)
 
 
+def gate(power: np.ndarray) -> np.ndarray:
+    """BS.1770-4's two-stage gate over channel-weighted block powers: which blocks count."""
+    power = np.asarray(power, dtype=np.float64)
+    lufs = _lufs(power)
+    keep = lufs >= ABS_GATE_LUFS
+    if keep.any():
+        keep &= lufs > _lufs(power[keep].mean()) + REL_GATE_LU
+    return keep
+
+
 def gated_mean_power(power: np.ndarray) -> float:
     """BS.1770-4 two-stage gated mean of channel-weighted block powers (0.0 if nothing passes)."""
     power = np.asarray(power, dtype=np.float64)
-    lufs = _lufs(power)
-    gate = lufs >= ABS_GATE_LUFS
-    if not gate.any():
-        return 0.0
-    rel = _lufs(power[gate].mean()) + REL_GATE_LU
-    gate &= lufs > rel
-    return float(power[gate].mean()) if gate.any() else 0.0
+    keep = gate(power)
+    return float(power[keep].mean()) if keep.any() else 0.0
 
 
 def integrated_from_powers(power: np.ndarray) -> float | None:

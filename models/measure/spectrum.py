@@ -69,6 +69,12 @@ def band_powers(freqs: np.ndarray, psd: np.ndarray, edges) -> np.ndarray:
     return out
 
 
+def centroid_hz(freqs: np.ndarray, power: np.ndarray) -> float | None:
+    """Power-weighted mean frequency of a spectrum [F] on `freqs`; None for silence."""
+    total = float(np.sum(power))
+    return float(np.dot(freqs, power) / total) if total > 0 else None
+
+
 class SpectrumMeter:
     """Streaming long-term average spectrum of [C, n] blocks (bounded memory: one frame of
     carry and [C, NPERSEG/2 + 1] sums)."""
@@ -131,11 +137,7 @@ class SpectrumMeter:
     def centroid_hz(self) -> float | None:
         """Power-weighted mean frequency of the channel-summed spectrum; None for silence."""
         freqs, psd = self.psd()
-        if freqs is None:
-            return None
-        p = psd.sum(axis=0)
-        total = float(p.sum())
-        return float(freqs @ p / total) if total > 0 else None
+        return None if freqs is None else centroid_hz(freqs, psd.sum(axis=0))
 
     def third_octave_db(self, lo_hz: float = 20.0, hi_hz: float = 20000.0) -> tuple[np.ndarray, np.ndarray]:
         """(centres, band power in dB re full-scale mean square) on the 1/3-octave grid, channels

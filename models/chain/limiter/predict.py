@@ -129,7 +129,8 @@ class Predictor:
         self.lo_k, self.hi_k = inverse[: len(lo)], inverse[len(lo) :]
         self.evaluations = 0
         # a few release time constants: the second half's state then equals one sweep's
-        self.warm = la + 2 * self.guard + 2 + int(np.ceil(WARM_TIME_CONSTANTS / -np.log(min(self.rel, 1.0 - 1e-12))))
+        pole = min(max(self.rel, 1e-300), 1.0 - 1e-12) if np.isfinite(self.rel) else 0.5  # NaN: any warm-up
+        self.warm = self.la + 2 * self.guard + 2 + int(np.ceil(WARM_TIME_CONSTANTS / -np.log(pole)))
 
     def _cumulative(self, gain: float) -> np.ndarray:
         """Cumulative limited energy at every mark: two halves of the file on two threads
