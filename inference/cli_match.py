@@ -131,6 +131,7 @@ def cmd_match(args: argparse.Namespace) -> int:
         return 0
     from . import match
 
+    match.prefetch_refinement(options)
     reference = match.target_from(match.analyse_file(args.reference), name=args.reference)
     model = match.load_model(options.model)
     args.source = {"reference": str(args.reference), "model": "none" if model is None else (options.model or "default")}
