@@ -14,7 +14,8 @@ The measurements that ride along a pass (meters, the limiter's envelope, the pre
 statistics) run on a second thread, a block behind the main one (`_Lane`): the numba kernels
 release the GIL, so a pass uses two cores and the output is the same as a serial run.
 Pre-limiter blocks are kept between passes when they fit in `cache_bytes` (96 MB: a 4.5-minute
-stereo track at 44.1 kHz in float32); otherwise they are recomputed from the source. The
+stereo track at 44.1 kHz in float32) and freed as the limiter pass reads them (a correction pass,
+or a file over the cache, recomputes them from the source). The
 prediction's statistics (8 bytes a sample) are summed over segments of `STATS_DECIMATION`
 samples once the file is longer than the cache, so an hour-long file renders in bounded memory.
 """
@@ -216,7 +217,19 @@ class ExactRenderer:
                         one.stats = one.stats.coarsened(STATS_DECIMATION)
         lane.drain()
         peaks = one.peaks
-        pre = (lambda: iter(cache)) if cache is not None else (lambda: self._pre(source))
+        kept_blocks = cache is not None
+
+        def pre() -> Iterator[np.ndarray]:
+            """The pre-limiter blocks: the first pass's, handed over and freed as they are read
+            (a cached file then holds its pre-limiter audio or its output, not both), or
+            recomputed from the source, block for block the same."""
+            nonlocal cache
+            if cache is None:
+                return self._pre(source)
+            blocks, cache = cache, None
+            blocks.reverse()
+            return (blocks.pop() for _ in range(len(blocks)))
+
         if not one.use_loudness:
             yield from self._limited(pre(), 0.0, peaks)
             return
@@ -233,7 +246,7 @@ class ExactRenderer:
         for attempt in range(MAX_PASSES):
             gain, expected = solve_gain_db(predictor.lufs, target, gain, offset)
             out_meter = loudness.StreamingMeter(self.sample_rate, self.channels)
-            kept: list[np.ndarray] | None = [] if cache is not None else None
+            kept: list[np.ndarray] | None = [] if kept_blocks else None
             for y in self._limited(pre(), gain, peaks):
                 lane.submit(out_meter.add, y)
                 if kept is not None:
