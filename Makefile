@@ -12,7 +12,8 @@ venv: $(STAMP)
 
 # torch first, pinned: 2.13.0 is the CPU build; left to the dependency resolver, pip would pick
 # the newest CUDA build (several GB). Reinstalls when pyproject.toml changes.
-# Then one render, analysis and match of the example compile every numba kernel they use once
+# Then one render, analysis and match (the network, a short refinement) of the example compile
+# every numba kernel they use once
 # (cache=True: kept in __pycache__ beside the sources), so the first real command starts warm.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +26,7 @@ warmup:
 	$(BIN)/tonematch render examples/mix.flac --params examples/settings.json -o $(VENV)/.warmup.wav > /dev/null
 	$(BIN)/tonematch analyze examples/mix.flac > /dev/null
 	$(BIN)/tonematch match examples/mix.flac --reference examples/reference.flac -o $(VENV)/.warmup-match.wav \
-		--model none --steps 5 > /dev/null
+		--steps 5 > /dev/null
 	rm -f $(VENV)/.warmup.wav $(VENV)/.warmup-match.wav $(VENV)/.warmup-match.json
 
 demo: venv
