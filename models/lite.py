@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
-from numba import njit, prange, vectorize
+from numba import njit, prange
 
 from tonematch.data.errors import TonematchError
 from tonematch.models import files
@@ -27,10 +27,14 @@ _POWER_EPS = 1e-10  # as encoder.py: -100 dB floor before the log
 NORM_EPS = 1e-5  # GroupNorm / LayerNorm eps and the std floor, torch's defaults as the model uses them
 
 
-@vectorize(["float32(float32)"], cache=True)
-def gelu(x):
-    """Exact GELU, x Phi(x) (torch.nn.GELU's default, not the tanh approximation)."""
-    return np.float32(0.5 * x * (1.0 + math.erf(x / math.sqrt(2.0))))
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def gelu(x: np.ndarray) -> np.ndarray:
+    """Exact GELU, x Phi(x) (torch.nn.GELU's default, not the tanh approximation), for the
+    controller's few hundred values (the encoder's run fused in _norm_gelu_pool)."""
+    x = np.asarray(x, dtype=np.float64)
+    return (0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)).astype(np.float64))).astype(np.float32)
 
 
 def _conv3x3(x: np.ndarray, w: np.ndarray) -> np.ndarray:
