@@ -259,6 +259,7 @@ def choose_settings(mix: Analysis, target: Target, options: Options, model=None)
     target = target.at_rate(mix.sample_rate)
     if model is not None:
         settings, start = predicted_settings(model, mix, target), "network"
+        release_memory()  # the network's activations: freed, handed back before the render
     else:
         from . import matcher
 

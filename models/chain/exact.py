@@ -178,19 +178,29 @@ class ExactRenderer:
         tail = lim.process(np.zeros((self.channels, lim.latency), dtype=np.float32), None, g)
         yield tail[:, skip:]
 
-    def _predictor(self, stats: _Stats, tracker) -> Predictor:
-        v = self.settings.values
+    def _predictor(self, one: _PassOne) -> Predictor:
+        """The loudness predictor from the first pass's statistics. Per sample (a cached file),
+        the envelope is joined into one array and `one.peaks` becomes views into it, so the
+        limiter pass and the predictor share it and the per-block copies are freed."""
+        v, stats = self.settings.values, one.stats
         la = limiter.lookahead_samples(v["limiter.lookahead_ms"], self.sample_rate)
         rel = ops.time_constant_to_pole(v["limiter.release_ms"], self.sample_rate)
         ceiling = float(limiter.ceiling_gain(v["limiter.ceiling_dbtp"]))
+        if stats.d != 1:
+            e, env = stats.arrays()
+            return Predictor(env, 0, e, self.sample_rate, ceiling, rel, la, decimation=stats.d)
         # the envelope of the last TAPS_RIGHT samples comes out with the flush
-        tail = tracker.peaks(np.zeros((self.channels, limiter.TAPS_RIGHT), np.float32))
-        stats.add(np.zeros(0, np.float32), tail) if stats.d == 1 else None
-        e, env = stats.arrays()
-        if stats.d == 1:
-            env = env[limiter.TAPS_RIGHT :]  # envelope entry j was sample j - TAPS_RIGHT
-            return Predictor(env, 0, e, self.sample_rate, ceiling, rel, la)
-        return Predictor(env, 0, e, self.sample_rate, ceiling, rel, la, decimation=stats.d)
+        tail = one.tracker.peaks(np.zeros((self.channels, limiter.TAPS_RIGHT), np.float32))
+        e = np.concatenate(stats.e) if stats.e else np.zeros(0, np.float32)
+        stats.e = []  # one copy at a time: the joined array replaces the blocks
+        blocks = stats.env
+        env = np.concatenate(blocks + [tail])
+        stats.env = []
+        if one.peaks is not None:
+            bounds = np.cumsum([0] + [len(b) for b in blocks])
+            one.peaks = [env[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
+        # envelope entry j was sample j - TAPS_RIGHT
+        return Predictor(env[limiter.TAPS_RIGHT :], 0, e, self.sample_rate, ceiling, rel, la)
 
     def blocks(self, source: Source) -> Iterator[np.ndarray]:
         """Yield the rendered output, block by block, same length as the source."""
@@ -216,7 +226,6 @@ class ExactRenderer:
                     if one.predict:
                         one.stats = one.stats.coarsened(STATS_DECIMATION)
         lane.drain()
-        peaks = one.peaks
         kept_blocks = cache is not None
 
         def pre() -> Iterator[np.ndarray]:
@@ -231,7 +240,7 @@ class ExactRenderer:
             return (blocks.pop() for _ in range(len(blocks)))
 
         if not one.use_loudness:
-            yield from self._limited(pre(), 0.0, peaks)
+            yield from self._limited(pre(), 0.0, one.peaks)
             return
         target = s.values["loudness.target_lufs"]
         measured = one.meter.integrated()
@@ -240,7 +249,8 @@ class ExactRenderer:
         if not one.use_limiter:
             yield from self._limited(pre(), gain)
             return
-        predictor = self._predictor(one.stats, one.tracker)
+        predictor = self._predictor(one)
+        peaks = one.peaks
         del one
         offset = 0.0  # measured minus predicted loudness, learnt from a pass
         for attempt in range(MAX_PASSES):
