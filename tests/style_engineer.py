@@ -1,10 +1,12 @@
-"""A consistent, adaptive synthetic mastering engineer for the style tests (no corpus needed).
+"""A consistent, adaptive synthetic mastering engineer for the style tests and benchmark.
 
-Mixes are music_like signals with varied tonal balance (random low and high shelves), level and
-width. The engineer pulls every mix 70 % of the way to their own tilt (shelves from the mix's measured
-bass and treble balance), compresses with a fixed habit (3:1, threshold 4 dB over
-the mix's loudness, fast attack), widens to 1.25 and lands at -10 LUFS with a little per-song
-variation. Each master is the exact chain render of its mix.
+A mix is any music (music_like signals in the tests, corpus tracks in benchmarks/bench_style.py)
+given a varied tonal balance (random low and high shelves), level and width. The engineer pulls
+every mix 70 % of the way to their own tilt (shelves from the mix's measured bass and treble
+balance), compresses with their habit (3:1 at 4 dB over the mix's loudness, fast attack), widens
+to 1.25 and lands at -10 LUFS. Per song they vary a little, as people do: the tilt they aim for
+(+-0.5 dB), the threshold (+-1 dB) and the loudness (+-0.3 LU). Each master is the exact chain
+render of its mix.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from signals import music_like
 SR = 44100
 TARGET_LOW_DB, TARGET_HIGH_DB, TARGET_LUFS = 3.0, 2.0, -10.0
 PULL = 0.7  # the share of the way to their own balance the engineer goes (a dull mix stays a little dull)
+THRESHOLD_OVER_LUFS, RATIO, ATTACK_MS, RELEASE_MS, WIDTH = 4.0, 3.0, 5.0, 80.0, 1.25
 
 
 def _bands(x: np.ndarray) -> tuple[float, float]:
@@ -33,9 +36,11 @@ def _bands(x: np.ndarray) -> tuple[float, float]:
     return float(tone[(c > 40) & (c < 120)].mean() - mid), float(tone[(c > 6000) & (c < 14000)].mean() - mid)
 
 
-def make_mix(seed: int, seconds: float = 8.0) -> np.ndarray:
+def as_mix(music: np.ndarray, seed: int) -> np.ndarray:
+    """Music [2, T] at SR made into an unmastered mix: random shelves, width and level."""
     rng = np.random.default_rng(1000 + seed)
-    x = music_like(seconds, SR, seed=seed, level_db=float(rng.uniform(-26, -16)))
+    rms = float(np.sqrt(np.mean(np.square(music, dtype=np.float64)))) + 1e-12
+    x = (music * (10 ** (float(rng.uniform(-26, -16)) / 20) / rms)).astype(np.float32)
     s = Settings.defaults(SR)
     s.bypass = frozenset(set(s.bypass) | {"loudness", "limiter"})
     s.values.update(
@@ -50,22 +55,27 @@ def make_mix(seed: int, seconds: float = 8.0) -> np.ndarray:
     return render_array(x, s, SR)
 
 
+def make_mix(seed: int, seconds: float = 8.0) -> np.ndarray:
+    return as_mix(music_like(seconds, SR, seed=seed), seed)
+
+
 def engineer_settings(mix: np.ndarray, seed: int) -> Settings:
     rng = np.random.default_rng(2000 + seed)
     low, high = _bands(mix)
     lufs = match.analyse_array(mix, SR).lufs
+    aim_low, aim_high = TARGET_LOW_DB + rng.normal(0, 0.5), TARGET_HIGH_DB + rng.normal(0, 0.5)
     s = Settings.defaults(SR)
     s.values.update(
         {
-            "eq.low_shelf.gain_db": float(np.clip(PULL * (TARGET_LOW_DB - low), -12, 12)),
+            "eq.low_shelf.gain_db": float(np.clip(PULL * (aim_low - low), -12, 12)),
             "eq.low_shelf.freq_hz": 150.0,
-            "eq.high_shelf.gain_db": float(np.clip(PULL * (TARGET_HIGH_DB - high), -12, 12)),
+            "eq.high_shelf.gain_db": float(np.clip(PULL * (aim_high - high), -12, 12)),
             "eq.high_shelf.freq_hz": 5000.0,
-            "compressor.threshold_db": float(lufs + 4.0),
-            "compressor.ratio": 3.0,
-            "compressor.attack_ms": 5.0,
-            "compressor.release_ms": 80.0,
-            "width.width": 1.25,
+            "compressor.threshold_db": float(lufs + THRESHOLD_OVER_LUFS + rng.normal(0, 1.0)),
+            "compressor.ratio": RATIO,
+            "compressor.attack_ms": ATTACK_MS,
+            "compressor.release_ms": RELEASE_MS,
+            "width.width": WIDTH,
             "loudness.target_lufs": TARGET_LUFS + float(rng.normal(0, 0.3)),
             "limiter.ceiling_dbtp": -1.0,
         }
@@ -73,12 +83,16 @@ def engineer_settings(mix: np.ndarray, seed: int) -> Settings:
     return s
 
 
-def make_pairs(folder, seeds, seconds: float = 8.0) -> None:
-    """folder/mix/song<seed>.wav and folder/master/song<seed>.wav (float WAV)."""
+def write_pair(folder, name: str, mix: np.ndarray, seed: int) -> None:
+    """folder/mix/NAME.wav and folder/master/NAME.wav (float WAV): the mix and the engineer's master."""
     (folder / "mix").mkdir(parents=True, exist_ok=True)
     (folder / "master").mkdir(parents=True, exist_ok=True)
+    master = render_array(mix, engineer_settings(mix, seed), SR)
+    sf.write(folder / "mix" / f"{name}.wav", mix.T, SR, subtype="FLOAT")
+    sf.write(folder / "master" / f"{name}.wav", master.T, SR, subtype="FLOAT")
+
+
+def make_pairs(folder, seeds, seconds: float = 8.0) -> None:
+    """folder/mix/song<seed>.wav and folder/master/song<seed>.wav from synthetic music."""
     for seed in seeds:
-        mix = make_mix(seed, seconds)
-        master = render_array(mix, engineer_settings(mix, seed), SR)
-        sf.write(folder / "mix" / f"song{seed}.wav", mix.T, SR, subtype="FLOAT")
-        sf.write(folder / "master" / f"song{seed}.wav", master.T, SR, subtype="FLOAT")
+        write_pair(folder, f"song{seed}", make_mix(seed, seconds), seed)
