@@ -570,14 +570,19 @@ def describe(style: Style) -> list[str]:
             + ", ".join(
                 (eq or ["EQ flat"])
                 + [
-                    f"ratio {h['ratio']:.1f}:1 at {h['threshold_db']:.1f} dB "
-                    f"({h['threshold_rel_lufs']:+.1f} dB re the mix's "
-                    f"loudness), attack {h['attack_ms']:.0f} ms, release {h['release_ms']:.0f} ms",
                     f"width {h['width']:.2f}",
                     f"{h['target_lufs']:.1f} LUFS",
                     f"ceiling {h['ceiling_dbtp']:.1f} dBTP",
                 ]
             )
+        )
+        # Many compressor settings give the same block crest and loudness spread, so the pairs'
+        # readings stay near the common start: the style's dynamics are its crest and spread
+        # targets below, which refinement meets per mix. Say so rather than print a start as a habit.
+        lines.append(
+            f"dynamics: the compressor starts at ratio {h['ratio']:.1f}:1, {h['threshold_rel_lufs']:+.1f} dB "
+            "re the mix's loudness, and is set per mix to the crest and loudness spread below (the pairs "
+            "do not pin down one compressor setting)"
         )
     else:
         lines.append(
