@@ -3,7 +3,7 @@
 Between x[n] and x[n+1] the three phases n + 1/4, 1/2, 3/4 are estimated by a Kaiser-windowed
 sinc over x[n - TAPS_LEFT .. n + TAPS_RIGHT]; the true-peak envelope at n is the max of |x[n]|
 and those three. The limiter detects with it (torch `true_peak_envelope`, numba
-`_true_peak_block`), and `true_peak_dbtp` / `TruePeakMeter` measure with it.
+limiter/detect.py), and `true_peak_dbtp` / `TruePeakMeter` measure with it.
 """
 
 from __future__ import annotations
@@ -44,24 +44,24 @@ def true_peak_envelope(x):
     return peak.reshape(b, c, t).amax(dim=1)
 
 
-@njit(cache=True)
-def _true_peak_block(xa, peak_out):
-    """True-peak envelope for the n = xa.shape[1] - TAPS + 1 positions of xa [C, n + TAPS - 1]
-    whose taps all lie inside xa: max over channels of |x| and of the three in-between phases.
-    Loops run tap-outer, sample-inner so the inner loop is contiguous and vectorises."""
+FIR32 = FIR.astype(np.float32)
+
+
+@njit(cache=True, nogil=True)
+def _true_peak_max(xa, fir):
+    """Max over channels of |x| and of the three in-between phases, for the n = xa.shape[1] -
+    TAPS + 1 positions of xa [C, n + TAPS - 1] whose taps all lie inside xa. In float32 (eight
+    lanes a SIMD instruction; 24 products of full-scale samples round at ~1e-6 dB), taps outer,
+    samples inner, so the inner loop is contiguous and vectorises."""
     channels, total = xa.shape
     taps = TAPS_LEFT + TAPS_RIGHT + 1
     n = total - taps + 1
-    fir = FIR
-    for j in range(n):
-        peak_out[j] = 0.0
-    acc = np.empty(n)
+    best = np.float32(0.0)
+    acc = np.empty(n, np.float32)
     for c in range(channels):
-        row = xa[c].astype(np.float64)
+        row = xa[c].astype(np.float32)
         for j in range(n):
-            v = abs(row[j + TAPS_LEFT])
-            if v > peak_out[j]:
-                peak_out[j] = v
+            best = max(best, abs(row[j + TAPS_LEFT]))
         for ph in range(3):
             acc[:] = 0.0
             for k in range(taps):
@@ -69,9 +69,8 @@ def _true_peak_block(xa, peak_out):
                 for j in range(n):
                     acc[j] += f * row[j + k]
             for j in range(n):
-                v = abs(acc[j])
-                if v > peak_out[j]:
-                    peak_out[j] = v
+                best = max(best, abs(acc[j]))
+    return best
 
 
 class TruePeakMeter:
@@ -95,9 +94,7 @@ class TruePeakMeter:
             self.context = self.context.astype(np.result_type(block.dtype, self.context.dtype))
         xa = np.concatenate([self.context, block.astype(self.context.dtype, copy=False)], axis=1)
         self.context = xa[:, xa.shape[1] - self.context.shape[1] :].copy()
-        env = np.empty(block.shape[1])
-        _true_peak_block(xa, env)
-        self.max = max(self.max, float(env.max()))
+        self.max = max(self.max, float(_true_peak_max(xa, FIR32)))
 
     def peak(self) -> float:
         """Linear true peak (max of |x| and the 4x interpolated points) of everything added."""
