@@ -14,8 +14,8 @@ import librosa
 import numpy as np
 import torch
 
-from tonematch.inference.quality import crest_db
-from tonematch.models.measure import dynamics, loudness, spectrum, truepeak
+from tonematch.inference.quality import crest_db, lufs  # one floored BS.1770 reading and crest factor
+from tonematch.models.measure import dynamics, spectrum, truepeak
 
 _FLOOR = 1e-10  # -100 dB: silence stays finite
 
@@ -55,12 +55,6 @@ def spectral_centroid_hz(x: np.ndarray, sample_rate: int) -> float:
 
 def rms_db(x: np.ndarray) -> float:
     return 20.0 * math.log10(max(dynamics.rms(x), math.sqrt(_FLOOR)))
-
-
-def lufs(x: np.ndarray, sample_rate: int) -> float:
-    """Integrated loudness (BS.1770-4, measure.loudness); silence or < 400 ms reads -100."""
-    value = loudness.integrated_loudness(x, sample_rate)
-    return -100.0 if value is None else value
 
 
 def true_peak_dbtp(x: np.ndarray) -> float:
