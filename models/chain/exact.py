@@ -11,7 +11,7 @@ Memory is bounded by the block size, not the file length. Passes (the same recip
      the prediction is shifted by the measured error and the limiter runs again (at most
      MAX_PASSES in all).
 The measurements that ride along a pass (meters, the limiter's envelope, the prediction's
-statistics) run on a second thread, a block behind the main one (`_Lane`): the numba kernels
+statistics) run on a second thread, a block behind the main one (measure.lane): the numba kernels
 release the GIL, so a pass uses two cores and the output is the same as a serial run.
 Pre-limiter blocks are kept between passes when they fit in `cache_bytes` (96 MB: a 4.5-minute
 stereo track at 44.1 kHz in float32) and freed as the limiter pass reads them (a correction pass,
@@ -22,11 +22,11 @@ samples once the file is longer than the cache, so an hour-long file renders in 
 
 from __future__ import annotations
 
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
+
+from tonematch.models.measure.lane import Lane
 
 from . import kernels, limiter, loudness, ops
 from .chain import PRE_LIMITER, PROCESSORS
@@ -76,32 +76,6 @@ class _Stats:
             env.append(np.array([self._rest_env.max()], np.float32))
         cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.float32)  # noqa: E731
         return cat(e), cat(env)
-
-
-class _Lane:
-    """One worker thread running measurement work on blocks in submission order (so results do
-    not depend on timing), at most `depth` blocks behind the caller. Only serial kernels may
-    run here: numba's workqueue layer must not see parallel regions from two threads."""
-
-    def __init__(self, depth: int = 2):
-        self.depth = depth
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix="tonematch-meter")
-        self.pending: deque = deque()
-
-    def submit(self, fn, *args) -> None:
-        self.pending.append(self.pool.submit(fn, *args))
-        while len(self.pending) > self.depth:
-            self.pending.popleft().result()  # re-raises the worker's exception here
-
-    def drain(self) -> None:
-        while self.pending:
-            self.pending.popleft().result()
-
-    def close(self) -> None:
-        for f in self.pending:
-            f.cancel()
-        self.pending.clear()
-        self.pool.shutdown(wait=True)
 
 
 class _PassOne:
@@ -204,13 +178,13 @@ class ExactRenderer:
 
     def blocks(self, source: Source) -> Iterator[np.ndarray]:
         """Yield the rendered output, block by block, same length as the source."""
-        lane = _Lane()
+        lane = Lane()
         try:
             yield from self._blocks(source, lane)
         finally:
             lane.close()
 
-    def _blocks(self, source: Source, lane: _Lane) -> Iterator[np.ndarray]:
+    def _blocks(self, source: Source, lane: Lane) -> Iterator[np.ndarray]:
         s = self.settings
         one = _PassOne(self)
         cache: list[np.ndarray] | None = []

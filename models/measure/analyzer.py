@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .dynamics import LevelMeter, db
+from .lane import Lane
 from .loudness import LoudnessMeter
 from .spectrum import SpectrumMeter
 from .stereo import StereoMeter
@@ -21,6 +22,7 @@ class Analyzer:
         self.sample_rate = int(sample_rate)
         self.channels = int(channels)
         self.frames = 0
+        self._lane: Lane | None = None  # the spectrum's FFTs run here, beside the other meters
         self.loudness = LoudnessMeter(sample_rate, channels)
         self.level = LevelMeter()
         self.true_peak = TruePeakMeter(channels)
@@ -38,10 +40,19 @@ class Analyzer:
         self.level.add(block)
         self.true_peak.add(block)
         self.stereo.add(block)
-        self.spectrum.add(block)
+        if self._lane is None:
+            self._lane = Lane(name="tonematch-spectrum")
+        # a copy: the caller may reuse its buffer before the lane gets to this block
+        self._lane.submit(self.spectrum.add, block.copy() if not block.flags.owndata else block)
 
     def result(self) -> dict:
         """The flat, JSON-ready dict `tonematch analyze` prints (None where undefined)."""
+        if self._lane is not None:
+            try:
+                self._lane.drain()
+            finally:
+                self._lane.close()
+                self._lane = None
         rms = self.level.rms
         out = {
             "duration_s": self.frames / self.sample_rate,
@@ -60,6 +71,8 @@ class Analyzer:
 
     def state_nbytes(self) -> tuple[int, int]:
         """(fixed bytes, loudness-series bytes) of the state; only the series grow."""
+        if self._lane is not None:
+            self._lane.drain()
         fixed, series = self.loudness.state_nbytes
         fixed += (
             self.level.acc.nbytes

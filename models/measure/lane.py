@@ -1,0 +1,36 @@
+"""A second lane for streaming measurements: one worker thread, blocks in submission order.
+
+numba kernels compiled with nogil and numpy's FFTs release the GIL, so a meter fed on this lane
+runs on the second core while the caller does other work; the results do not depend on timing
+(one worker, submission order). Only serial kernels may run here: numba's workqueue layer must
+not see parallel regions from two threads.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+
+
+class Lane:
+    """At most `depth` submitted calls pending; `drain` waits for all and re-raises the first error."""
+
+    def __init__(self, depth: int = 2, name: str = "tonematch-meter"):
+        self.depth = depth
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix=name)
+        self.pending: deque = deque()
+
+    def submit(self, fn, *args) -> None:
+        self.pending.append(self.pool.submit(fn, *args))
+        while len(self.pending) > self.depth:
+            self.pending.popleft().result()  # re-raises the worker's exception here
+
+    def drain(self) -> None:
+        while self.pending:
+            self.pending.popleft().result()
+
+    def close(self) -> None:
+        for f in self.pending:
+            f.cancel()
+        self.pending.clear()
+        self.pool.shutdown(wait=True)
