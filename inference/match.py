@@ -20,6 +20,7 @@ from tonematch.data.resample import resample
 from tonematch.models import lite
 from tonematch.models.chain import TABLE
 from tonematch.models.chain.settings import Settings
+from tonematch.models.measure.lane import Lane
 from tonematch.models.measure.loudness import LoudnessMeter
 from tonematch.models.measure.truepeak import TruePeakMeter
 
@@ -120,12 +121,18 @@ class Analysis:
 
 
 def _stream_levels(blocks, sample_rate: int, channels: int) -> tuple[float | None, float, float]:
-    """(integrated loudness, true peak dBTP, sample peak) in one streaming pass."""
+    """(integrated loudness, true peak, sample peak) in one streaming pass; the true peak's
+    oversampling runs on a second lane beside the loudness meter."""
     meter, tp, peak = LoudnessMeter(sample_rate, channels), TruePeakMeter(channels), 0.0
-    for b in blocks:
-        meter.add(b)
-        tp.add(b)
-        peak = max(peak, float(np.abs(b).max()) if b.size else 0.0)
+    lane = Lane(name="tonematch-truepeak")
+    try:
+        for b in blocks:
+            lane.submit(tp.add, b)
+            meter.add(b)
+            peak = max(peak, float(np.abs(b).max()) if b.size else 0.0)
+        lane.drain()
+    finally:
+        lane.close()
     return meter.integrated(), tp.peak(), peak
 
 
