@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tonematch.data.tracks import TrackReader
 from tonematch.inference.matcher import FIT_BANDS, fit_eq, tone_curve
 from tonematch.models.chain import TABLE
 from tonematch.models.chain.biquads import design, response
+from tonematch.models.chain.exact import render_array
 from tonematch.models.files import save_model
 from tonematch.models.model import MasteringModel
 from tonematch.training.datamodule import write_synthetic_tracks
@@ -94,6 +96,33 @@ def test_cases_are_fixed_by_the_seed(tmp_path):
     for key in ("input", "target", "reference"):
         assert all(np.array_equal(x[key], y[key]) for x, y in zip(a, b))
     assert not all(np.array_equal(x["target"], y["target"]) for x, y in zip(a, c))
+
+
+def test_other_track_references_come_from_another_track(tmp_path):
+    write_synthetic_tracks(tmp_path, 3, 3.0, SR)
+    config = str(CHAIN)
+    same = make_cases(tmp_path, 4, 2, SR, 1.0, config)
+    other = make_cases(tmp_path, 4, 2, SR, 1.0, config, reference="other-track")
+    again = make_cases(tmp_path, 4, 2, SR, 1.0, config, reference="other-track")
+    reader = TrackReader(SR)
+    for s, o, a in zip(same, other, again):
+        # the same case otherwise: input, target and draw do not depend on the reference kind
+        assert np.array_equal(s["input"], o["input"]) and np.array_equal(s["target"], o["target"])
+        assert s["settings"].values == o["settings"].values and s["track"] == o["track"]
+        assert s["reference_track"] == s["track"]
+        assert o["reference_track"] != o["track"]
+        assert not np.array_equal(s["reference"], o["reference"])
+        assert np.array_equal(o["reference"], a["reference"])  # picked from the seed
+        # the reference is that other track's clean segment through the target's draw
+        source = reader.read(tmp_path / o["reference_track"], o["reference_start"], o["reference"].shape[1])
+        np.testing.assert_array_equal(o["reference"], render_array(source, o["settings"], SR))
+    printed = run_eval(
+        [str(tmp_path), "--cases", "2", "--sample-rate", str(SR), "--seconds", "1.0"]
+        + ["--methods", "input,matcher", "--reference", "other-track"]
+    )
+    assert "Cross-track references" in printed
+    header, rows = parse(printed)
+    assert set(rows) == {"input", "matcher"} and all(row["cases"] == 2 for row in rows.values())
 
 
 def test_baseline_eq_fit_follows_a_tilt():

@@ -1,13 +1,16 @@
 """tonematch-eval: held-out comparison of mastering methods on self-supervised cases.
 
   tonematch-eval FOLDER [--split test] [--model STEM] [--cases 32] [--seed 0] [--sample-rate 44100]
-                        [--seconds 6] [--out results.md]
+                        [--seconds 6] [--reference same-track|other-track] [--out results.md]
 
 Case i (fixed by --seed): two segments A and B of one track of FOLDER (with --split test: of the
 tracks the training recipe held out, by the same seeded split); input = A degraded; target =
 clean A through a random chain draw (configs/chain/default.yaml); reference = clean B through the
-same draw: another segment of the target master. Each method sees input and reference and its
-output is compared with the target. Methods, all through the `tonematch match` pipeline:
+same draw: another segment of the target master. With --reference other-track the reference is
+instead a segment of a different track of the same folder/split (picked from the seed) through
+the same draw: the same mastering on other music, as with a real reference; everything else
+(segments A, degradation, draw, target) is the same case for case. Each method sees input and
+reference and its output is compared with the target. Methods, all through the `tonematch match` pipeline:
 input (unchanged), matcher (the non-learned matcher), network (the network alone), refine from
 neutral (refinement from the neutral chain, no network), network + refine (the default), and
 matchering (only when the optional, GPL `matchering` package is installed). Every chain output
@@ -35,6 +38,7 @@ from omegaconf import OmegaConf
 
 from tonematch.data.errors import TonematchError
 from tonematch.data.resample import resample
+from tonematch.data.segments import rms_db
 from tonematch.data.selfsup import SelfSupervisedDataset
 from tonematch.data.splits import list_audio_files, split_files
 from tonematch.inference import match as matching, refine
@@ -61,6 +65,8 @@ Method = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (input, reference) ->
 
 
 HEAVY_GR_DB = 6.0  # the "heavily compressed target" subset
+REFERENCES = ("same-track", "other-track")
+OTHER_TRACK_STREAM = 0x07E2  # mixed into the seed: the other-track picks draw no numbers the cases use
 
 
 def held_out(folder, split: str, val_fraction: float, test_fraction: float, split_seed: int = 0) -> list:
@@ -89,8 +95,37 @@ def target_reduction_db(source: np.ndarray, settings: Settings) -> float:
     return -float(gain)
 
 
-def make_cases(files, count: int, seed: int, sample_rate: int, seconds: float, chain_config: str) -> list[dict]:
-    """[{input, target, reference, track, reduction_db}] as float32 [2, T] arrays, a function of the arguments."""
+def other_track_segment(dataset: SelfSupervisedDataset, own: str, seed: int, index: int) -> tuple[str, int, np.ndarray]:
+    """(path, start, clean segment) from a track other than `own`, a function of (seed, index):
+    the track is drawn uniformly among the others, the position uniformly, retried out of
+    silence as the dataset does (the loudest of its tries otherwise)."""
+    others = [(path, total) for path, total in dataset.tracks if os.path.realpath(path) != os.path.realpath(own)]
+    if not others:
+        raise TonematchError("--reference other-track needs at least two tracks long enough for a case")
+    rng = np.random.default_rng([seed, index, OTHER_TRACK_STREAM])
+    path, total = others[int(rng.integers(len(others)))]
+    frames = dataset.segment_frames
+    best = None
+    for _ in range(dataset.tries):
+        start = int(rng.integers(0, total - frames + 1))
+        segment = dataset.reader.read(path, start, frames)
+        level = rms_db(segment)
+        if best is None or level > best[0]:
+            best = (level, start, segment)
+        if level > dataset.silence_db:
+            break
+    return path, best[1], best[2]
+
+
+def make_cases(
+    files, count: int, seed: int, sample_rate: int, seconds: float, chain_config: str, reference: str = "same-track"
+) -> list[dict]:
+    """[{input, target, reference, track, reference_track, reference_start, settings, reduction_db}]
+    (audio as float32 [2, T] arrays), a function of the arguments. reference: 'same-track'
+    (segment B of the case's track) or 'other-track' (a segment of another track); the input,
+    target and draw of case i do not depend on it."""
+    if reference not in REFERENCES:
+        raise TonematchError(f"unknown reference kind '{reference}' (one of: {', '.join(REFERENCES)})")
     if isinstance(files, (str, os.PathLike)):
         files = list_audio_files(files)
     if not files:
@@ -110,12 +145,19 @@ def make_cases(files, count: int, seed: int, sample_rate: int, seconds: float, c
         source = item["target_source"][None]
         settings = Settings.from_unit(draw.draw([i], source)[0], sample_rate)
         settings.bypass = frozenset()  # the draw's high-pass is part of the target, as in training
+        if reference == "other-track":
+            ref_path, ref_start, ref_source = other_track_segment(dataset, item["track"], seed, i)
+        else:
+            ref_path, ref_start, ref_source = item["track"], item["start_b"], item["reference_source"].numpy()
         cases.append(
             {
                 "input": item["input"].numpy(),
                 "target": render_array(item["target_source"].numpy(), settings, sample_rate),
-                "reference": render_array(item["reference_source"].numpy(), settings, sample_rate),
+                "reference": render_array(ref_source, settings, sample_rate),
                 "track": os.path.basename(item["track"]),
+                "reference_track": os.path.basename(ref_path),
+                "reference_start": int(ref_start),
+                "settings": settings,
                 "reduction_db": target_reduction_db(item["target_source"].numpy(), settings),
             }
         )
@@ -227,6 +269,11 @@ def report(results: dict, notes: list[str], args) -> str:
         f"{args.seconds:g} s at {args.sample_rate} Hz. Errors are against the target (mean over "
         "cases); the true peak is the output's, worst case.\n"
     )
+    if getattr(args, "reference", "same-track") == "other-track":
+        head += (
+            "\nCross-track references: each case's reference is a segment of a different track of the "
+            "same split through the same chain draw as the target (same mastering, other music).\n"
+        )
     body = table(results.get("all", {}))
     if results.get("heavy"):
         body += (
@@ -255,6 +302,13 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sample-rate", type=int, default=44100)
     p.add_argument("--seconds", type=float, default=6.0)
+    p.add_argument(
+        "--reference",
+        choices=REFERENCES,
+        default="same-track",
+        help="the reference of each case: another segment of the target's own track (default) or a "
+        "segment of a different track, both through the target's chain draw",
+    )
     p.add_argument("--out", help="also write the markdown report here")
     p.add_argument("--chain-config", help="YAML with the chain draw (default: configs/chain/default.yaml)")
     args = p.parse_args(argv)
@@ -270,7 +324,9 @@ def main(argv=None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # short tracks are skipped with a warning
             files = held_out(args.folder, args.split, args.val_fraction, args.test_fraction)
-            cases = make_cases(files, args.cases, args.seed, args.sample_rate, args.seconds, chain_config)
+            cases = make_cases(
+                files, args.cases, args.seed, args.sample_rate, args.seconds, chain_config, args.reference
+            )
         sr = args.sample_rate
         methods: dict[str, Method] = {
             "input": lambda audio, reference: audio,
