@@ -14,6 +14,7 @@ import tempfile
 import numpy as np
 import torch
 
+from tonematch.data.permissions import as_umask_allows
 from tonematch.models.chain import compressor
 from tonematch.models.chain.settings import Settings
 
@@ -180,6 +181,7 @@ def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=90)
+        as_umask_allows(tmp)  # mkstemp makes 0600
         os.replace(tmp, path)
     finally:
         plt.close(fig)

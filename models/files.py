@@ -18,6 +18,7 @@ import numpy as np
 from safetensors import SafetensorError
 
 from tonematch.data.errors import TonematchError
+from tonematch.data.permissions import as_umask_allows
 from tonematch.models.descriptors import DESCRIPTOR_NAMES
 
 if TYPE_CHECKING:  # torch is imported where a function needs it: lite.py reads model files without it
@@ -52,6 +53,7 @@ def _write_atomic(path: Path, write) -> None:
     tmp = path.with_name(path.name + ".tmp")
     try:
         write(tmp)
+        as_umask_allows(tmp)  # safetensors' writer makes 0600; model and style files are for sharing
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from tonematch.data.errors import TonematchError
+from tonematch.data.permissions import as_umask_allows
 
 FORMAT = "tonematch-style"
 FORMAT_VERSION = "2"  # 1 was the embedding style of models/files.py
@@ -82,6 +83,7 @@ def save_style(style, path) -> Path:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         save_file(tensors, str(tmp), metadata=metadata)
+        as_umask_allows(tmp)  # safetensors' writer makes 0600; a style is for sharing
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -140,3 +140,28 @@ def test_python_api_on_arrays(example_mix, example_reference):
     assert result.settings.values["limiter.ceiling_dbtp"] <= -1.0
     again = tonematch.render(x, result.settings, sample_rate=sr)
     assert np.array_equal(again, result.audio)
+
+
+def test_every_file_written_is_shareable(tmp_path, capsys, example_mix, example_reference):
+    """The master, its settings, its report and a saved model get the permissions a plain open
+    gives under the user's umask (temp files from mkstemp or safetensors start as 0600)."""
+    import os
+    import stat
+
+    import torch
+
+    from tonematch.models.files import save_model
+    from tonematch.models.model import MasteringModel
+
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "m.wav"
+        code, _, err = _run(capsys, "match", example_mix, "-r", example_reference, "-o", out, "--no-refine", "--report")
+        assert code == 0, err
+        torch.manual_seed(0)
+        small = MasteringModel(31, encoder_kwargs={"channels": (8, 8, 8, 8), "n_mels": 32, "embed_dim": 8})
+        save_model(small, tmp_path / "model")
+        for name in ("m.wav", "m.json", "m.png", "model.safetensors", "model.json"):
+            assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644, name
+    finally:
+        os.umask(old)

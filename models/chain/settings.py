@@ -21,6 +21,7 @@ from importlib import metadata
 import numpy as np
 
 from tonematch.data.errors import TonematchError
+from tonematch.data.permissions import as_umask_allows
 
 from .chain import TABLE
 from .lazy import is_tensor, torch
@@ -169,9 +170,7 @@ class Settings:
             with os.fdopen(fd, "w") as f:
                 json.dump(self.to_dict(), f, indent=2)
                 f.write("\n")
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a settings file is for sharing
+            as_umask_allows(tmp)  # mkstemp makes 0600; a settings file is for sharing
             os.replace(tmp, path)
         except BaseException:
             if os.path.exists(tmp):
