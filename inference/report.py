@@ -9,12 +9,11 @@ in words. matplotlib is imported here only, with the non-interactive Agg backend
 from __future__ import annotations
 
 import os
-import tempfile
 
 import numpy as np
 import torch
 
-from tonematch.data.permissions import as_umask_allows
+from tonematch.data.atomic import write_atomic
 from tonematch.models.chain import compressor
 from tonematch.models.chain.settings import Settings
 
@@ -176,14 +175,7 @@ def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
     ax.text(0.0, 1.0, "\n".join(lines), va="top", family="monospace", fontsize=9.5, transform=ax.transAxes)
 
     fig.tight_layout()
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tonematch-report-", suffix=".png", dir=folder)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=90)
-        as_umask_allows(tmp)  # mkstemp makes 0600
-        os.replace(tmp, path)
+        write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=90))
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from safetensors import SafetensorError
 
+from tonematch.data.atomic import write_atomic
 from tonematch.data.errors import TonematchError
-from tonematch.data.permissions import as_umask_allows
 from tonematch.models.descriptors import DESCRIPTOR_NAMES
 
 if TYPE_CHECKING:  # torch is imported where a function needs it: lite.py reads model files without it
@@ -47,21 +47,10 @@ def _paths(path_stem: str | os.PathLike) -> tuple[Path, Path]:
     return Path(stem + ".safetensors"), Path(stem + ".json")
 
 
-def _write_atomic(path: Path, write) -> None:
-    """Write via a temporary file so an interrupted save never leaves half a file behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        write(tmp)
-        as_umask_allows(tmp)  # safetensors' writer makes 0600; model and style files are for sharing
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     text = json.dumps(data, indent=2, sort_keys=False, allow_nan=False)
-    _write_atomic(path, lambda p: p.write_text(text + "\n", encoding="utf-8"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, lambda p: Path(p).write_text(text + "\n", encoding="utf-8"))
 
 
 def _read(path_stem: str | os.PathLike, kind: str, fmt: str, numpy: bool = False) -> tuple[dict, dict[str, Any]]:
@@ -117,7 +106,8 @@ def save_model(model: MasteringModel, path_stem: str | os.PathLike, card: dict[s
     data.update(card or {})
     data["config"] = model.config()  # written last: card fields can never override the config
     data["encoder_fingerprint"] = encoder_fingerprint(model)
-    _write_atomic(tensors_path, lambda p: save_file(state, str(p), metadata={"format": "pt"}))
+    tensors_path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(tensors_path, lambda p: save_file(state, p, metadata={"format": "pt"}))
     _write_json(json_path, data)
 
 
@@ -233,7 +223,8 @@ def save_style(
     data["descriptor_names"] = list(DESCRIPTOR_NAMES)
     data["encoder_fingerprint"] = encoder_fingerprint(model) if model is not None else None
     tensors = {"embedding": embedding.clone(), "descriptors": descriptors.clone()}
-    _write_atomic(tensors_path, lambda p: save_file(tensors, str(p), metadata={"format": "pt"}))
+    tensors_path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(tensors_path, lambda p: save_file(tensors, p, metadata={"format": "pt"}))
     _write_json(json_path, data)
 
 

@@ -13,13 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 
+from tonematch.data.atomic import write_atomic
 from tonematch.data.errors import TonematchError
-from tonematch.data.permissions import as_umask_allows
 
 FORMAT = "tonematch-style"
 FORMAT_VERSION = "2"  # 1 was the embedding style of models/files.py
@@ -80,13 +79,7 @@ def save_style(style, path) -> Path:
     }
     tensors = {k: torch.from_numpy(v.copy()) for k, v in arrays.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        save_file(tensors, str(tmp), metadata=metadata)
-        as_umask_allows(tmp)  # safetensors' writer makes 0600; a style is for sharing
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
     return path
 
 

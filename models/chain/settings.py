@@ -13,15 +13,14 @@ Floats are written with full precision, so a file round-trips exactly.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 
+from tonematch.data.atomic import write_atomic
 from tonematch.data.errors import TonematchError
-from tonematch.data.permissions import as_umask_allows
 
 from .chain import TABLE
 from .lazy import is_tensor, torch
@@ -163,19 +162,9 @@ class Settings:
         return cls(values, sr, frozenset(bypass), dict(source or {}))
 
     def to_json(self, path: str) -> None:
-        """Atomic write: a temp file in the same folder, then rename."""
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".json", dir=folder)
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(self.to_dict(), f, indent=2)
-                f.write("\n")
-            as_umask_allows(tmp)  # mkstemp makes 0600; a settings file is for sharing
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        """Atomic write (data.atomic): a temp file in the same folder, then rename."""
+        text = json.dumps(self.to_dict(), indent=2) + "\n"
+        write_atomic(path, lambda tmp: Path(tmp).write_text(text))
 
     @classmethod
     def from_json(cls, path: str) -> "Settings":
