@@ -16,22 +16,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from tonematch.models.measure.lane import Lane
+
 from .. import loudness
 from .gain import GUARD
 
 MAX_PASSES = 3  # limiter passes at most: one normally, another when the prediction missed
 WARM_TIME_CONSTANTS = 25  # a split sweep's warm-up: the release state's error falls to e^-25
 SPLIT_MIN_SAMPLES = 1 << 20  # shorter files are swept in one piece (a thread costs more)
-_POOL: list = []
-
-
-def _pool():
-    """One worker thread for the second half of a prediction sweep (created on first use)."""
-    if not _POOL:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _POOL.append(ThreadPoolExecutor(1, thread_name_prefix="tonematch-predict"))
-    return _POOL[0]
 
 
 @njit(cache=True, nogil=True)
@@ -147,9 +139,13 @@ class Predictor:
         part = np.empty(int(second.sum()) + 1)
         later = np.concatenate([[mid], marks[second]])  # mark `mid` reads 0: the second half starts there
         head = np.empty(int(first.sum()) + 1)
-        worker = _pool().submit(limited_energy, *args, later, part, mid, t, self.warm)
-        limited_energy(*args, np.concatenate([marks[first], [mid]]), head, 0, mid, 0)
-        worker.result()
+        lane = Lane(name="tonematch-predict")  # the kernel is serial and releases the GIL
+        try:
+            lane.submit(limited_energy, *args, later, part, mid, t, self.warm)
+            limited_energy(*args, np.concatenate([marks[first], [mid]]), head, 0, mid, 0)
+            lane.drain()
+        finally:
+            lane.close()
         cum[first] = head[:-1]
         cum[second] = head[-1] + part[1:]
         return cum
