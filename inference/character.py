@@ -22,8 +22,6 @@ from tonematch.models.chain import compressor, eq as eq_stage, ops
 from tonematch.models.chain.biquads import response
 from tonematch.models.chain.loudness import gated_loudness, k_weighting
 
-from .excerpts import excerpt_starts, excerpts, joined, split  # noqa: F401  (re-exported: callers say character.joined)
-
 N_FFT_S = 0.046  # analysis window (~2048 samples at 44.1 kHz)
 HOP_S = 0.0116  # frame hop (~512 samples at 44.1 kHz)
 LOW_HZ = 25.0

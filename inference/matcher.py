@@ -26,7 +26,7 @@ from tonematch.models.measure.loudness import integrated_loudness
 from tonematch.models.measure.stereo import width as side_mid_ratio
 from tonematch.models.measure.truepeak import true_peak_dbtp
 
-from . import character
+from . import character, excerpts
 from .match import DEFAULT_CEILING_DBTP
 
 FIT_BANDS = ("low_shelf", "peak1", "peak2", "peak3", "peak4", "high_shelf")
@@ -121,7 +121,7 @@ def matcher_settings(
     """Settings that move `audio` [C, T] towards `reference` [C', T'] (same rate) without learning."""
     settings = Settings.defaults(sample_rate)  # neutral chain, high-pass off
     grid, curve = tone_curve(
-        character.excerpts(audio, sample_rate), character.excerpts(reference, sample_rate), sample_rate
+        excerpts.excerpts(audio, sample_rate), excerpts.excerpts(reference, sample_rate), sample_rate
     )
     settings.values.update(fit_eq(curve, grid, sample_rate))
     ratio_in = side_mid_ratio(audio) if audio.shape[0] == 2 else None

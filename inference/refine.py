@@ -23,7 +23,7 @@ from tonematch.models.chain import TABLE
 from tonematch.models.chain.exact import render_array
 from tonematch.models.chain.settings import Settings
 
-from . import character
+from . import character, excerpts
 
 # The settings refinement may move, by group (the match command's --only/--skip groups).
 GROUP_KEYS = {
@@ -177,8 +177,8 @@ def optimise(
 
 def exact_character(settings: Settings, clips: np.ndarray, sample_rate: int, true_peak_ratio: float = 1.0):
     """Character of the exact render of the excerpts [N, C, L] (rendered end to end)."""
-    out = render_array(character.joined(clips), settings, sample_rate)
-    return character.character_of(character.split(out, clips.shape[0]), sample_rate, true_peak_ratio)
+    out = render_array(excerpts.joined(clips), settings, sample_rate)
+    return character.character_of(excerpts.split(out, clips.shape[0]), sample_rate, true_peak_ratio)
 
 
 def refine(

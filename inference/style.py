@@ -36,7 +36,7 @@ from tonematch.data.errors import TonematchError
 from tonematch.models.chain import TABLE
 from tonematch.models.chain.settings import Settings
 
-from . import character, match, matcher
+from . import character, excerpts, match, matcher
 
 BUMP_HZ = tuple(float(40.0 * 2.0 ** (k * 4.0 / 3.0)) for k in range(7))  # 40 Hz .. 10 kHz
 SCALARS = ("spread", "crest", "lufs")
@@ -386,8 +386,8 @@ def choose_settings(mix: match.Analysis, style: Style, options: match.Options) -
 
     target, mix_char = target_for(style, mix)
     start = start_settings(mix, mix_char, target.character, style.habit)
-    rendered = render_array(character.joined(mix.clips), start, mix.sample_rate)
-    target.clips = character.split(rendered, mix.clips.shape[0])
+    rendered = render_array(excerpts.joined(mix.clips), start, mix.sample_rate)
+    target.clips = excerpts.split(rendered, mix.clips.shape[0])
     settings, notes = match.finish(
         start, mix, target, options, {"start": "style", "style": style.name, "target_lufs": float(target.lufs)}
     )
@@ -435,7 +435,7 @@ def holdout_indices(n: int) -> list[int]:
 
 
 def _excerpt_audio(x: np.ndarray, sr: int) -> np.ndarray:
-    return character.joined(character.excerpts(x, sr, match.EXCERPT_S, match.MAX_EXCERPTS))
+    return excerpts.joined(excerpts.excerpts(x, sr, match.EXCERPT_S, match.MAX_EXCERPTS))
 
 
 def heldout_check(data: list[PairData], pairs, options: match.Options, say=print) -> dict | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import soundfile as sf
 
-from tonematch.inference import character, match
+from tonematch.inference import character, excerpts, match
 from tonematch.models.chain.exact import render_array
 from tonematch.models.chain.settings import Settings
 
@@ -30,7 +30,7 @@ def _bands(x: np.ndarray) -> tuple[float, float]:
     """(bass, treble) of a mix relative to its mids, dB, from its character."""
     from tonematch.inference.style import band_centres
 
-    tone = character.character_of(character.excerpts(x, SR), SR)["tone"].numpy()
+    tone = character.character_of(excerpts.excerpts(x, SR), SR)["tone"].numpy()
     c = band_centres(SR)
     mid = tone[(c > 300) & (c < 3000)].mean()
     return float(tone[(c > 40) & (c < 120)].mean() - mid), float(tone[(c > 6000) & (c < 14000)].mean() - mid)

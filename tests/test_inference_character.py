@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from tonematch.inference import character, refine
+from tonematch.inference import character, excerpts, refine
 from tonematch.models.chain.exact import render_array
 from tonematch.models.chain.settings import Settings
 
@@ -47,11 +47,11 @@ CASES = [
 def test_frame_model_agrees_with_the_exact_render(values):
     x = music_like(12.0, SR, seed=3)
     s = _settings(**values)
-    clips = character.excerpts(x, SR)
+    clips = excerpts.excerpts(x, SR)
     frames = character.analyse(clips, SR)
     with torch.no_grad():
         model = character.measure(character.render(frames, _p(s), s.bypass), frames)
-    exact = character.character_of(character.split(render_array(character.joined(clips), s, SR), clips.shape[0]), SR)
+    exact = character.character_of(excerpts.split(render_array(excerpts.joined(clips), s, SR), clips.shape[0]), SR)
     assert float(exact["lufs"]) == pytest.approx(s.values["loudness.target_lufs"], abs=0.15)
     assert float(model["lufs"]) == pytest.approx(float(exact["lufs"]), abs=0.3)
     # above 200 Hz, where the loss compares widths (the bass of this signal is mono: -44 dB)
@@ -66,7 +66,7 @@ def test_frame_model_agrees_with_the_exact_render(values):
 
 def test_neutral_frames_measure_the_signal_itself():
     x = music_like(6.0, SR, seed=1)
-    clips = character.excerpts(x, SR)
+    clips = excerpts.excerpts(x, SR)
     frames = character.analyse(clips, SR)
     with torch.no_grad():
         a = character.measure(character.neutral(frames), frames)
@@ -79,14 +79,14 @@ def test_neutral_frames_measure_the_signal_itself():
 
 def _target_from(reference_settings, seed):
     ref = render_array(music_like(12.0, SR, seed=seed), reference_settings, SR)
-    return character.character_of(character.excerpts(ref, SR), SR)
+    return character.character_of(excerpts.excerpts(ref, SR), SR)
 
 
 def test_refinement_recovers_tone_and_width_of_a_processed_reference():
     truth = _settings(**{"eq.low_shelf.gain_db": -4.0, "eq.high_shelf.gain_db": 6.0, "width.width": 1.5})
     target = _target_from(truth, seed=7)  # another "song" of the same kind, processed by `truth`
     x = music_like(12.0, SR, seed=8)
-    clips = character.excerpts(x, SR)
+    clips = excerpts.excerpts(x, SR)
     frames = character.analyse(clips, SR)
     start = Settings.defaults(SR)
     result = refine.refine(start, clips, frames, target, pull=refine.PULL_MEASURED)
@@ -101,7 +101,7 @@ def test_refinement_recovers_tone_and_width_of_a_processed_reference():
 
 def test_refinement_compresses_toward_a_dense_reference_and_not_a_dynamic_one():
     x = music_like(12.0, SR, seed=8)
-    clips = character.excerpts(x, SR)
+    clips = excerpts.excerpts(x, SR)
     frames = character.analyse(clips, SR)
     start = _settings(**{"compressor.threshold_db": -20.0, "compressor.ratio": 1.5})
     dense = _target_from(
