@@ -17,14 +17,12 @@ import numpy as np
 from tonematch.data import audio
 from tonematch.data.errors import TonematchError
 from tonematch.data.resample import resample
-from tonematch.models import lite
+from tonematch.models import excerpts, lite
 from tonematch.models.chain import TABLE
 from tonematch.models.chain.settings import Settings
 from tonematch.models.measure.lane import Lane
 from tonematch.models.measure.loudness import LoudnessMeter
 from tonematch.models.measure.truepeak import TruePeakMeter
-
-from . import excerpts
 
 # Streaming targets: (integrated loudness LUFS, true-peak ceiling dBTP), as the services publish.
 PLATFORMS = {

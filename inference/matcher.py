@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from scipy.optimize import minimize
 
+from tonematch.models import excerpts
 from tonematch.models.chain import TABLE
 from tonematch.models.chain.biquads import design, response
 from tonematch.models.chain.settings import Settings
@@ -26,7 +27,7 @@ from tonematch.models.measure.loudness import integrated_loudness
 from tonematch.models.measure.stereo import width as side_mid_ratio
 from tonematch.models.measure.truepeak import true_peak_dbtp
 
-from . import character, excerpts
+from . import character
 from .match import DEFAULT_CEILING_DBTP
 
 FIT_BANDS = ("low_shelf", "peak1", "peak2", "peak3", "peak4", "high_shelf")

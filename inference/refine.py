@@ -19,11 +19,12 @@ import numpy as np
 import torch
 from scipy.optimize import minimize
 
+from tonematch.models import excerpts
 from tonematch.models.chain import TABLE
 from tonematch.models.chain.exact import render_array
 from tonematch.models.chain.settings import Settings
 
-from . import character, excerpts
+from . import character
 
 # The settings refinement may move, by group (the match command's --only/--skip groups).
 GROUP_KEYS = {

@@ -33,10 +33,11 @@ import numpy as np
 import torch
 
 from tonematch.data.errors import TonematchError
+from tonematch.models import excerpts
 from tonematch.models.chain import TABLE
 from tonematch.models.chain.settings import Settings
 
-from . import character, excerpts, match, matcher
+from . import character, match, matcher
 
 BUMP_HZ = tuple(float(40.0 * 2.0 ** (k * 4.0 / 3.0)) for k in range(7))  # 40 Hz .. 10 kHz
 SCALARS = ("spread", "crest", "lufs")

@@ -22,6 +22,7 @@ from numba import njit, prange
 from tonematch.data.errors import TonematchError
 from tonematch.models import files
 from tonematch.models.descriptors import DESCRIPTOR_NAMES, describe
+from tonematch.models.excerpts import excerpt_starts
 
 _POWER_EPS = 1e-10  # as encoder.py: -100 dB floor before the log
 NORM_EPS = 1e-5  # GroupNorm / LayerNorm eps and the std floor, torch's defaults as the model uses them
@@ -167,8 +168,7 @@ class LiteModel:
         length, total = int(self.config["excerpt_frames"]), audio.shape[-1]
         if total <= length:
             return audio[None]
-        n = min(int(self.config.get("max_excerpts", 8)), math.ceil(total / length))
-        starts = np.round(np.linspace(0, total - length, n)).astype(int)
+        starts = excerpt_starts(total, length, int(self.config.get("max_excerpts", 8)))
         return np.stack([audio[:, s : s + length] for s in starts])
 
     def embed_track(self, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

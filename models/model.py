@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 from typing import Any, Iterator
 
 import torch
@@ -12,6 +11,7 @@ from torch import nn
 from tonematch.models.controller import Controller
 from tonematch.models.descriptors import DESCRIPTOR_NAMES, describe
 from tonematch.models.encoder import SpectrogramEncoder
+from tonematch.models.excerpts import excerpt_starts
 
 
 @contextlib.contextmanager
@@ -121,8 +121,7 @@ class MasteringModel(nn.Module):
         length, total = self.excerpt_frames, audio.shape[-1]
         if total <= length:
             return audio.unsqueeze(0)
-        n = min(self.max_excerpts, math.ceil(total / length))
-        starts = torch.linspace(0, total - length, n).round().long().tolist()
+        starts = excerpt_starts(total, length, self.max_excerpts)
         return torch.stack([audio[:, s : s + length] for s in starts])
 
     @torch.no_grad()

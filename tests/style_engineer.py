@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 import soundfile as sf
 
-from tonematch.inference import character, excerpts, match
+from tonematch.inference import character, match
+from tonematch.models import excerpts
 from tonematch.models.chain.exact import render_array
 from tonematch.models.chain.settings import Settings
 

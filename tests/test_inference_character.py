@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from tonematch.inference import character, excerpts, refine
+from tonematch.inference import character, refine
+from tonematch.models import excerpts
 from tonematch.models.chain.exact import render_array
 from tonematch.models.chain.settings import Settings
 

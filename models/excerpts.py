@@ -1,7 +1,8 @@
 """Excerpts: how a track of any length is seen in bounded memory (numpy only, no torch).
 
 Analysis, prediction and refinement read a few evenly spaced excerpts of a mix or a reference
-rather than the whole file, so their memory and time do not grow with its length.
+rather than the whole file, so their memory and time do not grow with its length. The network
+(model.py, lite.py) places its own excerpts with the same `excerpt_starts`.
 """
 
 from __future__ import annotations
