@@ -122,7 +122,11 @@ def start_run(args: argparse.Namespace, command: str, target_flag: str, target_v
     missing = [flag for flag, value in required if not value]
     if missing:
         raise TonematchError(f"{command}: missing {', '.join(missing)}")
-    return options_from(args)
+    options = options_from(args)
+    from .match import prefetch_refinement
+
+    prefetch_refinement(options)  # torch loads while the files are read
+    return options
 
 
 def cmd_match(args: argparse.Namespace) -> int:
@@ -131,7 +135,6 @@ def cmd_match(args: argparse.Namespace) -> int:
         return 0
     from . import match
 
-    match.prefetch_refinement(options)
     reference = match.target_from(match.analyse_file(args.reference), name=args.reference)
     model = match.load_model(options.model)
     args.source = {"reference": str(args.reference), "model": "none" if model is None else (options.model or "default")}

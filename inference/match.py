@@ -304,10 +304,10 @@ def finish(settings: Settings, mix: Analysis, target: Target, options: Options, 
 
 
 def release_memory() -> None:
-    """Hand the heap that refinement's tensors left free back to the system before the render
-    (reference counting has freed them; a gc pass would cost 0.15 s with torch loaded):
-    glibc keeps freed blocks in its arenas (torch's threads each get one), which would otherwise
-    add ~150 MB to the run's peak. Elsewhere than glibc this does nothing."""
+    """Hand the heap that the network's activations or refinement's tensors left free back to the
+    system before the render (reference counting has freed them; a gc pass would cost 0.15 s with
+    torch loaded): glibc keeps freed blocks in its arenas (torch's threads each get one), which
+    would otherwise add ~150 MB to the run's peak. Elsewhere than glibc this does nothing."""
     import ctypes
 
     try:
