@@ -40,5 +40,18 @@ def rms_db(x: np.ndarray) -> float:
     return 10.0 * math.log10(mean_square) if mean_square > 0 else -math.inf
 
 
+def audible(draw, tries: int, silence_db: float):
+    """Retry a placement landing in silence (intros, gaps): call `draw()` -> (level_db, value) up
+    to `tries` times and return the first value louder than `silence_db`, else the loudest."""
+    best = None
+    for _ in range(max(1, tries)):
+        level, value = draw()
+        if best is None or level > best[0]:
+            best = (level, value)
+        if level > silence_db:
+            break
+    return best[1]
+
+
 def to_tensor(x: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))

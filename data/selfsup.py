@@ -16,7 +16,7 @@ from torch.utils.data import Dataset
 from .cache import DecodeCache
 from .degrade import NEUTRAL, apply_degradation, sample_degradation
 from .errors import TonematchError
-from .segments import item_rng, pick_two, rms_db, to_tensor
+from .segments import audible, item_rng, pick_two, rms_db, to_tensor
 from .tracks import TrackReader
 
 
@@ -84,18 +84,13 @@ class SelfSupervisedDataset(Dataset):
         else:
             path, total = self.tracks[int(rng.integers(len(self.tracks)))]
 
-        # Retry positions landing in silence (intros, gaps); keep the loudest pair if all are quiet.
-        best = None
-        for _ in range(self.tries):
+        def draw():
             start_a, start_b = pick_two(rng, total, self.segment_frames)
             a = self.reader.read(path, start_a, self.segment_frames)
             b = self.reader.read(path, start_b, self.segment_frames)
-            level = min(rms_db(a), rms_db(b))
-            if best is None or level > best[0]:
-                best = (level, start_a, start_b, a, b)
-            if level > self.silence_db:
-                break
-        _, start_a, start_b, a, b = best
+            return min(rms_db(a), rms_db(b)), (start_a, start_b, a, b)
+
+        start_a, start_b, a, b = audible(draw, self.tries, self.silence_db)
 
         params = sample_degradation(rng) if self.degrade else dict(NEUTRAL)
         degraded = apply_degradation(a, self.sample_rate, params) if self.degrade else a.copy()

@@ -38,7 +38,7 @@ from omegaconf import OmegaConf
 
 from tonematch.data.errors import TonematchError
 from tonematch.data.resample import resample
-from tonematch.data.segments import rms_db
+from tonematch.data.segments import audible, rms_db
 from tonematch.data.selfsup import SelfSupervisedDataset
 from tonematch.data.splits import list_audio_files, split_files
 from tonematch.inference import match as matching, refine
@@ -105,16 +105,14 @@ def other_track_segment(dataset: SelfSupervisedDataset, own: str, seed: int, ind
     rng = np.random.default_rng([seed, index, OTHER_TRACK_STREAM])
     path, total = others[int(rng.integers(len(others)))]
     frames = dataset.segment_frames
-    best = None
-    for _ in range(dataset.tries):
+
+    def draw():
         start = int(rng.integers(0, total - frames + 1))
         segment = dataset.reader.read(path, start, frames)
-        level = rms_db(segment)
-        if best is None or level > best[0]:
-            best = (level, start, segment)
-        if level > dataset.silence_db:
-            break
-    return path, best[1], best[2]
+        return rms_db(segment), (start, segment)
+
+    start, segment = audible(draw, dataset.tries, dataset.silence_db)
+    return path, start, segment
 
 
 def make_cases(
