@@ -52,11 +52,3 @@ def crest_db(x: np.ndarray) -> float:
     value = crest_factor_db(x)
     return 0.0 if value is None else float(value)
 
-
-def compare(output: np.ndarray, target: np.ndarray, sample_rate: int) -> dict[str, float]:
-    """MR-STFT, |LUFS error| and |crest-factor error| of a render against its target."""
-    return {
-        "mrstft": mrstft(output, target),
-        "lufs_error": abs(lufs(output, sample_rate) - lufs(target, sample_rate)),
-        "crest_error": abs(crest_db(output) - crest_db(target)),
-    }
