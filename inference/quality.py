@@ -51,4 +51,3 @@ def crest_db(x: np.ndarray) -> float:
 
     value = crest_factor_db(x)
     return 0.0 if value is None else float(value)
-
