@@ -56,8 +56,11 @@ class Settings:
     @classmethod
     def from_unit(cls, u, sample_rate: int, source: dict | None = None) -> "Settings":
         """From the network's [P] vector in [0, 1] (a tensor, or an array: no torch needed)."""
-        u = torch.as_tensor(u, dtype=torch.float64).reshape(1, -1) if is_tensor(u) else np.reshape(u, (1, -1))
-        phys = TABLE.from_unit(u.astype(np.float64) if isinstance(u, np.ndarray) else u, sample_rate)
+        if is_tensor(u):
+            u = torch.as_tensor(u, dtype=torch.float64).reshape(1, -1)
+        else:
+            u = np.asarray(u, dtype=np.float64).reshape(1, -1)
+        phys = TABLE.from_unit(u, sample_rate)
         return cls({k: float(v[0]) for k, v in phys.items()}, int(sample_rate), source=dict(source or {}))
 
     def to_unit(self) -> torch.Tensor:
