@@ -30,6 +30,7 @@ class Analyzer:
         self.spectrum = SpectrumMeter(sample_rate, channels)
 
     def add(self, block: np.ndarray) -> None:
+        given = block
         block = np.ascontiguousarray(block, dtype=np.float32)
         if block.ndim != 2 or block.shape[0] != self.channels:
             raise ValueError(f"expected [{self.channels}, n] blocks, got {block.shape}")
@@ -42,8 +43,9 @@ class Analyzer:
         self.stereo.add(block)
         if self._lane is None:
             self._lane = Lane(name="tonematch-spectrum")
-        # a copy: the caller may reuse its buffer before the lane gets to this block
-        self._lane.submit(self.spectrum.add, block.copy() if not block.flags.owndata else block)
+        # the caller's own memory (its array or a view of it) may change before the lane reads it
+        shared = block is given or not block.flags.owndata
+        self._lane.submit(self.spectrum.add, block.copy() if shared else block)
 
     def result(self) -> dict:
         """The flat, JSON-ready dict `tonematch analyze` prints (None where undefined)."""
