@@ -125,7 +125,7 @@ def start_run(args: argparse.Namespace, command: str, target_flag: str, target_v
     options = options_from(args)
     from .match import prefetch_refinement
 
-    prefetch_refinement(options)  # torch loads while the files are read
+    prefetch_refinement(options)  # the optimiser loads while the files are read
     return options
 
 

@@ -91,7 +91,7 @@ class Target:
     true_peak_ratio: float = 1.0  # true peak / sample peak of the source
 
     def measured(self) -> dict:
-        """The character refinement matches; measured on first use (torch: only refinement pays)."""
+        """The character refinement matches; measured on first use (only refinement pays)."""
         if self.character is None:
             from . import character
 
@@ -281,7 +281,7 @@ def finish(settings: Settings, mix: Analysis, target: Target, options: Options, 
     settings.values["limiter.ceiling_dbtp"] = ceiling
     groups = options.groups()
     settings = with_groups(settings, groups)
-    if options.refine:  # refinement's frame model is torch: only a refining run imports it
+    if options.refine:  # only a refining run imports the frame model and the optimiser
         from . import character, refine
 
         refinable = tuple(g for g in groups if g in refine.GROUP_KEYS)
@@ -304,10 +304,10 @@ def finish(settings: Settings, mix: Analysis, target: Target, options: Options, 
 
 
 def release_memory() -> None:
-    """Hand the heap that the network's activations or refinement's tensors left free back to the
-    system before the render (reference counting has freed them; a gc pass would cost 0.15 s with
-    torch loaded): glibc keeps freed blocks in its arenas (torch's threads each get one), which
-    would otherwise add ~150 MB to the run's peak. Elsewhere than glibc this does nothing."""
+    """Hand the heap that the network's activations or refinement's arrays left free back to the
+    system before the render (reference counting has freed them): glibc keeps freed blocks in its
+    arenas (one per thread that allocated), which would otherwise add to the run's peak.
+    Elsewhere than glibc this does nothing."""
     import ctypes
 
     try:
@@ -317,7 +317,7 @@ def release_memory() -> None:
 
 
 def prefetch_refinement(options: Options) -> None:
-    """Import the refinement stack (torch, scipy.optimize: 1-2 s) on a background thread while
+    """Import the refinement stack (autograd, scipy.optimize: ~0.3 s) on a background thread while
     the files are read, analysed and the network runs (numpy and numba release the GIL), so a
     refining run does not wait for it afterwards; the import system makes a later import of the
     same modules wait for this one to finish. A no-op when the run does not refine."""

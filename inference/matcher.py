@@ -1,10 +1,10 @@
 """The non-learned reference matcher: the same chain, set from measurements alone.
 
 The baseline the network has to beat, and the fallback when no model is at hand.
-* EQ: the chain's six gain bands (low shelf, four peaks, high shelf) fitted by bounded L-BFGS-B on
-  their exact biquad responses to the difference of tonal balance (reference minus mix, the
-  refinement's own measurement, character.py). Only the shape is matched; level is the loudness
-  stage's job.
+* EQ: the chain's six gain bands (low shelf, four peaks, high shelf) fitted by bounded L-BFGS-B
+  on their exact biquad responses (autograd gradients) to the difference of tonal balance
+  (reference minus mix, the refinement's own measurement, character.py). Only the shape is
+  matched; level is the loudness stage's job.
 * Width: the side/mid energy ratio of the reference.
 * Loudness: the reference's integrated loudness; ceiling: the reference's true peak, never above
   the ceiling asked for (default -1 dBTP).
@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import math
 
+import autograd
+import autograd.numpy as anp
 import numpy as np
-import torch
 from scipy.optimize import minimize
 
 from tonematch.models import excerpts
 from tonematch.models.chain import TABLE
-from tonematch.models.chain.biquads import design, response
+from tonematch.models.chain.biquads import design, power_response
 from tonematch.models.chain.settings import Settings
 from tonematch.models.measure.loudness import integrated_loudness
 from tonematch.models.measure.stereo import width as side_mid_ratio
@@ -38,52 +39,55 @@ GAIN_PENALTY = 1e-3  # per dB^2: of two equally good fits, prefer the one with s
 def _ranges(sample_rate: int):
     """Per fitted band and (gain, freq, q): low, high, log-scale flag and start value in [0, 1]."""
     specs = [[TABLE.by_key[f"eq.{band}.{name}"].spec for name in ("gain_db", "freq_hz", "q")] for band in FIT_BANDS]
-    bounds = torch.tensor([[s.bounds(sample_rate) for s in row] for row in specs], dtype=torch.float64)
-    log = torch.tensor([[s.scale == "log" for s in row] for row in specs])
-    start = torch.tensor([[s.to_unit(s.default_value(sample_rate), sample_rate) for s in row] for row in specs])
-    return bounds[..., 0], bounds[..., 1], log, start.double()
+    bounds = np.array([[s.bounds(sample_rate) for s in row] for row in specs], dtype=np.float64)
+    log = np.array([[s.scale == "log" for s in row] for row in specs])
+    start = np.array([[s.to_unit(s.default_value(sample_rate), sample_rate) for s in row] for row in specs])
+    return bounds[..., 0], bounds[..., 1], log, start.astype(np.float64)
 
 
 def fit_eq(curve_db: np.ndarray, grid: np.ndarray, sample_rate: int) -> dict[str, float]:
     """EQ band values (physical) whose summed response best follows `curve_db` up to a constant
-    (bounded L-BFGS-B in the table's [0, 1] space, gradients from the exact biquad responses)."""
+    (bounded L-BFGS-B in the table's [0, 1] space, gradients of the exact biquad responses from
+    autograd)."""
     low, high, log, start = _ranges(sample_rate)
-    target = torch.as_tensor(curve_db, dtype=torch.float64)
+    target = np.asarray(curve_db, dtype=np.float64)
     peaks = slice(1, len(FIT_BANDS) - 1)
     # the log branch with harmless values on linear rows: where() would pass on their NaN gradient
-    log_low = torch.where(log, low, torch.ones_like(low))
-    log_ratio = torch.where(log, high / low, torch.ones_like(low))
+    log_low = np.where(log, low, 1.0)
+    log_ratio = np.where(log, high / log_low, 1.0)
 
     def physical(u):  # [bands, (gain, freq, q)], the parameter table's lin/log mapping
-        return torch.where(log, log_low * log_ratio**u, low + (high - low) * u)
+        return anp.where(log, log_low * log_ratio**u, low + (high - low) * u)
 
     def response_db(v):
-        coefs = torch.cat(
+        coefs = anp.concatenate(
             [
-                design("low_shelf", v[0, 1], v[0, 2], v[0, 0], sample_rate)[None],
-                design("peak", v[peaks, 1], v[peaks, 2], v[peaks, 0], sample_rate),
-                design("high_shelf", v[-1, 1], v[-1, 2], v[-1, 0], sample_rate)[None],
+                design("low_shelf", v[:1, 1], v[:1, 2], v[:1, 0], sample_rate, anp),
+                design("peak", v[peaks, 1], v[peaks, 2], v[peaks, 0], sample_rate, anp),
+                design("high_shelf", v[-1:, 1], v[-1:, 2], v[-1:, 0], sample_rate, anp),
             ]
         )
-        return 20.0 * torch.log10(response(coefs, grid, sample_rate).abs().clamp_min(1e-9)).sum(dim=0)
+        power = power_response(coefs, grid, sample_rate)
+        return 10.0 * anp.sum(anp.log10(anp.maximum(power, 1e-18)), axis=0)
+
+    def loss(flat):
+        values = physical(anp.reshape(flat, start.shape))
+        residual = response_db(values) - target
+        return anp.mean((residual - anp.mean(residual)) ** 2) + GAIN_PENALTY * anp.mean(values[:, 0] ** 2)
 
     def value_and_grad(flat):
-        u = torch.tensor(flat.reshape(start.shape), dtype=torch.float64, requires_grad=True)
-        values = physical(u)
-        residual = response_db(values) - target
-        loss = (residual - residual.mean()).square().mean() + GAIN_PENALTY * values[:, 0].square().mean()
-        loss.backward()
-        return float(loss.detach()), u.grad.numpy().ravel().copy()
+        value, grad = autograd.value_and_grad(loss)(np.asarray(flat, dtype=np.float64))
+        return float(value), np.asarray(grad, dtype=np.float64)
 
     result = minimize(
         value_and_grad,
-        start.numpy().ravel(),
+        start.ravel(),
         jac=True,
         method="L-BFGS-B",
-        bounds=[(0.0, 1.0)] * start.numel(),
+        bounds=[(0.0, 1.0)] * start.size,
         options={"maxiter": STEPS},
     )
-    values = physical(torch.tensor(result.x.reshape(start.shape), dtype=torch.float64))
+    values = physical(result.x.reshape(start.shape))
     return {
         f"eq.{band}.{name}": float(values[i, j])
         for i, band in enumerate(FIT_BANDS)
@@ -93,8 +97,8 @@ def fit_eq(curve_db: np.ndarray, grid: np.ndarray, sample_rate: int) -> dict[str
 
 def tone_curve(mix_clips: np.ndarray, ref_clips: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
     """(band centres in Hz, reference minus mix tonal balance in dB) over the matched range."""
-    mix = character.character_of(mix_clips, sample_rate)["tone"].numpy()
-    ref = character.character_of(ref_clips, sample_rate)["tone"].numpy()
+    mix = character.character_of(mix_clips, sample_rate)["tone"]
+    ref = character.character_of(ref_clips, sample_rate)["tone"]
     frames_hz = character.analyse(mix_clips[:, :, :1024], sample_rate).centers_hz
     lo, hi = character.TONE_RANGE_HZ
     keep = (frames_hz >= lo) & (frames_hz <= min(hi, 0.45 * sample_rate))

@@ -1,8 +1,8 @@
 """Refinement: inference-time optimisation of chain settings against a target character.
 
 Starting from the network's prediction (or any settings), a bounded quasi-Newton descent
-(scipy's L-BFGS-B, gradients from torch autograd) moves the settings, in the parameter table's
-[0, 1] space, so that the chain's output (modelled on frames,
+(scipy's L-BFGS-B; gradients of the frame model from autograd, no torch) moves the settings, in
+the parameter table's [0, 1] space, so that the chain's output (modelled on frames,
 character.py) has the reference's tonal balance, stereo width, loudness spread and block crest.
 Loudness and the ceiling are not optimised: the loudness stage lands on its target and the
 limiter holds the ceiling. The result is then checked on an exact render of the excerpts and
@@ -14,9 +14,10 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
+import autograd
+import autograd.numpy as anp
 import numba
 import numpy as np
-import torch
 from scipy.optimize import minimize
 
 from tonematch.models import excerpts
@@ -72,20 +73,14 @@ class Refined:
 
 @contextlib.contextmanager
 def single_thread():
-    """One thread for torch and numba: the steps work on small tensors, where a thread pool's
-    hand-offs cost more than they save (ten times more on a busy machine)."""
-    torch_threads, numba_threads = torch.get_num_threads(), numba.get_num_threads()
-    torch.set_num_threads(1)
+    """One numba thread: the steps work on small arrays, where a thread pool's hand-offs cost
+    more than they save (ten times more on a busy machine)."""
+    threads = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
         yield
     finally:
-        torch.set_num_threads(torch_threads)
-        numba.set_num_threads(numba_threads)
-
-
-def _tensors(settings: Settings) -> dict[str, torch.Tensor]:
-    return {k: torch.tensor(float(v), dtype=torch.float64) for k, v in settings.values.items()}
+        numba.set_num_threads(threads)
 
 
 class _Problem:
@@ -98,45 +93,53 @@ class _Problem:
         self.u0 = np.array(
             [min(max(float(s.to_unit(settings.values[k], sr)), 0.0), 1.0) for k, s in zip(keys, self.specs)]
         )
-        self.fixed = _tensors(settings)
+        self.fixed = {k: float(v) for k, v in settings.values.items()}
+        bounds = np.array([s.bounds(sr) for s in self.specs], dtype=np.float64).reshape(-1, 2)
+        self.ranges = (bounds[:, 0], bounds[:, 1], np.array([s.scale == "log" for s in self.specs]))
         self.gains = [i for i, k in enumerate(keys) if k.endswith(".gain_db")]
+        self.eq_index = [i for i, k in enumerate(keys) if k.startswith("eq.")]
+        self.others = [i for i, k in enumerate(keys) if not k.startswith("eq.")]
+        self.eq_power = character.eq_power_of([keys[i] for i in self.eq_index], self.fixed, frames, settings.bypass)
 
-    def physical(self, u: torch.Tensor) -> dict[str, torch.Tensor]:
+    def physical(self, u):
+        """The table's lin/log mapping of every refined setting, as one array operation."""
+        low, high, log = self.ranges
+        # the log branch gets harmless numbers on linear rows (low may be 0 there): `where`
+        # would pass on that branch's NaN gradient
+        log_low, log_ratio = np.where(log, low, 1.0), np.where(log, high / np.where(log, low, 1.0), 1.0)
+        return anp.where(log, log_low * log_ratio**u, low + (high - low) * u)
+
+    def loss(self, u):
+        values = self.physical(u)
         p = dict(self.fixed)
-        for i, (k, s) in enumerate(zip(self.keys, self.specs)):
-            p[k] = s.from_unit(u[i], self.frames.sample_rate)
-        return p
-
-    def loss(self, u: torch.Tensor) -> torch.Tensor:
-        p = self.physical(u)
-        out = character.measure(character.render(self.frames, p, self.settings.bypass), self.frames)
-        u0 = torch.from_numpy(self.u0)
-        loss = robust_distance(out, self.target, self.frames) + self.pull * (u - u0).square().sum()
+        for i in self.others:
+            p[self.keys[i]] = values[i]
+        eq_response = self.eq_power(values[self.eq_index]) if self.eq_index else None
+        out = character.measure(character.render(self.frames, p, self.settings.bypass, eq_response), self.frames)
+        loss = robust_distance(out, self.target, self.frames) + self.pull * anp.sum((u - self.u0) ** 2)
         if self.gains:
-            loss = loss + GAIN_PENALTY * torch.stack([p[self.keys[i]] for i in self.gains]).square().sum()
+            loss = loss + GAIN_PENALTY * anp.sum(values[self.gains] ** 2)
         return loss
 
     def value_and_grad(self, u: np.ndarray) -> tuple[float, np.ndarray]:
-        t = torch.tensor(u, dtype=torch.float64, requires_grad=True)
-        loss = self.loss(t)
-        loss.backward()
-        return float(loss.detach()), t.grad.numpy().copy()
+        value, grad = autograd.value_and_grad(self.loss)(np.asarray(u, dtype=np.float64))
+        return float(value), np.asarray(grad, dtype=np.float64)
 
     def settings_at(self, u: np.ndarray) -> Settings:
         values = dict(self.settings.values)
         for i, (k, s) in enumerate(zip(self.keys, self.specs)):
             if abs(float(u[i] - self.u0[i])) > 1e-4:  # untouched values keep their exact start
-                values[k] = float(s.from_unit(torch.tensor(float(u[i]), dtype=torch.float64), self.frames.sample_rate))
+                values[k] = float(s.from_unit(float(u[i]), self.frames.sample_rate))
         s = self.settings
         return Settings(values, s.sample_rate, s.bypass, dict(s.source))
 
 
-def robust_distance(a: dict, b: dict, frames: character.Frames) -> torch.Tensor:
+def robust_distance(a: dict, b: dict, frames: character.Frames):
     """character.distance with the spectral terms made robust (ROBUST_SCALE)."""
-    total = torch.zeros((), dtype=torch.float64)
+    total = 0.0
     for name, term in character.terms(a, b, frames).items():
         scale = ROBUST_SCALE.get(name)
-        total = total + (scale * torch.log1p(term / scale) if scale else term)
+        total = total + (scale * anp.log1p(term / scale) if scale else term)
     return total
 
 
@@ -209,12 +212,11 @@ def refine(
     start_char, start_d = exact(settings)
     first = optimise(settings, frames, target, groups, steps, pull)
     first_char, first_d = exact(first)
-    with torch.no_grad():
-        p = {k: torch.tensor(float(v), dtype=torch.float64) for k, v in first.values.items()}
-        model_char = character.measure(character.render(frames, p, first.bypass), frames)
+    p = {k: float(v) for k, v in first.values.items()}
+    model_char = character.plain(character.measure(character.render(frames, p, first.bypass), frames))
     shifted = dict(target)
     for k in ("tone", "width", "spread", "crest"):
-        if first_char[k].shape == target[k].shape:  # a mono mix has no width to correct
+        if np.shape(first_char[k]) == np.shape(target[k]):  # a mono mix has no width to correct
             shifted[k] = target[k] - (first_char[k] - model_char[k])
     second = optimise(first, frames, shifted, groups, steps // 2, pull)
     _, second_d = exact(second)

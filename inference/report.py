@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import torch
 
 from tonematch.data.atomic import write_atomic
-from tonematch.models.chain import compressor
+from tonematch.models.chain import compressor, eq
+from tonematch.models.chain.biquads import power_response
 from tonematch.models.chain.settings import Settings
 
 from . import character, explain
@@ -23,29 +23,16 @@ _COLOURS = {"mix": "#8c8c8c", "output": "#d62728", "reference": "#1f77b4"}
 
 
 def _eq_curve(settings: Settings, freqs: np.ndarray) -> np.ndarray:
-    frames = character.Frames(
-        mid=torch.zeros(1),
-        side=torch.zeros(1),
-        peak=torch.zeros(1),
-        levels=torch.zeros(1),
-        mid_k=torch.zeros(1),
-        side_k=torch.zeros(1),
-        freqs_hz=freqs,
-        band_of=torch.zeros(1),
-        centers_hz=freqs,
-        edges_hz=freqs,
-        sample_rate=settings.sample_rate,
-        channels=2,
-        hop_s=1.0,
-        true_peak_ratio=1.0,
-    )
-    p = {k: torch.tensor(float(v), dtype=torch.float64) for k, v in settings.values.items()}
-    return 10.0 * np.log10(character.eq_power(p, frames, settings.bypass).numpy())
+    if "eq" in settings.bypass:
+        return np.zeros(len(freqs))
+    coefs = eq.coefficients(settings.values, settings.sample_rate, settings.bypass, xp=np)
+    power = np.prod([power_response(c, freqs, settings.sample_rate) for c in coefs], axis=0) if coefs else 1.0
+    return 10.0 * np.log10(power * np.ones(len(freqs)))
 
 
 def _spectrum_db(r: character.Rendered, frames: character.Frames) -> np.ndarray:
     """The tonal balance the refinement matches (smoothed, level-aligned), in dB."""
-    return character.measure(r, frames)["tone"].numpy()
+    return character.plain(character.measure(r, frames))["tone"]
 
 
 def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
@@ -58,13 +45,12 @@ def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
 
     sr = settings.sample_rate
     frames = character.analyse(mix.clips, sr, mix.true_peak_ratio)
-    p = {k: torch.tensor(float(v), dtype=torch.float64) for k, v in settings.values.items()}
-    with torch.no_grad():
-        out = character.render(frames, p, settings.bypass)
-        ref = target.at_rate(sr)
-        ref_frames = character.analyse(ref.clips, sr)
-        ref_r = character.neutral(ref_frames)
-        mix_r = character.neutral(frames)
+    p = {k: float(v) for k, v in settings.values.items()}
+    out = character.render(frames, p, settings.bypass)
+    ref = target.at_rate(sr)
+    ref_frames = character.analyse(ref.clips, sr)
+    ref_r = character.neutral(ref_frames)
+    mix_r = character.neutral(frames)
 
     fig, axes = plt.subplots(3, 2, figsize=(13, 11))
     fig.suptitle(
@@ -98,17 +84,14 @@ def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
     levels = np.linspace(-60.0, 0.0, 241)
     if settings.enabled("compressor"):
         gain = compressor.gain_computer(
-            torch.tensor(levels),
-            torch.tensor(v["compressor.threshold_db"]),
-            torch.tensor(v["compressor.ratio"]),
-            torch.tensor(v["compressor.knee_db"]),
-        ).numpy()
+            levels, v["compressor.threshold_db"], v["compressor.ratio"], v["compressor.knee_db"], xp=np
+        )
     else:
         gain = np.zeros_like(levels)
     ax.plot(levels, levels + gain, color=_COLOURS["output"], lw=2, label="compressor")
     ax.plot(levels, levels, color="k", lw=0.6, ls="--", label="1:1")
     drive = v["gain.gain_db"] if settings.enabled("gain") else 0.0
-    seen = 20.0 * np.log10(np.maximum(frames.peak.numpy().ravel() * 10 ** (drive / 20), 1e-6))
+    seen = 20.0 * np.log10(np.maximum(frames.peak.ravel() * 10 ** (drive / 20), 1e-6))
     lo, hi = np.percentile(seen, [5, 99])
     ax.axvspan(lo, hi, color=_COLOURS["mix"], alpha=0.2, label="levels it sees (5-99 %)")
     ax.set(
@@ -122,7 +105,7 @@ def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
     ax.grid(True, alpha=0.3)
 
     ax = axes[1, 1]
-    gr = out.gain_reduction_db.numpy()
+    gr = np.asarray(out.gain_reduction_db)
     t = np.arange(gr.size) * frames.hop_s
     ax.plot(t, gr.ravel(), color=_COLOURS["output"], lw=1)
     for k in range(1, gr.shape[0]):

@@ -30,7 +30,6 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from tonematch.data.errors import TonematchError
 from tonematch.models import excerpts
@@ -69,10 +68,10 @@ class Style:
         """The master character this engineer would make of a mix of character `mix_char`."""
         centres = band_centres(sample_rate)
         basis = bump_basis(centres, self.bump_hz)
-        coef, residual = project(mix_char["tone"].numpy(), centres, basis, sample_rate)
+        coef, residual = project(mix_char["tone"], centres, basis, sample_rate)
         tone = basis @ (self.tone_a * coef + self.tone_c) + residual
         tone = tone - tone.mean()
-        width = mix_char["width"].numpy()
+        width = mix_char["width"]
         if width.size:
             width = self.width_a * width + self.width_c
         mix = {
@@ -84,13 +83,12 @@ class Style:
         out["spread"] = max(0.0, out["spread"])
         low, high = TABLE.by_key["loudness.target_lufs"].spec.bounds(sample_rate)
         out["lufs"] = float(np.clip(out["lufs"], low, high))
-        t = lambda v: torch.as_tensor(np.asarray(v, dtype=np.float64))  # noqa: E731
         return {
-            "tone": t(tone),
-            "width": t(width),
-            "spread": t(out["spread"]),
-            "crest": t(out["crest"]),
-            "lufs": t(out["lufs"]),
+            "tone": np.asarray(tone, dtype=np.float64),
+            "width": np.asarray(width, dtype=np.float64),
+            "spread": out["spread"],
+            "crest": out["crest"],
+            "lufs": out["lufs"],
         }
 
 
@@ -258,9 +256,7 @@ def _average_habit(data: list[PairData]) -> dict | None:
     sr = rows[0].mix.sample_rate
     centres = band_centres(sr)
     sel = _tone_range(centres, sr)
-    change = np.mean(
-        [(p.master_char["tone"] - p.mix_char["tone"]).numpy() for p in rows if p.mix.sample_rate == sr], axis=0
-    )
+    change = np.mean([p.master_char["tone"] - p.mix_char["tone"] for p in rows if p.mix.sample_rate == sr], axis=0)
     habit["eq"] = {k: v for k, v in matcher.fit_eq(change[sel], centres[sel], sr).items()}
     return habit
 
@@ -275,14 +271,14 @@ def fit_style(data: list[PairData], name: str = "style", habit: bool = True) -> 
         sr = p.mix.sample_rate
         centres = band_centres(sr)
         basis = bump_basis(centres, BUMP_HZ)
-        tone_mix.append(project(p.mix_char["tone"].numpy(), centres, basis, sr)[0])
-        tone_master.append(project(p.master_char["tone"].numpy(), centres, basis, sr)[0])
+        tone_mix.append(project(p.mix_char["tone"], centres, basis, sr)[0])
+        tone_master.append(project(p.master_char["tone"], centres, basis, sr)[0])
     tone_mix, tone_master = np.array(tone_mix), np.array(tone_master)
     lines = [shrunk_line(tone_mix[:, j], tone_master[:, j]) for j in range(k)]
-    stereo = [p for p in data if p.mix_char["width"].numel() and p.master_char["width"].numel()]
+    stereo = [p for p in data if p.mix_char["width"].size and p.master_char["width"].size]
     if stereo:
-        wm = np.array([p.mix_char["width"].numpy() for p in stereo]).clip(-40, 20)
-        ws = np.array([p.master_char["width"].numpy() for p in stereo]).clip(-40, 20)
+        wm = np.array([p.mix_char["width"] for p in stereo]).clip(-40, 20)
+        ws = np.array([p.master_char["width"] for p in stereo]).clip(-40, 20)
         wlines = [shrunk_line(wm[:, j], ws[:, j]) for j in range(wm.shape[1])]
     else:
         wlines = [(1.0, 0.0, 0.0)] * 4
@@ -320,9 +316,9 @@ def style_from_references(masters: list[match.Analysis], name: str = "style") ->
     for m in masters:
         c = character.character_of(m.clips, m.sample_rate, m.true_peak_ratio)
         centres = band_centres(m.sample_rate)
-        coefs.append(project(c["tone"].numpy(), centres, bump_basis(centres, BUMP_HZ), m.sample_rate)[0])
-        if c["width"].numel():
-            widths.append(c["width"].numpy().clip(-40, 20))
+        coefs.append(project(c["tone"], centres, bump_basis(centres, BUMP_HZ), m.sample_rate)[0])
+        if c["width"].size:
+            widths.append(c["width"].clip(-40, 20))
         m.extra = {"spread": float(c["spread"]), "crest": float(c["crest"])}
     lufs = [m.lufs for m in masters if m.lufs is not None]
     if not lufs:
@@ -353,10 +349,10 @@ def start_settings(mix: match.Analysis, mix_char: dict, target_char: dict, habit
     s = Settings.defaults(sr)
     centres = band_centres(sr)
     sel = _tone_range(centres, sr)
-    curve = (target_char["tone"] - mix_char["tone"]).numpy()[sel]
+    curve = (target_char["tone"] - mix_char["tone"])[sel]
     s.values.update(matcher.fit_eq(curve, centres[sel], sr))
-    if mix_char["width"].numel() and target_char["width"].numel():
-        d = float((target_char["width"][1:] - mix_char["width"][1:]).clamp(-20, 20).mean())
+    if mix_char["width"].size and target_char["width"].size:
+        d = float(np.clip(target_char["width"][1:] - mix_char["width"][1:], -20, 20).mean())
         s.values["width.width"] = float(np.clip(10.0 ** (d / 20.0), 0.0, 2.0))
     comp = dict(GENERIC_COMPRESSOR if habit is None else habit)
     mix_lufs = mix.lufs if mix.lufs is not None else -20.0

@@ -23,6 +23,7 @@ from tonematch.data.errors import TonematchError
 from tonematch.models import files
 from tonematch.models.descriptors import DESCRIPTOR_NAMES, describe
 from tonematch.models.excerpts import excerpt_starts
+from tonematch.models.measure.spectrum import centred_frames
 
 _POWER_EPS = 1e-10  # as encoder.py: -100 dB floor before the log
 NORM_EPS = 1e-5  # GroupNorm / LayerNorm eps and the std floor, torch's defaults as the model uses them
@@ -137,10 +138,7 @@ class LiteModel:
             x = np.pad(x, ((0, 0), (0, 0), (0, min_samples - x.shape[-1])))
         b = x.shape[0]
         ms = np.stack([0.5 * (x[:, 0] + x[:, 1]), 0.5 * (x[:, 0] - x[:, 1])], axis=1).reshape(2 * b, -1)
-        half = n_fft // 2  # centred frames, zero padded (torch.stft center=True, pad_mode="constant")
-        padded = np.pad(ms, ((0, 0), (half, half)))
-        count = 1 + (padded.shape[-1] - n_fft) // hop
-        frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[:, : count * hop : hop]
+        frames = centred_frames(ms, n_fft, hop)  # as torch.stft(center=True, pad_mode="constant")
         # scipy's FFT: n_fft is odd at 24 kHz (1115 = 5 x 223), where numpy's is ~3x slower
         spec = scipy.fft.rfft(frames * self.w["encoder.window"], axis=-1, workers=2)  # [2B, frames, F]
         power = spec.real**2 + spec.imag**2

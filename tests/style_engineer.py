@@ -31,7 +31,7 @@ def _bands(x: np.ndarray) -> tuple[float, float]:
     """(bass, treble) of a mix relative to its mids, dB, from its character."""
     from tonematch.inference.style import band_centres
 
-    tone = character.character_of(excerpts.excerpts(x, SR), SR)["tone"].numpy()
+    tone = character.character_of(excerpts.excerpts(x, SR), SR)["tone"]
     c = band_centres(SR)
     mid = tone[(c > 300) & (c < 3000)].mean()
     return float(tone[(c > 40) & (c < 120)].mean() - mid), float(tone[(c > 6000) & (c < 14000)].mean() - mid)

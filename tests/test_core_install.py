@@ -79,17 +79,19 @@ def test_render_and_analyze_a_file(result):
     assert result["file"]["sample_rate"] == 44100 and result["file"]["channels"] == 2
 
 
-def test_render_analyze_and_match_without_refinement_never_load_torch(tmp_path, example_mix, example_reference):
-    """`tonematch render`, `analyze` and `match --no-refine` (the shipped network included) run
-    without importing torch (about 220 MB and a second a process): the exact renderer and the
-    meters are numpy + numba, the network runs in models/lite.py."""
+def test_render_analyze_and_match_never_load_torch(tmp_path, example_mix, example_reference):
+    """`tonematch render`, `analyze`, `match` and `match --no-refine` (the shipped network and
+    refinement included) run without importing torch (about 220 MB and a second a process): the
+    exact renderer and the meters are numpy + numba, the network runs in models/lite.py and the
+    refinement's frame model in autograd's numpy."""
     out = tmp_path / "out.wav"
     script = (
         "import sys\n"
         "from tonematch.inference.cli import main\n"
         "for argv in (['render', sys.argv[1], '--params', 'examples/settings.json', '-o', sys.argv[2]],\n"
         "             ['analyze', sys.argv[2]],\n"
-        "             ['match', sys.argv[1], '-r', sys.argv[3], '-o', sys.argv[2] + '.m.wav', '--no-refine']):\n"
+        "             ['match', sys.argv[1], '-r', sys.argv[3], '-o', sys.argv[2] + '.m.wav', '--no-refine'],\n"
+        "             ['match', sys.argv[1], '-r', sys.argv[3], '-o', sys.argv[2] + '.r.wav']):\n"
         "    try:\n"
         "        main(argv)\n"
         "    except SystemExit as e:\n"
@@ -106,3 +108,4 @@ def test_render_analyze_and_match_without_refinement_never_load_torch(tmp_path, 
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().splitlines()[-1] == "TORCH False" and out.exists()
     assert "settings from the network" in proc.stdout  # the shipped model ran
+    assert ", refined" in proc.stdout or "refinement kept the start" in proc.stdout  # refinement ran

@@ -12,7 +12,7 @@ import torch
 from tonematch.data.tracks import TrackReader
 from tonematch.inference.matcher import FIT_BANDS, fit_eq, tone_curve
 from tonematch.models.chain import TABLE
-from tonematch.models.chain.biquads import design, response
+from tonematch.models.chain.biquads import design, power_response
 from tonematch.models.chain.exact import render_array
 from tonematch.models.files import save_model
 from tonematch.models.model import MasteringModel
@@ -131,20 +131,19 @@ def test_baseline_eq_fit_follows_a_tilt():
     values = fit_eq(tilt, grid, SR)
     kinds = {"low_shelf": "low_shelf", "high_shelf": "high_shelf"}
     fitted = sum(
-        20
+        10
         * np.log10(
-            np.abs(
-                response(
-                    design(
-                        kinds.get(b, "peak"),
-                        values[f"eq.{b}.freq_hz"],
-                        values[f"eq.{b}.q"],
-                        values[f"eq.{b}.gain_db"],
-                        SR,
-                    ),
-                    grid,
+            power_response(
+                design(
+                    kinds.get(b, "peak"),
+                    values[f"eq.{b}.freq_hz"],
+                    values[f"eq.{b}.q"],
+                    values[f"eq.{b}.gain_db"],
                     SR,
-                ).numpy()
+                    np,
+                ),
+                grid,
+                SR,
             )
         )
         for b in FIT_BANDS

@@ -32,7 +32,6 @@ from typing import Callable
 
 import numpy as np
 import soundfile as sf
-import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
@@ -87,10 +86,7 @@ def target_reduction_db(source: np.ndarray, settings: Settings) -> float:
     v = settings.values
     peak_db = 20.0 * np.log10(max(float(np.abs(source).max()), 1e-10)) + v["gain.gain_db"]
     gain = compressor.gain_computer(
-        torch.tensor(peak_db),
-        torch.tensor(v["compressor.threshold_db"]),
-        torch.tensor(v["compressor.ratio"]),
-        torch.tensor(v["compressor.knee_db"]),
+        peak_db, v["compressor.threshold_db"], v["compressor.ratio"], v["compressor.knee_db"], xp=np
     )
     return -float(gain)
 

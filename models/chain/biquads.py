@@ -1,7 +1,8 @@
 """Biquad coefficient design (RBJ Audio-EQ-Cookbook formulas), in float64.
 
-One design function serves both renderers: the differentiable one gets torch (the autograd
-graph back to gain/frequency/Q), the exact one numpy (`xp=np`: no torch in a render).
+One design function serves every user: the differentiable renderer gets torch (the autograd
+graph back to gain/frequency/Q), the exact one numpy (`xp=np`: no torch in a render) and the
+refinement's frame model autograd's numpy (`xp=autograd.numpy`).
 Returns [..., 5] = (b0, b1, b2, a1, a2) with a0 normalised to 1.
 """
 
@@ -11,18 +12,18 @@ import math
 
 import numpy as np
 
-from .lazy import torch
+from .lazy import is_tensor, torch
 
 KINDS = ("highpass", "low_shelf", "peak", "high_shelf")
 
 
 def design(kind: str, freq_hz, q, gain_db, sample_rate: float, xp=None) -> torch.Tensor:
-    """[..., 5] coefficients; `xp` is torch (the default) or numpy."""
+    """[..., 5] coefficients; `xp` is torch (the default), numpy or autograd.numpy."""
     xp = torch if xp is None else xp
-    as_array = (
-        (lambda v: torch.as_tensor(v, dtype=torch.float64)) if xp is torch else (lambda v: np.asarray(v, np.float64))
-    )
-    freq_hz, q, gain_db = as_array(freq_hz), as_array(q), as_array(gain_db)
+    if xp is torch:
+        freq_hz, q, gain_db = (torch.as_tensor(v, dtype=torch.float64) for v in (freq_hz, q, gain_db))
+    elif xp is np:
+        freq_hz, q, gain_db = (np.asarray(v, dtype=np.float64) for v in (freq_hz, q, gain_db))
     w0 = 2.0 * math.pi * freq_hz / sample_rate
     cos_w, sin_w = xp.cos(w0), xp.sin(w0)
     alpha = sin_w / (2.0 * q)
@@ -50,14 +51,21 @@ def design(kind: str, freq_hz, q, gain_db, sample_rate: float, xp=None) -> torch
     if xp is torch:
         b0, b1, b2, a1, a2 = torch.broadcast_tensors(*(torch.as_tensor(c) for c in (b0, b1, b2, a1, a2)))
         return torch.stack([b0, b1, b2, a1, a2], dim=-1) / torch.as_tensor(a0).unsqueeze(-1)
-    b0, b1, b2, a1, a2 = np.broadcast_arrays(b0, b1, b2, a1, a2)
-    return np.stack([b0, b1, b2, a1, a2], axis=-1) / np.asarray(a0)[..., None]
+    shape = np.broadcast_shapes(*(np.shape(c) for c in (b0, b1, b2, a0, a1, a2)))
+    cols = [c if np.shape(c) == shape else xp.broadcast_to(c, shape) for c in (b0, b1, b2, a1, a2)]
+    a0 = a0 if np.shape(a0) == shape else xp.broadcast_to(a0, shape)
+    return xp.stack(cols, axis=-1) / xp.expand_dims(a0, -1)
 
 
-def response(coefs: torch.Tensor, freqs_hz, sample_rate: float) -> torch.Tensor:
-    """Complex frequency response H(e^jw) of biquads [..., 5] at `freqs_hz` -> [..., F]."""
-    z = torch.exp(-1j * 2.0 * math.pi * torch.as_tensor(freqs_hz, dtype=torch.float64) / sample_rate)
-    c = coefs.to(torch.float64).unsqueeze(-2)
-    num = c[..., 0] + c[..., 1] * z + c[..., 2] * z * z
-    den = 1.0 + c[..., 3] * z + c[..., 4] * z * z
+def power_response(coefs, freqs_hz, sample_rate: float):
+    """|H(e^jw)|^2 of biquads [..., 5] at `freqs_hz` -> [..., F], in real arithmetic (torch or
+    numpy arrays alike). The cookbook's form in phi = sin^2(w/2), with a0 = 1:
+    ((b0+b1+b2)^2 - 4 (b0 b1 + 4 b0 b2 + b1 b2) phi + 16 b0 b2 phi^2) / (the same in 1, a1, a2),
+    which stays accurate at low frequencies where expanding in cos w cancels to ~1e-8."""
+    phi = np.sin(math.pi * np.asarray(freqs_hz, dtype=np.float64) / sample_rate) ** 2
+    if is_tensor(coefs):
+        phi = torch.as_tensor(phi)
+    b0, b1, b2, a1, a2 = (coefs[..., i][..., None] for i in range(5))
+    num = (b0 + b1 + b2) ** 2 - 4.0 * (b0 * b1 + 4.0 * b0 * b2 + b1 * b2) * phi + 16.0 * b0 * b2 * phi * phi
+    den = (1.0 + a1 + a2) ** 2 - 4.0 * (a1 + 4.0 * a2 + a1 * a2) * phi + 16.0 * a2 * phi * phi
     return num / den

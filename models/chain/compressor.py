@@ -24,14 +24,17 @@ ENTRIES = [
 _EPS = 1e-10  # -200 dBFS floor keeps log finite (and gradients finite) on digital silence
 
 
-def gain_computer(level_db, threshold_db, ratio, knee_db):
-    """Static gain change in dB (<= 0) for a detector level in dB (torch tensors)."""
+def gain_computer(level_db, threshold_db, ratio, knee_db, xp=None):
+    """Static gain change in dB (<= 0) for a detector level in dB: torch tensors, or arrays of
+    `xp` (numpy, or autograd.numpy in the refinement's frame model)."""
+    xp = torch if xp is None else xp
     over = level_db - threshold_db
     slope = 1.0 / ratio - 1.0
     # clamp the knee width inside the knee branch only, so knee 0 never divides by zero
-    in_knee = slope * (over + knee_db / 2.0) ** 2 / (2.0 * torch.clamp(knee_db, min=1e-6))
+    safe_knee = torch.clamp(knee_db, min=1e-6) if xp is torch else xp.maximum(knee_db, 1e-6)
+    in_knee = slope * (over + knee_db / 2.0) ** 2 / (2.0 * safe_knee)
     above = slope * over
-    return torch.where(2.0 * over < -knee_db, torch.zeros_like(over), torch.where(2.0 * over > knee_db, above, in_knee))
+    return xp.where(2.0 * over < -knee_db, 0.0 * over, xp.where(2.0 * over > knee_db, above, in_knee))
 
 
 def _detector_db(x: torch.Tensor) -> torch.Tensor:

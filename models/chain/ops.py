@@ -31,8 +31,11 @@ def ballistics(x: torch.Tensor, att: torch.Tensor, rel: torch.Tensor, initial: f
     return Ballistics.apply(x.cpu(), att.cpu(), rel.cpu(), initial).to(x.device)
 
 
-def time_constant_to_pole(ms, sample_rate: float):
-    """One-pole coefficient for a time constant: the step response reaches 1 - 1/e in `ms`."""
+def time_constant_to_pole(ms, sample_rate: float, xp=None):
+    """One-pole coefficient for a time constant: the step response reaches 1 - 1/e in `ms`.
+    A tensor gives a tensor; with `xp` (autograd.numpy: the frame model) an array; else a float."""
     if is_tensor(ms):
         return torch.exp(-1000.0 / (ms.double().clamp_min(1e-6) * sample_rate))
+    if xp is not None:
+        return xp.exp(-1000.0 / (xp.maximum(ms, 1e-6) * sample_rate))
     return float(np.exp(-1000.0 / (max(ms, 1e-6) * sample_rate)))

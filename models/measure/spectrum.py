@@ -34,6 +34,16 @@ BAND_EDGES_HZ: tuple[float, ...] = tuple([b[1] for b in BANDS] + [BANDS[-1][2]])
 NPERSEG = 4096
 
 
+def centred_frames(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """[..., T] -> [..., frames, n_fft] views of centred frames, the signal zero padded by n_fft // 2
+    on both sides (torch.stft's center=True, pad_mode="constant"): frame t is centred on sample
+    t * hop. The short-time spectra of the network's features and of the refinement's frames."""
+    half = n_fft // 2
+    padded = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(half, half)])
+    count = 1 + (padded.shape[-1] - n_fft) // hop
+    return np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[..., : count * hop : hop, :]
+
+
 def third_octave_centres(lo_hz: float = 20.0, hi_hz: float = 20000.0) -> np.ndarray:
     """Base-2 1/3-octave centres 1000 * 2^(k/3) Hz lying in [lo_hz, hi_hz] (25 Hz .. 20 kHz)."""
     k = np.arange(-30, 31)
