@@ -428,19 +428,27 @@ def plain(char: dict) -> dict:
 TONE_RANGE_HZ = (30.0, 16000.0)
 
 
-def terms(a: dict, b: dict, frames: Frames, weights: dict | None = None) -> dict:
-    """The weighted squared differences of two characters, per measurement (dB^2 / LU^2)."""
+def terms(a: dict, b: dict, frames: Frames, weights: dict | None = None, tolerances: dict | None = None) -> dict:
+    """The weighted squared differences of two characters, per measurement (dB^2 / LU^2).
+    `tolerances` (dB / LU per measurement): differences within them count as none, beyond them
+    only by the excess."""
     w = {"tone": 1.0, "width": 0.2, "spread": 1.0, "crest": 0.3, **(weights or {})}
+    tol = tolerances or {}
+
+    def excess(d, name):
+        return anp.maximum(anp.abs(d) - tol[name], 0.0) if name in tol else d
+
     c = frames.centers_hz
     sel = (c >= TONE_RANGE_HZ[0]) & (c <= min(TONE_RANGE_HZ[1], 0.45 * frames.sample_rate))
     d_tone = a["tone"][sel] - b["tone"][sel]
-    out = {"tone": w["tone"] * anp.mean((d_tone - anp.mean(d_tone)) ** 2)}
+    out = {"tone": w["tone"] * anp.mean(excess(d_tone - anp.mean(d_tone), "tone") ** 2)}
     if len(a["width"]) and len(b["width"]):
         # the chain has one width control: match the image above 200 Hz (below it, masters are
         # near mono whatever the width, and that band would pull against the others)
-        out["width"] = w["width"] * anp.mean(anp.clip(a["width"][1:] - b["width"][1:], -20, 20) ** 2)
-    out["spread"] = w["spread"] * (a["spread"] - b["spread"]) ** 2
-    out["crest"] = w["crest"] * (a["crest"] - b["crest"]) ** 2
+        d_width = anp.clip(a["width"][1:] - b["width"][1:], -20, 20)
+        out["width"] = w["width"] * anp.mean(excess(d_width, "width") ** 2)
+    out["spread"] = w["spread"] * excess(a["spread"] - b["spread"], "spread") ** 2
+    out["crest"] = w["crest"] * excess(a["crest"] - b["crest"], "crest") ** 2
     return out
 
 

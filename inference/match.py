@@ -284,7 +284,10 @@ def finish(settings: Settings, mix: Analysis, target: Target, options: Options, 
     if options.refine:  # only a refining run imports the frame model and the optimiser
         from . import character, refine
 
-        refinable = tuple(g for g in groups if g in refine.GROUP_KEYS)
+        from_network = notes["start"] == "network"
+        refinable = tuple(
+            g for g in groups if g in refine.GROUP_KEYS and (g in refine.NETWORK_GROUPS or not from_network)
+        )
         if refinable:
             frames = character.analyse(mix.clips, mix.sample_rate, mix.true_peak_ratio)
             result = refine.refine(
@@ -294,7 +297,8 @@ def finish(settings: Settings, mix: Analysis, target: Target, options: Options, 
                 target.measured(),
                 groups=refinable,
                 steps=refine.STEPS if options.steps is None else options.steps,
-                pull=refine.PULL if notes["start"] == "network" else refine.PULL_MEASURED,
+                pull=refine.PULL if from_network else refine.PULL_MEASURED,
+                weights=refine.NETWORK_WEIGHTS if from_network else None,
             )
             settings = result.settings
             notes.update(refined=result.kept, distance_before=result.start_distance, distance_after=result.distance)

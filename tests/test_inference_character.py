@@ -143,3 +143,32 @@ def test_refinement_gradient_equals_finite_differences():
         e[i] = h
         fd = (problem.value_and_grad(u + e)[0] - problem.value_and_grad(u - e)[0]) / (2 * h)
         assert grad[i] == pytest.approx(fd, rel=1e-2, abs=0.05), key
+
+
+def test_match_refines_only_the_eq_from_the_network_start():
+    """From the network's start (match's default) refinement corrects the tonal balance with the
+    EQ and leaves the compressor and width as read; from a measured start (here the matcher's)
+    the reference's density and width count too."""
+    from tonematch.inference import match
+
+    truth = _settings(
+        **{
+            "eq.high_shelf.gain_db": 6.0,
+            "compressor.threshold_db": -40.0,
+            "compressor.ratio": 8.0,
+            "width.width": 1.6,
+            "loudness.target_lufs": -8.0,
+        }
+    )
+    mix = match.analyse_array(music_like(12.0, SR, seed=8), SR)
+    target = match.target_from(match.analyse_array(render_array(music_like(12.0, SR, seed=7), truth, SR), SR))
+    start = {"compressor.threshold_db": -20.0, "compressor.ratio": 1.5}
+    dynamics = ("compressor.threshold_db", "compressor.ratio", "compressor.attack_ms", "width.width")
+
+    settings, notes = match.finish(_settings(**start), mix, target, match.Options(), {"start": "network"})
+    assert notes["refined"] and notes["distance_after"] < 0.9 * notes["distance_before"]  # a trust region
+    assert all(settings.values[k] == _settings(**start).values[k] for k in dynamics)
+    assert max(abs(settings.values[k]) for k in settings.values if k.endswith(".gain_db") and "eq." in k) > 0.3
+
+    measured, _ = match.finish(_settings(**start), mix, target, match.Options(), {"start": "matcher"})
+    assert measured.values["compressor.ratio"] > 2.5 or measured.values["width.width"] > 1.2
