@@ -14,7 +14,8 @@ import librosa
 import torch
 from torch import nn
 
-REFERENCE_RATE = 44100.0  # n_fft and hop are given in samples at this rate
+from .geometry import encoder_geometry
+
 _POWER_EPS = 1e-10  # -100 dB floor before the log
 
 
@@ -48,13 +49,10 @@ class SpectrogramEncoder(nn.Module):
         if n_mels < 2 ** len(channels):
             raise ValueError(f"n_mels={n_mels} is too few for {len(channels)} pooling blocks")
         self.sample_rate = int(sample_rate)
-        self.n_fft = max(16, int(round(n_fft * sample_rate / REFERENCE_RATE)))
-        self.hop = max(1, int(round(hop * sample_rate / REFERENCE_RATE)))
+        self.n_fft, self.hop, self.min_samples = encoder_geometry(sample_rate, n_fft, hop, len(channels))
         self.n_mels = n_mels
         self.embed_dim = embed_dim
-        # the shortest input that still leaves one frame after every pooling step
-        self.min_frames = 2 ** len(channels)
-        self.min_samples = self.n_fft + (self.min_frames - 1) * self.hop
+        self.min_frames = 2 ** len(channels)  # one frame left after every pooling step
 
         window = torch.hann_window(self.n_fft, periodic=True)
         self.register_buffer("window", window, persistent=False)

@@ -23,6 +23,7 @@ from tonematch.data.errors import TonematchError
 from tonematch.models import files
 from tonematch.models.descriptors import DESCRIPTOR_NAMES, describe
 from tonematch.models.excerpts import excerpt_starts
+from tonematch.models.geometry import encoder_geometry
 from tonematch.models.measure.spectrum import centred_frames
 
 _POWER_EPS = 1e-10  # as encoder.py: -100 dB floor before the log
@@ -121,19 +122,20 @@ class LiteModel:
     def sample_rate(self) -> int:
         return int(self.config["sample_rate"])
 
+    @property
+    def _blocks(self) -> int:
+        """The encoder's convolution + pooling blocks."""
+        return len((self.config.get("encoder_kwargs") or {}).get("channels", (32, 64, 128, 128)))
+
     def _encoder_geometry(self) -> tuple[int, int, int]:
+        """(n_fft, hop, min_samples) of this model's encoder at its rate."""
         enc = self.config.get("encoder_kwargs") or {}
-        ref_rate = 44100.0  # encoder.REFERENCE_RATE: n_fft and hop are given at this rate
-        n_fft = max(16, int(round(enc.get("n_fft", 2048) * self.sample_rate / ref_rate)))
-        hop = max(1, int(round(enc.get("hop", 512) * self.sample_rate / ref_rate)))
-        blocks = len(enc.get("channels", (32, 64, 128, 128)))
-        return n_fft, hop, blocks
+        return encoder_geometry(self.sample_rate, enc.get("n_fft", 2048), enc.get("hop", 512), self._blocks)
 
     def features(self, x: np.ndarray) -> np.ndarray:
         """[B, C, T] -> [B, 2, n_mels, frames]: log-mel of mid and side (dB / 20), as encoder.features."""
-        n_fft, hop, blocks = self._encoder_geometry()
+        n_fft, hop, min_samples = self._encoder_geometry()
         x = np.broadcast_to(x, (x.shape[0], 2, x.shape[-1])).astype(np.float32)
-        min_samples = n_fft + (2**blocks - 1) * hop
         if x.shape[-1] < min_samples:
             x = np.pad(x, ((0, 0), (0, 0), (0, min_samples - x.shape[-1])))
         b = x.shape[0]
@@ -148,8 +150,7 @@ class LiteModel:
     def encode(self, x: np.ndarray) -> np.ndarray:
         """[B, C, T] clips -> [B, embed_dim] embeddings (encoder.forward)."""
         h = self.features(x)
-        _, _, blocks = self._encoder_geometry()
-        for i in range(blocks):
+        for i in range(self._blocks):
             conv = self.w[f"encoder.cnn.{i}.0.weight"]
             h = _conv3x3(h, conv)
             groups = math.gcd(8, conv.shape[0])  # as encoder._block
