@@ -60,7 +60,6 @@ def master_to(mix, target: _match.Target, sample_rate: int | None = None, **opti
 
     opts = _match.Options(**options)
     opts.check()
-    _match.prefetch_refinement(opts)
     x, sr = _load(mix, sample_rate, "mix")
     analysis = _match.analyse_array(x, sr)
     settings, notes = _match.choose_settings(analysis, target, opts, _match.load_model(opts.model))
@@ -89,7 +88,6 @@ def master(mix, style, sample_rate: int | None = None, **options) -> MasterResul
         style = load_style(style)
     opts = _match.Options(**options)
     opts.check()
-    _match.prefetch_refinement(opts)
     x, sr = _load(mix, sample_rate, "mix")
     audio, settings, notes = _style.master_array(x, sr, style, opts)
     return MasterResult(audio, sr, settings, notes)

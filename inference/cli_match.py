@@ -122,11 +122,7 @@ def start_run(args: argparse.Namespace, command: str, target_flag: str, target_v
     missing = [flag for flag, value in required if not value]
     if missing:
         raise TonematchError(f"{command}: missing {', '.join(missing)}")
-    options = options_from(args)
-    from .match import prefetch_refinement
-
-    prefetch_refinement(options)  # the optimiser loads while the files are read
-    return options
+    return options_from(args)
 
 
 def cmd_match(args: argparse.Namespace) -> int:

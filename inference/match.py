@@ -320,24 +320,6 @@ def release_memory() -> None:
         pass
 
 
-def prefetch_refinement(options: Options) -> None:
-    """Import the refinement stack (autograd, scipy.optimize: ~0.3 s) on a background thread while
-    the files are read, analysed and the network runs (numpy and numba release the GIL), so a
-    refining run does not wait for it afterwards; the import system makes a later import of the
-    same modules wait for this one to finish. A no-op when the run does not refine."""
-    if not options.refine:
-        return
-    import threading
-
-    def load() -> None:
-        try:
-            from . import refine  # noqa: F401
-        except BaseException:  # noqa: B036 - the main thread's own import reports any failure
-            pass
-
-    threading.Thread(target=load, name="tonematch-import", daemon=True).start()
-
-
 # -- the default model -------------------------------------------------------------------------------
 
 _MODELS: dict = {}

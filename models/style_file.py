@@ -58,8 +58,7 @@ def _clean(v):
 
 def save_style(style, path) -> Path:
     """Write `style` (inference.style.Style) to `path` atomically (the suffix .tmstyle is added if missing)."""
-    import torch
-    from safetensors.torch import save_file
+    from safetensors.numpy import save_file
 
     path = Path(path)
     if path.suffix != SUFFIX:
@@ -77,7 +76,7 @@ def save_style(style, path) -> Path:
         "card": json.dumps(card, allow_nan=False),
         "sha256": _digest(arrays),
     }
-    tensors = {k: torch.from_numpy(v.copy()) for k, v in arrays.items()}
+    tensors = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
     return path

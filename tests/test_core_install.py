@@ -4,6 +4,7 @@ repeats the command-line half of this in a venv that has only the core dependenc
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -79,19 +80,24 @@ def test_render_and_analyze_a_file(result):
     assert result["file"]["sample_rate"] == 44100 and result["file"]["channels"] == 2
 
 
-def test_render_analyze_and_match_never_load_torch(tmp_path, example_mix, example_reference):
-    """`tonematch render`, `analyze`, `match` and `match --no-refine` (the shipped network and
-    refinement included) run without importing torch (about 220 MB and a second a process): the
-    exact renderer and the meters are numpy + numba, the network runs in models/lite.py and the
-    refinement's frame model in autograd's numpy."""
+def test_render_analyze_match_and_master_never_load_torch(tmp_path, example_mix, example_reference):
+    """`tonematch render`, `analyze`, `match` (with and without refinement), `style
+    from-references` and `master --style` run without importing torch (about 220 MB and a second
+    a process): the exact renderer and the meters are numpy + numba, the network runs in
+    models/lite.py and the refinement's frame model in autograd's numpy."""
     out = tmp_path / "out.wav"
+    references = tmp_path / "references"
+    references.mkdir()
+    shutil.copy(example_reference, references / "reference.flac")
     script = (
         "import sys\n"
         "from tonematch.inference.cli import main\n"
         "for argv in (['render', sys.argv[1], '--params', 'examples/settings.json', '-o', sys.argv[2]],\n"
         "             ['analyze', sys.argv[2]],\n"
         "             ['match', sys.argv[1], '-r', sys.argv[3], '-o', sys.argv[2] + '.m.wav', '--no-refine'],\n"
-        "             ['match', sys.argv[1], '-r', sys.argv[3], '-o', sys.argv[2] + '.r.wav']):\n"
+        "             ['match', sys.argv[1], '-r', sys.argv[3], '-o', sys.argv[2] + '.r.wav'],\n"
+        "             ['style', 'from-references', sys.argv[4], '-o', sys.argv[2] + '.tmstyle'],\n"
+        "             ['master', sys.argv[1], '--style', sys.argv[2] + '.tmstyle', '-o', sys.argv[2] + '.s.wav']):\n"
         "    try:\n"
         "        main(argv)\n"
         "    except SystemExit as e:\n"
@@ -99,7 +105,7 @@ def test_render_analyze_and_match_never_load_torch(tmp_path, example_mix, exampl
         "print('TORCH', 'torch._C' in sys.modules)\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", script, str(example_mix), str(out), str(example_reference)],
+        [sys.executable, "-c", script, str(example_mix), str(out), str(example_reference), str(references)],
         cwd=REPO,
         capture_output=True,
         text=True,
