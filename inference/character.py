@@ -34,13 +34,13 @@ BAND_OCTAVES = 1.0 / 6.0
 WIDTH_EDGES_HZ = (20.0, 200.0, 1000.0, 5000.0, 20000.0)  # broad bands for the stereo image
 BLOCK_S, BLOCK_STEP_S = 0.4, 0.1  # BS.1770 gating blocks
 _EPS = 1e-12
-_LIMITER_SETTLE = 3
+_LIMITER_SETTLE = 3  # fixed-point steps: gain into the limiter until the output lands on target
 # The compressor's detector follows every sample; within a hop its static gain change varies
 # with the waveform. Attack and release smoothing settle on an expectile of that distribution
 # (all the way down to the peak's gain change when attack is much faster than release, the mean
 # when they are equal), so each hop keeps this many equal-mass quantiles of the detector level.
 LEVEL_QUANTILES = 16
-_EXPECTILE_STEPS = 6  # fixed-point steps: gain into the limiter until the output lands on target
+_EXPECTILE_STEPS = 6  # fixed-point steps of the expectile (which side of it each value lies on)
 
 
 @dataclass
