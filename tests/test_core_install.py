@@ -115,3 +115,21 @@ def test_render_analyze_match_and_master_never_load_torch(tmp_path, example_mix,
     assert proc.stdout.strip().splitlines()[-1] == "TORCH False" and out.exists()
     assert "settings from the network" in proc.stdout  # the shipped model ran
     assert ", refined" in proc.stdout or "refinement kept the start" in proc.stdout  # refinement ran
+
+
+def test_lazy_torch_leaves_sys_modules_alone():
+    """The chain's lazy torch must not put a half-made module in sys.modules: a later
+    `from torch.utils.data import ...` (the pair dataset, after the frame model was imported) has
+    to import the real torch the ordinary way, and the stand-in then serves it too."""
+    script = (
+        "import sys\n"
+        "import tonematch.inference.character\n"
+        "from tonematch.models.chain.lazy import torch, is_tensor\n"
+        "assert 'torch' not in sys.modules\n"
+        "from torch.utils.data import Dataset\n"
+        "import tonematch.data.pairs\n"
+        "assert is_tensor(torch.zeros(2)) and torch.Tensor is sys.modules['torch'].Tensor\n"
+        "print('ok')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
