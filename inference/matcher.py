@@ -23,6 +23,7 @@ from scipy.optimize import minimize
 from tonematch.models import excerpts
 from tonematch.models.chain import TABLE
 from tonematch.models.chain.biquads import design, power_response
+from tonematch.models.chain.params import unit_mapping
 from tonematch.models.chain.settings import Settings
 from tonematch.models.measure.loudness import integrated_loudness
 from tonematch.models.measure.stereo import width as side_mid_ratio
@@ -36,28 +37,21 @@ STEPS = 100  # L-BFGS-B iterations
 GAIN_PENALTY = 1e-3  # per dB^2: of two equally good fits, prefer the one with smaller boosts
 
 
-def _ranges(sample_rate: int):
-    """Per fitted band and (gain, freq, q): low, high, log-scale flag and start value in [0, 1]."""
+def _specs(sample_rate: int):
+    """Per fitted band, the (gain, freq, q) specs, and their start values in [0, 1]."""
     specs = [[TABLE.by_key[f"eq.{band}.{name}"].spec for name in ("gain_db", "freq_hz", "q")] for band in FIT_BANDS]
-    bounds = np.array([[s.bounds(sample_rate) for s in row] for row in specs], dtype=np.float64)
-    log = np.array([[s.scale == "log" for s in row] for row in specs])
     start = np.array([[s.to_unit(s.default_value(sample_rate), sample_rate) for s in row] for row in specs])
-    return bounds[..., 0], bounds[..., 1], log, start.astype(np.float64)
+    return specs, start.astype(np.float64)
 
 
 def fit_eq(curve_db: np.ndarray, grid: np.ndarray, sample_rate: int) -> dict[str, float]:
     """EQ band values (physical) whose summed response best follows `curve_db` up to a constant
     (bounded L-BFGS-B in the table's [0, 1] space, gradients of the exact biquad responses from
     autograd)."""
-    low, high, log, start = _ranges(sample_rate)
+    specs, start = _specs(sample_rate)
     target = np.asarray(curve_db, dtype=np.float64)
     peaks = slice(1, len(FIT_BANDS) - 1)
-    # the log branch with harmless values on linear rows: where() would pass on their NaN gradient
-    log_low = np.where(log, low, 1.0)
-    log_ratio = np.where(log, high / log_low, 1.0)
-
-    def physical(u):  # [bands, (gain, freq, q)], the parameter table's lin/log mapping
-        return anp.where(log, log_low * log_ratio**u, low + (high - low) * u)
+    physical = unit_mapping(specs, sample_rate, anp)  # [bands, (gain, freq, q)], as the table maps
 
     def response_db(v):
         coefs = anp.concatenate(

@@ -23,6 +23,7 @@ from scipy.optimize import minimize
 from tonematch.models import excerpts
 from tonematch.models.chain import TABLE
 from tonematch.models.chain.exact import render_array
+from tonematch.models.chain.params import unit_mapping
 from tonematch.models.chain.settings import Settings
 
 from . import character
@@ -119,20 +120,11 @@ class _Problem:
             [min(max(float(s.to_unit(settings.values[k], sr)), 0.0), 1.0) for k, s in zip(keys, self.specs)]
         )
         self.fixed = {k: float(v) for k, v in settings.values.items()}
-        bounds = np.array([s.bounds(sr) for s in self.specs], dtype=np.float64).reshape(-1, 2)
-        self.ranges = (bounds[:, 0], bounds[:, 1], np.array([s.scale == "log" for s in self.specs]))
+        self.physical = unit_mapping(self.specs, sr, anp)  # [0, 1] -> engineer's units, as the table maps
         self.gains = [i for i, k in enumerate(keys) if k.endswith(".gain_db")]
         self.eq_index = [i for i, k in enumerate(keys) if k.startswith("eq.")]
         self.others = [i for i, k in enumerate(keys) if not k.startswith("eq.")]
         self.eq_power = character.eq_power_of([keys[i] for i in self.eq_index], self.fixed, frames, settings.bypass)
-
-    def physical(self, u):
-        """The table's lin/log mapping of every refined setting, as one array operation."""
-        low, high, log = self.ranges
-        # the log branch gets harmless numbers on linear rows (low may be 0 there): `where`
-        # would pass on that branch's NaN gradient
-        log_low, log_ratio = np.where(log, low, 1.0), np.where(log, high / np.where(log, low, 1.0), 1.0)
-        return anp.where(log, log_low * log_ratio**u, low + (high - low) * u)
 
     def loss(self, u):
         values = self.physical(u)
