@@ -175,20 +175,21 @@ def _power_db(x):
     return 10.0 * anp.log10(x + _EPS)
 
 
-def _eq_power_batch(p: dict, frames: Frames, bypass) -> np.ndarray:
-    """|H|^2 of the EQ cascade at the fine bands' centres, [..., F]: settings may be arrays [...]
-    (plain numpy)."""
-    power = np.ones(len(frames.freqs_hz))
+def eq_power_at(p: dict, freqs_hz: np.ndarray, sample_rate: int, bypass) -> np.ndarray:
+    """|H|^2 of the EQ cascade at `freqs_hz`, [..., F] (1 where the EQ is off); the settings may
+    be arrays [...] (plain numpy). The frame model's EQ and the report's EQ curve."""
+    power = np.ones(len(freqs_hz))
     if "eq" in bypass:
         return power
-    for coefs in eq_stage.coefficients(p, frames.sample_rate, bypass, xp=np):
-        power = power * power_response(coefs, frames.freqs_hz, frames.sample_rate)
+    for coefs in eq_stage.coefficients(p, sample_rate, bypass, xp=np):
+        power = power * power_response(coefs, freqs_hz, sample_rate)
     return power
 
 
 def eq_power(p: dict, frames: Frames, bypass) -> np.ndarray:
     """|H|^2 of the EQ cascade at every fine band [F] (1 where the EQ is off), for plain EQ settings."""
-    return _eq_power_batch({k: float(v) for k, v in p.items() if k.startswith("eq.")}, frames, bypass)
+    eq = {k: float(v) for k, v in p.items() if k.startswith("eq.")}
+    return eq_power_at(eq, frames.freqs_hz, frames.sample_rate, bypass)
 
 
 def eq_power_of(keys: list[str], p: dict, frames: Frames, bypass):
@@ -201,7 +202,7 @@ def eq_power_of(keys: list[str], p: dict, frames: Frames, bypass):
     def batch(theta: np.ndarray) -> np.ndarray:  # [M, P] -> [M, F]
         q = dict(base)
         q.update({k: theta[:, i] for i, k in enumerate(keys)})
-        return _eq_power_batch(q, frames, bypass) * np.ones((theta.shape[0], 1))
+        return eq_power_at(q, frames.freqs_hz, frames.sample_rate, bypass) * np.ones((theta.shape[0], 1))
 
     @primitive
     def power(theta):
@@ -428,27 +429,19 @@ def plain(char: dict) -> dict:
 TONE_RANGE_HZ = (30.0, 16000.0)
 
 
-def terms(a: dict, b: dict, frames: Frames, weights: dict | None = None, tolerances: dict | None = None) -> dict:
-    """The weighted squared differences of two characters, per measurement (dB^2 / LU^2).
-    `tolerances` (dB / LU per measurement): differences within them count as none, beyond them
-    only by the excess."""
+def terms(a: dict, b: dict, frames: Frames, weights: dict | None = None) -> dict:
+    """The weighted squared differences of two characters, per measurement (dB^2 / LU^2)."""
     w = {"tone": 1.0, "width": 0.2, "spread": 1.0, "crest": 0.3, **(weights or {})}
-    tol = tolerances or {}
-
-    def excess(d, name):
-        return anp.maximum(anp.abs(d) - tol[name], 0.0) if name in tol else d
-
     c = frames.centers_hz
     sel = (c >= TONE_RANGE_HZ[0]) & (c <= min(TONE_RANGE_HZ[1], 0.45 * frames.sample_rate))
     d_tone = a["tone"][sel] - b["tone"][sel]
-    out = {"tone": w["tone"] * anp.mean(excess(d_tone - anp.mean(d_tone), "tone") ** 2)}
+    out = {"tone": w["tone"] * anp.mean((d_tone - anp.mean(d_tone)) ** 2)}
     if len(a["width"]) and len(b["width"]):
         # the chain has one width control: match the image above 200 Hz (below it, masters are
         # near mono whatever the width, and that band would pull against the others)
-        d_width = anp.clip(a["width"][1:] - b["width"][1:], -20, 20)
-        out["width"] = w["width"] * anp.mean(excess(d_width, "width") ** 2)
-    out["spread"] = w["spread"] * excess(a["spread"] - b["spread"], "spread") ** 2
-    out["crest"] = w["crest"] * excess(a["crest"] - b["crest"], "crest") ** 2
+        out["width"] = w["width"] * anp.mean(anp.clip(a["width"][1:] - b["width"][1:], -20, 20) ** 2)
+    out["spread"] = w["spread"] * (a["spread"] - b["spread"]) ** 2
+    out["crest"] = w["crest"] * (a["crest"] - b["crest"]) ** 2
     return out
 
 

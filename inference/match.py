@@ -122,15 +122,12 @@ def _stream_levels(blocks, sample_rate: int, channels: int) -> tuple[float | Non
     """(integrated loudness, true peak, sample peak) in one streaming pass; the true peak's
     oversampling runs on a second lane beside the loudness meter."""
     meter, tp, peak = LoudnessMeter(sample_rate, channels), TruePeakMeter(channels), 0.0
-    lane = Lane(name="tonematch-truepeak")
-    try:
+    with Lane(name="tonematch-truepeak") as lane:
         for b in blocks:
             lane.submit(tp.add, b)
             meter.add(b)
             peak = max(peak, float(np.abs(b).max()) if b.size else 0.0)
         lane.drain()
-    finally:
-        lane.close()
     return meter.integrated(), tp.peak(), peak
 
 

@@ -13,8 +13,7 @@ import os
 import numpy as np
 
 from tonematch.data.atomic import write_atomic
-from tonematch.models.chain import compressor, eq
-from tonematch.models.chain.biquads import power_response
+from tonematch.models.chain import compressor
 from tonematch.models.chain.settings import Settings
 
 from . import character, explain
@@ -23,11 +22,7 @@ _COLOURS = {"mix": "#8c8c8c", "output": "#d62728", "reference": "#1f77b4"}
 
 
 def _eq_curve(settings: Settings, freqs: np.ndarray) -> np.ndarray:
-    if "eq" in settings.bypass:
-        return np.zeros(len(freqs))
-    coefs = eq.coefficients(settings.values, settings.sample_rate, settings.bypass, xp=np)
-    power = np.prod([power_response(c, freqs, settings.sample_rate) for c in coefs], axis=0) if coefs else 1.0
-    return 10.0 * np.log10(power * np.ones(len(freqs)))
+    return 10.0 * np.log10(character.eq_power_at(settings.values, freqs, settings.sample_rate, settings.bypass))
 
 
 def _spectrum_db(r: character.Rendered, frames: character.Frames) -> np.ndarray:

@@ -178,11 +178,8 @@ class ExactRenderer:
 
     def blocks(self, source: Source) -> Iterator[np.ndarray]:
         """Yield the rendered output, block by block, same length as the source."""
-        lane = Lane()
-        try:
+        with Lane() as lane:
             yield from self._blocks(source, lane)
-        finally:
-            lane.close()
 
     def _blocks(self, source: Source, lane: Lane) -> Iterator[np.ndarray]:
         s = self.settings

@@ -65,27 +65,17 @@ class ParamSpec:
 
 def unit_mapping(specs: list, sample_rate: float, xp=np):
     """`ParamSpec.from_unit` for a list of specs (or a list of equal-length lists) at once: a
-    function from u of the same shape to physical values, in one array operation of `xp` (numpy or autograd.numpy:
-    the optimisers' gradients go through it)."""
-    shape = _nest_shape(specs)
-    flat = list(_flatten(specs))
-    bounds = np.array([spec.bounds(sample_rate) for spec in flat], dtype=np.float64).reshape(shape + (2,))
+    function from u of the same shape to physical values, in one array operation of `xp` (numpy
+    or autograd.numpy: the optimisers' gradients go through it)."""
+    grid = np.array(specs, dtype=object)
+    bounds = np.array([spec.bounds(sample_rate) for spec in grid.flat], dtype=np.float64).reshape(grid.shape + (2,))
     low, high = bounds[..., 0], bounds[..., 1]
-    log = np.array([spec.scale == "log" for spec in flat]).reshape(shape)
+    log = np.array([spec.scale == "log" for spec in grid.flat]).reshape(grid.shape)
     # the log branch gets harmless numbers on linear rows (low may be 0 there): `where` would
     # pass on that branch's NaN gradient
     log_low = np.where(log, low, 1.0)
     log_ratio = np.where(log, high / log_low, 1.0)
     return lambda u: xp.where(log, log_low * log_ratio**u, low + (high - low) * u)
-
-
-def _nest_shape(specs: list) -> tuple[int, ...]:
-    return (len(specs),) + (_nest_shape(specs[0]) if specs and isinstance(specs[0], list) else ())
-
-
-def _flatten(specs: list):
-    for item in specs:
-        yield from _flatten(item) if isinstance(item, list) else (item,)
 
 
 @dataclass(frozen=True)

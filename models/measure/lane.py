@@ -13,7 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 
 class Lane:
-    """At most `depth` submitted calls pending; `drain` waits for all and re-raises the first error."""
+    """At most `depth` submitted calls pending; `drain` waits for all and re-raises the first
+    error. As a context manager it closes on the way out, whatever happened."""
 
     def __init__(self, depth: int = 2, name: str = "tonematch-meter"):
         self.depth = depth
@@ -28,6 +29,12 @@ class Lane:
     def drain(self) -> None:
         while self.pending:
             self.pending.popleft().result()
+
+    def __enter__(self) -> Lane:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def close(self) -> None:
         for f in self.pending:

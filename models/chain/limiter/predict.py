@@ -139,13 +139,10 @@ class Predictor:
         part = np.empty(int(second.sum()) + 1)
         later = np.concatenate([[mid], marks[second]])  # mark `mid` reads 0: the second half starts there
         head = np.empty(int(first.sum()) + 1)
-        lane = Lane(name="tonematch-predict")  # the kernel is serial and releases the GIL
-        try:
+        with Lane(name="tonematch-predict") as lane:  # the kernel is serial and releases the GIL
             lane.submit(limited_energy, *args, later, part, mid, t, self.warm)
             limited_energy(*args, np.concatenate([marks[first], [mid]]), head, 0, mid, 0)
             lane.drain()
-        finally:
-            lane.close()
         cum[first] = head[:-1]
         cum[second] = head[-1] + part[1:]
         return cum
