@@ -270,9 +270,12 @@ def choose_settings(mix: Analysis, target: Target, options: Options, model=None)
     return finish(settings, mix, target, options, {"start": start})
 
 
-def finish(settings: Settings, mix: Analysis, target: Target, options: Options, notes: dict) -> tuple[Settings, dict]:
+def finish(
+    settings: Settings, mix: Analysis, target: Target, options: Options, notes: dict, fixed=()
+) -> tuple[Settings, dict]:
     """From start settings to the final ones: the run's loudness and ceiling, the chosen groups,
-    refinement toward the target's character (a trust region around a network's start), amount."""
+    refinement toward the target's character (a trust region around a network's start; `fixed`
+    keys are not refined), amount."""
     lufs, ceiling = loudness_and_ceiling(options, target)
     settings.values["loudness.target_lufs"] = lufs
     settings.values["limiter.ceiling_dbtp"] = ceiling
@@ -296,6 +299,7 @@ def finish(settings: Settings, mix: Analysis, target: Target, options: Options, 
                 steps=refine.STEPS if options.steps is None else options.steps,
                 pull=refine.PULL if from_network else refine.PULL_MEASURED,
                 weights=refine.NETWORK_WEIGHTS if from_network else None,
+                fixed=fixed,
             )
             settings = result.settings
             notes.update(refined=result.kept, distance_before=result.start_distance, distance_after=result.distance)

@@ -160,11 +160,13 @@ def robust_distance(a: dict, b: dict, frames: character.Frames, weights: dict | 
     return total
 
 
-def refinable_keys(settings: Settings, groups) -> list[str]:
-    """The keys of `groups` whose processor (and EQ band) is switched on."""
+def refinable_keys(settings: Settings, groups, fixed=()) -> list[str]:
+    """The keys of `groups` whose processor (and EQ band) is switched on, less those `fixed`."""
     keys = []
     for group in groups:
         for key in GROUP_KEYS[group]:
+            if key in fixed:
+                continue
             parts = key.split(".")
             if settings.enabled(parts[0]) and (len(parts) < 3 or settings.enabled(parts[0], parts[1])):
                 keys.append(key)
@@ -179,10 +181,11 @@ def optimise(
     steps: int = STEPS,
     pull: float = PULL,
     weights: dict | None = None,
+    fixed=(),
 ) -> Settings:
     """Settings after at most `steps` L-BFGS-B iterations on the frame model (no exact check);
-    `weights` of the character's terms as in character.terms."""
-    keys = refinable_keys(settings, groups)
+    `weights` of the character's terms as in character.terms; `fixed` keys stay as they are."""
+    keys = refinable_keys(settings, groups, fixed)
     if not keys or steps <= 0:
         return settings
     problem = _Problem(settings, frames, target, keys, pull, weights)
@@ -213,6 +216,7 @@ def refine(
     steps: int = STEPS,
     pull: float = PULL,
     weights: dict | None = None,
+    fixed=(),
 ) -> Refined:
     """Refine `settings` for the excerpts `clips` [N, C, L] (analysed as `frames`) towards the
     `target` character (its terms weighted by `weights`, e.g. NETWORK_WEIGHTS), and check on
@@ -222,6 +226,8 @@ def refine(
     compressor on hop statistics). So after the first descent the exact render's character is
     measured and the model's bias there is taken off the target for a second, shorter descent
     (output space mapping); the best of start, first and second by the exact render wins.
+    `fixed` keys are not moved (e.g. a compressor timing read from an engineer's pairs, which the
+    frame model cannot see).
     """
     sr = frames.sample_rate
     tp = frames.true_peak_ratio
@@ -231,7 +237,7 @@ def refine(
         return got, float(robust_distance(got, target, frames, weights))
 
     start_char, start_d = exact(settings)
-    first = optimise(settings, frames, target, groups, steps, pull, weights)
+    first = optimise(settings, frames, target, groups, steps, pull, weights, fixed)
     first_char, first_d = exact(first)
     p = {k: float(v) for k, v in first.values.items()}
     model_char = character.plain(character.measure(character.render(frames, p, first.bypass), frames))
@@ -239,7 +245,7 @@ def refine(
     for k in ("tone", "width", "spread", "crest"):
         if np.shape(first_char[k]) == np.shape(target[k]):  # a mono mix has no width to correct
             shifted[k] = target[k] - (first_char[k] - model_char[k])
-    second = optimise(first, frames, shifted, groups, steps // 2, pull, weights)
+    second = optimise(first, frames, shifted, groups, steps // 2, pull, weights, fixed)
     _, second_d = exact(second)
     best = min([(start_d, 0, settings), (first_d, 1, first), (second_d, 2, second)], key=lambda t: (t[0], -t[1]))
     return Refined(best[2], start_d, best[0], best[1] > 0, steps + steps // 2)

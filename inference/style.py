@@ -15,7 +15,8 @@ The shrinkage of each line is chosen by leave-one-out error over a small grid, s
 of pairs the style falls back to "the engineer's average" and learns the slope only when the
 pairs show it. The style also records the settings it tends toward (each pair refined toward its
 own master, averaged in readable units): the compression habit starts every new master, and
-`style show` prints them.
+`style show` prints them. The compressor's attack and release are read from each pair's gain trace
+(gain_trace.py), which the character cannot see, and are kept as read when refining.
 
 Mastering with a style (`master_with_style`): predict the target character from the mix's own,
 start from settings fitted to that target (EQ by matcher.fit_eq on target-minus-mix tone, width
@@ -37,6 +38,7 @@ from tonematch.models.chain import TABLE
 from tonematch.models.chain.settings import Settings
 
 from . import character, match, matcher
+from .gain_trace import read_compressor
 
 BUMP_HZ = tuple(float(40.0 * 2.0 ** (k * 4.0 / 3.0)) for k in range(7))  # 40 Hz .. 10 kHz
 SCALARS = ("spread", "crest", "lufs")
@@ -45,6 +47,8 @@ COMPRESSOR_KEYS = ("threshold_db", "ratio", "attack_ms", "release_ms", "knee_db"
 # A compressor to start from where a style has no habit (from references): refinement moves it.
 GENERIC_COMPRESSOR = {"threshold_rel_lufs": 6.0, "ratio": 2.0, "attack_ms": 10.0, "release_ms": 150.0, "knee_db": 6.0}
 FIT_STEPS = 120  # refinement steps per pair when reading the engineer's settings
+TIMING_KEYS = ("compressor.attack_ms", "compressor.release_ms")  # read from the gain trace, not refined
+FAST_ATTACK_MS, SLOW_ATTACK_MS = 5.0, 20.0  # "fast" below, "slow" above (a bus compressor's 30 ms), in `style show`
 
 
 @dataclass
@@ -172,6 +176,7 @@ class PairData:
     master_char: dict
     offset_frames: int
     settings: Settings | None = None  # the pair refined toward its own master
+    compressor: dict | None = None  # the compressor read from the pair's gain trace (gain_trace.py)
 
 
 def aligned_master(master: np.ndarray, offset: int, frames: int) -> np.ndarray:
@@ -201,7 +206,7 @@ def read_pair(pair) -> PairData:
     a, b = match.analyse_array(mix, sr), match.analyse_array(master, sr)
     if b.lufs is None:
         raise TonematchError(f"pair {pair.name}: the master is silent where it overlaps the mix")
-    return PairData(
+    data = PairData(
         pair.name,
         str(pair.mix),
         str(pair.master),
@@ -211,14 +216,26 @@ def read_pair(pair) -> PairData:
         character.character_of(b.clips, sr, b.true_peak_ratio),
         offset,
     )
+    data.compressor = read_compressor(a.clips, b.clips, sr)
+    return data
+
+
+def _timing(p: PairData) -> bool:
+    return p.compressor is not None and "attack_ms" in p.compressor
 
 
 def pair_settings(p: PairData, steps: int = FIT_STEPS) -> Settings:
-    """What the engineer's chain looks like on this pair: refined toward their own master."""
+    """What the engineer's chain looks like on this pair: the compressor read from its gain trace,
+    the rest refined toward their own master (the timing stays as read)."""
     from . import refine
 
     sr = p.mix.sample_rate
     settings = start_settings(p.mix, p.mix_char, p.master_char, None)
+    if p.compressor is not None:
+        for name in COMPRESSOR_KEYS:
+            if name in p.compressor:
+                low, high = TABLE.by_key[f"compressor.{name}"].spec.bounds(sr)
+                settings.values[f"compressor.{name}"] = float(np.clip(p.compressor[name], low, high))
     settings.values["loudness.target_lufs"] = float(
         np.clip(p.master.lufs, *TABLE.by_key["loudness.target_lufs"].spec.bounds(sr))
     )
@@ -228,7 +245,8 @@ def pair_settings(p: PairData, steps: int = FIT_STEPS) -> Settings:
     if steps <= 0:
         return settings
     frames = character.analyse(p.mix.clips, sr, p.mix.true_peak_ratio)
-    return refine.refine(settings, p.mix.clips, frames, p.master_char, steps=steps).settings
+    fixed = TIMING_KEYS if _timing(p) else ()
+    return refine.refine(settings, p.mix.clips, frames, p.master_char, steps=steps, fixed=fixed).settings
 
 
 def _average_habit(data: list[PairData]) -> dict | None:
@@ -249,6 +267,14 @@ def _average_habit(data: list[PairData]) -> dict | None:
             habit[name] = float(np.exp(np.log(vals).mean()))
         else:
             habit[name] = float(vals.mean())
+    timed = [p for p in rows if _timing(p)]
+    habit["timing_pairs"] = len(timed)  # pairs whose attack and release were read from the trace
+    if timed:
+        for name in ("attack_ms", "release_ms"):
+            # the median: one pair with little compression in its unlimited frames reads off
+            habit[name] = float(np.median([p.compressor[name] for p in timed]))
+    read = [p.compressor["reduction_db"] for p in rows if p.compressor is not None]
+    habit["reduction_db"] = float(np.mean(read)) if read else None
     habit["width"] = float(np.mean([p.settings.values["width.width"] for p in rows]))
     habit["target_lufs"] = float(np.mean([p.master.lufs for p in rows]))
     habit["ceiling_dbtp"] = float(np.mean([p.master.true_peak_dbtp for p in rows]))
@@ -385,8 +411,14 @@ def choose_settings(mix: match.Analysis, style: Style, options: match.Options) -
     start = start_settings(mix, mix_char, target.character, style.habit)
     rendered = render_array(excerpts.joined(mix.clips), start, mix.sample_rate)
     target.clips = excerpts.split(rendered, mix.clips.shape[0])
+    timed = style.habit is not None and style.habit.get("timing_pairs", 0) > 0
     settings, notes = match.finish(
-        start, mix, target, options, {"start": "style", "style": style.name, "target_lufs": float(target.lufs)}
+        start,
+        mix,
+        target,
+        options,
+        {"start": "style", "style": style.name, "target_lufs": float(target.lufs)},
+        fixed=TIMING_KEYS if timed else (),
     )
     return settings, notes, target
 
@@ -548,6 +580,24 @@ def _hz(f: float) -> str:
     return f"{f / 1000:.1f} kHz" if f >= 1000 else f"{f:.0f} Hz"
 
 
+def _compression_words(h: dict) -> str:
+    """The compression habit in an engineer's words."""
+    start = f"ratio {h['ratio']:.1f}:1 from {h['threshold_rel_lufs']:+.1f} dB re the mix's loudness"
+    if not h.get("timing_pairs"):
+        # an older style, or pairs with too little compression to time: ratio and threshold are
+        # starts that refinement sets per mix to the crest and loudness spread below
+        return f"compression: starts at {start}, set per mix to the crest and loudness spread below (no timing read)"
+    attack, release = h["attack_ms"], h["release_ms"]
+    ms = lambda v: f"{v:.1f}" if v < 10 else f"{v:.0f}"  # noqa: E731
+    pace = "fast" if attack < FAST_ATTACK_MS else "slow" if attack > SLOW_ATTACK_MS else "medium"
+    reduction = h.get("reduction_db")
+    amount = "" if reduction is None else f", about {reduction:.1f} dB of gain reduction"
+    return (
+        f"compression: {pace} (attack {ms(attack)} ms, release {ms(release)} ms, read from {h['timing_pairs']} "
+        f"pair(s)), {start}{amount}; ratio and threshold are set per mix to the crest and loudness spread below"
+    )
+
+
 def describe(style: Style) -> list[str]:
     """What the style does, in words and numbers, and how it varies with the mix."""
     from .explain import eq_moves
@@ -573,14 +623,7 @@ def describe(style: Style) -> list[str]:
                 ]
             )
         )
-        # Many compressor settings give the same block crest and loudness spread, so the pairs'
-        # readings stay near the common start: the style's dynamics are its crest and spread
-        # targets below, which refinement meets per mix. Say so rather than print a start as a habit.
-        lines.append(
-            f"dynamics: the compressor starts at ratio {h['ratio']:.1f}:1, {h['threshold_rel_lufs']:+.1f} dB "
-            "re the mix's loudness, and is set per mix to the crest and loudness spread below (the pairs "
-            "do not pin down one compressor setting)"
-        )
+        lines.append(_compression_words(h))
     else:
         lines.append(
             f"target: {style.scalar_c[2]:.1f} LUFS, ceiling {style.true_peak_dbtp:.1f} dBTP, crest "

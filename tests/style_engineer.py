@@ -6,7 +6,7 @@ every mix 70 % of the way to their own tilt (shelves from the mix's measured bas
 balance), compresses with their habit (3:1 at 4 dB over the mix's loudness, fast attack), widens
 to 1.25 and lands at -10 LUFS. Per song they vary a little, as people do: the tilt they aim for
 (+-0.5 dB), the threshold (+-1 dB) and the loudness (+-0.3 LU). Each master is the exact chain
-render of its mix.
+render of its mix. A test may give the engineer another compression habit (FAST, SLOW).
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ SR = 44100
 TARGET_LOW_DB, TARGET_HIGH_DB, TARGET_LUFS = 3.0, 2.0, -10.0
 PULL = 0.7  # the share of the way to their own balance the engineer goes (a dull mix stays a little dull)
 THRESHOLD_OVER_LUFS, RATIO, ATTACK_MS, RELEASE_MS, WIDTH = 4.0, 3.0, 5.0, 80.0, 1.25
+# Two engineers who compress hard (4:1 from 8 dB under the mix's loudness), one fast, one slow.
+FAST = {"threshold_over_lufs": -8.0, "ratio": 4.0, "attack_ms": 1.0, "release_ms": 40.0}
+SLOW = {"threshold_over_lufs": -8.0, "ratio": 4.0, "attack_ms": 80.0, "release_ms": 1000.0}
 
 
 def _bands(x: np.ndarray) -> tuple[float, float]:
@@ -60,7 +63,9 @@ def make_mix(seed: int, seconds: float = 8.0) -> np.ndarray:
     return as_mix(music_like(seconds, SR, seed=seed), seed)
 
 
-def engineer_settings(mix: np.ndarray, seed: int) -> Settings:
+def engineer_settings(mix: np.ndarray, seed: int, compressor: dict | None = None) -> Settings:
+    """The engineer's settings for a mix; `compressor` (threshold_over_lufs, ratio, attack_ms,
+    release_ms) replaces their usual habit."""
     rng = np.random.default_rng(2000 + seed)
     low, high = _bands(mix)
     lufs = match.analyse_array(mix, SR).lufs
@@ -81,19 +86,22 @@ def engineer_settings(mix: np.ndarray, seed: int) -> Settings:
             "limiter.ceiling_dbtp": -1.0,
         }
     )
+    if compressor is not None:
+        s.values["compressor.threshold_db"] += compressor["threshold_over_lufs"] - THRESHOLD_OVER_LUFS
+        s.values.update({f"compressor.{k}": float(compressor[k]) for k in ("ratio", "attack_ms", "release_ms")})
     return s
 
 
-def write_pair(folder, name: str, mix: np.ndarray, seed: int) -> None:
+def write_pair(folder, name: str, mix: np.ndarray, seed: int, compressor: dict | None = None) -> None:
     """folder/mix/NAME.wav and folder/master/NAME.wav (float WAV): the mix and the engineer's master."""
     (folder / "mix").mkdir(parents=True, exist_ok=True)
     (folder / "master").mkdir(parents=True, exist_ok=True)
-    master = render_array(mix, engineer_settings(mix, seed), SR)
+    master = render_array(mix, engineer_settings(mix, seed, compressor), SR)
     sf.write(folder / "mix" / f"{name}.wav", mix.T, SR, subtype="FLOAT")
     sf.write(folder / "master" / f"{name}.wav", master.T, SR, subtype="FLOAT")
 
 
-def make_pairs(folder, seeds, seconds: float = 8.0) -> None:
+def make_pairs(folder, seeds, seconds: float = 8.0, compressor: dict | None = None) -> None:
     """folder/mix/song<seed>.wav and folder/master/song<seed>.wav from synthetic music."""
     for seed in seeds:
-        write_pair(folder, f"song{seed}", make_mix(seed, seconds), seed)
+        write_pair(folder, f"song{seed}", make_mix(seed, seconds), seed, compressor)

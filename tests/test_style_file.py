@@ -119,9 +119,24 @@ def test_show_says_what_the_style_does_in_words_and_numbers(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "low shelf +1.5 dB at 90 Hz" in out
     assert "width 1.20" in out and "-9.0 LUFS" in out
-    # the compressor is shown as the start it is, and the dynamics as the targets it is set to
-    assert "compressor starts at ratio 2.5:1" in out and "set per mix to the crest and loudness spread" in out
+    # without a timing read from pairs the compressor is shown as the start it is, and the
+    # dynamics as the targets it is set to
+    assert "compression: starts at ratio 2.5:1 from +4.0 dB re the mix's loudness" in out
+    assert "set per mix to the crest and loudness spread" in out and "no timing read" in out
     assert "pulls the balance to its own" in out and "block crest: 0.40 x the mix's" in out
     assert "loudness: -9.0 LUFS whatever the mix" in out
     assert describe(load_style(path))[0].startswith("style 'mine': fitted on 6 pairs")
     assert main(["style", "show", str(tmp_path / "nope.tmstyle")]) == 2
+
+
+@pytest.mark.parametrize(
+    "attack, release, words",
+    [(2.0, 55.0, "fast (attack 2.0 ms, release 55 ms"), (12.0, 150.0, "medium (attack 12 ms, release 150 ms")]
+    + [(60.0, 800.0, "slow (attack 60 ms, release 800 ms")],
+)
+def test_show_names_the_timing_read_from_pairs(attack, release, words):
+    s = _style()
+    s.habit.update(attack_ms=attack, release_ms=release, timing_pairs=5, reduction_db=6.2)
+    text = "\n".join(describe(s))
+    assert f"compression: {words}, read from 5 pair(s)), ratio 2.5:1 from +4.0 dB" in text
+    assert "about 6.2 dB of gain reduction" in text
