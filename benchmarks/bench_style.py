@@ -3,6 +3,7 @@
   python benchmarks/bench_style.py                  # 10 corpus tracks of 3-5 minutes
   python benchmarks/bench_style.py --pairs 6 --min-s 60 --max-s 180 --seed 100   # other tracks, engineer
   python benchmarks/bench_style.py --synthetic      # synthetic music (what runs without the corpus)
+  python benchmarks/bench_style.py --habit slow     # an engineer who compresses hard and slow (or fast)
 
 The pairs are made by the synthetic adaptive engineer of tests/style_engineer.py (a target tilt,
 loudness and compression habit, with per-song variation) from the first tracks of
@@ -45,7 +46,9 @@ def corpus_tracks(count: int, min_s: float, max_s: float) -> list[str]:
     return found[:count]
 
 
-def make_pairs(folder: Path, count: int, min_s: float, max_s: float, seed: int, synthetic: bool) -> str:
+def make_pairs(
+    folder: Path, count: int, min_s: float, max_s: float, seed: int, synthetic: bool, compressor: dict | None = None
+) -> str:
     """Write count pairs into folder/mix and folder/master; returns what music they came from."""
     from style_engineer import SR, as_mix, write_pair
 
@@ -56,12 +59,12 @@ def make_pairs(folder: Path, count: int, min_s: float, max_s: float, seed: int, 
         lengths = np.random.default_rng(seed).uniform(max(min_s, 1.0), max(min_s, max_s), count)
         for i, seconds in enumerate(lengths):
             music = music_like(float(seconds), SR, seed=seed + i)
-            write_pair(folder, f"song{i:02d}", as_mix(music, seed + i), seed + i)
+            write_pair(folder, f"song{i:02d}", as_mix(music, seed + i), seed + i, compressor)
         return f"synthetic music ({lengths.min():.0f}-{lengths.max():.0f} s)"
     for i, path in enumerate(tracks):
         music, sr = sf.read(path, dtype="float32", always_2d=True)
         assert sr == SR
-        write_pair(folder, f"{i:02d}_{Path(path).stem}", as_mix(music.T, seed + i), seed + i)
+        write_pair(folder, f"{i:02d}_{Path(path).stem}", as_mix(music.T, seed + i), seed + i, compressor)
     seconds = [sf.info(p).duration for p in tracks]
     return f"corpus music ({min(seconds):.0f}-{max(seconds):.0f} s)"
 
@@ -81,6 +84,13 @@ def main() -> int:
     p.add_argument("--max-s", type=float, default=300.0, help="longest corpus track (seconds)")
     p.add_argument("--seed", type=int, default=0, help="the engineer's per-song draws start here")
     p.add_argument("--synthetic", action="store_true", help="synthetic music even when the corpus is there")
+    p.add_argument(
+        "--habit",
+        choices=("usual", "fast", "slow"),
+        default="usual",
+        help="the engineer's compression: usual (3:1 from 4 dB over the mix's loudness, 5/80 ms), or "
+        "4:1 from 8 dB under it, fast (1/40 ms) or slow (80/1000 ms)",
+    )
     p.add_argument("--keep", metavar="DIR", help="build the pairs in DIR and keep them (reused when present)")
     p.add_argument("fit_args", nargs="*", help="more arguments for `tonematch style fit` (after --)")
     args = p.parse_args()
@@ -91,7 +101,10 @@ def main() -> int:
             what = f"kept pairs in {folder}"
         else:
             start = time.perf_counter()
-            what = make_pairs(folder, args.pairs, args.min_s, args.max_s, args.seed, args.synthetic)
+            import style_engineer
+
+            compressor = {"usual": None, "fast": style_engineer.FAST, "slow": style_engineer.SLOW}[args.habit]
+            what = make_pairs(folder, args.pairs, args.min_s, args.max_s, args.seed, args.synthetic, compressor)
             print(f"built {args.pairs} pairs from {what} in {time.perf_counter() - start:.0f} s", flush=True)
         out = Path(tmp) / "bench.tmstyle"
         env_note = os.environ.get("OMP_NUM_THREADS", "unset")
@@ -108,6 +121,14 @@ def main() -> int:
                 check=True,
             ).stdout
         )
+        h = card.get("habit") or {}
+        if h.get("timing_pairs"):
+            print(
+                f"  compression read ({args.habit} engineer): attack {h['attack_ms']:.1f} ms, release "
+                f"{h['release_ms']:.0f} ms, ratio {h['ratio']:.1f}:1, from {h['timing_pairs']} pair(s)"
+            )
+        else:
+            print(f"  compression read ({args.habit} engineer): no timing")
         check = card["meta"].get("check")
         if check is None:
             print("  no held-out check (fewer than 4 pairs, or --no-check)")
