@@ -583,6 +583,8 @@ def _hz(f: float) -> str:
 def _compression_words(h: dict) -> str:
     """The compression habit in an engineer's words."""
     start = f"ratio {h['ratio']:.1f}:1 from {h['threshold_rel_lufs']:+.1f} dB re the mix's loudness"
+    if "threshold_db" in h:
+        start += f" ({h['threshold_db']:.1f} dB on the pairs)"
     if not h.get("timing_pairs"):
         # an older style, or pairs with too little compression to time: ratio and threshold are
         # starts that refinement sets per mix to the crest and loudness spread below

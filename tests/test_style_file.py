@@ -121,7 +121,7 @@ def test_show_says_what_the_style_does_in_words_and_numbers(tmp_path, capsys):
     assert "width 1.20" in out and "-9.0 LUFS" in out
     # without a timing read from pairs the compressor is shown as the start it is, and the
     # dynamics as the targets it is set to
-    assert "compression: starts at ratio 2.5:1 from +4.0 dB re the mix's loudness" in out
+    assert "compression: starts at ratio 2.5:1 from +4.0 dB re the mix's loudness (-18.0 dB on the pairs)" in out
     assert "set per mix to the crest and loudness spread" in out and "no timing read" in out
     assert "pulls the balance to its own" in out and "block crest: 0.40 x the mix's" in out
     assert "loudness: -9.0 LUFS whatever the mix" in out
