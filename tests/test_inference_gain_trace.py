@@ -93,3 +93,35 @@ def test_a_style_learns_fast_or_slow_and_masters_with_it(styles):
         _, settings, notes = style.master_array(mix, SR, habit_of, match.Options(steps=5))
         assert settings.values["compressor.attack_ms"] == pytest.approx(habit_of.habit["attack_ms"])
         assert settings.values["compressor.release_ms"] == pytest.approx(habit_of.habit["release_ms"])
+
+
+@pytest.mark.parametrize("rate, channels", [(48000, 2), (44100, 1)])
+def test_other_rates_and_mono_read_a_fast_compressor(rate, channels):
+    # -14 LUFS: at -10 this peaky mono music sits within 1 dB of its ceiling almost everywhere
+    # and nothing is read (checked below)
+    from signals import music_like
+
+    from tonematch.models.chain.settings import Settings
+
+    mix = music_like(8.0, rate, seed=5)[:channels]
+    mix = (mix * 0.1 / np.sqrt(np.mean(np.square(mix)))).astype(np.float32)
+    a = match.analyse_array(mix, rate)
+    s = Settings.defaults(rate)
+    s.values.update(
+        {
+            "compressor.threshold_db": a.lufs - 8.0,
+            "compressor.ratio": 4.0,
+            "compressor.attack_ms": FAST["attack_ms"],
+            "compressor.release_ms": FAST["release_ms"],
+            "loudness.target_lufs": -14.0,
+            "limiter.ceiling_dbtp": -1.0,
+        }
+    )
+    master = render_array(mix, s, rate)
+    found = read_compressor(a.clips, match.analyse_array(master, rate).clips, rate)
+    assert found is not None and found["attack_ms"] < 5.0 and found["release_ms"] < 100.0, found
+    # the same music limited 4 LU harder leaves no frame clear of the limiter: nothing is read
+    if channels == 1:
+        s.values["loudness.target_lufs"] = -10.0
+        master = render_array(mix, s, rate)
+        assert read_compressor(a.clips, match.analyse_array(master, rate).clips, rate) is None
