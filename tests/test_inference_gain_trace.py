@@ -99,9 +99,9 @@ def test_a_style_learns_fast_or_slow_and_masters_with_it(styles):
 def test_other_rates_and_mono_read_a_fast_compressor(rate, channels):
     # -14 LUFS: at -10 this peaky mono music sits within 1 dB of its ceiling almost everywhere
     # and nothing is read (checked below)
-    from signals import music_like
-
     from tonematch.models.chain.settings import Settings
+
+    from signals import music_like
 
     mix = music_like(8.0, rate, seed=5)[:channels]
     mix = (mix * 0.1 / np.sqrt(np.mean(np.square(mix)))).astype(np.float32)
