@@ -59,8 +59,18 @@ def as_mix(music: np.ndarray, seed: int) -> np.ndarray:
     return render_array(x, s, SR)
 
 
-def make_mix(seed: int, seconds: float = 8.0) -> np.ndarray:
-    return as_mix(music_like(seconds, SR, seed=seed), seed)
+def make_mix(seed: int, seconds: float = 8.0, sections: bool = False) -> np.ndarray:
+    """A mix of synthetic music; `sections`: louder and quieter passages of about 2 s (levels
+    within 9 dB, 50 ms ramps), as songs have. Steady music alone cannot tell a slow compressor
+    from a constant gain: its level never changes slowly enough for the release to show."""
+    music = music_like(seconds, SR, seed=seed)
+    if sections:
+        rng = np.random.default_rng(3000 + seed)
+        n, length = music.shape[1], int(2.0 * SR)
+        levels = np.repeat(10.0 ** (rng.uniform(-9.0, 0.0, n // length + 1) / 20.0), length)[:n]
+        ramp = int(0.05 * SR)
+        music = (music * np.convolve(levels, np.ones(ramp) / ramp, "same")).astype(np.float32)
+    return as_mix(music, seed)
 
 
 def engineer_settings(mix: np.ndarray, seed: int, compressor: dict | None = None) -> Settings:
@@ -101,7 +111,7 @@ def write_pair(folder, name: str, mix: np.ndarray, seed: int, compressor: dict |
     sf.write(folder / "master" / f"{name}.wav", master.T, SR, subtype="FLOAT")
 
 
-def make_pairs(folder, seeds, seconds: float = 8.0, compressor: dict | None = None) -> None:
+def make_pairs(folder, seeds, seconds: float = 8.0, compressor: dict | None = None, sections: bool = False) -> None:
     """folder/mix/song<seed>.wav and folder/master/song<seed>.wav from synthetic music."""
     for seed in seeds:
-        write_pair(folder, f"song{seed}", make_mix(seed, seconds), seed, compressor)
+        write_pair(folder, f"song{seed}", make_mix(seed, seconds, sections), seed, compressor)

@@ -1,8 +1,9 @@
 """Reading an engineer's compressor from an aligned mix/master pair (inference/gain_trace.py).
 
-The masters are exact chain renders of synthetic mixes by the style tests' engineer (EQ toward
-their tilt, width, -10 LUFS into a -1 dBTP limiter), with a compressor about 8 dB under the mix's
-loudness at 4:1 that is either fast (1 ms / 40 ms) or slow (80 ms / 1000 ms)."""
+The masters are exact chain renders of synthetic mixes (with louder and quieter passages, as
+songs have) by the style tests' engineer (EQ toward their tilt, width, -10 LUFS into a -1 dBTP
+limiter), with a compressor about 8 dB under the mix's loudness at 4:1 that is either fast
+(1 ms / 40 ms) or slow (80 ms / 1000 ms)."""
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ SEEDS = (0, 1, 2)
 
 
 def _reading(seed: int, compressor: dict) -> dict:
-    mix = make_mix(seed, 8.0)
+    mix = make_mix(seed, 8.0, sections=True)
     a = match.analyse_array(mix, SR)
     master = render_array(mix, engineer_settings(mix, seed, compressor), SR)
     found = read_compressor(a.clips, match.analyse_array(master, SR).clips, SR)
@@ -40,14 +41,13 @@ def test_a_fast_compressor_reads_fast_on_every_pair(fast):
         assert r["reduction_db"] > 3.0 and 2.0 < r["ratio"] < 8.0, r
 
 
-def test_a_slow_compressor_reads_slow_over_the_pairs(slow, fast):
-    # one pair may read faster (little compression where the master clears its limiter): the
-    # style takes the median over pairs, which must come out slow and well apart from fast
-    attack = np.median([r["attack_ms"] for r in slow])
-    release = np.median([r["release_ms"] for r in slow])
-    assert attack > 15.0 and release > 100.0
-    assert attack > 5 * np.median([r["attack_ms"] for r in fast])
-    assert release > 2 * np.median([r["release_ms"] for r in fast])
+def test_a_slow_compressor_reads_slow_on_every_pair(slow, fast):
+    for r in slow:
+        assert r["attack_ms"] > 15.0 and r["release_ms"] > 100.0, r
+        assert r["reduction_db"] > 1.0 and 2.0 < r["ratio"] < 8.0, r  # read high: a slow one reads less
+    # the style takes the median over pairs: well apart from the fast engineer's
+    assert np.median([r["attack_ms"] for r in slow]) > 5 * np.median([r["attack_ms"] for r in fast])
+    assert np.median([r["release_ms"] for r in slow]) > 2.5 * np.median([r["release_ms"] for r in fast])
 
 
 def test_a_master_that_is_only_turned_up_has_no_compression_to_time():
@@ -73,7 +73,7 @@ def styles(tmp_path_factory):
     out = {}
     for name, habit in (("fast", FAST), ("slow", SLOW)):
         root = tmp_path_factory.mktemp(name)
-        make_pairs(root, SEEDS, seconds=8.0, compressor=habit)
+        make_pairs(root, SEEDS, seconds=8.0, compressor=habit, sections=True)
         out[name] = style.fit_pairs(find_pairs(root), name, steps=10, check=False, progress=False, say=lambda _: None)
     return out
 
@@ -88,7 +88,7 @@ def test_a_style_learns_fast_or_slow_and_masters_with_it(styles):
     assert "compression: fast" in "\n".join(style.describe(styles["fast"]))
     assert "compression: slow" in "\n".join(style.describe(styles["slow"]))
     # a new mix is mastered with the timing as read: refinement does not move what it cannot see
-    mix = make_mix(7, 8.0)
+    mix = make_mix(7, 8.0, sections=True)
     for habit_of in (styles["fast"], styles["slow"]):
         _, settings, notes = style.master_array(mix, SR, habit_of, match.Options(steps=5))
         assert settings.values["compressor.attack_ms"] == pytest.approx(habit_of.habit["attack_ms"])
