@@ -18,6 +18,7 @@ from typing import Callable
 
 from tonematch.data import audio
 from tonematch.data.errors import TonematchError
+from tonematch.models.measure.lane import Lane
 
 BLOCK_FRAMES = 65536
 # Integer formats kept as they are; anything else (float, lossy, 8/32-bit) is written as 24-bit.
@@ -82,11 +83,16 @@ def render_file(
         source = lambda: audio.read_blocks(in_path, block_frames)  # noqa: E731
     else:
         source = lambda: (b * scale for b in audio.read_blocks(in_path, block_frames))  # noqa: E731
-    with audio.AudioWriter(out_path, src.sample_rate, src.channels, subtype=subtype, dither=dither) as w:
+    # `on_block` (output meters) runs on a lane beside the writer's quantising and writing
+    with (
+        audio.AudioWriter(out_path, src.sample_rate, src.channels, subtype=subtype, dither=dither) as w,
+        Lane(name="tonematch-output") as lane,
+    ):
         for block in renderer.blocks(source):
             w.write(block)
             if on_block is not None:
-                on_block(block)
+                lane.submit(on_block, block)
+        lane.drain()
     report = dict(renderer.report)
     if abs(report.get("miss_lu", 0.0)) > TARGET_TOLERANCE_LU:
         note(_missed_target(settings.values["loudness.target_lufs"], report, loudness.MAX_GAIN_DB))
