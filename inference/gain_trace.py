@@ -47,7 +47,7 @@ DB_PER_LN = 20.0 / math.log(10.0)
 
 
 def _geometry(sample_rate: int) -> tuple[int, int, int]:
-    """(n_fft, hop, decimation): the detector runs every `decimation` samples, a quarter hop."""
+    """(n_fft, hop, decimation): the search's detector runs every `decimation` samples, a quarter hop."""
     n_fft = 1 << int(round(math.log2(FRAME_S * sample_rate)))
     hop = n_fft // 4
     return n_fft, hop, hop // 4

@@ -206,7 +206,7 @@ def read_pair(pair) -> PairData:
     a, b = match.analyse_array(mix, sr), match.analyse_array(master, sr)
     if b.lufs is None:
         raise TonematchError(f"pair {pair.name}: the master is silent where it overlaps the mix")
-    data = PairData(
+    return PairData(
         pair.name,
         str(pair.mix),
         str(pair.master),
@@ -215,9 +215,8 @@ def read_pair(pair) -> PairData:
         character.character_of(a.clips, sr, a.true_peak_ratio),
         character.character_of(b.clips, sr, b.true_peak_ratio),
         offset,
+        compressor=read_compressor(a.clips, b.clips, sr),
     )
-    data.compressor = read_compressor(a.clips, b.clips, sr)
-    return data
 
 
 def _timing(p: PairData) -> bool:
@@ -580,6 +579,10 @@ def _hz(f: float) -> str:
     return f"{f / 1000:.1f} kHz" if f >= 1000 else f"{f:.0f} Hz"
 
 
+def _ms(v: float) -> str:
+    return f"{v:.1f}" if v < 10 else f"{v:.0f}"
+
+
 def _compression_words(h: dict) -> str:
     """The compression habit in an engineer's words."""
     start = f"ratio {h['ratio']:.1f}:1 from {h['threshold_rel_lufs']:+.1f} dB re the mix's loudness"
@@ -590,12 +593,11 @@ def _compression_words(h: dict) -> str:
         # starts that refinement sets per mix to the crest and loudness spread below
         return f"compression: starts at {start}, set per mix to the crest and loudness spread below (no timing read)"
     attack, release = h["attack_ms"], h["release_ms"]
-    ms = lambda v: f"{v:.1f}" if v < 10 else f"{v:.0f}"  # noqa: E731
     pace = "fast" if attack < FAST_ATTACK_MS else "slow" if attack > SLOW_ATTACK_MS else "medium"
     reduction = h.get("reduction_db")
     amount = "" if reduction is None else f", about {reduction:.1f} dB of gain reduction"
     return (
-        f"compression: {pace} (attack {ms(attack)} ms, release {ms(release)} ms, read from {h['timing_pairs']} "
+        f"compression: {pace} (attack {_ms(attack)} ms, release {_ms(release)} ms, read from {h['timing_pairs']} "
         f"pair(s)), {start}{amount}; ratio and threshold are set per mix to the crest and loudness spread below"
     )
 
