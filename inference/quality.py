@@ -1,7 +1,7 @@
 """How close a render is to a target master: a plain multi-resolution STFT distance, LUFS and crest.
 
 The training metrics (training/metrics.py) use auraloss, a training extra; the core commands
-(`tonematch style fit`'s held-out check) need a distance without it. This is the usual
+(`tonematch style fit`'s held-out check) need a distance without it, and without torch. This is the usual
 MR-STFT: at each of three resolutions, spectral convergence plus the mean absolute difference of
 log magnitudes, averaged over resolutions (auraloss's default resolutions and weights), so the
 figures read on the same scale as the training evaluation's.
@@ -12,30 +12,33 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
 RESOLUTIONS = ((1024, 120, 600), (2048, 240, 1200), (512, 50, 240))  # (n_fft, hop, window)
 _EPS = 1e-8
 
 
+def _magnitudes(x: np.ndarray, n_fft: int, hop: int, win: int) -> np.ndarray:
+    """|STFT| of rows of x as torch.stft(center=True, pad_mode="reflect") takes it, with a periodic
+    Hann window of `win` samples centred in n_fft (auraloss's framing)."""
+    half = n_fft // 2
+    padded = np.pad(x, [(0, 0), (half, half)], mode="reflect")
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[:, ::hop]
+    window = np.zeros(n_fft)
+    left = (n_fft - win) // 2
+    window[left : left + win] = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(win) / win)
+    return np.maximum(np.abs(np.fft.rfft(frames * window, axis=-1)), _EPS)
+
+
 def mrstft(output: np.ndarray, target: np.ndarray) -> float:
     """Multi-resolution STFT distance of [C, T] float arrays (cut to the shorter length)."""
     n = min(output.shape[-1], target.shape[-1])
-    x = torch.from_numpy(np.ascontiguousarray(output[..., :n], dtype=np.float32)).reshape(-1, n)
-    y = torch.from_numpy(np.ascontiguousarray(target[..., :n], dtype=np.float32)).reshape(-1, n)
+    x = np.asarray(output[..., :n], dtype=np.float64).reshape(-1, n)
+    y = np.asarray(target[..., :n], dtype=np.float64).reshape(-1, n)
     total = 0.0
-    with torch.no_grad():
-        for n_fft, hop, win in RESOLUTIONS:
-            window = torch.hann_window(win)
-
-            def mag(s):
-                spec = torch.stft(s, n_fft, hop, win, window=window, return_complex=True)
-                return spec.abs().clamp_min(_EPS)
-
-            mx, my = mag(x), mag(y)
-            convergence = torch.linalg.norm(my - mx) / torch.linalg.norm(my).clamp_min(_EPS)
-            log_mag = (torch.log(my) - torch.log(mx)).abs().mean()
-            total += float(convergence) + float(log_mag)
+    for n_fft, hop, win in RESOLUTIONS:
+        mx, my = _magnitudes(x, n_fft, hop, win), _magnitudes(y, n_fft, hop, win)
+        convergence = np.linalg.norm(my - mx) / max(float(np.linalg.norm(my)), _EPS)
+        total += float(convergence) + float(np.abs(np.log(my) - np.log(mx)).mean())
     return total / len(RESOLUTIONS)
 
 

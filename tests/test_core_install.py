@@ -81,23 +81,33 @@ def test_render_and_analyze_a_file(result):
 
 
 def test_render_analyze_match_and_master_never_load_torch(tmp_path, example_mix, example_reference):
-    """`tonematch render`, `analyze`, `match` (with and without refinement), `style
-    from-references` and `master --style` run without importing torch (about 220 MB and a second
-    a process): the exact renderer and the meters are numpy + numba, the network runs in
-    models/lite.py and the refinement's frame model in autograd's numpy."""
+    """`tonematch render`, `analyze`, `match` (with and without refinement), `style fit` (with
+    its held-out check), `style from-references` and `master --style` run without importing torch
+    (about 220 MB and a second a process): the exact renderer and the meters are numpy + numba,
+    the network runs in models/lite.py and the refinement's frame model in autograd's numpy."""
     out = tmp_path / "out.wav"
     references = tmp_path / "references"
     references.mkdir()
     shutil.copy(example_reference, references / "reference.flac")
     script = (
-        "import sys\n"
+        "import os, sys\n"
         "from tonematch.inference.cli import main\n"
         "for argv in (['render', sys.argv[1], '--params', 'examples/settings.json', '-o', sys.argv[2]],\n"
         "             ['analyze', sys.argv[2]],\n"
         "             ['match', sys.argv[1], '-r', sys.argv[3], '-o', sys.argv[2] + '.m.wav', '--no-refine'],\n"
         "             ['match', sys.argv[1], '-r', sys.argv[3], '-o', sys.argv[2] + '.r.wav'],\n"
+        "             ['style', 'fit', sys.argv[5], '-o', sys.argv[2] + '.fit.tmstyle'],\n"
         "             ['style', 'from-references', sys.argv[4], '-o', sys.argv[2] + '.tmstyle'],\n"
         "             ['master', sys.argv[1], '--style', sys.argv[2] + '.tmstyle', '-o', sys.argv[2] + '.s.wav']):\n"
+        "    if argv[:2] == ['style', 'fit']:  # four pairs: quarters of the mix and of its render\n"
+        "        import soundfile as sf\n"
+        "        mix, sr = sf.read(sys.argv[1], dtype='float32')\n"
+        "        master, _ = sf.read(sys.argv[2], dtype='float32')\n"
+        "        quarter = len(mix) // 4\n"
+        "        for k, folder in ((k, f) for k in range(4) for f in ('mix', 'master')):\n"
+        "            os.makedirs(os.path.join(sys.argv[5], folder), exist_ok=True)\n"
+        "            x = mix if folder == 'mix' else master\n"
+        "            sf.write(os.path.join(sys.argv[5], folder, f'q{k}.wav'), x[k * quarter:(k + 1) * quarter], sr)\n"
         "    try:\n"
         "        main(argv)\n"
         "    except SystemExit as e:\n"
@@ -105,7 +115,8 @@ def test_render_analyze_match_and_master_never_load_torch(tmp_path, example_mix,
         "print('TORCH', 'torch._C' in sys.modules)\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", script, str(example_mix), str(out), str(example_reference), str(references)],
+        [sys.executable, "-c", script, str(example_mix), str(out), str(example_reference), str(references)]
+        + [str(tmp_path / "pairs")],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -115,6 +126,7 @@ def test_render_analyze_match_and_master_never_load_torch(tmp_path, example_mix,
     assert proc.stdout.strip().splitlines()[-1] == "TORCH False" and out.exists()
     assert "settings from the network" in proc.stdout  # the shipped model ran
     assert ", refined" in proc.stdout or "refinement kept the start" in proc.stdout  # refinement ran
+    assert "held-out check on 1 pair(s)" in proc.stdout  # style fit ran its check
 
 
 def test_lazy_torch_leaves_sys_modules_alone():

@@ -6,7 +6,8 @@ import soundfile as sf
 import torch
 
 from tonematch.data.errors import TonematchError
-from tonematch.data.pairs import PairsDataset, find_pairs
+from tonematch.data.pair_dataset import PairsDataset
+from tonematch.data.pairs import find_pairs
 from tonematch.data.synth import music_like
 
 SR, SEG = 22050, 8192

@@ -163,3 +163,17 @@ def test_tone_curve_sees_shape_not_level():
     brighter = (noise + lfilter([1.0, -1.0], [1.0], noise, axis=-1)).astype(np.float32)  # a rising tilt
     freqs, curve = tone_curve(noise, brighter, SR)
     assert curve[freqs > 4000].mean() - curve[freqs < 200].mean() > 6.0
+
+
+def test_the_core_mrstft_reads_as_the_training_metric():
+    """inference.quality.mrstft (numpy, for `style fit`) and the evaluation's auraloss MR-STFT are
+    the same distance: the style's held-out figures read on the model card's scale."""
+    from tonematch.inference import quality
+    from tonematch.training import metrics
+
+    from signals import music_like
+
+    x = music_like(3.0, 44100, seed=1)
+    for y in (x * 0.8 + 0.01 * np.random.default_rng(0).standard_normal(x.shape), x[:, ::-1] * 0.5):
+        y = np.ascontiguousarray(y, dtype=np.float32)
+        assert abs(quality.mrstft(x, y) - metrics.mrstft(x, y)) < 1e-4 * metrics.mrstft(x, y)

@@ -22,7 +22,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from tonematch.data.cache import DecodeCache
 from tonematch.data.errors import TonematchError
-from tonematch.data.pairs import PairsDataset, find_pairs
+from tonematch.data.pair_dataset import PairsDataset
+from tonematch.data.pairs import find_pairs
 from tonematch.data.selfsup import SelfSupervisedDataset
 from tonematch.data.splits import list_audio_files, split_files
 from tonematch.data.synth import music_like
