@@ -9,14 +9,11 @@ import math
 import warnings
 from dataclasses import dataclass
 
-from torch.utils.data import Dataset
-
 from .align import Alignment, align_excerpts, mono, read_fractional
 from .cache import DecodeCache
 from .errors import TonematchError
 from .pairs import Pair
-from .segments import item_rng, rms_db, to_tensor
-from .tracks import TrackReader
+from .segments import SegmentDataset, item_rng, rms_db, to_tensor
 
 
 @dataclass(frozen=True)
@@ -30,7 +27,7 @@ class _Aligned:
     master_frames: int
 
 
-class PairsDataset(Dataset):
+class PairsDataset(SegmentDataset):
     """Items: input, target, reference ([2, T] float32 tensors), track (name), start (mix frame),
     reference_start (master frame), offset_frames and correlation (the pair's alignment)."""
 
@@ -51,14 +48,7 @@ class PairsDataset(Dataset):
         silence_db: float = -50.0,
         tries: int = 8,
     ):
-        self.reader = TrackReader(sample_rate, cache)
-        self.sample_rate = self.reader.sample_rate
-        self.segment_frames = int(segment_frames)
-        if self.segment_frames < 1:
-            raise TonematchError(f"segment length must be at least one frame, got {segment_frames}")
-        self.examples_per_epoch = int(examples_per_epoch)
-        self.seed, self.deterministic = int(seed), bool(deterministic)
-        self.silence_db, self.tries = float(silence_db), max(1, int(tries))
+        super().__init__(sample_rate, segment_frames, examples_per_epoch, seed, deterministic, cache, silence_db, tries)
 
         pairs = list(pairs)
         if not pairs:
@@ -103,9 +93,6 @@ class PairsDataset(Dataset):
         if last < first or not (last + whole >= S or first + whole + 2 * S <= master_frames):
             return None
         return _Aligned(pair, alignment, whole, alignment.offset_frames - whole, first, last, master_frames)
-
-    def __len__(self) -> int:
-        return self.examples_per_epoch
 
     def _place(self, rng, it: _Aligned) -> tuple[int, int] | None:
         """A mix start and a reference start clear of the target, or None if this draw has no room."""

@@ -6,6 +6,11 @@ import math
 
 import numpy as np
 import torch
+from torch.utils.data import Dataset
+
+from .cache import DecodeCache
+from .errors import TonematchError
+from .tracks import TrackReader
 
 
 def item_rng(seed: int, index: int, deterministic: bool) -> np.random.Generator:
@@ -55,3 +60,32 @@ def audible(draw, tries: int, silence_db: float):
 
 def to_tensor(x: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+
+
+class SegmentDataset(Dataset):
+    """What the training datasets share: a reader at the training rate, segments of
+    `segment_frames`, an epoch of `examples_per_epoch` items drawn from (seed, index) (item_rng),
+    and the silence retry's settings (audible)."""
+
+    def __init__(
+        self,
+        sample_rate: int,
+        segment_frames: int,
+        examples_per_epoch: int,
+        seed: int,
+        deterministic: bool,
+        cache: DecodeCache | None,
+        silence_db: float,
+        tries: int,
+    ):
+        self.reader = TrackReader(sample_rate, cache)
+        self.sample_rate = self.reader.sample_rate
+        self.segment_frames = int(segment_frames)
+        if self.segment_frames < 1:
+            raise TonematchError(f"segment length must be at least one frame, got {segment_frames}")
+        self.examples_per_epoch = int(examples_per_epoch)
+        self.seed, self.deterministic = int(seed), bool(deterministic)
+        self.silence_db, self.tries = float(silence_db), max(1, int(tries))
+
+    def __len__(self) -> int:
+        return self.examples_per_epoch

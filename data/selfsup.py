@@ -11,16 +11,13 @@ from __future__ import annotations
 import os
 import warnings
 
-from torch.utils.data import Dataset
-
 from .cache import DecodeCache
 from .degrade import NEUTRAL, apply_degradation, sample_degradation
 from .errors import TonematchError
-from .segments import audible, item_rng, pick_two, rms_db, to_tensor
-from .tracks import TrackReader
+from .segments import SegmentDataset, audible, item_rng, pick_two, rms_db, to_tensor
 
 
-class SelfSupervisedDataset(Dataset):
+class SelfSupervisedDataset(SegmentDataset):
     """Items are dicts: input, target_source, reference_source ([2, T] float32 tensors),
     degradation (dict of floats), track (str), start_a, start_b (ints, frames at sample_rate).
 
@@ -41,14 +38,8 @@ class SelfSupervisedDataset(Dataset):
         silence_db: float = -50.0,
         tries: int = 8,
     ):
-        self.reader = TrackReader(sample_rate, cache)
-        self.sample_rate = self.reader.sample_rate
-        self.segment_frames = int(segment_frames)
-        if self.segment_frames < 1:
-            raise TonematchError(f"segment length must be at least one frame, got {segment_frames}")
-        self.examples_per_epoch = int(examples_per_epoch)
-        self.seed, self.deterministic, self.degrade = int(seed), bool(deterministic), bool(degrade)
-        self.silence_db, self.tries = float(silence_db), max(1, int(tries))
+        super().__init__(sample_rate, segment_frames, examples_per_epoch, seed, deterministic, cache, silence_db, tries)
+        self.degrade = bool(degrade)
 
         files = [os.fspath(f) for f in files]
         if not files:
@@ -71,9 +62,6 @@ class SelfSupervisedDataset(Dataset):
         if short:
             names = ", ".join(os.path.basename(f) for f in short[:5]) + (" ..." if len(short) > 5 else "")
             warnings.warn(f"skipping {len(short)} track(s) shorter than {seconds:.1f} s: {names}", stacklevel=2)
-
-    def __len__(self) -> int:
-        return self.examples_per_epoch
 
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < len(self):
