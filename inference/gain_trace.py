@@ -171,10 +171,10 @@ def read_compressor(mix: np.ndarray, master: np.ndarray, sample_rate: int) -> di
     if fit is None or fit.count < MIN_FRAMES:
         return None
     levels = np.concatenate(fit.levels) * DB_PER_LN
-    spec = {
-        name: TABLE.by_key[f"compressor.{name}"].spec for name in ("threshold_db", "ratio", "attack_ms", "release_ms")
+    bounds = {
+        name: TABLE.by_key[f"compressor.{name}"].spec.bounds(sample_rate)
+        for name in ("threshold_db", "ratio", "attack_ms", "release_ms")
     }
-    bounds = {name: s.bounds(sample_rate) for name, s in spec.items()}
 
     def residual(p, attack_ms=None, release_ms=None):
         if attack_ms is None:
