@@ -19,7 +19,7 @@ import math
 
 import numba
 import numpy as np
-from scipy.signal import lfilter
+from scipy.signal import freqz, lfilter
 
 NEUTRAL = {
     "tilt_db": 0.0,
@@ -79,9 +79,8 @@ def _shelf_coefficients(gain_db: float, corner_hz: float, sample_rate: int, high
     return b / a[0], a / a[0]
 
 
-def _equalise(x: np.ndarray, sample_rate: int, p: dict) -> np.ndarray:
-    """All shelves as one cascade: multiplying the transfer functions costs one pass over the audio."""
-    b, a = np.array([1.0]), np.array([1.0])
+def _equaliser_sections(sample_rate: int, p: dict) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(b, a) per active shelf of the EQ degradation, in cascade order."""
     sections = []
     if p["tilt_db"]:
         tb, ta = _shelf_coefficients(p["tilt_db"], TILT_PIVOT_HZ, sample_rate, high=True)
@@ -90,11 +89,32 @@ def _equalise(x: np.ndarray, sample_rate: int, p: dict) -> np.ndarray:
         sections.append(_shelf_coefficients(p["bass_db"], BASS_HZ, sample_rate, high=False))
     if p["treble_db"]:
         sections.append(_shelf_coefficients(p["treble_db"], TREBLE_HZ, sample_rate, high=True))
+    return sections
+
+
+def _equalise(x: np.ndarray, sample_rate: int, p: dict) -> np.ndarray:
+    """All shelves as one cascade: multiplying the transfer functions costs one pass over the audio."""
+    sections = _equaliser_sections(sample_rate, p)
     if not sections:
         return x
+    b, a = np.array([1.0]), np.array([1.0])
     for sb, sa in sections:
         b, a = np.convolve(b, sb), np.convolve(a, sa)
     return lfilter(b, a, x, axis=-1)
+
+
+def equaliser_response_db(params: dict, freqs_hz, sample_rate: int) -> np.ndarray:
+    """The EQ degradation's magnitude response in dB at `freqs_hz`: what an EQ must take back.
+
+    The training step adds it to the drawn chain's EQ curve to get the curve the network should
+    apply to the degraded input (the tonal half of the self-supervised truth)."""
+    p = {**NEUTRAL, **{k: float(v) for k, v in params.items()}}
+    freqs = np.asarray(freqs_hz, dtype=np.float64)
+    out = np.zeros(freqs.shape)
+    for b, a in _equaliser_sections(sample_rate, p):
+        _, h = freqz(b, a, worN=freqs, fs=sample_rate)
+        out += 20.0 * np.log10(np.maximum(np.abs(h), 1e-12))
+    return out
 
 
 def _widen(x: np.ndarray, width: float) -> np.ndarray:

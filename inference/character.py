@@ -178,12 +178,7 @@ def _power_db(x):
 def eq_power_at(p: dict, freqs_hz: np.ndarray, sample_rate: int, bypass) -> np.ndarray:
     """|H|^2 of the EQ cascade at `freqs_hz`, [..., F] (1 where the EQ is off); the settings may
     be arrays [...] (plain numpy). The frame model's EQ and the report's EQ curve."""
-    power = np.ones(len(freqs_hz))
-    if "eq" in bypass:
-        return power
-    for coefs in eq_stage.coefficients(p, sample_rate, bypass, xp=np):
-        power = power * power_response(coefs, freqs_hz, sample_rate)
-    return power
+    return np.asarray(eq_stage.power_at(p, freqs_hz, sample_rate, bypass, xp=np)) * np.ones(len(freqs_hz))
 
 
 def eq_power(p: dict, frames: Frames, bypass) -> np.ndarray:

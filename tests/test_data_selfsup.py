@@ -150,3 +150,21 @@ def test_pick_two_covers_all_placements():
     assert len(seen) == 30
     with pytest.raises(ValueError):
         pick_two(rng, 5, 3)
+
+
+def test_other_track_references(tracks):
+    """other_reference=1: the reference segment always comes from another track (the target's
+    own segment A still from its own), read where the item says; 0 keeps every reference home."""
+    ds = SelfSupervisedDataset(
+        tracks, sample_rate=SR, segment_frames=SEG, examples_per_epoch=12, deterministic=True, other_reference=1.0
+    )
+    for i in range(12):
+        item = ds[i]
+        assert item["reference_track"] != item["track"] and item["reference_track"] in tracks
+        audio = sf.read(item["reference_track"], dtype="float32")[0].T
+        b = item["start_b"]
+        np.testing.assert_array_equal(item["reference_source"].numpy(), audio[:, b : b + SEG])
+    home = SelfSupervisedDataset(tracks, sample_rate=SR, segment_frames=SEG, examples_per_epoch=6, deterministic=True)
+    assert all(home[i]["reference_track"] == home[i]["track"] for i in range(6))
+    with pytest.raises(TonematchError, match="probability"):
+        SelfSupervisedDataset(tracks, sample_rate=SR, segment_frames=SEG, other_reference=1.5)

@@ -100,7 +100,7 @@ def degradation(**changes):
 
 @pytest.mark.parametrize(
     "changes, spoiled_prefix",
-    [({"tilt_db": 2.0}, "eq."), ({"width": 1.3}, "width."), ({"expansion_ratio": 1.5}, "compressor.")],
+    [({"tilt_db": 2.0}, "eq."), ({"expansion_ratio": 1.5}, "compressor.")],
 )
 def test_truth_is_masked_where_a_degradation_changed_the_answer(draw, changes, spoiled_prefix):
     unit = draw.draw(torch.arange(2), clips(2))
@@ -123,3 +123,18 @@ def test_level_degradation_is_undone_by_the_gain_stage(draw):
     # without degradation records (clean inputs) the draw is the answer everywhere
     t2, k2 = parameter_truth(unit, None, SR)
     assert torch.equal(t2, unit) and k2.all()
+
+
+def test_width_truth_takes_the_degradation_back(draw):
+    """The degraded input's side is the clean side times w_d: the width that reaches the target
+    is the drawn width over w_d, known wherever it fits the table's range."""
+    unit = draw.draw(torch.arange(2), clips(2))
+    drawn = TABLE.from_unit(unit, SR)["width.width"]
+    truth, known = parameter_truth(unit, degradation(width=0.8), SR)
+    needed = TABLE.from_unit(truth, SR)["width.width"]
+    assert torch.allclose(needed, drawn / torch.tensor([1.0, 0.8], dtype=torch.float64), rtol=1e-9)
+    assert known[:, KEYS.index("width.width")].all()
+    # a side the chain cannot restore (beyond width 2) is no truth at all
+    truth, known = parameter_truth(unit, degradation(width=0.3), SR)
+    w = KEYS.index("width.width")
+    assert bool(known[1, w]) == bool(drawn[1] / 0.3 <= 2.0)

@@ -3,12 +3,14 @@ loudness term, parameter term masked where there is no truth, band-limited decim
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
+from tonematch.data.degrade import equaliser_response_db
 from tonematch.data.synth import music_like
 from tonematch.models.chain import TABLE, eq, width
-from tonematch.training.losses import MasteringLoss, band_limited_decimate
+from tonematch.training.losses import MasteringLoss, band_limited_decimate, eq_curve_db, tone_grid
 
 SR = 16000
 
@@ -91,3 +93,40 @@ def test_decimated_analysis_still_sees_changes_below_nyquist(clip):
     p["eq.low_shelf.gain_db"] = torch.tensor([6.0], dtype=torch.float64)
     bassier = eq.apply(clip, p, SR, bypass={"eq.highpass"}).float()
     assert float(loss.spectral(bassier, clip)) > 0.01
+
+
+def unit_with(**physical):
+    values = {k: torch.tensor([float(v)], dtype=torch.float64) for k, v in TABLE.defaults(SR).items()}
+    for key, v in physical.items():
+        values[key.replace("__", ".")] = torch.tensor([float(v)], dtype=torch.float64)
+    return TABLE.to_unit(values, SR)
+
+
+def test_eq_curve_reads_the_settings_in_db():
+    unit = unit_with(eq__high_shelf__gain_db=6.0, eq__high_shelf__freq_hz=2000.0)
+    curve = eq_curve_db(unit, SR)[0]
+    assert float(curve[0]) == pytest.approx(0.0, abs=0.1)  # 30 Hz: below the shelf
+    assert float(curve[-1]) == pytest.approx(6.0, abs=0.2)  # 6 kHz (the grid's top at 16 kHz)
+
+
+def test_tone_term_judges_the_curve_not_the_settings():
+    """Two settings that draw nearly the same curve cost nearly nothing against each other; the
+    level of a curve does not count (the loudness stage cancels it); a tilt costs its dB."""
+    loss = MasteringLoss(SR, tone_weight=1.0)
+    shelf = unit_with(eq__high_shelf__gain_db=4.0, eq__high_shelf__freq_hz=3000.0)
+    needed = eq_curve_db(shelf, SR)
+    assert float(loss.tonal(shelf, needed)) == pytest.approx(0.0, abs=1e-9)
+    assert float(loss.tonal(shelf, needed + 3.0)) == pytest.approx(0.0, abs=1e-9)  # level is free
+    # a steeper shelf a little higher draws nearly the same curve: little cost, unlike no EQ at all
+    near = unit_with(eq__high_shelf__gain_db=4.0, eq__high_shelf__freq_hz=3300.0, eq__high_shelf__q=0.8)
+    assert float(loss.tonal(near, needed)) < 0.3
+    assert float(loss.tonal(unit_with(), needed)) > 3 * float(loss.tonal(near, needed)) + 0.5
+    # the degradation's own response taken back: a +3 dB treble shelf needs a cut there
+    degraded = {"treble_db": 3.0}
+    undo = torch.as_tensor(-equaliser_response_db(degraded, tone_grid(SR), SR))[None]
+    cut = unit_with(eq__high_shelf__gain_db=-3.0, eq__high_shelf__freq_hz=6000.0, eq__high_shelf__q=0.5)
+    assert float(loss.tonal(cut, undo)) < float(loss.tonal(unit_with(), undo)) * 0.5
+    unit = shelf.clone().requires_grad_(True)
+    loss.tonal(unit, needed + torch.linspace(-2, 2, len(tone_grid(SR)), dtype=torch.float64)[None]).backward()
+    assert torch.isfinite(unit.grad).all() and unit.grad.abs().sum() > 0
+    assert np.all(np.diff(tone_grid(SR)) > 0) and tone_grid(SR)[-1] < 0.45 * SR

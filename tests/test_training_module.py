@@ -13,7 +13,7 @@ from tonematch.models.chain import TABLE
 from tonematch.models.chain.loudness import loudness_lufs
 from tonematch.models.model import MasteringModel
 from tonematch.training.chain_draw import ChainDraw
-from tonematch.training.losses import MasteringLoss
+from tonematch.training.losses import MasteringLoss, eq_curve_db
 from tonematch.training.module import MasteringModule
 from tonematch.training.schedules import one_cycle
 
@@ -137,10 +137,43 @@ def test_self_supervised_targets_come_from_the_draw():
         "degradation": degradation,
         "index": torch.tensor([0]),
     }
-    target, reference, truth, known = module.targets(batch, "train")
+    target, reference, truth, known, needed = module.targets(batch, "train")
+    assert needed is None  # no tone term in this loss
     assert torch.allclose(loudness_lufs(target, SR), torch.tensor([-12.0], dtype=torch.float64), atol=0.1)
     assert torch.allclose(loudness_lufs(reference, SR), torch.tensor([-12.0], dtype=torch.float64), atol=0.1)
     assert known.all()
     assert float(TABLE.from_unit(truth, SR)["gain.gain_db"]) == pytest.approx(6.0)
     terms, output, _ = module.evaluate(batch, "train")
     assert output.shape == target.shape and torch.isfinite(terms["loss"]) and float(terms["param"].detach()) > 0
+
+
+def test_tone_term_needs_the_drawn_curve_less_the_degradation():
+    """With a tone weight, a case needs the drawn EQ's curve less the degradation's: a +3 dB
+    treble degradation on a flat draw needs a treble cut of the same size."""
+    draw = ChainDraw(SR, {"eq.high_shelf.gain_db": {"dist": "const", "value": 0.0}})
+    module = make_module(draw)
+    module.loss.tone_weight = 0.1
+    clean = torch.from_numpy(music_like(SR, 2 * T / SR, seed=4))[None]
+    zero = torch.tensor([0.0])
+    degradation = {
+        "tilt_db": zero,
+        "width": torch.tensor([1.0]),
+        "expansion_ratio": torch.tensor([1.0]),
+        "bass_db": zero,
+        "treble_db": torch.tensor([3.0]),
+        "level_db": zero,
+    }
+    batch = {
+        "input": clean[..., :T],
+        "target_source": clean[..., :T],
+        "reference_source": clean[..., T:],
+        "degradation": degradation,
+        "index": torch.tensor([0]),
+    }
+    _, _, truth, _, needed = module.targets(batch, "train")
+    drawn = eq_curve_db(truth, SR)
+    cut = (needed - drawn)[0]
+    assert float(cut[0]) == pytest.approx(0.0, abs=0.1)
+    assert float(cut[-1]) < -1.0 and float(cut[-1]) < float(cut[len(cut) // 2]) - 1.0
+    terms, _, _ = module.evaluate(batch, "train")
+    assert float(terms["tone"].detach()) > 0 and torch.isfinite(terms["loss"])

@@ -137,7 +137,6 @@ class ChainDraw:
 # changes what the compressor hears) are second order and left to the audio loss.
 _SPOILED_BY = {
     "eq.": ("tilt_db", "bass_db", "treble_db"),
-    "width.": ("width",),
     "compressor.": ("expansion_ratio",),
 }
 _NEUTRAL = {"tilt_db": 0.0, "bass_db": 0.0, "treble_db": 0.0, "width": 1.0, "expansion_ratio": 1.0}
@@ -169,6 +168,15 @@ def parameter_truth(unit: torch.Tensor, degradation: Mapping[str, torch.Tensor] 
                 for name in names:
                     spoiled |= (col(name) - _NEUTRAL[name]).abs() > 1e-9
                 known[:, i] &= ~spoiled
+    if "width" in degradation:
+        # the side gain multiplies: the width that turns the degraded input into the target is the
+        # drawn one over the degradation's, exact wherever it lies inside the table's range
+        w = keys.index("width.width")
+        spec = TABLE.by_key["width.width"].spec
+        needed = spec.from_unit(unit[:, w], sample_rate) / col("width").clamp_min(1e-6)
+        low, high = spec.bounds(sample_rate)
+        truth[:, w] = torch.as_tensor(spec.to_unit(needed.clamp(low, high), sample_rate), dtype=truth.dtype)
+        known[:, w] = (needed >= low) & (needed <= high)
     if "level_db" in degradation:
         g = keys.index("gain.gain_db")
         spec = TABLE.by_key["gain.gain_db"].spec

@@ -85,6 +85,7 @@ class MasteringDataModule(pl.LightningDataModule):
         synthetic_tracks: int = 6,
         synthetic_seconds: float = 8.0,
         pin_memory: bool = False,
+        other_reference: float = 0.0,
     ):
         super().__init__()
         if kind not in KINDS:
@@ -101,6 +102,7 @@ class MasteringDataModule(pl.LightningDataModule):
         self.cache_dir, self.synthetic_dir = cache_dir, synthetic_dir
         self.synthetic_tracks, self.synthetic_seconds = int(synthetic_tracks), float(synthetic_seconds)
         self.pin_memory = bool(pin_memory)
+        self.other_reference = float(other_reference)
         self.datasets: dict[str, Dataset] = {}
         self.split: dict[str, list] = {}
 
@@ -133,8 +135,13 @@ class MasteringDataModule(pl.LightningDataModule):
             deterministic=True,
             cache=cache,
         )
-        cls = SelfSupervisedDataset if self.kind == "selfsup" else PairsDataset
-        return Indexed(cls(sources, examples_per_epoch=examples, **common))
+        if self.kind == "selfsup":
+            return Indexed(
+                SelfSupervisedDataset(
+                    sources, examples_per_epoch=examples, other_reference=self.other_reference, **common
+                )
+            )
+        return Indexed(PairsDataset(sources, examples_per_epoch=examples, **common))
 
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:

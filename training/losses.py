@@ -8,6 +8,10 @@
 * Loudness: |LUFS(output) - LUFS(target)| with the chain's differentiable BS.1770 meter.
 * Parameters: L1 in the network's unit space, only where the truth is known (`known` mask:
   self-supervised draws, minus what a degradation spoiled; nothing for real pairs).
+* Tone: L1 in dB between the EQ curve the network sets and the curve the case needs (the drawn
+  EQ minus the degradation's), level removed, on 1/3-octave points. It judges the sound of the EQ,
+  not its settings: the many settings that draw one curve cost the same, and every case counts,
+  degraded inputs included (where the parameter truth of the EQ is unknown).
 """
 
 from __future__ import annotations
@@ -15,12 +19,27 @@ from __future__ import annotations
 from typing import Sequence
 
 import auraloss
+import numpy as np
 import torch
 from torch import nn
 
+from tonematch.models.chain import TABLE, eq as eq_stage
 from tonematch.models.chain.loudness import loudness_lufs
 
 STEREO_MODES = ("mid_side", "mono", "left_right")
+# 1/3-octave points from 30 Hz to 9.6 kHz, those below 0.45 x the training rate (all from 24 kHz)
+TONE_GRID_HZ = 30.0 * 2.0 ** (np.arange(26) / 3.0)
+
+
+def tone_grid(sample_rate: int) -> np.ndarray:
+    return TONE_GRID_HZ[TONE_GRID_HZ < 0.45 * sample_rate]
+
+
+def eq_curve_db(unit: torch.Tensor, sample_rate: int) -> torch.Tensor:
+    """[B, P] unit settings -> [B, F] the EQ's gain in dB on tone_grid (differentiable)."""
+    params = TABLE.from_unit(unit.double(), sample_rate)
+    power = eq_stage.power_at(params, tone_grid(sample_rate), sample_rate)
+    return 10.0 * torch.log10(torch.as_tensor(power).clamp_min(1e-12))
 
 
 def band_limited_decimate(x: torch.Tensor, factor: int) -> torch.Tensor:
@@ -60,6 +79,7 @@ class MasteringLoss(nn.Module):
         stft_weight: float = 1.0,
         loudness_weight: float = 0.1,
         param_weight: float = 1.0,
+        tone_weight: float = 0.0,
     ):
         super().__init__()
         if stereo not in STEREO_MODES:
@@ -73,6 +93,7 @@ class MasteringLoss(nn.Module):
         self.stft_weight = float(stft_weight)
         self.loudness_weight = float(loudness_weight)
         self.param_weight = float(param_weight)
+        self.tone_weight = float(tone_weight)
         self.stft = auraloss.freq.MultiResolutionSTFTLoss(
             fft_sizes=list(fft_sizes),
             hop_sizes=list(hop_sizes),
@@ -104,8 +125,17 @@ class MasteringLoss(nn.Module):
         mask = known.to(unit.dtype)
         return ((unit - truth.to(unit.dtype)).abs() * mask).sum() / mask.sum().clamp_min(1.0)
 
-    def forward(self, output, target, unit=None, truth=None, known=None) -> dict[str, torch.Tensor]:
-        """Terms and their weighted sum ('loss'). output/target: [B, C, T]; unit/truth/known: [B, P]."""
+    def tonal(self, unit: torch.Tensor, needed_db: torch.Tensor | None) -> torch.Tensor:
+        """Mean |EQ curve - needed curve| in dB, each curve's mean level removed (the loudness
+        stage cancels level); 0 (still in the graph) without a needed curve."""
+        if needed_db is None:
+            return unit.sum() * 0.0
+        error = eq_curve_db(unit, self.sample_rate) - needed_db.to(unit.device, torch.float64)
+        return (error - error.mean(dim=-1, keepdim=True)).abs().mean()
+
+    def forward(self, output, target, unit=None, truth=None, known=None, needed_db=None) -> dict[str, torch.Tensor]:
+        """Terms and their weighted sum ('loss'). output/target: [B, C, T]; unit/truth/known: [B, P];
+        needed_db: [B, F] the EQ curve each case needs (on tone_grid), or None."""
         terms = {"stft": self.spectral(output, target)}
         terms["loudness"] = self.loudness(output, target).to(terms["stft"].dtype)
         terms["param"] = (
@@ -113,9 +143,15 @@ class MasteringLoss(nn.Module):
             if unit is not None
             else torch.zeros((), device=output.device)
         )
+        terms["tone"] = (
+            self.tonal(unit, needed_db).to(terms["stft"].dtype)
+            if unit is not None and self.tone_weight > 0
+            else torch.zeros((), device=output.device)
+        )
         terms["loss"] = (
             self.stft_weight * terms["stft"]
             + self.loudness_weight * terms["loudness"]
             + self.param_weight * terms["param"]
+            + self.tone_weight * terms["tone"]
         )
         return terms

@@ -21,11 +21,13 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers import TensorBoardLogger
 
+from tonematch.data.degrade import equaliser_response_db
 from tonematch.models.chain import TABLE, render_batch
 
 from .audio_log import add_stereo_audio
 from .chain_draw import ChainDraw, parameter_truth
 from .datamodule import STREAMS
+from .losses import eq_curve_db, tone_grid
 
 log = logging.getLogger(__name__)
 
@@ -78,13 +80,28 @@ class MasteringModule(pl.LightningModule):
             params = TABLE.from_unit(unit.double(), self.sample_rate)
             return render_batch(x.float(), params, self.sample_rate)
 
+    def needed_tone_db(self, drawn: torch.Tensor, degradation: dict | None) -> torch.Tensor:
+        """[B, F] the EQ curve each case needs on tone_grid: the drawn chain's EQ, less what
+        the degradation's EQ already did to the input."""
+        needed = eq_curve_db(drawn, self.sample_rate)
+        if degradation:
+            items = drawn.shape[0]
+            undo = [
+                equaliser_response_db(
+                    {k: float(v[i]) for k, v in degradation.items()}, tone_grid(self.sample_rate), self.sample_rate
+                )
+                for i in range(items)
+            ]
+            needed = needed - torch.as_tensor(np.stack(undo), dtype=needed.dtype, device=needed.device)
+        return needed
+
     def targets(self, batch: dict, stage: str, with_target: bool = True):
-        """(target, reference, truth, known) for a batch of either kind; target is None when
-        not asked for (parameter-space training renders the reference only)."""
+        """(target, reference, truth, known, needed tone) for a batch of either kind; target is
+        None when not asked for (parameter-space training renders the reference only)."""
         if "target" in batch:  # real pairs: no parameter truth
             if not with_target:
                 raise RuntimeError("parameter-space training (audio_loss: false) needs self-supervised data")
-            return batch["target"], batch["reference"], None, None
+            return batch["target"], batch["reference"], None, None, None
         if self.draw is None:
             raise RuntimeError("self-supervised batches need a ChainDraw (the `draw` argument)")
         sources = (
@@ -95,21 +112,27 @@ class MasteringModule(pl.LightningModule):
             rendered = self.render(sources, torch.cat([unit, unit]) if with_target else unit)
         target, reference = rendered.chunk(2) if with_target else (None, rendered)
         truth, known = parameter_truth(unit, batch.get("degradation"), self.sample_rate)
-        return target, reference, truth, known
+        needed = self.needed_tone_db(unit, batch.get("degradation")) if self.loss.tone_weight > 0 else None
+        return target, reference, truth, known, needed
 
     def evaluate(
         self, batch: dict, stage: str
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor | None, torch.Tensor | None]:
         """(loss terms, output, target); output and target are None in parameter-space training."""
-        target, reference, truth, known = self.targets(batch, stage, with_target=self.audio_loss)
+        target, reference, truth, known, needed = self.targets(batch, stage, with_target=self.audio_loss)
         x = batch["input"]
         unit = self.model(x, reference)
         if not self.audio_loss:
-            param = self.loss.parameters_l1(unit.double(), truth, known).float()
-            return {"param": param, "loss": param}, None, None
+            with torch.autocast(device_type=x.device.type, enabled=False):
+                param = self.loss.parameters_l1(unit.double(), truth, known).float()
+                terms = {"param": param, "loss": self.loss.param_weight * param}
+                if self.loss.tone_weight > 0:
+                    terms["tone"] = self.loss.tonal(unit.double(), needed).float()
+                    terms["loss"] = terms["loss"] + self.loss.tone_weight * terms["tone"]
+            return terms, None, None
         output = self.render(x, unit)
         with torch.autocast(device_type=x.device.type, enabled=False):
-            terms = self.loss(output, target, unit.double(), truth, known)
+            terms = self.loss(output, target, unit.double(), truth, known, needed)
         return terms, output, target
 
     @contextlib.contextmanager

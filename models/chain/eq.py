@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernels, ops
-from .biquads import design
+from .biquads import design, power_response
 from .lazy import torch
 from .params import Entry, ParamSpec
 
@@ -48,6 +48,19 @@ def coefficients(p: dict, sample_rate: float, bypass=frozenset(), xp=None) -> li
         gain = p.get(f"{NAME}.{band}.gain_db", 0.0)
         out.append(design(kind, p[f"{NAME}.{band}.freq_hz"], p[f"{NAME}.{band}.q"], gain, sample_rate, xp))
     return out
+
+
+def power_at(p: dict, freqs_hz, sample_rate: float, bypass=frozenset(), xp=None):
+    """|H|^2 of the cascade at `freqs_hz` -> [..., F] (1 where the EQ is off): the EQ curve of the
+    report, the frame model and the training step's tonal loss (torch settings give a tensor)."""
+    power = None
+    if NAME not in bypass:
+        for coefs in coefficients(p, sample_rate, bypass, xp):
+            band = power_response(coefs, freqs_hz, sample_rate)
+            power = band if power is None else power * band
+    if power is None:
+        return np.ones(len(freqs_hz))
+    return power
 
 
 def apply(x: torch.Tensor, p: dict, sample_rate: float, bypass=frozenset()) -> torch.Tensor:
