@@ -38,6 +38,9 @@ PROCESSORS_OF = {"eq": ("eq",), "dynamics": ("gain", "compressor"), "width": ("w
 EXCERPT_S, MAX_EXCERPTS = 6.0, 6
 DEFAULT_CEILING_DBTP = -1.0  # the true-peak ceiling unless the reference peaks lower or the user says
 HIGHPASS_MIN_HZ = 20.0  # a predicted high-pass below this is left off (it would only turn phase)
+# How literally the reference's tonal balance and width are copied, from the network's reading
+# (0: only what it reads as mastering) to the reference's own balance (1). See the model card.
+LITERAL = 0.7
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class Options:
     platform: str | None = None
     ceiling_dbtp: float | None = None  # None: -1 dBTP, or lower where the reference peaks lower
     model: str | None = None  # model stem; None: the shipped default; "none": no network
+    literal: float = LITERAL  # 0..1: the reference's tone and width copied (1) or read (0)
 
     def groups(self) -> tuple[str, ...]:
         chosen = tuple(self.only) if self.only else GROUPS
@@ -64,6 +68,8 @@ class Options:
                 raise TonematchError(f"unknown group '{name}' (groups: {', '.join(GROUPS)})")
         if not (0.0 <= self.amount <= 1.0) or not math.isfinite(self.amount):
             raise TonematchError(f"--amount must lie in 0..1, got {self.amount:g}")
+        if not (0.0 <= self.literal <= 1.0) or not math.isfinite(self.literal):
+            raise TonematchError(f"--literal must lie in 0..1, got {self.literal:g}")
         if self.platform is not None and self.platform not in PLATFORMS:
             raise TonematchError(f"unknown platform '{self.platform}' (known: {', '.join(PLATFORMS)})")
         for key, value in (("loudness.target_lufs", self.target_lufs), ("limiter.ceiling_dbtp", self.ceiling_dbtp)):
@@ -297,9 +303,10 @@ def finish(
                 target.measured(),
                 groups=refinable,
                 steps=refine.STEPS if options.steps is None else options.steps,
-                pull=refine.PULL if from_network else refine.PULL_MEASURED,
+                pull=refine.PULL_BLENDED if from_network else refine.PULL_MEASURED,
                 weights=refine.NETWORK_WEIGHTS if from_network else None,
                 fixed=fixed,
+                literal=options.literal if from_network else None,
             )
             settings = result.settings
             notes.update(refined=result.kept, distance_before=result.start_distance, distance_after=result.distance)

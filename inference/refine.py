@@ -61,22 +61,36 @@ GAIN_PENALTY = 2e-4  # per dB^2 of EQ gain: no boosts that buy nothing
 # balance is far from the start's (another section of the music, not a mastering difference),
 # where the network's reading (the pull) should win. s in dB^2, chosen on held-out cases.
 ROBUST_SCALE = {"tone": 5.0, "width": 5.0}
-# From the network's start refinement corrects the tonal balance with the EQ; the compressor and
-# the width stay as the network read them, and the exact check measures the tonal balance.
-# Matching the reference's own crest, loudness spread and width made results worse: they
-# depend on the music as much as on the mastering, and the network has learned to read the
-# mastering part. Held-out corpus cases, 32 per seed, MR-STFT to the target (network alone /
-# refining all groups on all four terms / tone only, all groups / tone only, the EQ alone):
-#   seed 1, reference from the same master: 0.613 / 0.550 / 0.526 / 0.527
-#   seed 1, reference from another song:    0.656 / 0.749 / 0.645 / 0.646
-#   seed 2, same master:                    0.599 / 0.537 / 0.559 / 0.551
-#   seed 2, another song:                   0.621 / 0.648 / 0.624 / 0.622
-# (crest-factor error lower with tone only in all four). Tolerances on the dynamics and width
-# terms instead (nothing counted within 1-2 LU, 1.5-3 dB, 3-6 dB) did not help: 0.718-0.736
-# with another song. The model card's tables use other cases (seed 0). From any other start
-# (neutral, the matcher, a style) every measurement is all there is to go on and counts in full.
-NETWORK_GROUPS = ("eq",)
-NETWORK_WEIGHTS = {"width": 0.0, "spread": 0.0, "crest": 0.0}
+# From the network's start refinement moves the EQ and the width toward a blend of two
+# characters: the network's reading (what it expects this mix to sound like, mastered as the
+# reference is) and the reference's own. `literal` sets the blend: 0 keeps the network's reading,
+# 1 copies the reference's tonal balance and width. The dynamics stay as the network read them:
+# a reference's crest factor and loudness spread depend on its music as much as on its mastering.
+NETWORK_GROUPS = ("eq", "width")
+NETWORK_WEIGHTS = {"spread": 0.0, "crest": 0.0}
+# per unit^2 of the [0, 1] settings, toward a blended target: the blend already says how far to
+# trust the reference, so the pull only breaks ties between settings that sound alike
+PULL_BLENDED = 2.0
+
+
+# The tonal move taken from the reference is smoothed over about an octave (the fine bands are
+# 1/6 octave): a reference's narrow peaks are its instruments, a mastering EQ moves broad regions.
+TONE_MOVE_SMOOTHING_BANDS = 7
+
+
+def blended_target(start: dict, reference: dict, literal: float) -> dict:
+    """The character refinement aims at from the network's start: its tone and width moved
+    `literal` (0..1) of the way from the start's (the exact render of the network's settings) to
+    the reference's, the tonal move smoothed; the dynamics and loudness are the start's."""
+    out = dict(start)
+    move = np.asarray(reference["tone"]) - np.asarray(start["tone"])
+    window = np.hanning(TONE_MOVE_SMOOTHING_BANDS + 2)[1:-1]
+    # normalised by the window's weight inside the range, so the ends are not pulled toward 0
+    smooth = np.convolve(move, window, mode="same") / np.convolve(np.ones_like(move), window, mode="same")
+    out["tone"] = start["tone"] + literal * smooth
+    if np.shape(start["width"]) == np.shape(reference["width"]):
+        out["width"] = start["width"] + literal * (reference["width"] - start["width"])
+    return out
 
 
 @dataclass
@@ -111,9 +125,10 @@ class _Problem:
         keys: list[str],
         pull: float,
         weights: dict | None = None,
+        robust: bool = True,
     ):
         self.settings, self.frames, self.target, self.keys, self.pull = settings, frames, target, keys, pull
-        self.weights = weights
+        self.weights, self.robust = weights, robust
         self.specs = [TABLE.by_key[k].spec for k in keys]
         sr = frames.sample_rate
         self.u0 = np.array(
@@ -133,7 +148,8 @@ class _Problem:
             p[self.keys[i]] = values[i]
         eq_response = self.eq_power(values[self.eq_index]) if self.eq_index else None
         out = character.measure(character.render(self.frames, p, self.settings.bypass, eq_response), self.frames)
-        loss = robust_distance(out, self.target, self.frames, self.weights) + self.pull * anp.sum((u - self.u0) ** 2)
+        loss = robust_distance(out, self.target, self.frames, self.weights, self.robust)
+        loss = loss + self.pull * anp.sum((u - self.u0) ** 2)
         if self.gains:
             loss = loss + GAIN_PENALTY * anp.sum(values[self.gains] ** 2)
         return loss
@@ -151,11 +167,12 @@ class _Problem:
         return Settings(values, s.sample_rate, s.bypass, dict(s.source))
 
 
-def robust_distance(a: dict, b: dict, frames: character.Frames, weights: dict | None = None):
-    """character.distance with the spectral terms made robust (ROBUST_SCALE)."""
+def robust_distance(a: dict, b: dict, frames: character.Frames, weights: dict | None = None, robust: bool = True):
+    """character.distance with the spectral terms made robust (ROBUST_SCALE) unless `robust` is
+    False (a blended target: it already says how far to trust the reference)."""
     total = 0.0
     for name, term in character.terms(a, b, frames, weights).items():
-        scale = ROBUST_SCALE.get(name)
+        scale = ROBUST_SCALE.get(name) if robust else None
         total = total + (scale * anp.log1p(term / scale) if scale else term)
     return total
 
@@ -182,13 +199,14 @@ def optimise(
     pull: float = PULL,
     weights: dict | None = None,
     fixed=(),
+    robust: bool = True,
 ) -> Settings:
     """Settings after at most `steps` L-BFGS-B iterations on the frame model (no exact check);
     `weights` of the character's terms as in character.terms; `fixed` keys stay as they are."""
     keys = refinable_keys(settings, groups, fixed)
     if not keys or steps <= 0:
         return settings
-    problem = _Problem(settings, frames, target, keys, pull, weights)
+    problem = _Problem(settings, frames, target, keys, pull, weights, robust)
     with single_thread():
         result = minimize(
             problem.value_and_grad,
@@ -217,6 +235,7 @@ def refine(
     pull: float = PULL,
     weights: dict | None = None,
     fixed=(),
+    literal: float | None = None,
 ) -> Refined:
     """Refine `settings` for the excerpts `clips` [N, C, L] (analysed as `frames`) towards the
     `target` character (its terms weighted by `weights`, e.g. NETWORK_WEIGHTS), and check on
@@ -227,17 +246,24 @@ def refine(
     measured and the model's bias there is taken off the target for a second, shorter descent
     (output space mapping); the best of start, first and second by the exact render wins.
     `fixed` keys are not moved (e.g. a compressor timing read from an engineer's pairs, which the
-    frame model cannot see).
+    frame model cannot see). With `literal` (a network's start) the target is the blend of the
+    start's exact character and `target` (blended_target), matched without the robust terms.
     """
     sr = frames.sample_rate
     tp = frames.true_peak_ratio
+    robust = literal is None
 
     def exact(s):
         got = exact_character(s, clips, sr, tp)
-        return got, float(robust_distance(got, target, frames, weights))
+        return got, float(robust_distance(got, target, frames, weights, robust))
 
-    start_char, start_d = exact(settings)
-    first = optimise(settings, frames, target, groups, steps, pull, weights, fixed)
+    if literal is not None:
+        start_char = exact_character(settings, clips, sr, tp)
+        target = blended_target(start_char, target, literal)
+        start_d = float(robust_distance(start_char, target, frames, weights, robust))
+    else:
+        start_char, start_d = exact(settings)
+    first = optimise(settings, frames, target, groups, steps, pull, weights, fixed, robust)
     first_char, first_d = exact(first)
     p = {k: float(v) for k, v in first.values.items()}
     model_char = character.plain(character.measure(character.render(frames, p, first.bypass), frames))
@@ -245,7 +271,7 @@ def refine(
     for k in ("tone", "width", "spread", "crest"):
         if np.shape(first_char[k]) == np.shape(target[k]):  # a mono mix has no width to correct
             shifted[k] = target[k] - (first_char[k] - model_char[k])
-    second = optimise(first, frames, shifted, groups, steps // 2, pull, weights, fixed)
+    second = optimise(first, frames, shifted, groups, steps // 2, pull, weights, fixed, robust)
     _, second_d = exact(second)
     best = min([(start_d, 0, settings), (first_d, 1, first), (second_d, 2, second)], key=lambda t: (t[0], -t[1]))
     return Refined(best[2], start_d, best[0], best[1] > 0, steps + steps // 2)

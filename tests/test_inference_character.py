@@ -145,10 +145,11 @@ def test_refinement_gradient_equals_finite_differences():
         assert grad[i] == pytest.approx(fd, rel=1e-2, abs=0.05), key
 
 
-def test_match_refines_only_the_eq_from_the_network_start():
-    """From the network's start (match's default) refinement corrects the tonal balance with the
-    EQ and leaves the compressor and width as read; from a measured start (here the matcher's)
-    the reference's density and width count too."""
+def test_literal_sets_how_far_the_network_start_moves_toward_the_reference():
+    """From the network's start (match's default) refinement moves tone and width toward a blend
+    of the start's character and the reference's: literal 0 keeps the start, 1 goes all the way,
+    in between lies between; the compressor stays as read. From a measured start (here the
+    matcher's) the reference's density and width count too."""
     from tonematch.inference import match
 
     truth = _settings(
@@ -163,12 +164,23 @@ def test_match_refines_only_the_eq_from_the_network_start():
     mix = match.analyse_array(music_like(12.0, SR, seed=8), SR)
     target = match.target_from(match.analyse_array(render_array(music_like(12.0, SR, seed=7), truth, SR), SR))
     start = {"compressor.threshold_db": -20.0, "compressor.ratio": 1.5}
-    dynamics = ("compressor.threshold_db", "compressor.ratio", "compressor.attack_ms", "width.width")
+    dynamics = ("compressor.threshold_db", "compressor.ratio", "compressor.attack_ms")
+    reference = target.measured()
 
-    settings, notes = match.finish(_settings(**start), mix, target, match.Options(), {"start": "network"})
-    assert notes["refined"] and notes["distance_after"] < 0.9 * notes["distance_before"]  # a trust region
-    assert all(settings.values[k] == _settings(**start).values[k] for k in dynamics)
-    assert max(abs(settings.values[k]) for k in settings.values if k.endswith(".gain_db") and "eq." in k) > 0.3
+    def tone_gap(char):  # RMS difference of two tonal balances, dB
+        d = char["tone"] - reference["tone"]
+        return float(np.sqrt(np.mean((d - d.mean()) ** 2)))
+
+    results = {}
+    for literal in (0.0, 0.5, 1.0):
+        options = match.Options(literal=literal)
+        settings, notes = match.finish(_settings(**start), mix, target, options, {"start": "network"})
+        assert all(settings.values[k] == _settings(**start).values[k] for k in dynamics)
+        results[literal] = refine.exact_character(settings, mix.clips, SR)
+    gap = {k: tone_gap(v) for k, v in results.items()}
+    width_gap = {k: float(np.mean(np.abs(v["width"][1:] - reference["width"][1:]))) for k, v in results.items()}
+    assert gap[1.0] < 0.7 * gap[0.0] and gap[1.0] < gap[0.5] < gap[0.0]
+    assert width_gap[1.0] < 0.5 * width_gap[0.0]
 
     measured, _ = match.finish(_settings(**start), mix, target, match.Options(), {"start": "matcher"})
     assert measured.values["compressor.ratio"] > 2.5 or measured.values["width.width"] > 1.2
