@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -30,7 +31,19 @@ __all__ = [
     "write",
     "parse_subtype",
     "check_paths",
+    "check_sample_rate",
+    "check_array",
+    "MIN_RATE",
+    "MAX_RATE",
 ]
+
+# Rates tonematch masters and takes from Python arrays (files outside them are refused with one line).
+MIN_RATE, MAX_RATE = 8000, 384000
+# libsndfile's log of a WAV/AIFF whose data chunk promises more bytes than the file holds:
+# "data : 176400 (should be 88178)". A streamed WAV (length unknown when its header was written)
+# says 0 or 0xFFFFFFFF and is read as far as it goes, like every player does.
+_SHORT_CHUNK = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+_STREAMED_SIZES = (0, 0xFFFFFFFF, 0xFFFFFFFF - 1)
 
 
 @dataclass(frozen=True)
@@ -64,7 +77,79 @@ def _open(path) -> sf.SoundFile:
     if f.frames <= 0:
         f.close()
         raise TonematchError(f"cannot read '{path}': the file contains no audio (0 frames)")
+    truncated = _truncated(f)
+    if truncated is not None:
+        f.close()
+        promised, held = truncated
+        raise TonematchError(
+            f"cannot read '{path}': the file is truncated (its header promises {promised} bytes of audio, "
+            f"it holds {held}); copy or export it again"
+        )
     return f
+
+
+def _truncated(f: sf.SoundFile) -> tuple[int, int] | None:
+    """(bytes promised, bytes held) of a WAV/AIFF file cut short, else None."""
+    if f.format not in ("WAV", "WAVEX", "AIFF", "W64", "RF64"):
+        return None
+    m = _SHORT_CHUNK.search(f.extra_info or "")
+    if m is None:
+        return None
+    promised, held = int(m.group(1)), int(m.group(2))
+    # less than one frame missing: a pad byte or a rounding writer, not a cut file
+    if promised in _STREAMED_SIZES or promised - held < 8 * f.channels:
+        return None
+    return promised, held
+
+
+def check_sample_rate(sample_rate, what: str = "sample rate") -> int:
+    """A whole number of Hz from MIN_RATE to MAX_RATE (44100.0 is accepted; 0, negative, NaN,
+    44100.5, strings and booleans are not): what tonematch masters."""
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float, np.integer, np.floating)):
+        raise TonematchError(f"invalid {what} {sample_rate!r}: expected a whole number of Hz")
+    rate = check_rate(sample_rate, what)
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise TonematchError(f"unsupported {what} {rate} Hz: tonematch works from {MIN_RATE} to {MAX_RATE} Hz")
+    return rate
+
+
+def check_array(x, what: str = "audio", max_peak: float | None = 16.0) -> np.ndarray:
+    """A Python caller's audio -> [channels, frames] float32, or one TonematchError line.
+
+    Float samples only (any float dtype; full scale is 1.0), shaped [frames] (mono) or
+    [channels, frames] with 1 or 2 channels, at least one frame, every sample finite and, unless
+    `max_peak` is None, none above it (16: +24 dBFS, the render's limit for a believable float
+    file). Integer arrays are refused rather than guessed at (int16 PCM would otherwise be +90 dBFS)."""
+    if isinstance(x, (str, bytes, os.PathLike)) or x is None:
+        raise TonematchError(f"{what} must be an array of samples, got {type(x).__name__}")
+    arr = np.asarray(x)
+    if arr.dtype.kind in "iub":
+        raise TonematchError(
+            f"{what} has {arr.dtype} samples; give float samples with full scale at 1.0 (e.g. x / 32768 for 16-bit PCM)"
+        )
+    if arr.dtype.kind != "f":
+        raise TonematchError(f"{what} must hold float samples, got dtype {arr.dtype}")
+    if arr.ndim == 1:
+        arr = arr[None]
+    if arr.ndim != 2:
+        raise TonematchError(f"{what} must be [channels, frames] (or [frames] for mono), got shape {arr.shape}")
+    if arr.shape[0] not in (1, 2):
+        hint = ""
+        if arr.shape[1] in (1, 2):
+            hint = f": it looks like [frames, channels]; pass its transpose (x.T, shape {arr.shape[::-1]})"
+        raise TonematchError(f"{what} must be [channels, frames] with 1 or 2 channels, got shape {arr.shape}{hint}")
+    if arr.shape[1] == 0:
+        raise TonematchError(f"{what} holds no samples (shape {arr.shape})")
+    if not np.isfinite(arr.sum(dtype=np.float64)):
+        bad = int(np.flatnonzero(~np.isfinite(arr).all(axis=0))[0])
+        raise TonematchError(f"{what} holds NaN or infinite samples (first at frame {bad})")
+    peak = float(np.abs(arr).max())
+    if max_peak is not None and peak > max_peak:
+        raise TonematchError(
+            f"{what} peaks at {20 * math.log10(peak):+.1f} dBFS: float samples are expected with full "
+            f"scale at 1.0 (scale it down first, e.g. x / 32768 for values taken from 16-bit PCM)"
+        )
+    return np.ascontiguousarray(arr, dtype=np.float32)
 
 
 def _check_finite(x: np.ndarray, path: str, first_frame: int, sample_rate: int) -> None:

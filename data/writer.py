@@ -1,27 +1,38 @@
 """Writing audio files atomically, with TPDF dither before integer quantisation.
 
 The target only ever appears complete: blocks go to a hidden temporary file in the same folder
-(same filesystem, so the final `os.replace` is atomic), which is fsynced and renamed on success and
-deleted on any error. Default sample format: 24-bit PCM for both WAV and FLAC (FLAC cannot hold
-float, and one default for both keeps outputs interchangeable).
+(same filesystem, so the final rename is atomic), which is fsynced and renamed on success and
+deleted on any error; with `replace=False` an existing target is never replaced (atomic.place).
+Default sample format: 24-bit PCM for both WAV and FLAC (FLAC cannot hold float, and one default
+for both keeps outputs interchangeable).
 
 A process killed outright (SIGKILL, power loss) cannot delete its temp file. Temp names carry the
 host and PID of their writer, so the next write into the same folder removes those whose writer is
-gone (see `sweep_stale_temps`). Output is byte-for-byte reproducible: the dither is seeded, and
-float WAVs get no PEAK chunk (libsndfile stamps it with the time of writing).
+gone (atomic.sweep_stale_temps, shared with every file tonematch writes). Output is byte-for-byte
+reproducible: the dither is seeded, and float WAVs get no PEAK chunk (libsndfile stamps it with
+the time of writing).
 """
 
 from __future__ import annotations
 
 import os
-import re
-import secrets
-import socket
-import time
 
 import numpy as np
 import soundfile as sf
 
+from .atomic import (  # noqa: F401  (the temp-name rules live in atomic.py; re-exported here)
+    _HOST,
+    _TEMP_NAME,
+    STALE_TEMP_S,
+    _pid_alive,
+    _remove,
+    fsync_dir,
+    fsync_path,
+    place,
+    reserve_temp,
+    reserved,
+    sweep_stale_temps,
+)
 from .errors import TonematchError
 from .resample import check_rate
 
@@ -49,14 +60,6 @@ FORMATS = {".wav": "WAV", ".flac": "FLAC"}
 _CHUNK = 1 << 18
 # sndfile.h: SFC_SET_ADD_PEAK_CHUNK (soundfile does not declare it)
 _SFC_SET_ADD_PEAK_CHUNK = 0x1050
-# A temp file of ours untouched this long is removed even when its writer's PID looks alive: the
-# PID may have been reused, or the writer ran on another host sharing the folder. Long enough that
-# a renderer still busy with its loudness passes (it writes only at the end) is never hit.
-STALE_TEMP_S = 24 * 3600
-# .<target name>.tmp-<host>-<pid>-<8 hex><ext>: what _reserve_temp creates, and all the sweep touches.
-_TEMP_NAME = re.compile(
-    r"\.(?P<target>.+)\.tmp-(?P<host>[A-Za-z0-9]{0,24})-(?P<pid>[0-9]+)-[0-9a-f]{8}(\.[A-Za-z0-9]+)?"
-)
 
 
 def parse_subtype(value) -> str | None:
@@ -114,8 +117,18 @@ class AudioWriter:
     and carried across blocks, so the output is the same however the audio is split into blocks.
     """
 
-    def __init__(self, path, sample_rate: int, channels: int, subtype=None, dither: bool = True, seed: int = 0):
+    def __init__(
+        self,
+        path,
+        sample_rate: int,
+        channels: int,
+        subtype=None,
+        dither: bool = True,
+        seed: int = 0,
+        replace: bool = True,
+    ):
         self.path = os.fspath(path)
+        self.replace = bool(replace)  # False: an existing file at `path` is never replaced (see atomic.place)
         fmt = output_format(self.path)
         self.subtype = parse_subtype(subtype) or DEFAULT_SUBTYPE
         if fmt == "FLAC" and self.subtype == "FLOAT":
@@ -130,7 +143,10 @@ class AudioWriter:
         self._rng = np.random.default_rng(seed)
         self.frames_written = 0
         sweep_stale_temps(os.path.dirname(os.path.abspath(self.path)))
-        self._tmp = self._reserve_temp()
+        # a Transaction's temporary name (atomic.Transaction.stage) is written in place: the
+        # transaction renames it with the files that belong with it
+        self._in_place = reserved(self.path)
+        self._tmp = os.path.abspath(self.path) if self._in_place else reserve_temp(self.path)
         try:  # BaseException: a signal turned into an exception here must not leave the temp file
             self._file = sf.SoundFile(
                 self._tmp,
@@ -143,26 +159,12 @@ class AudioWriter:
             if fmt == "WAV":
                 _drop_peak_chunk(self._file)
         except BaseException as e:
-            _remove(self._tmp)
+            if not self._in_place:
+                _remove(self._tmp)
             if isinstance(e, Exception):
                 raise TonematchError(f"cannot write '{self.path}': {_one_line(e)}") from None
             raise
         self._done = False
-
-    def _reserve_temp(self) -> str:
-        folder, name = os.path.split(os.path.abspath(self.path))
-        ext = os.path.splitext(name)[1]
-        for _ in range(100):
-            tmp = os.path.join(folder, f".{name}.tmp-{_HOST}-{os.getpid()}-{secrets.token_hex(4)}{ext}")
-            try:
-                # O_EXCL: never clobber another writer's temp file; mode 0o666 lets the umask decide.
-                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-                return tmp
-            except FileExistsError:
-                continue
-            except OSError as e:
-                raise TonematchError(f"cannot write '{self.path}': {_one_line(e)}") from None
-        raise TonematchError(f"cannot write '{self.path}': no free temporary file name")
 
     def write(self, block) -> None:
         """Append [channels, n] samples (a 1-D array is accepted for mono)."""
@@ -205,14 +207,20 @@ class AudioWriter:
         self._done = True
         try:
             self._file.close()
-            _fsync_path(self._tmp)
-            os.replace(self._tmp, self.path)
+            fsync_path(self._tmp)
+            if self._in_place:
+                return
+            place(self._tmp, self.path, self.replace)
         except BaseException as e:
-            _remove(self._tmp)
+            if not self._in_place:
+                _remove(self._tmp)
+            if isinstance(e, TonematchError):
+                raise
             if isinstance(e, Exception):
                 raise TonematchError(f"cannot write '{self.path}': {_one_line(e)}") from None
             raise
-        _fsync_dir(os.path.dirname(os.path.abspath(self.path)))
+        _remove(self._tmp)  # after a no-clobber link the temporary name is still there
+        fsync_dir(os.path.dirname(os.path.abspath(self.path)))
 
     def abort(self) -> None:
         """Drop everything written so far; the target is left as it was."""
@@ -222,7 +230,8 @@ class AudioWriter:
         try:
             self._file.close()
         finally:
-            _remove(self._tmp)
+            if not self._in_place:  # a transaction's temporary is the transaction's to remove
+                _remove(self._tmp)
 
     def __enter__(self) -> "AudioWriter":
         return self
@@ -234,67 +243,17 @@ class AudioWriter:
             self.abort()
 
 
-def write(path, audio, sample_rate: int, subtype=None, dither: bool = True, seed: int = 0) -> None:
+def write(
+    path, audio, sample_rate: int, subtype=None, dither: bool = True, seed: int = 0, replace: bool = True
+) -> None:
     """Write a whole [channels, frames] array atomically (see AudioWriter)."""
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim == 1:
         audio = audio[None]
-    with AudioWriter(path, sample_rate, audio.shape[0], subtype=subtype, dither=dither, seed=seed) as w:
+    with AudioWriter(
+        path, sample_rate, audio.shape[0], subtype=subtype, dither=dither, seed=seed, replace=replace
+    ) as w:
         w.write(audio)
-
-
-def sweep_stale_temps(folder: str, now: float | None = None) -> list[str]:
-    """Remove temp files of ours left in `folder` by writers that are gone; returns their names.
-
-    Only names of exactly our pattern are touched. One is stale when it was written on this host
-    by a PID that no longer exists, or when nobody has touched it for STALE_TEMP_S. Failures are
-    ignored: sweeping is housekeeping and must never stop a write.
-    """
-    now = time.time() if now is None else now
-    removed = []
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return removed
-    for name in names:
-        m = _TEMP_NAME.fullmatch(name)
-        if m is None:
-            continue
-        path = os.path.join(folder, name)
-        try:
-            age = now - os.stat(path).st_mtime
-        except OSError:
-            continue
-        orphan = m["host"] == _HOST and not _pid_alive(int(m["pid"]))
-        if orphan or age > STALE_TEMP_S:
-            try:
-                os.remove(path)
-                removed.append(name)
-            except OSError:
-                pass
-    return removed
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    if os.name != "posix":  # os.kill would terminate the process on Windows: trust age alone there
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # EPERM: it exists, it is someone else's
-        return True
-    return True
-
-
-def _host_tag() -> str:
-    """This machine's name as it appears in temp names (letters and digits only, short)."""
-    return re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:24]
-
-
-_HOST = _host_tag()
 
 
 def _drop_peak_chunk(f: sf.SoundFile) -> None:
@@ -310,32 +269,3 @@ def _drop_peak_chunk(f: sf.SoundFile) -> None:
 def _one_line(e: BaseException) -> str:
     text = getattr(e, "error_string", None) or str(e) or type(e).__name__
     return " ".join(text.split())
-
-
-def _remove(path: str) -> None:
-    try:
-        os.remove(path)
-    except FileNotFoundError:
-        pass
-
-
-def _fsync_path(path: str) -> None:
-    fd = os.open(path, os.O_RDWR)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(folder: str) -> None:
-    """Make the rename durable; folders cannot be opened this way on Windows, where it is skipped."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -1,9 +1,19 @@
-"""The Python API behind `import tonematch`: the same jobs and options as the command line."""
+"""The Python API behind `import tonematch`: the same jobs and options as the command line.
+
+Every refusal is a `tonematch.TonematchError` with the command line's message: a bad path or
+file, an array that is not float [channels, frames] audio (integer samples, [frames, channels],
+NaN, peaks above +24 dBFS), a sample rate that is not a whole number of Hz from 8 to 384 kHz, an
+unknown option or one of the wrong type, audio too short or silent to master. Options that
+contradict each other are named in a UserWarning, as the command line warns.
+"""
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -36,32 +46,135 @@ class MasterResult:
             w.write(self.audio)
 
 
-def _load(x, sample_rate: int | None, what: str) -> tuple[np.ndarray, int]:
-    if isinstance(x, (str, os.PathLike)):
-        return _audio.load(x)
+def _rate(sample_rate, what: str) -> int:
     if sample_rate is None:
         raise TonematchError(f"{what} given as an array needs sample_rate=")
-    arr = np.asarray(x, dtype=np.float32)
-    return (arr[None] if arr.ndim == 1 else arr), int(sample_rate)
+    return _audio.check_sample_rate(sample_rate, f"sample_rate of the {what}")
+
+
+def _load(x, sample_rate, what: str) -> tuple[np.ndarray, int]:
+    """A path (read, checked as the command line checks it) or a [C, T] float array + its rate."""
+    if isinstance(x, (str, os.PathLike)):
+        return _audio.load(x)
+    arr = _audio.check_array(x, f"the {what} array")
+    return arr, _rate(sample_rate, what)
+
+
+def _analysis(x, sample_rate, what: str) -> tuple[np.ndarray, int, _match.Analysis]:
+    """(the audio, its rate, its analysis), refused as the command line refuses a file too short,
+    silent or at an unsupported rate (master.analyse_input). A float file peaking above +24 dBFS
+    is turned down by the power of two the render uses, with a warning; an array is refused."""
+    from .master import _label, check_length, check_measured
+    from .render import HOT_PEAK
+
+    if isinstance(x, (str, os.PathLike)):
+        name = os.fspath(x)
+        arr, sr = _audio.load(name)
+        if not _audio.MIN_RATE <= sr <= _audio.MAX_RATE:
+            raise TonematchError(
+                f"{_label(name, what)}: its sample rate {sr} Hz is outside what tonematch works at "
+                f"({_audio.MIN_RATE} to {_audio.MAX_RATE} Hz)"
+            )
+        if arr.shape[0] not in (1, 2):
+            raise TonematchError(f"{_label(name, what)}: {arr.shape[0]} channels, only mono or stereo")
+        peak = float(np.abs(arr).max())
+        if peak > HOT_PEAK:
+            k = math.ceil(math.log2(peak))
+            warnings.warn(f"'{name}' peaks at {20 * math.log10(peak):+.1f} dBFS: turned down 2^-{k}", stacklevel=3)
+            arr = arr * np.float32(2.0**-k)
+    else:
+        arr, sr = _load(x, sample_rate, what)
+        name = f"the {what} array"
+    check_length(arr.shape[1], sr, name, what)
+    a = _match.analyse_array(arr, sr)
+    check_measured(a, name, what)
+    return arr, sr, a
+
+
+_OPTION_NAMES = tuple(f.name for f in fields(_match.Options))
+
+
+def _groups(value, name: str) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):  # "eq,width" as on the command line, or one group
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    try:
+        items = tuple(value)
+    except TypeError:
+        raise TonematchError(f"{name} must be a group name or a list of them, got {value!r}") from None
+    if not all(isinstance(g, str) for g in items):
+        raise TonematchError(f"{name} must list group names (strings), got {value!r}")
+    return items
+
+
+def _number(value, name: str, integer: bool = False):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TonematchError(f"{name} must be a number, got {value!r}")
+    if integer:
+        if isinstance(value, float) and not value.is_integer():
+            raise TonematchError(f"{name} must be a whole number, got {value!r}")
+        return int(value)
+    value = float(value)
+    if not math.isfinite(value):
+        raise TonematchError(f"{name} must be a finite number, got {value!r}")
+    return value
+
+
+def options_of(options: dict) -> _match.Options:
+    """The API's keyword options -> match.Options, checked as the command line checks its flags
+    (`skip="width"` means the group, not its letters); conflicts are named in a UserWarning."""
+    unknown = sorted(set(options) - set(_OPTION_NAMES))
+    if unknown:
+        raise TonematchError(f"unknown option '{unknown[0]}' (options: {', '.join(_OPTION_NAMES)})")
+    o = dict(options)
+    if "only" in o:
+        o["only"] = _groups(o["only"], "only")
+    if "skip" in o:
+        o["skip"] = _groups(o["skip"], "skip") or ()
+    for name in ("amount", "literal", "target_lufs", "ceiling_dbtp"):
+        if name in o:
+            o[name] = _number(o[name], name)
+    for name in ("amount", "literal"):
+        if name in o and o[name] is None:
+            raise TonematchError(f"{name} must be a number from 0 to 1, got None")
+    if "steps" in o:
+        o["steps"] = _number(o["steps"], "steps", integer=True)
+    if "refine" in o and not isinstance(o["refine"], (bool, np.bool_)):
+        raise TonematchError(f"refine must be True or False, got {o['refine']!r}")
+    for name in ("platform", "model"):
+        value = o.get(name)
+        if value is not None and not isinstance(value, (str, os.PathLike)):
+            raise TonematchError(f"{name} must be a name or path, got {value!r}")
+        if isinstance(value, os.PathLike):
+            o[name] = os.fspath(value)
+    opts = _match.Options(**o)
+    opts.check()
+    from .cli_match import conflicts
+
+    for note in conflicts(opts):
+        warnings.warn(note, UserWarning, stacklevel=3)
+    return opts
 
 
 def _target_of(reference, sample_rate, reference_sample_rate) -> _match.Target:
     if isinstance(reference, _match.Target):
         return reference
-    ref, ref_sr = _load(reference, reference_sample_rate or sample_rate, "reference")
-    return _match.target_from(
-        _match.analyse_array(ref, ref_sr), name=str(reference) if isinstance(reference, str) else "array"
-    )
+    _, _, a = _analysis(reference, reference_sample_rate or sample_rate, "reference")
+    return _match.target_from(a, name=os.fspath(reference) if isinstance(reference, (str, os.PathLike)) else "array")
 
 
 def master_to(mix, target: _match.Target, sample_rate: int | None = None, **options) -> MasterResult:
     """Master `mix` (path or [C, T] array) toward a prepared target (a reference's or a style's)."""
+    return _master_to(mix, target, sample_rate, options_of(options))
+
+
+def _master_to(mix, target: _match.Target, sample_rate, opts: _match.Options) -> MasterResult:
     from tonematch.models.chain.exact import render_array
 
-    opts = _match.Options(**options)
-    opts.check()
-    x, sr = _load(mix, sample_rate, "mix")
-    analysis = _match.analyse_array(x, sr)
+    x, sr, analysis = _analysis(mix, sample_rate, "mix")
     settings, notes = _match.choose_settings(analysis, target, opts, _match.load_model(opts.model))
     settings, _ = settings.at_rate(sr)
     return MasterResult(render_array(_match._as_audio(x), settings, sr), sr, settings, notes)
@@ -74,21 +187,26 @@ def match(
     `sample_rate`, and `reference_sample_rate` when it differs). Options as the command's:
     refine=True, steps=None, amount=1.0, only=None, skip=(), target_lufs=None, platform=None,
     ceiling_dbtp=None, model=None ('none': the non-learned matcher)."""
-    return master_to(mix, _target_of(reference, sample_rate, reference_sample_rate), sample_rate, **options)
+    opts = options_of(options)  # refused before the reference is read
+    return _master_to(mix, _target_of(reference, sample_rate, reference_sample_rate), sample_rate, opts)
 
 
 def master(mix, style, sample_rate: int | None = None, **options) -> MasterResult:
     """Master `mix` (path or [C, T] array) in a style (a .tmstyle path or a loaded Style), with no
     reference: the same options as `match`."""
     from . import style as _style
+    from .cli_style import MODEL_UNUSED
 
+    opts = options_of(options)
+    if opts.model is not None:
+        raise TonematchError(MODEL_UNUSED.replace("--model", "model="))
     if not isinstance(style, _style.Style):
+        if not isinstance(style, (str, os.PathLike)):
+            raise TonematchError(f"style must be a .tmstyle path or a loaded Style, got {type(style).__name__}")
         from tonematch.models.style_file import load_style
 
         style = load_style(style)
-    opts = _match.Options(**options)
-    opts.check()
-    x, sr = _load(mix, sample_rate, "mix")
+    x, sr, _ = _analysis(mix, sample_rate, "mix")
     audio, settings, notes = _style.master_array(x, sr, style, opts)
     return MasterResult(audio, sr, settings, notes)
 
@@ -98,6 +216,8 @@ def render(mix, settings, out_path=None, sample_rate: int | None = None, **kwarg
     With `out_path` (mix a path): streams the file to disk and returns the render summary;
     otherwise returns the rendered [C, T] array."""
     if not isinstance(settings, Settings):
+        if not isinstance(settings, (str, os.PathLike)):
+            raise TonematchError(f"settings must be a Settings or a settings JSON path, got {type(settings).__name__}")
         settings = Settings.from_json(os.fspath(settings))
     if out_path is not None:
         if not isinstance(mix, (str, os.PathLike)):
@@ -120,4 +240,5 @@ def analyze(x, sample_rate: int | None = None) -> dict:
         return _analyze.analyze_file(os.fspath(x))
     if sample_rate is None:
         raise TonematchError("analyze of an array needs sample_rate=")
-    return _analyze.analyze(_match._as_audio(x), int(sample_rate))
+    arr = _audio.check_array(x, "the array to analyze", max_peak=None)
+    return _analyze.analyze(arr, _audio.check_sample_rate(sample_rate, "sample_rate"))

@@ -1,10 +1,17 @@
 """`tonematch` command line: match, render and analyze.
 
 Imports stay light at module level (no torch): `tonematch --help` and `tonematch analyze` start
-fast, and only `render` pays for the chain. User-facing failures (TonematchError, OS and
-libsndfile errors) print one line `tonematch: error: ...` and exit 2; `--verbose` adds the traceback.
-Ctrl-C and SIGTERM both unwind as exceptions, so the writer deletes its temp file, and print one
-line (exit 130 and 143). Warnings print `tonematch: warning: ...` on stderr.
+fast, and only `render` pays for the chain. Exit statuses (the README's table; tests/test_reliability*):
+
+  0    done (also a batch in which every mix was written)
+  1    a batch in which some mix failed (each reported in one line, the others written), or an
+       internal error (a bug: one line, `-v` shows the traceback)
+  2    a user error: the files, the options or the system; argparse's usage errors too
+  130  Ctrl-C (SIGINT), 143 SIGTERM: both unwind as exceptions, so no temporary file is left
+
+User-facing failures (TonematchError, OS and libsndfile errors) print one line
+`tonematch: error: ...`; `--verbose` adds the traceback. Warnings print `tonematch: warning: ...`,
+and numpy's floating-point RuntimeWarnings never reach the terminal (the checks that matter raise).
 """
 
 from __future__ import annotations
@@ -16,9 +23,11 @@ import signal
 import sys
 import threading
 import traceback
+import warnings
 
 from tonematch.data.errors import TonematchError
 
+EXIT_FAILED = 1  # a batch in which some item failed, or an internal error
 EXIT_ERROR = 2  # the same code argparse uses: the user has to change something
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 128 + signal.SIGTERM  # 143, what a shell reports for a process killed by SIGTERM
@@ -31,6 +40,25 @@ class Terminated(BaseException):
 
 def warn(message: str) -> None:
     print(f"tonematch: warning: {message}", file=sys.stderr, flush=True)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with tonematch's one-line errors: `tonematch: error: match: ...` (exit 2), where
+    argparse would print its usage block and `tonematch match: error: ...`."""
+
+    def error(self, message):
+        command = self.prog.partition(" ")[2]
+        where = f"{command}: " if command else ""
+        self.exit(EXIT_ERROR, f"tonematch: error: {where}{' '.join(message.split())} (see {self.prog} --help)\n")
+
+
+def add_overwrite(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-f",
+        "--overwrite",
+        action="store_true",
+        help="replace existing outputs (the audio and the files written beside it); without it they are refused",
+    )
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -51,15 +79,40 @@ def cmd_render(args: argparse.Namespace) -> int:
     if missing:  # one line, like every other error, rather than argparse's usage block
         raise TonematchError(f"render: missing {', '.join(missing)} (or use --list-params)")
 
+    from tonematch.data.atomic import Transaction
     from tonematch.models.chain.settings import Settings
 
+    from .master import settings_path
+    from .outputs import OutputPlan, same_file
     from .render import format_summary, render_file
 
+    # OUT.json always holds the settings OUT was rendered with: written beside it, except where it
+    # is the --params file itself (which holds them already, and is an input: never written to)
+    beside = settings_path(args.output)
+    writes_json = not same_file(beside, args.params)
+    plan = OutputPlan(args.overwrite)
+    plan.add_input(args.input, "input")
+    plan.add_input(args.params, "settings file (--params)")
+    plan.add_output(args.output, "master")
+    if writes_json:
+        plan.add_output(beside, "settings")
+    plan.check()
     settings = Settings.from_json(args.params)
-    summary = render_file(
-        args.input, settings, args.output, bit_depth=args.bit_depth, dither=not args.no_dither, warn=warn
-    )
+    with Transaction(replace=args.overwrite) as files:
+        summary = render_file(
+            args.input,
+            settings,
+            files.stage(args.output),
+            bit_depth=args.bit_depth,
+            dither=not args.no_dither,
+            warn=warn,
+        )
+        summary["output"] = args.output
+        if writes_json:
+            files.write(beside, lambda tmp: settings.to_json(tmp))
+        files.commit()
     print(format_summary(summary))
+    print(f"  settings: {beside}" + ("" if writes_json else " (the --params file, unchanged)"))
     return 0
 
 
@@ -76,13 +129,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     # -v is accepted before or after the subcommand; SUPPRESS keeps the subparser from resetting it.
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument(
         "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors"
     )
-    parser = argparse.ArgumentParser(
-        prog="tonematch", description="Learned, explainable audio mastering.", parents=[common]
-    )
+    parser = Parser(prog="tonematch", description="Learned, explainable audio mastering.", parents=[common])
     parser.set_defaults(verbose=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -91,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="render a file through the chain with a settings JSON",
         description="Render IN through the mastering chain with the settings in P.json, "
-        "streaming (bounded memory), and write OUT (.wav or .flac) atomically.",
+        "streaming (bounded memory), and write OUT (.wav or .flac) atomically, with the settings it was "
+        "rendered with beside it (OUT.json; left as it is when it is the P.json given).",
     )
     p.add_argument("input", metavar="IN", nargs="?", help="input audio file")
     p.add_argument("--params", metavar="P.json", help="chain settings (see --list-params)")
@@ -102,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="output sample format (default: the input's if 16/24-bit PCM, else 24)",
     )
     p.add_argument("--no-dither", action="store_true", help="quantise without TPDF dither")
+    add_overwrite(p)
     p.add_argument("--list-params", action="store_true", help="print the parameter table and exit")
     p.add_argument(
         "--sample-rate",
@@ -138,10 +191,14 @@ def _user_error(exc: BaseException) -> bool:
 
 
 def _one_line(exc: BaseException) -> str:
+    """The message of a user error; for anything else (a bug) its type too, and where to go."""
     text = str(exc) or type(exc).__name__
     if isinstance(exc, OSError) and exc.filename and exc.strerror:
         text = f"{exc.filename}: {exc.strerror}"
-    return " ".join(text.split())
+    text = " ".join(text.split())
+    if not _user_error(exc):
+        text = f"internal error ({type(exc).__name__}: {text}); please report it with the output of -v"
+    return text
 
 
 _UNCHANGED = object()
@@ -164,7 +221,11 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     previous = _on_sigterm()
     try:
-        code = args.func(args)
+        with warnings.catch_warnings():
+            # numpy's overflow / invalid-value warnings: the input checks and the refusals of
+            # non-finite settings speak for them in one line, a warning dump would only confuse
+            warnings.simplefilter("ignore", RuntimeWarning)
+            code = args.func(args)
         sys.stdout.flush()
     except BrokenPipeError:
         # e.g. `tonematch render --list-params | head`: the reader left; nothing went wrong here.
@@ -178,12 +239,10 @@ def main(argv=None) -> int:
         print("tonematch: terminated", file=sys.stderr)
         code = EXIT_TERMINATED
     except Exception as exc:
-        if not _user_error(exc):
-            raise  # a bug: the traceback is what a bug report needs
         if args.verbose:
             traceback.print_exc()
         print(f"tonematch: error: {_one_line(exc)}", file=sys.stderr)
-        code = EXIT_ERROR
+        code = EXIT_ERROR if _user_error(exc) else EXIT_FAILED
     finally:
         if previous is not _UNCHANGED:
             signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)

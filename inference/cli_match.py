@@ -48,6 +48,15 @@ def add_shared_options(p: argparse.ArgumentParser) -> None:
         "--bit-depth", choices=("16", "24", "float"), help="output format (default: the input's 16/24-bit, else 24)"
     )
     p.add_argument("--no-dither", action="store_true", help="quantise without TPDF dither")
+    from .cli import add_overwrite
+
+    add_overwrite(p)
+    p.add_argument(
+        "--keep-extension",
+        action="store_true",
+        help="in a batch, name each master after its whole file name (song_ogg.wav), so song.wav and "
+        "song.ogg get a master each",
+    )
 
 
 def add_match_parser(sub, common) -> None:
@@ -60,6 +69,13 @@ def add_match_parser(sub, common) -> None:
     )
     add_shared_options(p)
     p.add_argument("--reference", "-r", metavar="REF", help="the reference track")
+    p.add_argument(
+        "--literal",
+        type=float,
+        metavar="0..1",
+        help="how literally the reference's tonal balance and width are copied: 0 only what the network "
+        "reads as mastering, 1 the reference's own balance (default 0.7)",
+    )
     p.set_defaults(func=cmd_match)
 
 
@@ -82,24 +98,71 @@ def options_from(args: argparse.Namespace):
         platform=args.platform,
         ceiling_dbtp=args.ceiling,
         model=args.model,
+        **({"literal": args.literal} if getattr(args, "literal", None) is not None else {}),
     )
     options.check()
     return options
 
 
-def run_batch(args, plan, options) -> int:
-    """Master every mix with `plan` (master.Plan); 1 when any failed (each reported in one
-    line), 0 otherwise."""
+def conflicts(options, bit_depth=None, no_dither: bool = False) -> list[str]:
+    """Options that contradict or cancel each other, one line each: the run goes on, with the
+    precedence stated (an explicit --target-lufs or --ceiling over a platform's value)."""
+    from .match import PLATFORMS
+
+    notes = []
+    groups = options.groups()
+    if options.platform is not None:
+        lufs, ceiling = PLATFORMS[options.platform]
+        if options.target_lufs is not None and options.ceiling_dbtp is not None:
+            notes.append(f"--platform {options.platform} has no effect: --target-lufs and --ceiling set both values")
+        elif options.target_lufs is not None:
+            notes.append(
+                f"--target-lufs {options.target_lufs:g} overrides {options.platform}'s {lufs:g} LUFS "
+                f"(its {ceiling:g} dBTP ceiling still applies)"
+            )
+        elif options.ceiling_dbtp is not None:
+            notes.append(
+                f"--ceiling {options.ceiling_dbtp:g} overrides {options.platform}'s {ceiling:g} dBTP "
+                f"(its {lufs:g} LUFS target still applies)"
+            )
+    if "loudness" not in groups and options.target_lufs is not None:
+        notes.append(f"--target-lufs {options.target_lufs:g} has no effect: the loudness group is off")
+    if not groups:
+        notes.append("--only/--skip leave no group on: only the limiter acts on the mix")
+    if not options.refine and options.steps is not None:
+        notes.append("--steps has no effect with --no-refine")
+    if no_dither and bit_depth == "float":
+        notes.append("--no-dither has no effect on float output (it is not quantised)")
+    return notes
+
+
+def model_inputs(stem) -> list[tuple[str, str]]:
+    """The files of the model a run reads ((role, path) for the output plan)."""
+    from tonematch.models.files import DEFAULT_MODEL, _paths
+
+    if stem == "none":
+        return []
+    return [("model file", str(p)) for p in _paths(stem or DEFAULT_MODEL)]
+
+
+def run_batch(args, jobs, many: bool, plan, options) -> int:
+    """Master every job with `plan` (master.Plan). One mix: its error is the run's (exit 2).
+    A batch: 1 when any mix failed (each reported in one line, with its traceback under -v),
+    0 otherwise."""
     from .cli import warn
     from .master import master_many
 
-    def error(text: str) -> None:
+    def error(text: str, exc: BaseException) -> None:
+        if args.verbose:
+            import traceback
+
+            traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
         print(f"tonematch: error: {text}", file=sys.stderr, flush=True)
 
     failed = master_many(
-        args.mixes,
+        jobs,
+        many,
         plan,
-        args.output,
         options,
         error=error,
         report=args.report,
@@ -107,14 +170,17 @@ def run_batch(args, plan, options) -> int:
         dither=not args.no_dither,
         warn=warn,
         source=getattr(args, "source", None),
+        replace=args.overwrite,
     )
     return 1 if failed else 0
 
 
 def start_run(args: argparse.Namespace, command: str, target_flag: str, target_value):
     """What `match` and `master` check first: `--platform list` prints and ends the run (None);
-    otherwise every required argument is there (one error line naming those missing) and the
-    options are valid."""
+    otherwise every required argument is there (one error line naming those missing), the
+    options are valid, and options that contradict each other are named in one warning each."""
+    from .cli import warn
+
     if args.platform == "list":
         print(list_platforms())
         return None
@@ -122,7 +188,24 @@ def start_run(args: argparse.Namespace, command: str, target_flag: str, target_v
     missing = [flag for flag, value in required if not value]
     if missing:
         raise TonematchError(f"{command}: missing {', '.join(missing)}")
-    return options_from(args)
+    options = options_from(args)
+    for note in conflicts(options, args.bit_depth, args.no_dither):
+        warn(note)
+    return options
+
+
+def jobs_for(args, inputs):
+    """The run's output plan (master.plan_jobs), checked before any audio is read."""
+    from .master import plan_jobs
+
+    return plan_jobs(
+        args.mixes,
+        args.output,
+        report=args.report,
+        overwrite=args.overwrite,
+        keep_extension=args.keep_extension,
+        inputs=inputs,
+    )
 
 
 def cmd_match(args: argparse.Namespace) -> int:
@@ -130,10 +213,11 @@ def cmd_match(args: argparse.Namespace) -> int:
     if options is None:
         return 0
     from . import match
+    from .cli import warn
+    from .master import analyse_input, reference_plan
 
-    reference = match.target_from(match.analyse_file(args.reference), name=args.reference)
+    jobs, many = jobs_for(args, [("reference", args.reference), *model_inputs(options.model)])
+    reference = match.target_from(analyse_input(args.reference, "reference", warn=warn), name=args.reference)
     model = match.load_model(options.model)
     args.source = {"reference": str(args.reference), "model": "none" if model is None else (options.model or "default")}
-    from .master import reference_plan
-
-    return run_batch(args, reference_plan(reference, options, model), options)
+    return run_batch(args, jobs, many, reference_plan(reference, options, model), options)

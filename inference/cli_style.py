@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+
+from tonematch.data.errors import TonematchError
+
+# `master` takes every option of `match` but --model: a style's settings start from the style.
+MODEL_UNUSED = "master: --model does not apply: a style starts from its own settings, not a network (use it with match)"
 
 
 def _error(text: str) -> None:
@@ -11,6 +17,7 @@ def _error(text: str) -> None:
 
 
 def add_style_parsers(sub, common) -> None:
+    from .cli import add_overwrite
     from .cli_match import add_shared_options
 
     p = sub.add_parser(
@@ -39,6 +46,7 @@ def add_style_parsers(sub, common) -> None:
         help="refinement steps per pair and in the check (default 120 and 200)",
     )
     f.add_argument("--no-check", action="store_true", help="skip the held-out check (faster)")
+    add_overwrite(f)
     f.set_defaults(func=cmd_fit)
 
     r = ss.add_parser(
@@ -50,6 +58,7 @@ def add_style_parsers(sub, common) -> None:
     r.add_argument("folder", metavar="DIR", nargs="+", help="reference masters (files or folders)")
     r.add_argument("-o", "--output", metavar="S.tmstyle", required=True)
     r.add_argument("--name")
+    add_overwrite(r)
     r.set_defaults(func=cmd_from_references)
 
     s = ss.add_parser("show", parents=[common], help="what a style does, in words and numbers")
@@ -75,6 +84,26 @@ def _name(args) -> str:
     return args.name or Path(args.output).stem
 
 
+def _style_output(args, inputs) -> str:
+    """The style file the run will write (save_style adds .tmstyle), checked with the run's
+    inputs before any audio is read: not an input, its folder writable, not existing unless -f."""
+    from pathlib import Path
+
+    from tonematch.models.style_file import SUFFIX
+
+    from .outputs import OutputPlan
+
+    path = Path(args.output)
+    if path.suffix != SUFFIX:
+        path = path.with_name(path.name + SUFFIX)
+    plan = OutputPlan(args.overwrite)
+    for role, p in inputs:
+        plan.add_input(p, role)
+    plan.add_output(path, "style")
+    plan.check()
+    return str(path)
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
     import warnings
 
@@ -88,6 +117,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
         pairs = find_pairs(args.pairs)
     for w in caught:
         print(f"tonematch: warning: {w.message}", file=sys.stderr)
+    inputs = [("pairs manifest" if os.path.isfile(args.pairs) else "pairs folder", args.pairs)]
+    inputs += [("mix of a pair", str(p.mix)) for p in pairs] + [("master of a pair", str(p.master)) for p in pairs]
+    out = _style_output(args, inputs)
     print(f"{len(pairs)} pair(s) in {args.pairs}")
     steps = args.steps if args.steps is not None else style.FIT_STEPS
     options = match.Options(steps=args.steps)
@@ -99,30 +131,41 @@ def cmd_fit(args: argparse.Namespace) -> int:
         options=options,
         error=lambda t: print(f"tonematch: warning: {t}", file=sys.stderr, flush=True),
     )
-    path = save_style(fitted, args.output)
+    path = save_style(fitted, out, replace=args.overwrite)
     print("\n".join(style.describe(fitted)))
     print(f"wrote {path} ({fitted.meta['pairs']} pairs, {fitted.meta['fit_seconds']:.0f} s)")
     return 0
 
 
 def cmd_from_references(args: argparse.Namespace) -> int:
+    """A style from finished masters. A reference that cannot be read or used is reported in one
+    warning line and left out, as style fit leaves out a pair (exit 0 when the style is written)."""
     from tonematch.models.style_file import save_style
 
-    from . import match, style
-    from .master import expand_inputs
+    from . import style
+    from .cli import _one_line, warn
+    from .master import analyse_input, expand_inputs
 
-    masters, failed = [], 0
-    for path in expand_inputs(args.folder):
+    paths = expand_inputs(args.folder)
+    out = _style_output(args, [("reference master", str(p)) for p in paths])
+    masters = []
+    for path in paths:
         try:
-            masters.append(match.analyse_file(path))
-        except Exception as exc:  # noqa: BLE001 - one unreadable reference is left out
-            failed += 1
-            _error(f"{path}: {' '.join(str(exc).split())} (left out)")
+            masters.append(analyse_input(path, "reference master", warn=warn))
+        except Exception as exc:  # noqa: BLE001 - one unusable reference is left out
+            if args.verbose:
+                import traceback
+
+                traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+            warn(f"{path}: {_one_line(exc)} (left out)")
+    if not masters:
+        raise TonematchError(f"no usable reference masters among the {len(paths)} given")
     fitted = style.style_from_references(masters, _name(args))
-    path = save_style(fitted, args.output)
+    path = save_style(fitted, out, replace=args.overwrite)
     print("\n".join(style.describe(fitted)))
-    print(f"wrote {path} ({len(masters)} reference masters)")
-    return 1 if failed else 0
+    left_out = len(paths) - len(masters)
+    print(f"wrote {path} ({len(masters)} reference masters" + (f", {left_out} left out)" if left_out else ")"))
+    return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -155,15 +198,18 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_master(args: argparse.Namespace) -> int:
-    from .cli_match import run_batch, start_run
+    from .cli_match import jobs_for, run_batch, start_run
 
     options = start_run(args, "master", "--style", args.style)
     if options is None:
         return 0
+    if options.model is not None:
+        raise TonematchError(MODEL_UNUSED)
     from tonematch.models.style_file import load_style
 
     from . import style
 
+    jobs, many = jobs_for(args, [("style", args.style)])
     s = load_style(args.style)
     args.source = {"style": str(args.style), "style_name": s.name}
-    return run_batch(args, style.plan_for(s, options), options)
+    return run_batch(args, jobs, many, style.plan_for(s, options), options)

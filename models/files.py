@@ -59,9 +59,9 @@ def _read(path_stem: str | os.PathLike, kind: str, fmt: str, numpy: bool = False
         if not p.is_file():
             raise TonematchError(f"{kind} file not found: {p}")
     try:
-        card = json.loads(json_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise TonematchError(f"{json_path} is not a readable {kind} card: {exc}") from None
+        card = json.loads(json_path.read_text(encoding="utf-8"), parse_constant=_no_constant)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise TonematchError(f"{json_path} is not a readable {kind} card: {' '.join(str(exc).split())}") from None
     if not isinstance(card, dict) or card.get("format") != fmt:
         raise TonematchError(f"{json_path} is not a {kind} card (format is not '{fmt}')")
     if card.get("format_version") != FORMAT_VERSION:
@@ -78,9 +78,56 @@ def _read(path_stem: str | os.PathLike, kind: str, fmt: str, numpy: bool = False
             from safetensors.torch import load_file
 
             tensors = load_file(str(tensors_path), device="cpu")
-    except (OSError, SafetensorError) as exc:
-        raise TonematchError(f"{tensors_path} is not a readable safetensors file: {exc}") from None
+    except (OSError, SafetensorError, ValueError) as exc:
+        detail = " ".join(str(exc).split())[:160]
+        raise TonematchError(f"{tensors_path} is not a readable safetensors file: {detail}") from None
     return tensors, card
+
+
+def _no_constant(name: str):
+    raise ValueError(f"it holds {name}, which is not a number")
+
+
+# No trained weight comes near this (the shipped model's largest is about 5): a value beyond it is
+# a corrupt file (e.g. bytes flipped), whose activations would overflow to NaN settings.
+MAX_ABS_WEIGHT = 1e3
+
+
+def check_weights(path_stem, weights: dict[str, Any]) -> None:
+    """Every tensor a float, finite and within MAX_ABS_WEIGHT; one TonematchError naming the file."""
+    for key, w in weights.items():
+        a = np.asarray(w.detach().cpu().numpy() if hasattr(w, "detach") else w)
+        if a.dtype.kind not in "fiub":
+            raise TonematchError(f"weights in {path_stem} are not usable: '{key}' holds {a.dtype}, not numbers")
+        if a.size == 0 or a.dtype.kind != "f":
+            continue
+        if not np.isfinite(a).all():
+            raise TonematchError(f"weights in {path_stem} hold NaN or infinite values ('{key}'): the file is corrupt")
+        peak = float(np.abs(a).max())
+        if peak > MAX_ABS_WEIGHT:
+            raise TonematchError(
+                f"weights in {path_stem} hold {peak:.3g} in '{key}', far beyond any trained weight: the file is corrupt"
+            )
+
+
+def _check_config(path_stem, cfg: dict[str, Any]) -> None:
+    """The architecture numbers a model is rebuilt from: whole, positive, in range."""
+    from tonematch.data.audio import check_sample_rate
+
+    try:
+        check_sample_rate(cfg.get("sample_rate", 44100), "model sample rate")
+        for key in ("n_params", "excerpt_frames", "max_excerpts"):
+            value = cfg.get(key, 1)
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10**8:
+                raise TonematchError(f"'{key}' is {value!r}, not a positive whole number")
+        names = cfg.get("param_names")
+        if names is not None and (not isinstance(names, list) or len(names) != cfg.get("n_params")):
+            raise TonematchError("'param_names' does not list n_params names")
+        for key in ("encoder_kwargs", "controller_kwargs"):
+            if not isinstance(cfg.get(key) or {}, dict):
+                raise TonematchError(f"'{key}' is not an object")
+    except TonematchError as exc:
+        raise TonematchError(f"model {path_stem} has an invalid config: {exc}") from None
 
 
 def encoder_fingerprint(model: MasteringModel) -> str:
@@ -138,6 +185,7 @@ def load_model(
         raise TonematchError(f"model {path_stem} has an invalid config: {exc}") from None
     derived = {key: state.pop(key) for key in DERIVED_KEYS if key in state}
     _check_state(path_stem, model, state)
+    check_weights(path_stem, state)
     model.load_state_dict(state, strict=True)
     for key, tensor in derived.items():  # what the numpy runtime will use must be what torch computes
         own = model.get_buffer(key)
@@ -151,6 +199,7 @@ def _check_card(path_stem, card: dict[str, Any], expected_param_names: list[str]
     cfg = card.get("config")
     if not isinstance(cfg, dict):
         raise TonematchError(f"{_paths(path_stem)[1]} has no model config")
+    _check_config(path_stem, cfg)
     names = cfg.get("param_names")
     if expected_param_names is not None and list(names or []) != list(expected_param_names):
         raise TonematchError(_names_mismatch(path_stem, names, list(expected_param_names)))
@@ -165,10 +214,8 @@ def read_model_file(
     (format, parameter names, descriptors), without torch: for the numpy runtime (lite.py)."""
     weights, card = _read(path_stem, "model", MODEL_FORMAT, numpy=True)
     _check_card(path_stem, card, expected_param_names)
+    check_weights(path_stem, weights)
     weights = {k: v.astype(np.float32, copy=False) for k, v in weights.items()}
-    bad = [k for k, v in weights.items() if not np.isfinite(v).all()]
-    if bad:
-        raise TonematchError(f"weights in {path_stem} hold NaN or infinite values ('{bad[0]}')")
     return weights, card
 
 

@@ -208,4 +208,25 @@ def load(path_stem: str | os.PathLike, expected_param_names: list[str] | None = 
         raise TonematchError(f"model {path_stem} lacks {', '.join(missing)}: export it again with tonematch-export")
     if card["config"].get("descriptor_names", DESCRIPTOR_NAMES) != DESCRIPTOR_NAMES:
         raise TonematchError(f"model {path_stem} was trained with other descriptors than this tonematch computes")
-    return LiteModel(w, card["config"], card)
+    model = LiteModel(w, card["config"], card)
+    _smoke_test(model, path_stem)
+    return model
+
+
+def _smoke_test(model: LiteModel, path_stem) -> None:
+    """One prediction on the shortest input the encoder takes, so a file whose tensors do not fit
+    together (a shape edited, a layer missing) or that overflows is refused on load, naming it,
+    instead of failing inside a run (a few milliseconds)."""
+    _, _, min_samples = model._encoder_geometry()
+    t = np.arange(min_samples, dtype=np.float64) / model.sample_rate
+    clip = (0.1 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32)
+    clip = np.stack([clip, 0.5 * clip])
+    try:
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            unit = model.predict_track(clip, reference=clip)
+    except (ValueError, KeyError, IndexError, TypeError, FloatingPointError) as exc:
+        detail = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise TonematchError(f"model {path_stem} is corrupt or does not fit together: {detail}") from None
+    n = int(model.config["n_params"])
+    if unit.shape != (n,) or not np.isfinite(unit).all():
+        raise TonematchError(f"model {path_stem} is corrupt: it predicts {unit.shape} values, expected {n} finite ones")

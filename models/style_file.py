@@ -56,8 +56,9 @@ def _clean(v):
     return v
 
 
-def save_style(style, path) -> Path:
-    """Write `style` (inference.style.Style) to `path` atomically (the suffix .tmstyle is added if missing)."""
+def save_style(style, path, replace: bool = True) -> Path:
+    """Write `style` (inference.style.Style) to `path` atomically (the suffix .tmstyle is added if
+    missing); replace=False never replaces an existing file (data.atomic.place)."""
     from safetensors.numpy import save_file
 
     path = Path(path)
@@ -78,7 +79,7 @@ def save_style(style, path) -> Path:
     }
     tensors = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+    write_atomic(path, lambda tmp: save_file(tensors, tmp, metadata=metadata), replace=replace)
     return path
 
 
@@ -117,7 +118,7 @@ def load_style(path):
     if _digest(arrays) != metadata.get("sha256"):
         raise TonematchError(f"'{path}' is corrupt: its numbers do not match their checksum")
     try:
-        card = json.loads(metadata["card"])
+        card = json.loads(metadata["card"], parse_constant=_no_constant)
         k = arrays["bump_hz"].shape
         if arrays["tone_a"].shape != k or arrays["tone_c"].shape != k or arrays["scalar_a"].shape != (3,):
             raise ValueError("tensor shapes disagree")
@@ -128,7 +129,113 @@ def load_style(path):
             meta=card.get("meta") or {},
         )
     except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
-        raise TonematchError(f"'{path}' has an unreadable style card: {exc}") from None
-    if not all(np.isfinite(getattr(style, n)).all() for n in TENSORS):
-        raise TonematchError(f"'{path}' holds non-finite numbers")
+        raise TonematchError(f"'{path}' has an unreadable style card: {' '.join(str(exc).split())}") from None
+    problem = _invalid(style, card)
+    if problem is not None:
+        raise TonematchError(f"'{path}' is not a usable style: {problem}")
     return style
+
+
+def _no_constant(name: str):
+    raise ValueError(f"the card holds {name}, which is not a number a style can use")
+
+
+# What a style's numbers can be. The slopes a are clipped to [0, 1] by the fit; the rest are
+# sanity bounds, far wider than any fit gives, that a corrupt or hand-edited file would cross.
+_TENSOR_RANGES = {
+    "bump_hz": (10.0, 30000.0),
+    "tone_a": (0.0, 1.0),
+    "tone_c": (-60.0, 60.0),  # dB
+    "width_a": (0.0, 1.0),
+    "width_c": (-100.0, 100.0),  # side/mid dB
+    "scalar_a": (0.0, 1.0),
+    "scalar_c": (-200.0, 200.0),  # LU, dB, LUFS intercepts
+}
+_HABIT_KEYS = ("threshold_rel_lufs", "ratio", "attack_ms", "release_ms", "knee_db", "width", "target_lufs")
+_HABIT_RANGES = {  # mastering clips the compressor's values to the chain's table; these catch corruption
+    "threshold_rel_lufs": (-100.0, 100.0),
+    "threshold_db": (-200.0, 50.0),
+    "ratio": (1.0, 100.0),
+    "attack_ms": (0.001, 10000.0),
+    "release_ms": (0.1, 100000.0),
+    "knee_db": (0.0, 100.0),
+    "width": (0.0, 2.0),
+    "target_lufs": (-70.0, 10.0),
+    "ceiling_dbtp": (-70.0, 20.0),
+    "reduction_db": (-100.0, 100.0),
+}
+
+
+def _finite_everywhere(v, where: str) -> str | None:
+    """The first non-finite (or non-numeric where a number belongs) value in a card, else None."""
+    if isinstance(v, dict):
+        for k, x in v.items():
+            bad = _finite_everywhere(x, f"{where}.{k}")
+            if bad is not None:
+                return bad
+    elif isinstance(v, list):
+        for i, x in enumerate(v):
+            bad = _finite_everywhere(x, f"{where}[{i}]")
+            if bad is not None:
+                return bad
+    elif isinstance(v, float) and not math.isfinite(v):
+        return f"{where} is {v}"
+    return None
+
+
+def _invalid(style, card: dict) -> str | None:
+    """Why `style` cannot be used (shapes, finiteness, ranges of every number), or None."""
+    k = style.bump_hz.shape
+    if len(k) != 1 or k[0] < 2 or style.width_a.shape != style.width_c.shape or style.width_a.ndim != 1:
+        return "its tensors have inconsistent shapes"
+    if style.scalar_c.shape != (3,):
+        return "its tensors have inconsistent shapes"
+    for name in TENSORS:
+        v = getattr(style, name)
+        if not np.isfinite(v).all():
+            return f"'{name}' holds non-finite numbers"
+        low, high = _TENSOR_RANGES[name]
+        if v.size and (v.min() < low or v.max() > high):
+            return f"'{name}' holds {float(v[np.argmax((v < low) | (v > high))]):g}, outside {low:g} .. {high:g}"
+    if np.any(np.diff(style.bump_hz) <= 0):
+        return "'bump_hz' is not increasing"
+    bad = _finite_everywhere(card, "card")
+    if bad is not None:
+        return bad
+    if not -70.0 <= style.true_peak_dbtp <= 20.0:
+        return f"its true peak {style.true_peak_dbtp:g} dBTP is outside -70 .. 20"
+    if not isinstance(style.meta, dict) or not isinstance(style.meta.get("name", ""), str):
+        return "its card's meta is not an object with a name"
+    h = style.habit
+    if h is None:
+        return None
+    if not isinstance(h, dict):
+        return "its habit is not an object"
+    missing = [key for key in _HABIT_KEYS if key not in h]
+    if missing:
+        return f"its habit lacks {', '.join(missing)}"
+    from tonematch.models.chain import TABLE
+
+    for key, value in h.items():
+        if key == "eq":
+            if not isinstance(value, dict):
+                return "its habit's eq is not an object"
+            try:
+                TABLE.validate(dict(value))
+            except TonematchError as exc:
+                return f"its habit's eq: {exc}"
+            if any(not str(k).startswith("eq.") for k in value):
+                return "its habit's eq names a setting outside the EQ"
+            continue
+        if key == "timing_pairs":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                return f"its habit's timing_pairs is {value!r}, not a count"
+            continue
+        if value is None and key == "reduction_db":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"its habit's {key} is {value!r}, not a number"
+        low, high = _HABIT_RANGES.get(key, (-1e6, 1e6))
+        if not low <= value <= high:
+            return f"its habit's {key} is {value:g}, outside {low:g} .. {high:g}"
+    return None

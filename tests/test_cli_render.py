@@ -309,7 +309,7 @@ def test_any_rate_renders_with_the_example_and_the_default_settings(tmp_path, ca
     for params in (EXAMPLE_SETTINGS, defaults):
         before = digest(params)
         out = str(tmp_path / "out.wav")
-        code, _, err = run(["render", src, "--params", params, "-o", out], capsys)
+        code, _, err = run(["render", src, "--params", params, "-o", out, "--overwrite"], capsys)
         assert code == 0, err
         assert digest(params) == before  # the file keeps the user's values
         y, _ = sf.read(out, dtype="float32", always_2d=True)
@@ -446,4 +446,4 @@ def test_a_killed_renders_temp_file_is_swept_by_the_next_write(tmp_path, capsys,
     assert len(left) == 1 and f"-{p.pid}-" in left[0]
     out = str(out_dir / "other.wav")
     assert run(["render", stereo_wav, "--params", EXAMPLE_SETTINGS, "-o", out], capsys)[0] == 0
-    assert os.listdir(out_dir) == ["other.wav"]
+    assert sorted(os.listdir(out_dir)) == ["other.json", "other.wav"]  # the master and its settings

@@ -29,14 +29,34 @@ def run_config(checkpoint: Path):
     raise TonematchError(f"no .hydra/config.yaml found for {checkpoint} (is it inside a run folder?)")
 
 
+def load_checkpoint(checkpoint: Path) -> dict:
+    """A Lightning checkpoint, unpickled with weights_only=True: tensors, numbers, strings and
+    containers only, so a shared or tampered .ckpt can never run code while it loads (tonematch-train's
+    own checkpoints hold nothing else: their loops, optimizer and callback states are plain data)."""
+    import pickle
+
+    try:
+        ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = " ".join(str(exc).split("\n")[0].split())[:200]
+        raise TonematchError(
+            f"{checkpoint} holds more than tensors and plain data, which is not loaded (no code in a "
+            f"checkpoint is ever run): {first}"
+        ) from None
+    except (RuntimeError, OSError, EOFError, ValueError) as exc:
+        raise TonematchError(f"{checkpoint} is not a readable checkpoint: {' '.join(str(exc).split())[:200]}") from None
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("state_dict"), dict):
+        raise TonematchError(f"{checkpoint} is not a tonematch-train checkpoint (no state_dict)")
+    return ckpt
+
+
 def export(checkpoint, out_stem, card: dict | None = None) -> dict:
     checkpoint = Path(checkpoint)
     if not checkpoint.is_file():
         raise TonematchError(f"checkpoint not found: {checkpoint}")
     cfg = run_config(checkpoint)
     model = instantiate(cfg.model, table=TABLE)
-    # our own checkpoint from a training run: trusted, and it holds non-tensor training state
-    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    ckpt = load_checkpoint(checkpoint)
     model.load_state_dict({k[len("model.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.")})
     info = {
         "name": cfg.get("name"),
