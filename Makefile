@@ -23,15 +23,15 @@ $(STAMP): pyproject.toml
 	touch $@
 
 warmup:
-	$(BIN)/tonematch render examples/mix.flac --params examples/settings.json -o $(VENV)/.warmup.wav > /dev/null
+	$(BIN)/tonematch render examples/mix.flac --params examples/settings.json -o $(VENV)/.warmup.wav -f > /dev/null
 	$(BIN)/tonematch analyze examples/mix.flac > /dev/null
 	$(BIN)/tonematch match examples/mix.flac --reference examples/reference.flac -o $(VENV)/.warmup-match.wav \
-		--steps 5 > /dev/null
-	rm -f $(VENV)/.warmup.wav $(VENV)/.warmup-match.wav $(VENV)/.warmup-match.json
+		--steps 5 -f > /dev/null
+	rm -f $(VENV)/.warmup.wav $(VENV)/.warmup.json $(VENV)/.warmup-match.wav $(VENV)/.warmup-match.json
 
 demo: venv
 	mkdir -p out
-	$(BIN)/tonematch match examples/mix.flac --reference examples/reference.flac -o out/mix_mastered.wav --report
+	$(BIN)/tonematch match examples/mix.flac --reference examples/reference.flac -o out/mix_mastered.wav --report --overwrite
 	$(BIN)/tonematch analyze out/mix_mastered.wav
 
 # -q comes from pyproject's addopts: a second -q would hide pytest's closing summary line.

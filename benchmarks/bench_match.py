@@ -104,7 +104,7 @@ def bench(minutes: float, folder: str, runs: int) -> None:
     print(f"\n{minutes:g}-minute stereo 44.1 kHz mix, {what}; best of {runs} runs")
     tm = os.path.join(BIN, "tonematch")
     cases = {
-        "tonematch match (default)": [tm, "match", mix, "-r", ref, "-o", os.path.join(folder, "tm.wav")],
+        "tonematch match (default)": [tm, "match", mix, "-r", ref, "-o", os.path.join(folder, "tm.wav"), "-f"],
         "tonematch match --no-refine": [
             tm,
             "match",
@@ -114,6 +114,7 @@ def bench(minutes: float, folder: str, runs: int) -> None:
             "-o",
             os.path.join(folder, "tm_nr.wav"),
             "--no-refine",
+            "-f",
         ],
     }
     mg = matchering_cmd(mix, ref, os.path.join(folder, "mg.wav"))

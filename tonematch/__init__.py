@@ -19,10 +19,14 @@ try:
 except _metadata.PackageNotFoundError:  # a source tree that is not installed
     __version__ = "0+unknown"
 
-__all__ = ["__version__", "Settings", "MasterResult", "analyze", "master", "match", "render"]
+__all__ = ["__version__", "Settings", "MasterResult", "TonematchError", "analyze", "master", "match", "render"]
 
 
 def __getattr__(name: str):
+    if name == "TonematchError":  # every refusal of the API (a bad file, array, rate or option)
+        from tonematch.data.errors import TonematchError
+
+        return TonematchError
     if name == "Settings":
         from tonematch.models.chain.settings import Settings
 
