@@ -334,7 +334,9 @@ def master_many(
                 bar.clear()  # the line must not land inside the progress bar
             from .cli import _one_line
 
-            text = f"{job.mix}: {_one_line(exc)}"
+            text = _one_line(exc)
+            if str(job.mix) not in text:  # every line names its mix, once
+                text = f"{job.mix}: {text}"
             if error is not None:
                 error(text, exc)
             else:
