@@ -200,6 +200,8 @@ def master(mix, style, sample_rate: int | None = None, **options) -> MasterResul
     opts = options_of(options)
     if opts.model is not None:
         raise TonematchError(MODEL_UNUSED.replace("--model", "model="))
+    if not isinstance(mix, (str, os.PathLike)):
+        _load(mix, sample_rate, "mix")  # the cheap checks of an array and its rate come first
     if not isinstance(style, _style.Style):
         if not isinstance(style, (str, os.PathLike)):
             raise TonematchError(f"style must be a .tmstyle path or a loaded Style, got {type(style).__name__}")

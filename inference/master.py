@@ -61,6 +61,10 @@ def reference_plan(target: match.Target, options: match.Options, model=None) -> 
 
 
 def _label(path, what: str) -> str:
+    """How a refusal starts: "cannot master 'x.wav'", "cannot use 'r.wav' as the reference", or
+    for the API's arrays (named "the mix array") "cannot master the mix array"."""
+    if str(path).startswith("the "):
+        return f"cannot {'master' if what == 'mix' else 'use'} {path}"
     return f"cannot master '{path}'" if what == "mix" else f"cannot use '{path}' as the {what}"
 
 

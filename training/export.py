@@ -38,11 +38,14 @@ def load_checkpoint(checkpoint: Path) -> dict:
     try:
         ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = " ".join(str(exc).split("\n")[0].split())[:200]
-        raise TonematchError(
-            f"{checkpoint} holds more than tensors and plain data, which is not loaded (no code in a "
-            f"checkpoint is ever run): {first}"
-        ) from None
+        text = str(exc)
+        detail = " ".join(text[text.find("WeightsUnpickler error:") :].split()[2:12]) if "Weights" in text else text
+        if "Unsupported global" in text:
+            raise TonematchError(
+                f"{checkpoint} holds more than tensors and plain data, which is never unpickled "
+                f"(no code in a checkpoint is run): {detail}"
+            ) from None
+        raise TonematchError(f"{checkpoint} is not a readable checkpoint: {detail[:200]}") from None
     except (RuntimeError, OSError, EOFError, ValueError) as exc:
         raise TonematchError(f"{checkpoint} is not a readable checkpoint: {' '.join(str(exc).split())[:200]}") from None
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("state_dict"), dict):
