@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from tonematch.data.tracks import TrackReader
@@ -177,3 +178,56 @@ def test_the_core_mrstft_reads_as_the_training_metric():
     for y in (x * 0.8 + 0.01 * np.random.default_rng(0).standard_normal(x.shape), x[:, ::-1] * 0.5):
         y = np.ascontiguousarray(y, dtype=np.float32)
         assert abs(quality.mrstft(x, y) - metrics.mrstft(x, y)) < 1e-4 * metrics.mrstft(x, y)
+
+
+def test_foreign_chain_cases_master_targets_and_references_with_the_foreign_family(tmp_path):
+    from tonematch.training.evaluate import foreign_settings
+    from tonematch.training.foreign import ForeignMaster, ForeignSettings
+
+    write_synthetic_tracks(tmp_path, 3, 3.0, SR)
+    project = make_cases(tmp_path, 2, 6, SR, 1.0, str(CHAIN))
+    foreign = make_cases(tmp_path, 2, 6, SR, 1.0, None, chain="foreign")
+    again = make_cases(tmp_path, 2, 6, SR, 1.0, None, chain="foreign")
+    reader = TrackReader(SR)
+    for p, f, a, i in zip(project, foreign, again, range(2)):
+        # the same segments and degradation; only who masters them differs
+        assert np.array_equal(p["input"], f["input"]) and f["reference_start"] == p["reference_start"]
+        assert isinstance(f["settings"], ForeignSettings) and f["settings"] == foreign_settings(6, i)
+        assert np.array_equal(f["target"], a["target"]) and np.array_equal(f["reference"], a["reference"])
+        source = reader.read(tmp_path / f["reference_track"], f["reference_start"], f["reference"].shape[1])
+        np.testing.assert_array_equal(f["reference"], ForeignMaster(f["settings"]).apply(source, SR))
+        assert not np.allclose(f["target"], p["target"], atol=1e-3)
+        assert f["reduction_db"] >= 0.0
+    printed = run_eval(
+        [str(tmp_path), "--cases", "2", "--sample-rate", str(SR), "--seconds", "1.0"]
+        + ["--methods", "input,matcher", "--chain", "foreign"]
+    )
+    assert "Foreign chain" in printed
+    header, rows = parse(printed)
+    assert set(rows) == {"input", "matcher"} and rows["matcher"]["LUFS err (LU)"] < 0.5
+
+
+def test_pipeline_method_passes_match_options_through():
+    from tonematch.data.errors import TonematchError
+    from tonematch.training.evaluate import parse_option, pipeline_method
+
+    from signals import music_like
+
+    x = music_like(2.0, SR, seed=1, level_db=-30)
+    ref = music_like(2.0, SR, seed=2, level_db=-12)
+    neutral = pipeline_method(SR, None, refined=False, options={"amount": 0.0, "skip": ("loudness",)})
+    np.testing.assert_allclose(neutral(x, ref), x, atol=1e-6)  # README: amount 0 without loudness is the mix
+    matched = pipeline_method(SR, None, refined=False)(x, ref)
+    assert np.abs(matched - x).max() > 1e-2
+    quieter = pipeline_method(SR, None, refined=False, options={"target_lufs": -20.0})(x, ref)
+    from tonematch.inference.quality import lufs
+
+    assert lufs(quieter, SR) == pytest.approx(-20.0, abs=0.3)
+    for bad in ({"no_such_option": 1}, {"amount": 2.0}):
+        with pytest.raises(TonematchError):
+            pipeline_method(SR, None, options=bad)
+    assert parse_option("amount=0.5") == ("amount", 0.5)
+    assert parse_option('skip=["width", "eq"]') == ("skip", ("width", "eq"))
+    assert parse_option("platform=apple") == ("platform", "apple")
+    with pytest.raises(TonematchError):
+        parse_option("amount")

@@ -1,7 +1,9 @@
 """tonematch-eval: held-out comparison of mastering methods on self-supervised cases.
 
   tonematch-eval FOLDER [--split test] [--model STEM] [--cases 32] [--seed 0] [--sample-rate 44100]
-                        [--seconds 6] [--reference same-track|other-track] [--out results.md]
+                        [--seconds 6] [--reference same-track|other-track] [--chain project|foreign]
+                        [--option KEY=VALUE ...] [--out results.md]
+  tonematch-eval FOLDER --follow [the options above] [--axes tone,dynamics,width,loudness] [--scales 1]
 
 Case i (fixed by --seed): two segments A and B of one track of FOLDER (with --split test: of the
 tracks the training recipe held out, by the same seeded split); input = A degraded; target =
@@ -17,11 +19,21 @@ matchering (only when the optional, GPL `matchering` package is installed). Ever
 comes from the exact renderer, as `tonematch match` would make it. A second table repeats the
 comparison on the cases whose target was heavily compressed (static gain reduction of at least
 6 dB at the clip's peak).
+
+With --chain foreign the targets and references are mastered by the evaluation-only foreign
+family instead (training/foreign: linear-phase EQ, feedback RMS compressor, soft clipper, another
+limiter design; one random draw per case), which the network never saw in training; its heavy
+subset: the foreign compressor's gain reduction reached 6 dB in the target's render.
+
+--follow runs the follow evaluation instead (training/follow.py): does the output move when the
+reference's mastering moves? --option KEY=VALUE passes a `match` option (tonematch.inference.
+match.Options field) to the default method, network + refine, e.g. --option amount=0.5.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import sys
 import tempfile
@@ -65,7 +77,9 @@ Method = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (input, reference) ->
 
 HEAVY_GR_DB = 6.0  # the "heavily compressed target" subset
 REFERENCES = ("same-track", "other-track")
+CHAINS = ("project", "foreign")
 OTHER_TRACK_STREAM = 0x07E2  # mixed into the seed: the other-track picks draw no numbers the cases use
+FOREIGN_STREAM = 0xF0E1  # the foreign chain's draws, likewise
 
 
 def held_out(folder, split: str, val_fraction: float, test_fraction: float, split_seed: int = 0) -> list:
@@ -111,20 +125,14 @@ def other_track_segment(dataset: SelfSupervisedDataset, own: str, seed: int, ind
     return path, start, segment
 
 
-def make_cases(
-    files, count: int, seed: int, sample_rate: int, seconds: float, chain_config: str, reference: str = "same-track"
-) -> list[dict]:
-    """[{input, target, reference, track, reference_track, reference_start, settings, reduction_db}]
-    (audio as float32 [2, T] arrays), a function of the arguments. reference: 'same-track'
-    (segment B of the case's track) or 'other-track' (a segment of another track); the input,
-    target and draw of case i do not depend on it."""
-    if reference not in REFERENCES:
-        raise TonematchError(f"unknown reference kind '{reference}' (one of: {', '.join(REFERENCES)})")
+def case_dataset(files, count: int, seed: int, sample_rate: int, seconds: float) -> SelfSupervisedDataset:
+    """The held-out segments of the cases: item i is segment A (clean and degraded) and segment B
+    of one track, a function of (files, seed, i)."""
     if isinstance(files, (str, os.PathLike)):
         files = list_audio_files(files)
     if not files:
         raise TonematchError("no audio files to make cases from")
-    dataset = SelfSupervisedDataset(
+    return SelfSupervisedDataset(
         files,
         sample_rate=sample_rate,
         segment_frames=int(round(seconds * sample_rate)),
@@ -132,27 +140,70 @@ def make_cases(
         seed=seed,
         deterministic=True,
     )
-    draw = instantiate(OmegaConf.load(chain_config).draw, sample_rate=sample_rate, seed=seed)
+
+
+def foreign_settings(seed: int, index: int):
+    """Case `index`'s random foreign mastering (training/foreign), a function of (seed, index)."""
+    from . import foreign
+
+    return foreign.draw(np.random.default_rng([seed, index, FOREIGN_STREAM]))
+
+
+def make_cases(
+    files,
+    count: int,
+    seed: int,
+    sample_rate: int,
+    seconds: float,
+    chain_config: str | None,
+    reference: str = "same-track",
+    chain: str = "project",
+) -> list[dict]:
+    """[{input, target, reference, track, reference_track, reference_start, settings, reduction_db}]
+    (audio as float32 [2, T] arrays), a function of the arguments. reference: 'same-track'
+    (segment B of the case's track) or 'other-track' (a segment of another track); the input,
+    target and draw of case i do not depend on it. chain: 'project' (the chain draw of
+    chain_config; settings is a Settings) or 'foreign' (training/foreign; settings is a
+    ForeignSettings, reduction_db the foreign compressor's deepest gain reduction in the target's
+    render); the input and reference segments do not depend on it."""
+    if reference not in REFERENCES:
+        raise TonematchError(f"unknown reference kind '{reference}' (one of: {', '.join(REFERENCES)})")
+    if chain not in CHAINS:
+        raise TonematchError(f"unknown chain '{chain}' (one of: {', '.join(CHAINS)})")
+    dataset = case_dataset(files, count, seed, sample_rate, seconds)
+    if chain == "project":
+        draw = instantiate(OmegaConf.load(chain_config).draw, sample_rate=sample_rate, seed=seed)
     cases = []
     for i in range(count):
         item = dataset[i]
-        source = item["target_source"][None]
-        settings = Settings.from_unit(draw.draw([i], source)[0], sample_rate)
-        settings.bypass = frozenset()  # the draw's high-pass is part of the target, as in training
+        clean = item["target_source"].numpy()
         if reference == "other-track":
             ref_path, ref_start, ref_source = other_track_segment(dataset, item["track"], seed, i)
         else:
             ref_path, ref_start, ref_source = item["track"], item["start_b"], item["reference_source"].numpy()
+        if chain == "project":
+            settings = Settings.from_unit(draw.draw([i], item["target_source"][None])[0], sample_rate)
+            settings.bypass = frozenset()  # the draw's high-pass is part of the target, as in training
+            target = render_array(clean, settings, sample_rate)
+            reference_audio = render_array(ref_source, settings, sample_rate)
+            reduction = target_reduction_db(clean, settings)
+        else:
+            from .foreign import ForeignMaster
+
+            settings = foreign_settings(seed, i)
+            target, rendered = ForeignMaster(settings).render(clean, sample_rate)
+            reference_audio = ForeignMaster(settings).apply(ref_source, sample_rate)
+            reduction = rendered["compressor_max_db"]
         cases.append(
             {
                 "input": item["input"].numpy(),
-                "target": render_array(item["target_source"].numpy(), settings, sample_rate),
-                "reference": render_array(ref_source, settings, sample_rate),
+                "target": target,
+                "reference": reference_audio,
                 "track": os.path.basename(item["track"]),
                 "reference_track": os.path.basename(ref_path),
                 "reference_start": int(ref_start),
                 "settings": settings,
-                "reduction_db": target_reduction_db(item["target_source"].numpy(), settings),
+                "reduction_db": reduction,
             }
         )
     return cases
@@ -162,12 +213,44 @@ class CaseFailed(Exception):
     """A method could not process one case (an optional tool refusing a clip): noted, not fatal."""
 
 
+def match_options(refine: bool, steps: int | None = None, options: dict | None = None) -> matching.Options:
+    """matching.Options with refine and steps, plus any other of its fields from `options` (a
+    new `match` option works here as soon as Options has the field); unknown names and values
+    out of range are refused."""
+    try:
+        chosen = matching.Options(refine=refine, steps=steps, **(options or {}))
+    except TypeError as exc:
+        known = ", ".join(f for f in matching.Options.__dataclass_fields__ if f not in ("refine", "steps"))
+        raise TonematchError(f"unknown match option in {sorted(options or {})} (known: {known})") from exc
+    chosen.check()
+    return chosen
+
+
+def parse_option(text: str) -> tuple[str, object]:
+    """'KEY=VALUE' -> (KEY, VALUE as a Python literal where it reads as one, else the string;
+    lists become tuples): 'amount=0.5', 'skip=["width"]', 'platform=apple'."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise TonematchError(f"--option takes KEY=VALUE, got '{text}'")
+    try:
+        value = ast.literal_eval(raw.strip())
+    except (ValueError, SyntaxError):
+        value = raw.strip()
+    return key.strip(), tuple(value) if isinstance(value, list) else value
+
+
 def pipeline_method(
-    sample_rate: int, model=None, refined: bool = True, start: str = "predicted", steps: int | None = None
+    sample_rate: int,
+    model=None,
+    refined: bool = True,
+    start: str = "predicted",
+    steps: int | None = None,
+    options: dict | None = None,
 ) -> Method:
     """A `tonematch match` run in memory: the network's (or the matcher's) settings, or the
-    neutral chain (start='neutral'), refined or not, rendered exactly."""
-    options = matching.Options(refine=refined and start != "neutral", steps=steps)
+    neutral chain (start='neutral'), refined or not, rendered exactly. `options`: further
+    matching.Options fields by name (e.g. {"amount": 0.5}), as `match` would take them."""
+    options = match_options(refined and start != "neutral", steps, options)
 
     def run(audio, reference):
         mix = matching.analyse_array(audio, sample_rate)
@@ -219,6 +302,56 @@ def matchering_method(sample_rate: int) -> Method | None:
     return run
 
 
+DEFAULT_METHOD = "network + refine"  # what `tonematch match` does
+METHOD_NAMES = (
+    "input",
+    "reference",
+    "matcher",
+    "matcher + refine",
+    "refine from neutral",
+    "network",
+    DEFAULT_METHOD,
+    "matchering",
+)
+
+
+def build_methods(args, extra: bool = False) -> tuple[dict[str, Method], list[str]]:
+    """The methods to compare ({name: method}, in table order) and notes. extra (the follow
+    evaluation): also 'reference' (the reference itself as the output: what copying it gives) and
+    'matcher + refine' (`tonematch match --model none`). --option values go to the default."""
+    sr = args.sample_rate
+    options = dict(parse_option(o) for o in (getattr(args, "option", None) or ()))
+    methods: dict[str, Method] = {"input": lambda audio, reference: audio}
+    if extra:
+        methods["reference"] = lambda audio, reference: reference
+    methods["matcher"] = pipeline_method(sr, None, refined=False)
+    if extra:
+        methods["matcher + refine"] = pipeline_method(sr, None, steps=args.steps)
+    methods["refine from neutral"] = pipeline_method(sr, start="neutral", steps=args.steps)
+    if args.model:
+        model, _ = load_model(args.model, expected_param_names=TABLE.learned_keys)
+        methods["network"] = pipeline_method(sr, model, refined=False)
+        methods[DEFAULT_METHOD] = pipeline_method(sr, model, steps=args.steps, options=options)
+    elif options:
+        raise TonematchError("--option applies to the default method (network + refine): give --model")
+    notes = []
+    match = matchering_method(sr)
+    if match is not None:
+        methods["matchering"] = match
+    else:
+        notes.append("matchering not installed (optional: pip install 'tonematch[matchering]', GPL)")
+    if args.methods:
+        keep = [m.strip() for m in args.methods.split(",")]
+        unknown = [m for m in keep if m not in METHOD_NAMES]
+        if unknown:
+            raise TonematchError(f"unknown methods: {', '.join(unknown)} (known: {', '.join(METHOD_NAMES)})")
+        notes += [f"{m} is not available here (no --model, or not installed)" for m in keep if m not in methods]
+        methods = {k: v for k, v in methods.items() if k in keep}
+    if options:
+        notes.append(f"{DEFAULT_METHOD} ran with match options {options}")
+    return methods, notes
+
+
 def evaluate(cases: list[dict], methods: dict[str, Method], sample_rate: int) -> tuple[dict, list[str]]:
     """{method: {metric: mean over cases (true peak: max)}}, and notes on cases that failed."""
     results, notes = {}, []
@@ -263,6 +396,13 @@ def report(results: dict, notes: list[str], args) -> str:
         f"{args.seconds:g} s at {args.sample_rate} Hz. Errors are against the target (mean over "
         "cases); the true peak is the output's, worst case.\n"
     )
+    foreign = getattr(args, "chain", "project") == "foreign"
+    if foreign:
+        head += (
+            "\nForeign chain: targets and references are mastered by the evaluation-only processor family "
+            "(training/foreign: linear-phase EQ, feedback RMS compressor, M/S width, soft clipper, lookahead "
+            "limiter, loudness), one random draw per case, never seen in training.\n"
+        )
     if getattr(args, "reference", "same-track") == "other-track":
         head += (
             "\nCross-track references: each case's reference is a segment of a different track of the "
@@ -270,10 +410,12 @@ def report(results: dict, notes: list[str], args) -> str:
         )
     body = table(results.get("all", {}))
     if results.get("heavy"):
-        body += (
-            f"\n\nTargets with heavy compression (static gain reduction >= {HEAVY_GR_DB:g} dB at the "
-            "clip's peak):\n\n" + table(results["heavy"])
+        what = (
+            f"the foreign compressor's gain reduction reached {HEAVY_GR_DB:g} dB in the target's render"
+            if foreign
+            else f"static gain reduction >= {HEAVY_GR_DB:g} dB at the clip's peak"
         )
+        body += f"\n\nTargets with heavy compression ({what}):\n\n" + table(results["heavy"])
     tail = "".join(f"\n- {n}" for n in notes)
     return head + "\n" + body + "\n" + (f"\nNotes:{tail}\n" if notes else "")
 
@@ -305,41 +447,56 @@ def parse_args(argv=None):
     )
     p.add_argument("--out", help="also write the markdown report here")
     p.add_argument("--chain-config", help="YAML with the chain draw (default: configs/chain/default.yaml)")
+    p.add_argument(
+        "--chain",
+        choices=CHAINS,
+        help="who masters targets and references: the project's chain draw (default) or the evaluation-only "
+        "foreign family (training/foreign); --follow always uses the foreign family",
+    )
+    p.add_argument(
+        "--option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a `match` option (a tonematch.inference.match.Options field) for the default method, network + "
+        "refine; repeatable, e.g. --option amount=0.5",
+    )
+    p.add_argument(
+        "--follow",
+        action="store_true",
+        help="the follow evaluation: one reference song mastered along single axes (training/follow.py)",
+    )
+    p.add_argument("--axes", help="--follow: comma list of axes (default: tone,dynamics,width,loudness)")
+    p.add_argument(
+        "--scales",
+        default="1",
+        help="--follow: comma list of step sizes; each gives a + and a - variant per axis (default: 1)",
+    )
     args = p.parse_args(argv)
     if args.cases < 1 or args.seconds <= 0.4:
         p.error("--cases must be >= 1 and --seconds above 0.4 (one loudness block)")
+    if args.follow and args.chain == "project":
+        p.error("--follow masters with the foreign family only (leave out --chain or say --chain foreign)")
+    if args.follow and args.reference != "same-track":
+        p.error("--follow picks its own reference (another track): leave out --reference")
+    args.chain = args.chain or ("foreign" if args.follow else "project")
     return args
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.follow:
+        from . import follow
+
+        return follow.main(args)
     try:
         chain_config = args.chain_config or str(Path(config_dir()) / "chain" / "default.yaml")
+        methods, notes = build_methods(args)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # short tracks are skipped with a warning
             files = held_out(args.folder, args.split, args.val_fraction, args.test_fraction)
             cases = make_cases(
-                files, args.cases, args.seed, args.sample_rate, args.seconds, chain_config, args.reference
+                files, args.cases, args.seed, args.sample_rate, args.seconds, chain_config, args.reference, args.chain
             )
-        sr = args.sample_rate
-        methods: dict[str, Method] = {
-            "input": lambda audio, reference: audio,
-            "matcher": pipeline_method(sr, None, refined=False),
-            "refine from neutral": pipeline_method(sr, start="neutral", steps=args.steps),
-        }
-        if args.model:
-            model, _ = load_model(args.model, expected_param_names=TABLE.learned_keys)
-            methods["network"] = pipeline_method(sr, model, refined=False)
-            methods["network + refine"] = pipeline_method(sr, model, steps=args.steps)
-        notes = []
-        match = matchering_method(args.sample_rate)
-        if match is not None:
-            methods["matchering"] = match
-        else:
-            notes.append("matchering not installed (optional: pip install 'tonematch[matchering]', GPL)")
-        if args.methods:
-            keep = [m.strip() for m in args.methods.split(",")]
-            methods = {k: v for k, v in methods.items() if k in keep}
         results, failed = evaluate(cases, methods, args.sample_rate)
         text = report(results, notes + failed, args)
     except TonematchError as exc:

@@ -15,9 +15,15 @@ import numpy as np
 import torch
 
 from tonematch.inference.quality import crest_db, lufs  # one floored BS.1770 reading and crest factor
-from tonematch.models.measure import dynamics, spectrum, truepeak
+from tonematch.models.measure import dynamics, spectrum, stereo, truepeak
 
 _FLOOR = 1e-10  # -100 dB: silence stays finite
+FLOOR_DB = -100.0
+# 1/3-octave descriptors (the follow evaluation): band centres 1000 * 2^(k/3) Hz, measure.spectrum
+TILT_LOW_HZ = (30.0, 205.0)  # centres 31 .. 198 Hz
+TILT_HIGH_HZ = (1950.0, 16500.0)  # centres 2 .. 16 kHz
+SHAPE_HZ = (30.0, 16500.0)  # centres 31 Hz .. 16 kHz
+SHAPE_RANGE_DB = 60.0  # a band more than this below the loudest reads as this far below it
 
 
 @functools.lru_cache(maxsize=1)
@@ -73,3 +79,48 @@ def compare(output: np.ndarray, target: np.ndarray, sample_rate: int) -> dict[st
         "crest_db": abs(crest_db(output) - crest_db(target)),
         "true_peak_dbtp": true_peak_dbtp(output),
     }
+
+
+def _third_octave_power(x: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """(centres, band power re full-scale mean square) of measure.spectrum's 1/3-octave reading;
+    bands above Nyquist are dropped."""
+    centres, level = spectrum.third_octave_db(x, sample_rate)
+    keep = ~np.isnan(level)
+    with np.errstate(over="ignore"):
+        return centres[keep], 10.0 ** (level[keep] / 10.0)
+
+
+def tilt_db(x: np.ndarray, sample_rate: int) -> float:
+    """High versus low: energy in the 1/3-octave bands of 2-16 kHz over that of 31-198 Hz, in dB
+    (the bands that lie under Nyquist)."""
+    centres, power = _third_octave_power(x, sample_rate)
+
+    def level(lo, hi):
+        return 10.0 * math.log10(max(float(power[(centres >= lo) & (centres <= hi)].sum()), _FLOOR))
+
+    return level(*TILT_HIGH_HZ) - level(*TILT_LOW_HZ)
+
+
+def third_octave_shape_db(x: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Tonal shape: the 1/3-octave band levels (dB) from 31 Hz to 16 kHz (or Nyquist), each held
+    at most SHAPE_RANGE_DB below the loudest, their mean removed (level aside)."""
+    centres, power = _third_octave_power(x, sample_rate)
+    level = 10.0 * np.log10(np.maximum(power[(centres >= SHAPE_HZ[0]) & (centres <= SHAPE_HZ[1])], _FLOOR))
+    level = np.maximum(level, level.max() - SHAPE_RANGE_DB)
+    return level - level.mean()
+
+
+def shape_distance_db(a: np.ndarray, b: np.ndarray) -> float:
+    """RMS difference of two tonal shapes (third_octave_shape_db at one rate), dB."""
+    return float(np.sqrt(np.mean((np.asarray(a) - np.asarray(b)) ** 2)))
+
+
+def side_mid_db(x: np.ndarray) -> float:
+    """Width as side / mid energy in dB (measure.stereo); mono or no side reads FLOOR_DB."""
+    value = stereo.stereo_image(x)["side_mid_db"]
+    return FLOOR_DB if value is None else max(float(value), FLOOR_DB)
+
+
+def plr_db(x: np.ndarray, sample_rate: int) -> float:
+    """Peak-to-loudness ratio: true peak (dBTP) minus integrated loudness (LUFS)."""
+    return true_peak_dbtp(x) - lufs(x, sample_rate)

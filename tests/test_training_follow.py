@@ -1,0 +1,126 @@
+"""The follow evaluation's machinery (training/follow.py) on synthetic signals, no corpus: the slope
+reads 1 for a method that copies the reference's tilt, 0.5 for one that copies half of it, 0 for one
+that ignores the reference; and the command runs end to end on a tiny synthetic folder."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tonematch.training import follow, metrics
+from tonematch.training.datamodule import write_synthetic_tracks
+from tonematch.training.foreign import ForeignMaster
+from tonematch.training.foreign.fir_eq import Tilt, equalise
+
+from signals import music_like
+
+SR = 16000
+
+
+def test_follow_slope_is_the_pooled_least_squares_slope_through_the_origin():
+    ideal = [np.array([2.0]), np.array([-1.0, 3.0])]
+    assert follow.follow_slope([(i, i) for i in ideal]) == pytest.approx(1.0)
+    assert follow.follow_slope([(0.5 * i, i) for i in ideal]) == pytest.approx(0.5)
+    assert follow.follow_slope([(0.0 * i, i) for i in ideal]) == 0.0
+    assert follow.follow_slope([(-i, i) for i in ideal]) == pytest.approx(-1.0)
+    # pooled: sum(o i) / sum(i^2) = (1 * 2 + 0 * 1) / (4 + 1)
+    assert follow.follow_slope([(np.array([1.0]), np.array([2.0])), (np.array([0.0]), np.array([1.0]))]) == (
+        pytest.approx(0.4)
+    )
+    assert np.isnan(follow.follow_slope([(np.array([1.0]), np.array([0.0]))]))
+
+
+def tilt_copier(fraction: float):
+    """A method that tilts the mix so its tilt descriptor moves `fraction` of the way to the
+    reference's (Newton steps on the tilt in dB/octave)."""
+
+    def run(audio, reference):
+        start = metrics.tilt_db(audio, SR)
+        goal = start + fraction * (metrics.tilt_db(reference, SR) - start)
+        slope, y = 0.0, audio
+        for _ in range(4):
+            now = metrics.tilt_db(y, SR)
+            per_db = metrics.tilt_db(equalise(audio, [Tilt(slope + 0.5)], SR), SR) - now
+            slope += 0.5 * (goal - now) / per_db
+            y = equalise(audio, [Tilt(slope)], SR)
+        return y
+
+    return run
+
+
+def synthetic_case(axes):
+    """A mix whose reference is the same song: the reference then moves exactly as the ideal."""
+    clean = music_like(2.0, SR, seed=11, level_db=-20)
+    chosen = follow.masterings(seed=3, index=0, axes=axes, scales=(1.0,))
+    ideals = [ForeignMaster(m.settings).apply(clean, SR) for m in chosen]
+    return {
+        "input": equalise(clean, [Tilt(-0.3)], SR) * np.float32(0.5),  # a darker, quieter mix
+        "masterings": chosen,
+        "references": ideals,
+        "ideals": ideals,
+        "track": "mix",
+        "reference_track": "mix",
+    }
+
+
+def test_a_copy_of_the_reference_tilt_follows_and_ignoring_it_does_not():
+    axes = ("tone", "width")
+    methods = {
+        "ignores": lambda audio, reference: audio,
+        "copies": tilt_copier(1.0),
+        "half": tilt_copier(0.5),
+        "reference": lambda audio, reference: reference,
+    }
+    records, notes, timings = follow.run([synthetic_case(axes)], methods, SR)
+    assert not notes and len(timings) == 1 and all(len(r) == 1 for r in records.values())
+    summary = follow.summarise(records, axes)
+    slope = {name: row["slopes"] for name, row in summary.items()}
+    assert slope["ignores"][("tone", "tilt")] == 0.0 and slope["ignores"][("width", "width")] == 0.0
+    assert slope["copies"][("tone", "tilt")] == pytest.approx(1.0, abs=0.05)
+    assert slope["half"][("tone", "tilt")] == pytest.approx(0.5, abs=0.05)
+    # a tilt copier does not follow width, apart from cross-talk: the side here is brighter than the
+    # mid (hats), so a wider reference reads brighter and the copier's tilt moves its side/mid a little
+    assert abs(slope["copies"][("width", "width")]) < 0.5
+    assert slope["copies"][("tone", "shape")] > 0.5  # a tilt is most of these variants' shape change
+    assert slope["reference"][("width", "width")] == pytest.approx(1.0)
+    errors = {name: row["errors"] for name, row in summary.items()}
+    assert errors["reference"]["tilt"] == 0.0 and errors["reference"]["shape"] == 0.0
+    assert errors["copies"]["tilt"] < 0.2 < errors["ignores"]["tilt"]
+    moves = follow.ideal_moves(records, axes)
+    assert moves[("tone", "tilt")] > 2.0 and moves[("width", "width")] > 2.0  # the variants moved the ideal
+
+
+def test_descriptors_read_what_they_name():
+    x = music_like(2.0, SR, seed=2)
+    d = follow.describe(x, SR)
+    assert set(d) == {"tilt", "shape", "width", "plr", "crest", "lufs"}
+    shape = d["shape"]
+    assert shape.ndim == 1 and abs(shape.mean()) < 1e-9 and np.isfinite(shape).all()
+    louder = follow.describe(2.0 * x, SR)
+    assert louder["lufs"] - d["lufs"] == pytest.approx(6.02, abs=0.01)
+    for key in ("tilt", "width", "plr", "crest"):
+        assert follow.error(louder, d, key) < 1e-3  # level is not tone, width or density
+    assert follow.error(louder, d, "shape") < 1e-3
+
+
+def test_the_follow_command_runs_on_a_synthetic_folder(tmp_path):
+    write_synthetic_tracks(tmp_path, 3, 4.0, SR)
+    out = tmp_path / "follow.md"
+    cmd = [sys.executable, "-m", "tonematch.training.evaluate", str(tmp_path), "--follow", "--cases", "1"]
+    cmd += ["--seconds", "1.5", "--sample-rate", str(SR), "--axes", "tone,width"]
+    cmd += ["--methods", "input,reference,matcher"]
+    proc = subprocess.run(cmd + ["--out", str(out)], capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert out.read_text().strip() == proc.stdout.strip()
+    assert "mix 1:" in proc.stderr  # the per-mix timing line
+    tables = [line for line in proc.stdout.splitlines() if line.startswith("| ")]
+    slope_header = [c.strip() for c in tables[0].strip("|").split("|")]
+    assert slope_header == ["method", "mixes", "tone: tilt", "tone: 1/3-oct shape", "width: side/mid"]
+    rows = {c[0]: c[1:] for c in ([x.strip() for x in line.strip("|").split("|")] for line in tables[1:4])}
+    assert set(rows) == {"input", "reference", "matcher"}
+    assert rows["input"] == ["1", "0.00", "0.00", "0.00"]
+    assert float(rows["reference"][1]) > 0.5  # another song moves, in the main, as the ideal does
+    # errors: the same three methods, every column finite
+    error_rows = [line for line in tables[4:] if not line.startswith("| method")]
+    assert len(error_rows) == 3 and "nan" not in " ".join(error_rows)

@@ -1,0 +1,328 @@
+"""tonematch-eval --follow: does the output move when the reference's mastering moves?
+
+  tonematch-eval FOLDER --follow [--split test] [--model STEM] [--cases 32] [--seed 0] [--seconds 6]
+                 [--axes tone,dynamics,width,loudness] [--scales 1] [--methods ...] [--option KEY=VALUE]
+
+Mix i (fixed by --seed): segment A of a held-out track, degraded as the self-supervised cases are
+(random tilt and shelves, width, downward expansion, level: data/degrade.py); the same segment
+clean is what the ideal masters. Reference: a segment of a DIFFERENT held-out track (picked as
+--reference other-track picks it) mastered by the evaluation-only foreign family
+(training/foreign) K + 1 ways: a random base mastering and, per axis and scale, a + and a -
+variant that moves that axis alone (tone: brighter / darker tilt; dynamics: denser / more open;
+width: wider / narrower; loudness: louder / quieter). The ideal output for each is the same
+foreign mastering applied to the clean mix segment. Every method sees the degraded mix and each
+of the K + 1 references in turn.
+
+Descriptors of every output, ideal and reference (training/metrics.py over the shared meters):
+  tilt     energy of the 2-16 kHz 1/3-octave bands over that of 31-198 Hz (dB)
+  shape    the 1/3-octave band levels 31 Hz - 16 kHz, mean removed (a vector, dB)
+  width    side / mid energy (dB)
+  PLR      true peak (dBTP) minus integrated loudness (LUFS)
+  crest    sample peak over RMS (dB)
+  LUFS     integrated loudness
+
+Follow slope of a descriptor on an axis: over the mixes and that axis's variants, with changes
+taken from the base mastering (dout = d(output_k) - d(output_base), dideal likewise), the least-
+squares slope through the origin, sum(dout * dideal) / sum(dideal^2), pooled over mixes (a vector
+descriptor pools its bands too): 1 = the output moves as the ideal does, 0 = it ignores the
+reference, above 1 = it overshoots. Error: |d(output) - d(ideal)| (shape: the RMS difference over
+bands), mean over mixes and all K + 1 masterings.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tonematch.data.errors import TonematchError
+
+from . import metrics
+from .evaluate import CaseFailed, Method, build_methods, case_dataset, held_out, other_track_segment
+
+AXIS_DESCRIPTORS = {  # axis -> the descriptors whose follow slope it reports
+    "tone": ("tilt", "shape"),
+    "dynamics": ("plr", "crest"),
+    "width": ("width",),
+    "loudness": ("lufs",),
+}
+DESCRIPTORS = (  # key, header, unit of the error
+    ("tilt", "tilt", "dB"),
+    ("shape", "1/3-oct shape", "dB"),
+    ("width", "side/mid", "dB"),
+    ("plr", "PLR", "dB"),
+    ("crest", "crest", "dB"),
+    ("lufs", "LUFS", "LU"),
+)
+FOLLOW_STREAM = 0xF011  # mixed into the seed for the base masterings
+DEFAULT_NOTE = "network + refine is what `tonematch match` does by default; matcher + refine is `--model none`."
+
+
+def describe(x: np.ndarray, sample_rate: int) -> dict:
+    """The follow descriptors of one clip [C, T]."""
+    x = np.asarray(x, dtype=np.float32)
+    return {
+        "tilt": metrics.tilt_db(x, sample_rate),
+        "shape": metrics.third_octave_shape_db(x, sample_rate),
+        "width": metrics.side_mid_db(x),
+        "plr": metrics.plr_db(x, sample_rate),
+        "crest": metrics.crest_db(x),
+        "lufs": metrics.lufs(x, sample_rate),
+    }
+
+
+def change(a: dict, b: dict, key: str) -> np.ndarray:
+    """a[key] - b[key] as a 1-D array (one value, or one per band)."""
+    return np.atleast_1d(np.asarray(a[key], dtype=np.float64) - np.asarray(b[key], dtype=np.float64))
+
+
+def error(a: dict, b: dict, key: str) -> float:
+    d = change(a, b, key)
+    return float(np.sqrt(np.mean(d**2))) if key == "shape" else float(abs(d[0]))
+
+
+def follow_slope(pairs) -> float:
+    """Least-squares slope through the origin of output changes on ideal changes, pooled over
+    `pairs` of (dout, dideal) arrays; NaN when the ideal never moved."""
+    num = sum(float(np.dot(o, i)) for o, i in pairs)
+    den = sum(float(np.dot(i, i)) for _, i in pairs)
+    return num / den if den > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class Mastering:
+    axis: str  # "base" for the base mastering
+    label: str
+    amount: float  # signed steps along the axis
+    settings: object  # foreign.ForeignSettings
+
+
+def masterings(seed: int, index: int, axes, scales) -> list[Mastering]:
+    """Mix `index`'s base mastering, then its single-axis variants."""
+    from . import foreign
+
+    base = foreign.draw(np.random.default_rng([seed, index, FOLLOW_STREAM]))
+    return [Mastering("base", "base", 0.0, base)] + [
+        Mastering(axis, label, amount, s) for axis, label, amount, s in foreign.variants(base, axes, scales)
+    ]
+
+
+def make_case(dataset, index: int, seed: int, sample_rate: int, axes, scales) -> dict:
+    """{input, masterings, references, ideals, track, reference_track, seconds}: the degraded mix,
+    and per mastering the reference song and the clean mix through it."""
+    from .foreign import ForeignMaster
+
+    start = time.perf_counter()
+    item = dataset[index]
+    clean = item["target_source"].numpy()
+    ref_path, _, ref_source = other_track_segment(dataset, item["track"], seed, index)
+    chosen = masterings(seed, index, axes, scales)
+    case = {
+        "input": item["input"].numpy(),
+        "masterings": chosen,
+        "references": [ForeignMaster(m.settings).apply(ref_source, sample_rate) for m in chosen],
+        "ideals": [ForeignMaster(m.settings).apply(clean, sample_rate) for m in chosen],
+        "track": Path(item["track"]).name,
+        "reference_track": Path(ref_path).name,
+    }
+    case["seconds"] = time.perf_counter() - start
+    return case
+
+
+def run(cases, methods: dict[str, Method], sample_rate: int, log=None) -> tuple[dict, list[str], list[dict]]:
+    """({method: [per-mix record]}, notes, per-mix timings). A record holds the descriptors of
+    the outputs and ideals (base first) and the axis of each mastering. `cases`: any iterable
+    (a generator keeps one mix's audio in memory at a time)."""
+    records: dict[str, list] = {name: [] for name in methods}
+    notes, timings = [], []
+    for n, case in enumerate(cases):
+        ideals = [describe(x, sample_rate) for x in case["ideals"]]
+        axes = [m.axis for m in case["masterings"]]
+        timing = {"mix": n, "masterings": case.get("seconds", 0.0)}
+        for name, method in methods.items():
+            start = time.perf_counter()
+            try:
+                outputs = [method(case["input"], reference) for reference in case["references"]]
+            except CaseFailed as exc:
+                notes.append(f"{name} failed on mix {n} ({case.get('track', '?')}): {exc}")
+                continue
+            timing[name] = time.perf_counter() - start
+            records[name].append(
+                {
+                    "outputs": [describe(y.astype(np.float32), sample_rate) for y in outputs],
+                    "ideals": ideals,
+                    "axes": axes,
+                    "seconds": timing[name] / len(outputs),
+                }
+            )
+        timings.append(timing)
+        if log is not None:
+            parts = " | ".join(f"{k} {v:.1f} s" for k, v in timing.items() if k != "mix")
+            log(f"mix {n + 1}: {case.get('track', '?')} vs {case.get('reference_track', '?')}: {parts}")
+    return records, notes, timings
+
+
+def columns(axes) -> list[tuple[str, str]]:
+    return [(axis, key) for axis in axes for key in AXIS_DESCRIPTORS[axis]]
+
+
+def summarise(records: dict, axes) -> dict:
+    """{method: {"slopes": {(axis, key): slope}, "errors": {key: mean error}, "seconds", "mixes"}}
+    (methods without a record are left out)."""
+    out = {}
+    for name, rows in records.items():
+        if not rows:
+            continue
+        slopes = {}
+        for axis, key in columns(axes):
+            pairs = [
+                (change(r["outputs"][k], r["outputs"][0], key), change(r["ideals"][k], r["ideals"][0], key))
+                for r in rows
+                for k, a in enumerate(r["axes"])
+                if a == axis
+            ]
+            slopes[(axis, key)] = follow_slope(pairs)
+        errors = {
+            key: float(np.mean([error(o, i, key) for r in rows for o, i in zip(r["outputs"], r["ideals"])]))
+            for key, _, _ in DESCRIPTORS
+        }
+        seconds = float(np.mean([r["seconds"] for r in rows]))
+        out[name] = {"slopes": slopes, "errors": errors, "seconds": seconds, "mixes": len(rows)}
+    return out
+
+
+def ideal_moves(records: dict, axes) -> dict:
+    """{(axis, key): mean size of the ideal's change from the base} over the first method's mixes
+    (the ideals do not depend on the method)."""
+    rows = next((r for r in records.values() if r), [])
+    moves = {}
+    for axis, key in columns(axes):
+        sizes = [
+            float(np.sqrt(np.mean(change(r["ideals"][k], r["ideals"][0], key) ** 2)))
+            for r in rows
+            for k, a in enumerate(r["axes"])
+            if a == axis
+        ]
+        moves[(axis, key)] = float(np.mean(sizes)) if sizes else float("nan")
+    return moves
+
+
+def _header(axis: str, key: str) -> str:
+    return f"{axis}: {dict((k, h) for k, h, _ in DESCRIPTORS)[key]}"
+
+
+def tables(summary: dict, axes) -> tuple[str, str]:
+    """(the slope table, the error table) in markdown."""
+    cols = columns(axes)
+    lines = ["| method | mixes | " + " | ".join(_header(a, k) for a, k in cols) + " |", "|" + "---|" * (len(cols) + 2)]
+    for name, row in summary.items():
+        cells = [f"{row['slopes'][c]:.2f}" for c in cols]
+        lines.append(f"| {name} | {row['mixes']} | " + " | ".join(cells) + " |")
+    slope_table = "\n".join(lines)
+    heads = [f"{h} err ({'dB RMS' if k == 'shape' else u})" for k, h, u in DESCRIPTORS]
+    lines = ["| method | mixes | " + " | ".join(heads) + " | time/run (s) |", "|" + "---|" * (len(heads) + 3)]
+    for name, row in summary.items():
+        cells = [f"{row['errors'][k]:.2f}" for k, _, _ in DESCRIPTORS]
+        lines.append(f"| {name} | {row['mixes']} | " + " | ".join(cells) + f" | {row['seconds']:.3f} |")
+    return slope_table, "\n".join(lines)
+
+
+def report(records: dict, notes: list[str], timings: list[dict], cases_seen: list[dict], args, axes, scales) -> str:
+    from . import foreign
+
+    summary = summarise(records, axes)
+    slope_table, error_table = tables(summary, axes)
+    where = f"the {args.split} split of `{args.folder}`" if args.split != "all" else f"`{args.folder}`"
+    steps = {
+        "tone": f"tilt {foreign.master.TILT_STEP:+g} / {-foreign.master.TILT_STEP:+g} dB per octave",
+        "dynamics": (
+            f"compressor threshold -/+{foreign.master.THRESHOLD_STEP_DB:g} dB and ratio x/÷"
+            f"{foreign.master.RATIO_STEP:g}, clipper -/+{foreign.master.CLIP_STEP_DB:g} dB, drive +/-"
+            f"{foreign.master.DRIVE_STEP_DB:g} dB"
+        ),
+        "width": f"side gain x/÷{foreign.master.SIDE_STEP:g}",
+        "loudness": f"target +/-{foreign.master.LOUDNESS_STEP_LU:g} LU",
+    }
+    k = len(axes) * 2 * len(scales)
+    moves = ideal_moves(records, axes)
+    moved = ", ".join(f"{_header(a, key)} {v:.2f}" for (a, key), v in moves.items())
+    per_mix = {}
+    for t in timings:
+        for key, value in t.items():
+            if key != "mix":
+                per_mix.setdefault(key, []).append(value)
+    timing_line = ", ".join(f"{key} {np.mean(v):.1f} s" for key, v in per_mix.items())
+    head = (
+        f"# tonematch follow evaluation\n\n{len(timings)} mixes from {where}, seed {args.seed}, "
+        f"{args.seconds:g} s at {args.sample_rate} Hz, {k} variants per mix (axes {', '.join(axes)}; "
+        f"scales {', '.join(f'{s:g}' for s in scales)}) around a random foreign base mastering.\n\n"
+        "Mix: a held-out segment degraded as the self-supervised cases are (data/degrade.py); reference: a "
+        "segment of a different held-out track through the foreign family (training/foreign, never used in "
+        "training); ideal: the clean mix segment through the same foreign mastering. One step: "
+        + "; ".join(f"{a}: {steps[a]}" for a in axes)
+        + f". {DEFAULT_NOTE}\n"
+    )
+    body = (
+        "\nFollow slope (output change / ideal change across the variants, least squares through the origin, "
+        "pooled over mixes; 1 = follows fully, 0 = ignores the reference):\n\n"
+        + slope_table
+        + f"\n\nThe ideal moved on average (|change| from the base; shape: RMS over bands): {moved}.\n"
+        + "\nError to the ideal (mean over mixes and all masterings, base included); time/run: one method "
+        "call on one clip:\n\n" + error_table + f"\n\nTime per mix (s, mean): {timing_line}.\n"
+    )
+    listing = "".join(f"\n{i + 1}. {c['track']} / reference {c['reference_track']}" for i, c in enumerate(cases_seen))
+    tail = "".join(f"\n- {n}" for n in notes)
+    return head + body + (f"\nNotes:{tail}\n" if notes else "") + f"\nMixes:{listing}\n"
+
+
+def parse_list(text: str | None, allowed=None, kind=str) -> tuple:
+    if text is None:
+        return tuple(allowed)
+    values = tuple(kind(v.strip()) for v in text.split(",") if v.strip())
+    if not values:
+        raise TonematchError(f"empty list: '{text}'")
+    if allowed is not None:
+        unknown = [v for v in values if v not in allowed]
+        if unknown:
+            raise TonematchError(f"unknown: {', '.join(map(str, unknown))} (known: {', '.join(allowed)})")
+    return values
+
+
+def main(args) -> int:
+    try:
+        axes = parse_list(args.axes, tuple(AXIS_DESCRIPTORS))
+        try:
+            scales = parse_list(args.scales, kind=float)
+        except ValueError as exc:
+            raise TonematchError(f"--scales takes numbers: {exc}") from exc
+        if any(not s > 0 for s in scales):
+            raise TonematchError("--scales must be positive")
+        methods, notes = build_methods(args, extra=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # short tracks are skipped with a warning
+            files = held_out(args.folder, args.split, args.val_fraction, args.test_fraction)
+            dataset = case_dataset(files, args.cases, args.seed, args.sample_rate, args.seconds)
+        seen: list[dict] = []
+
+        def cases():
+            for i in range(args.cases):
+                case = make_case(dataset, i, args.seed, args.sample_rate, axes, scales)
+                seen.append({"track": case["track"], "reference_track": case["reference_track"]})
+                yield case
+
+        def log(line):
+            print(line, file=sys.stderr, flush=True)
+
+        records, failed, timings = run(cases(), methods, args.sample_rate, log)
+        text = report(records, notes + failed, timings, seen, args, axes, scales)
+    except TonematchError as exc:
+        print(f"tonematch-eval: error: {exc}", file=sys.stderr)
+        return 2
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    return 0
