@@ -50,12 +50,31 @@ def _host_tag() -> str:
 _HOST = _host_tag()
 # Temporary names this process reserved and has not yet renamed or removed: a writer handed one
 # (a Transaction's stage) fills it in place instead of making a temporary of the temporary.
-_RESERVED: set[str] = set()
+_RESERVED: dict[str, str] = {}  # temporary -> the destination it stands for
 
 
 def reserved(path) -> bool:
     """Whether `path` is a temporary name this process reserved (reserve_temp) and still holds."""
     return os.path.abspath(os.fspath(path)) in _RESERVED
+
+
+def destination(path) -> str:
+    """The file a reserved temporary name stands for (for messages); any other path as it is."""
+    return _RESERVED.get(os.path.abspath(os.fspath(path)), os.fspath(path))
+
+
+def failure(path, e: BaseException) -> TonematchError:
+    """One line for a failed write, naming the destination (not our temporary name) and saying
+    plainly when the disk is full (libsndfile reports that as 'System error')."""
+    target = destination(path)
+    reason = _one_line(e)
+    try:
+        st = os.statvfs(os.path.dirname(os.path.abspath(os.fspath(path))))
+        if getattr(e, "errno", None) == 28 or st.f_bavail * st.f_frsize < (1 << 20):
+            reason = "no space left on the disk"
+    except (OSError, AttributeError):
+        pass
+    return TonematchError(f"cannot write '{target}': {reason}")
 
 
 def _one_line(e: BaseException) -> str:
@@ -74,7 +93,7 @@ def reserve_temp(path) -> str:
         try:
             # O_EXCL: never clobber another writer's temp file; mode 0o666 lets the umask decide.
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            _RESERVED.add(tmp)
+            _RESERVED[tmp] = destination(path)
             return tmp
         except FileExistsError:
             continue
@@ -137,7 +156,7 @@ def _shareable(path: str) -> None:
 
 
 def _remove(path: str) -> None:
-    _RESERVED.discard(path)
+    _RESERVED.pop(path, None)
     try:
         os.remove(path)
     except FileNotFoundError:
@@ -176,7 +195,7 @@ def place(tmp: str, path: str, replace: bool = True) -> None:
     """Rename the finished `tmp` onto `path`. replace=False never replaces an existing `path`,
     even one created a moment ago by another process: a hard link fails if the name exists.
     Where the filesystem has no hard links, the check and the rename are two steps."""
-    _RESERVED.discard(tmp)
+    _RESERVED.pop(tmp, None)
     if replace:
         os.replace(tmp, path)
         return
@@ -197,12 +216,18 @@ def write_atomic(path, write: Callable[[str], None], replace: bool = True) -> No
     A `path` that is itself a reserved temporary name (a Transaction's) is filled in place."""
     path = os.fspath(path)
     if reserved(path):
-        write(path)
+        try:
+            write(path)
+        except OSError as e:
+            raise failure(path, e) from None
         _shareable(path)
         return
     tmp = reserve_temp(path)
     try:
-        write(tmp)
+        try:
+            write(tmp)
+        except OSError as e:
+            raise failure(path, e) from None
         _shareable(tmp)
         place(tmp, path, replace)
     finally:
@@ -252,7 +277,10 @@ class Transaction:
     def write(self, path, write: Callable[[str], None]) -> None:
         """Stage `path` and fill it now with `write(tmp)`."""
         tmp = self.stage(path)
-        write(tmp)
+        try:
+            write(tmp)
+        except OSError as e:
+            raise failure(tmp, e) from None
 
     def commit(self) -> None:
         if self._done:

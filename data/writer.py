@@ -26,6 +26,8 @@ from .atomic import (  # noqa: F401  (the temp-name rules live in atomic.py; re-
     STALE_TEMP_S,
     _pid_alive,
     _remove,
+    destination,
+    failure,
     fsync_dir,
     fsync_path,
     place,
@@ -132,11 +134,12 @@ class AudioWriter:
         fmt = output_format(self.path)
         self.subtype = parse_subtype(subtype) or DEFAULT_SUBTYPE
         if fmt == "FLAC" and self.subtype == "FLOAT":
-            raise TonematchError(f"cannot write '{self.path}': FLAC cannot store float samples, use 16 or 24")
+            name = destination(self.path)
+            raise TonematchError(f"cannot write '{name}': FLAC cannot store float samples, use 16 or 24")
         check_output_folder(self.path)
         self.sample_rate = check_rate(sample_rate)
         if int(channels) < 1:
-            raise TonematchError(f"cannot write '{self.path}': {channels} channels")
+            raise TonematchError(f"cannot write '{destination(self.path)}': {channels} channels")
         self.channels = int(channels)
         self._bits = SUBTYPE_BITS[self.subtype]
         self._dither = bool(dither) and self._bits is not None
@@ -162,7 +165,7 @@ class AudioWriter:
             if not self._in_place:
                 _remove(self._tmp)
             if isinstance(e, Exception):
-                raise TonematchError(f"cannot write '{self.path}': {_one_line(e)}") from None
+                raise failure(self.path, e) from None
             raise
         self._done = False
 
@@ -176,14 +179,14 @@ class AudioWriter:
         if block.ndim != 2 or block.shape[0] != self.channels:
             raise ValueError(f"expected a [{self.channels}, n] block, got shape {block.shape}")
         if not np.isfinite(block.sum(dtype=np.float64)):
-            raise TonematchError(f"refusing to write NaN or infinite samples to '{self.path}'")
+            raise TonematchError(f"refusing to write NaN or infinite samples to '{destination(self.path)}'")
         for i in range(0, block.shape[1], _CHUNK):
             part = block[:, i : i + _CHUNK].T  # soundfile wants [frames, channels]
             data = self._quantise(part) if self._bits else np.ascontiguousarray(part)
             try:
                 self._file.write(data)
             except Exception as e:
-                raise TonematchError(f"cannot write '{self.path}': {_one_line(e)}") from None
+                raise failure(self.path, e) from None
         self.frames_written += block.shape[1]
 
     def _quantise(self, x: np.ndarray) -> np.ndarray:
@@ -217,7 +220,7 @@ class AudioWriter:
             if isinstance(e, TonematchError):
                 raise
             if isinstance(e, Exception):
-                raise TonematchError(f"cannot write '{self.path}': {_one_line(e)}") from None
+                raise failure(self.path, e) from None
             raise
         _remove(self._tmp)  # after a no-clobber link the temporary name is still there
         fsync_dir(os.path.dirname(os.path.abspath(self.path)))
