@@ -15,7 +15,9 @@ def _groups(text: str) -> tuple[str, ...]:
 def add_shared_options(p: argparse.ArgumentParser) -> None:
     """The options of every mastering command (match, master)."""
     p.add_argument("mixes", metavar="MIX", nargs="*", help="mix files or folders of mixes")
-    p.add_argument("-o", "--output", metavar="OUT", help="output .wav/.flac (one mix) or a folder (several)")
+    p.add_argument(
+        "-o", "--output", metavar="OUT", help="output .wav/.flac (one mix), or a folder (made if missing with several)"
+    )
     p.add_argument(
         "--no-refine", action="store_true", help="skip refinement (faster; the network's settings as they are)"
     )

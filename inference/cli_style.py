@@ -157,7 +157,8 @@ def cmd_from_references(args: argparse.Namespace) -> int:
                 import traceback
 
                 traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
-            warn(f"{path}: {_one_line(exc)} (left out)")
+            text = _one_line(exc)
+            warn(f"{text if str(path) in text else f'{path}: {text}'} (left out)")
     if not masters:
         raise TonematchError(f"no usable reference masters among the {len(paths)} given")
     fitted = style.style_from_references(masters, _name(args))

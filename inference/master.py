@@ -280,7 +280,10 @@ def plan_jobs(
     many = len(paths) > 1 or any(Path(m).is_dir() for m in mixes)
     if many and Path(out).suffix.lower() in OUTPUT_SUFFIXES:
         raise TonematchError(f"several mixes need a folder for -o, not '{out}'")
-    jobs = [Job(p, output_for(p, out, many, keep_extension)) for p in paths]
+    # one mix into a folder (an existing one, or a name ending in '/') is named as in a batch,
+    # and its error is still the run's
+    into_folder = many or Path(out).is_dir() or os.fspath(out).endswith(("/", os.sep))
+    jobs = [Job(p, output_for(p, out, into_folder, keep_extension)) for p in paths]
     plan = OutputPlan(overwrite, keep_extension_hint=not keep_extension)
     for role, path in inputs:
         plan.add_input(path, role)
@@ -294,10 +297,10 @@ def plan_jobs(
         plan.add_output(settings_path(job.out), "settings", job.mix)
         if report:
             plan.add_output(report_path(job.out), "report", job.mix)
-    if many:
+    if into_folder:
         plan.folder = os.fspath(out)
     plan.check()
-    if many:
+    if into_folder:
         try:
             Path(out).mkdir(parents=True, exist_ok=True)
         except OSError as exc:

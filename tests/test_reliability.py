@@ -192,6 +192,26 @@ def test_a_batch_never_writes_a_master_over_an_input_or_another_master(files, ba
     assert "is given twice" in line
 
 
+def test_a_flac_and_a_wav_of_one_song_would_share_their_settings_file(files, batch, capsys):
+    os.remove(batch / "song.ogg")
+    sf.write(str(batch / "song.flac"), music_like(2.0, SR, seed=3).T, SR, subtype="PCM_16")
+    line = refused(capsys, files, "match", batch, "-r", files / "ref.wav", "-o", files / "out")
+    assert (
+        "song.flac' and '" in line and "would both be written to" in line and line.endswith("('song_flac', 'song_wav')")
+    )
+
+
+def test_one_mix_into_a_folder_is_named_after_it_and_its_error_is_the_runs(files, capsys):
+    (files / "masters").mkdir()
+    code, _, err = run(capsys, "match", files / "mix.wav", "-r", files / "ref.wav", "-o", files / "masters", *FAST)
+    assert code == 0, err
+    assert sorted(os.listdir(files / "masters")) == ["mix.json", "mix.wav"]
+    write(files / "silent.wav", np.zeros((2, SR), np.float32))
+    refused(
+        capsys, files, "match", files / "silent.wav", "-r", files / "ref.wav", "-o", f"{files}/new/", needle="silent"
+    )
+
+
 def test_names_that_differ_only_in_case_are_one_file_on_some_disks(files, capsys):
     folder = files / "in"
     folder.mkdir()
@@ -286,6 +306,43 @@ def test_a_read_only_folder_is_refused_before_any_work(files, capsys):
         refused(capsys, files, "style", "fit", files / "pairs.csv", "-o", locked / "s", needle="not writable")
     finally:
         os.chmod(locked, 0o755)
+
+
+def test_an_existing_style_is_replaced_only_with_overwrite(files, capsys):
+    (files / "refs").mkdir()
+    shutil.copy(files / "ref.wav", files / "refs" / "a.wav")
+    shutil.copy(files / "mix.wav", files / "refs" / "b.wav")
+    (files / "refs" / "c_broken.wav").write_bytes(b"RIFF not a wave")
+    code, out, err = run(capsys, "style", "from-references", files / "refs", "-o", files / "refs.tmstyle")
+    # a reference that cannot be used is left out with one warning, as style fit leaves out a pair
+    assert code == 0, err
+    assert err.splitlines() == [line for line in err.splitlines() if line.startswith("tonematch: warning: ")]
+    assert len(err.splitlines()) == 1 and "c_broken.wav" in err and "(left out)" in err
+    assert "2 reference masters, 1 left out" in out
+    refused(capsys, files, "style", "from-references", files / "refs", "-o", files / "refs", needle="already exists")
+    code, _, err = run(capsys, "style", "from-references", files / "refs", "-o", files / "refs.tmstyle", "-f")
+    assert code == 0, err
+    os.remove(files / "refs" / "a.wav")
+    os.remove(files / "refs" / "b.wav")
+    code, _, err = run(capsys, "style", "from-references", files / "refs", "-o", files / "none")
+    assert code == 2 and err.splitlines()[-1] == "tonematch: error: no usable reference masters among the 1 given"
+    assert not (files / "none.tmstyle").exists()
+
+
+def test_a_bug_is_one_line_with_exit_1_and_its_traceback_under_verbose(files, capsys, monkeypatch):
+    from tonematch.inference import analyze
+
+    def broken(*args, **kwargs):
+        return 1 / 0
+
+    monkeypatch.setattr(analyze, "analyze_file", broken)
+    code, out, err = run(capsys, "analyze", files / "mix.wav")
+    line = (
+        "tonematch: error: internal error (ZeroDivisionError: division by zero); please report it with the output of -v"
+    )
+    assert code == 1 and out == "" and err.splitlines() == [line]
+    code, _, err = run(capsys, "analyze", files / "mix.wav", "-v")
+    assert code == 1 and "Traceback" in err and "ZeroDivisionError" in err
 
 
 def test_no_clobber_rename_holds_against_a_file_that_appears_during_the_run(tmp_path):
