@@ -97,6 +97,10 @@ def cmd_render(args: argparse.Namespace) -> int:
     if writes_json:
         plan.add_output(beside, "settings")
     plan.check()
+    if args.overwrite:
+        from .master import stale_report
+
+        stale_report(args.output, warn)
     settings = Settings.from_json(args.params)
     with Transaction(replace=args.overwrite) as files:
         summary = render_file(

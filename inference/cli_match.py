@@ -198,6 +198,7 @@ def start_run(args: argparse.Namespace, command: str, target_flag: str, target_v
 
 def jobs_for(args, inputs):
     """The run's output plan (master.plan_jobs), checked before any audio is read."""
+    from .cli import warn
     from .master import plan_jobs
 
     return plan_jobs(
@@ -207,6 +208,7 @@ def jobs_for(args, inputs):
         overwrite=args.overwrite,
         keep_extension=args.keep_extension,
         inputs=inputs,
+        warn=warn,
     )
 
 

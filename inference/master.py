@@ -271,6 +271,7 @@ def plan_jobs(
     overwrite: bool = False,
     keep_extension: bool = False,
     inputs=(),
+    warn: Callable[[str], None] | None = None,
 ) -> tuple[list[Job], bool]:
     """Every file the run will write (each master, its settings and report), checked against
     each other and the run's `inputs` ((role, path) pairs besides the mixes) before any audio is
@@ -300,12 +301,23 @@ def plan_jobs(
     if into_folder:
         plan.folder = os.fspath(out)
     plan.check()
+    if warn is not None and not report:
+        for job in jobs:
+            stale_report(job.out, warn)
     if into_folder:
         try:
             Path(out).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise TonematchError(f"cannot make the folder '{out}': {exc.strerror or exc}") from None
     return jobs, many
+
+
+def stale_report(out, warn: Callable[[str], None]) -> None:
+    """A run that replaces a master without writing a report leaves an earlier OUT.png alone (it
+    may be anything named so), and says that it no longer describes the new master."""
+    png = report_path(out)
+    if Path(out).exists() and png.exists():
+        warn(f"'{png}' is left as it is: it no longer describes the new '{out}' (--report replaces it)")
 
 
 def master_many(

@@ -262,6 +262,12 @@ def test_existing_outputs_are_replaced_only_with_overwrite(files, capsys):
     assert code == 0, err
     chain = {p["processor"]: p for p in json.loads((files / "out.json").read_text())["chain"]}
     assert chain["loudness"]["target_lufs"] == -16.0  # the settings beside the master are the new ones
+    # replaced without --report: the earlier report stays (it may be anything named so), and is named
+    png = (files / "out.png").read_bytes()
+    code, _, err = run(capsys, "match", mix, "-r", ref, "-o", out, "-f", *FAST)
+    assert code == 0 and (files / "out.png").read_bytes() == png
+    assert err.splitlines() == [f"tonematch: warning: '{files / 'out.png'}' is left as it is: it no longer describes "
+                                f"the new '{out}' (--report replaces it)"]  # fmt: skip
 
 
 def test_render_refuses_a_stale_settings_file_and_replaces_it_with_overwrite(files, capsys):
