@@ -404,6 +404,8 @@ def test_a_single_bad_mix_exits_2_with_one_line_about_the_audio(files, capsys, c
 @pytest.mark.parametrize(
     "args, needle",
     [
+        (["-o", "{d}/mix.wav"], "would overwrite the mix"),
+        (["-o", "{d}/./mix.wav"], "would overwrite the mix"),
         (["-o", "{d}/o.mp3"], "unsupported extension"),
         (["-o", "{d}/nodir/o.wav"], "does not exist"),
         (["-o", "{d}/o.wav", "--model", "{d}/nonexistent"], "nonexistent"),
