@@ -107,17 +107,24 @@ class OutputPlan:
         self._check_existing()
 
     def _check_not_an_input(self) -> None:
-        ids = [(role, path, identity(path), resolved(path)) for role, path in self.inputs]
+        by_id: dict = {}
+        by_key: dict = {}
+        for role, path in self.inputs:  # indexed: a batch of a thousand mixes checks in a moment
+            ident = identity(path)
+            if ident is not None:
+                by_id.setdefault(ident, (role, path))
+            by_key.setdefault(resolved(path), (role, path))
         for out in self.outputs:
-            out_id, out_key = identity(out.path), resolved(out.path)
-            for role, path, in_id, in_key in ids:
-                same = (out_id is not None and out_id == in_id) or out_key == in_key
-                if same:
-                    spelled = "" if out.path == path else f" (the same file as '{path}')"
-                    raise TonematchError(
-                        f"{out.described()} would overwrite the {role}{spelled}; "
-                        f"an input is never written to: choose another output name"
-                    )
+            out_id = identity(out.path)
+            hit = by_id.get(out_id) if out_id is not None else None
+            hit = hit or by_key.get(resolved(out.path))
+            if hit is not None:
+                role, path = hit
+                spelled = "" if out.path == path else f" (the same file as '{path}')"
+                raise TonematchError(
+                    f"{out.described()} would overwrite the {role}{spelled}; "
+                    f"an input is never written to: choose another output name"
+                )
 
     def _check_no_collisions(self) -> None:
         seen: dict[str, Output] = {}
