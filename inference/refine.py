@@ -73,6 +73,10 @@ NETWORK_WEIGHTS = {"spread": 0.0, "crest": 0.0}
 PULL_BLENDED = 2.0
 
 
+# Where refinement may take a setting, inside the table's range: a reference far wider than the
+# mix (its music, not its mastering) must not drive the side gain to the table's x2.
+BOUNDS = {"width.width": (0.6, 1.6)}
+
 # The tonal move taken from the reference is smoothed over about an octave (the fine bands are
 # 1/6 octave): a reference's narrow peaks are its instruments, a mastering EQ moves broad regions.
 TONE_MOVE_SMOOTHING_BANDS = 7
@@ -154,6 +158,14 @@ class _Problem:
             loss = loss + GAIN_PENALTY * anp.sum(values[self.gains] ** 2)
         return loss
 
+    def unit_bounds(self, key: str) -> tuple[float, float]:
+        """[0, 1] bounds of `key` for the optimiser (BOUNDS, widened to hold the start)."""
+        if key not in BOUNDS:
+            return 0.0, 1.0
+        spec, u0 = TABLE.by_key[key].spec, self.u0[self.keys.index(key)]
+        low, high = (float(np.clip(spec.to_unit(v, self.frames.sample_rate), 0.0, 1.0)) for v in BOUNDS[key])
+        return min(low, u0), max(high, u0)
+
     def value_and_grad(self, u: np.ndarray) -> tuple[float, np.ndarray]:
         value, grad = autograd.value_and_grad(self.loss)(np.asarray(u, dtype=np.float64))
         return float(value), np.asarray(grad, dtype=np.float64)
@@ -213,7 +225,7 @@ def optimise(
             problem.u0,
             jac=True,
             method="L-BFGS-B",
-            bounds=[(0.0, 1.0)] * len(keys),
+            bounds=[problem.unit_bounds(k) for k in keys],
             options={"maxiter": int(steps), "maxfun": MAX_EVALUATIONS_PER_STEP * int(steps)},
         )
     return problem.settings_at(result.x)
