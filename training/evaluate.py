@@ -23,7 +23,8 @@ comparison on the cases whose target was heavily compressed (static gain reducti
 With --chain foreign the targets and references are mastered by the evaluation-only foreign
 family instead (training/foreign: linear-phase EQ, feedback RMS compressor, soft clipper, another
 limiter design; one random draw per case), which the network never saw in training; its heavy
-subset: the foreign compressor's gain reduction reached 6 dB in the target's render.
+subset: the foreign compressor's gain reduction was at least 6 dB for 5 % of the target's render
+(the 95th percentile of its gain-reduction trace: a transient's overshoot alone does not count).
 
 --follow runs the follow evaluation instead (training/follow.py): does the output move when the
 reference's mastering moves? --option KEY=VALUE passes a `match` option (tonematch.inference.
@@ -164,8 +165,8 @@ def make_cases(
     (segment B of the case's track) or 'other-track' (a segment of another track); the input,
     target and draw of case i do not depend on it. chain: 'project' (the chain draw of
     chain_config; settings is a Settings) or 'foreign' (training/foreign; settings is a
-    ForeignSettings, reduction_db the foreign compressor's deepest gain reduction in the target's
-    render); the input and reference segments do not depend on it."""
+    ForeignSettings, reduction_db the 95th percentile of the foreign compressor's gain reduction
+    over the target's render); the input and reference segments do not depend on it."""
     if reference not in REFERENCES:
         raise TonematchError(f"unknown reference kind '{reference}' (one of: {', '.join(REFERENCES)})")
     if chain not in CHAINS:
@@ -193,7 +194,7 @@ def make_cases(
             settings = foreign_settings(seed, i)
             target, rendered = ForeignMaster(settings).render(clean, sample_rate)
             reference_audio = ForeignMaster(settings).apply(ref_source, sample_rate)
-            reduction = rendered["compressor_max_db"]
+            reduction = rendered["compressor_p95_db"]
         cases.append(
             {
                 "input": item["input"].numpy(),
@@ -411,7 +412,8 @@ def report(results: dict, notes: list[str], args) -> str:
     body = table(results.get("all", {}))
     if results.get("heavy"):
         what = (
-            f"the foreign compressor's gain reduction reached {HEAVY_GR_DB:g} dB in the target's render"
+            f"the foreign compressor's gain reduction was at least {HEAVY_GR_DB:g} dB for 5 % of the target's "
+            "render (its 95th percentile)"
             if foreign
             else f"static gain reduction >= {HEAVY_GR_DB:g} dB at the clip's peak"
         )

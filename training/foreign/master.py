@@ -101,7 +101,8 @@ class ForeignMaster:
         return self.render(audio, sample_rate)[0]
 
     def render(self, audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, dict]:
-        """(output, report): the report has the compressor's gain reduction (max and mean, dB),
+        """(output, report): the report has the compressor's gain reduction (max, mean and 95th
+        percentile over the clip, dB),
         the gain into the clipper (gain_db), the limiter's deepest reduction and the output's
         loudness."""
         s = self.settings
@@ -129,6 +130,7 @@ class ForeignMaster:
             "stage_db": stage_db,
             "compressor_max_db": float(reduction.max()) if reduction.size else 0.0,
             "compressor_mean_db": float(reduction.mean()) if reduction.size else 0.0,
+            "compressor_p95_db": float(np.percentile(reduction, 95)) if reduction.size else 0.0,
             "gain_db": gain_db,
             "limiter_max_db": limiter_db,
             "lufs": lufs,
@@ -226,7 +228,7 @@ def draw(rng: np.random.Generator | int) -> ForeignSettings:
         bell_db=normal(2.0, 6.0),
         bell_hz=loguniform(200.0, 5000.0),
         bell_octaves=float(rng.uniform(0.7, 2.5)),
-        comp_threshold_db=float(rng.uniform(-28.0, -14.0)),
+        comp_threshold_db=float(rng.uniform(-32.0, -16.0)),
         comp_ratio=loguniform(1.3, 6.0),
         comp_attack_ms=loguniform(1.0, 40.0),
         comp_release_ms=loguniform(60.0, 500.0),
