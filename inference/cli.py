@@ -186,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_style import add_style_parsers
 
     add_style_parsers(sub, common)
+    from .studio.command import add_studio_parser
+
+    add_studio_parser(sub, common)
     return parser
 
 

@@ -1,0 +1,51 @@
+"""`tonematch studio` on the command line, without serving: the studio extra's absence is one
+line naming what to install, the target is a reference or a style (one of them), and a port in
+use is one error line."""
+
+from __future__ import annotations
+
+import socket
+import sys
+
+import pytest
+
+from tonematch.inference.cli import main
+from tonematch.inference.studio import command
+
+
+def test_without_the_studio_extra_it_says_what_to_install(monkeypatch, capsys, example_mix, example_reference):
+    monkeypatch.setitem(sys.modules, "starlette", None)  # import starlette -> ImportError
+    assert main(["studio", str(example_mix), "-r", str(example_reference), "--no-browser"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"tonematch: error: {command.EXTRA_MISSING}"
+
+
+def test_a_reference_or_a_style_not_both(capsys, example_mix, example_reference):
+    with pytest.raises(SystemExit) as e:
+        main(["studio", str(example_mix)])
+    assert e.value.code == 2 and "--reference" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["studio", str(example_mix), "-r", str(example_reference), "--style", "s.tmstyle"])
+    assert e.value.code == 2 and "not allowed with" in capsys.readouterr().err
+
+
+def test_a_port_in_use_is_one_line():
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        with pytest.raises(Exception, match=r"cannot listen on 127\.0\.0\.1 port \d+"):
+            command.bind("127.0.0.1", taken.getsockname()[1])
+    finally:
+        taken.close()
+    free = command.bind("127.0.0.1", 0)
+    assert free.getsockname()[0] == "127.0.0.1"
+    free.close()
+
+
+def test_the_url_names_the_loopback_address_and_the_token():
+    assert command.url_for("127.0.0.1", 8765, "T") == "http://127.0.0.1:8765/?token=T"
+    assert command.url_for("0.0.0.0", 8765, "T") == "http://127.0.0.1:8765/?token=T"
+    assert command.url_for("::1", 8765, "T") == "http://[::1]:8765/?token=T"
+    assert command._loopback("127.0.0.1") and command._loopback("::1") and command._loopback("localhost")
+    assert not command._loopback("0.0.0.0") and not command._loopback("192.168.1.4")
