@@ -1,9 +1,11 @@
 """`--report`: one picture of what a master did (OUT.png beside the output).
 
 Six panels, readable at a glance: the EQ curve; long-term spectra of mix, output and reference;
-the compressor's static curve over the range of levels it saw; gain reduction over time on the
-analysed excerpts; loudness and true peak before and after (with the reference's); the settings
-in words. matplotlib is imported here only, with the non-interactive Agg backend.
+the compressor's static curve over the range of levels it saw; the compressor's and the limiter's
+gain reduction on the analysed excerpts, where they lie in the mix; loudness and true peak of mix,
+output and reference, each with its number; the settings in words. matplotlib is imported here
+only, with the non-interactive Agg backend. `gain_reduction` (the traces, read off the exact
+renderer) is shared with the studio's page.
 """
 
 from __future__ import annotations
@@ -30,6 +32,54 @@ def _spectrum_db(r: character.Rendered, frames: character.Frames) -> np.ndarray:
     return character.plain(character.measure(r, frames))["tone"]
 
 
+def _ratio_db(num: np.ndarray, den: np.ndarray, hop: int) -> np.ndarray:
+    """20 log10 |num / den| per stretch of `hop` samples, at the sample (and channel) where |den|
+    is largest in that stretch (0 where it is silent)."""
+    channel = np.abs(den).argmax(axis=0)
+    cols = np.arange(den.shape[1])
+    d = den[channel, cols].astype(np.float64)
+    u = num[channel, cols].astype(np.float64)
+    n = len(d)
+    m = np.pad(np.abs(d), (0, (-n) % hop)).reshape(-1, hop)
+    at = np.minimum(m.argmax(axis=1) + np.arange(m.shape[0]) * hop, n - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.abs(u[at]) / np.abs(d[at])
+    return np.where(np.abs(d[at]) > 1e-6, 20.0 * np.log10(np.maximum(ratio, 1e-10)), 0.0)
+
+
+def gain_reduction(source, settings: Settings, gain_db: float, hop: int, skip: int = 0, master=None, live=None):
+    """The compressor's and the limiter's gain change over `source[:, skip:]` ([C, T] float32, the
+    first `skip` samples a pre-roll), in dB (<= 0), one value per stretch of `hop` samples, read
+    off the exact renderer's own signals: the compressor and the width act on every channel
+    alike, so the pre-limiter signal with the compressor over the one without is the compressor's
+    gain sample by sample (less its make-up); the master over the pre-limiter signal times the
+    gain into the limiter (`gain_db`: the whole file's) is the limiter's. `master`: that region
+    of the master where it is at hand, else the limiter runs here at `gain_db`. Each stretch is
+    read at its loudest sample. None for a stage that is off; None in all when `live()` turns
+    False between the renders."""
+    from tonematch.models.chain.exact import ExactRenderer, render_array
+
+    s, sr = settings, settings.sample_rate
+    out = {"compressor": None, "limiter": None}
+    if not (s.enabled("compressor") or s.enabled("limiter")):
+        return out
+    open_ = Settings(s.values, sr, s.bypass | {"limiter", "loudness"})
+    pre = render_array(source, open_, sr)
+    if live is not None and not live():
+        return None
+    if s.enabled("compressor"):
+        before = render_array(source, Settings(s.values, sr, open_.bypass | {"compressor"}), sr)
+        gain = _ratio_db(pre[:, skip:], before[:, skip:], hop) - s.values["compressor.makeup_db"]
+        out["compressor"] = np.minimum(gain, 0.0)
+    if s.enabled("limiter"):
+        if master is None:  # the renderer's own limiter stage, at the whole file's gain
+            limited = ExactRenderer(s, sr, pre.shape[0])._limited(iter([pre]), gain_db)
+            master = np.concatenate(list(limited), axis=1)[:, skip:]
+        scaled = pre[:, skip:] * np.float32(10.0 ** (gain_db / 20.0))
+        out["limiter"] = np.minimum(_ratio_db(master, scaled, hop), 0.0)
+    return out
+
+
 def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
     """Write the PNG atomically. `mix`: match.Analysis; `target`: match.Target; `summary`: from
     master.master_file (output loudness and true peak)."""
@@ -47,10 +97,9 @@ def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
     ref_r = character.neutral(ref_frames)
     mix_r = character.neutral(frames)
 
-    fig, axes = plt.subplots(3, 2, figsize=(13, 11))
-    fig.suptitle(
-        f"tonematch: {os.path.basename(summary['input'])} -> {os.path.basename(summary['output'])}", fontsize=13
-    )
+    fig, axes = plt.subplots(3, 2, figsize=(13, 11.5))
+    matched_to = target.name if target.name.startswith("style ") else f"reference {target.name}"
+    fig.suptitle(f"tonematch: {summary['input']} -> {summary['output']}\nmatched to {matched_to}", fontsize=12)
     freqs = np.geomspace(20.0, min(20000.0, 0.49 * sr), 400)
 
     ax = axes[0, 0]
@@ -100,60 +149,115 @@ def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
     ax.grid(True, alpha=0.3)
 
     ax = axes[1, 1]
-    gr = np.asarray(out.gain_reduction_db)
-    t = np.arange(gr.size) * frames.hop_s
-    ax.plot(t, gr.ravel(), color=_COLOURS["output"], lw=1)
-    for k in range(1, gr.shape[0]):
-        ax.axvline(k * gr.shape[1] * frames.hop_s, color="k", lw=0.5, alpha=0.4)
-    ax.set(
-        title="compressor gain reduction over the analysed excerpts",
-        xlabel="s (excerpts end to end)",
-        ylabel="dB",
-        ylim=(min(-1.0, float(gr.min()) * 1.1), 0.5),
-    )
-    ax.grid(True, alpha=0.3)
+    _gain_reduction_panel(ax, mix, settings, summary)
 
     ax = axes[2, 0]
-    names = ["mix", "output", "reference"]
-    lufs = [summary.get("input_lufs"), summary.get("output_lufs"), target.lufs]
-    tps = [summary.get("input_true_peak_dbtp"), summary.get("output_true_peak_dbtp"), target.true_peak_dbtp]
-    x = np.arange(3)
-    bars = ax.bar(
-        x - 0.2,
-        [val if val is not None else -70 for val in lufs],
-        0.4,
-        label="integrated LUFS",
-        color=[_COLOURS[n] for n in names],
-    )
-    ax2 = ax.twinx()
-    ax2.plot(x + 0.2, tps, "kD", label="true peak dBTP")
-    ax2.axhline(v["limiter.ceiling_dbtp"], color="k", ls=":", lw=1, label="ceiling")
-    for b, val in zip(bars, lufs):
-        if val is not None:
-            ax.annotate(f"{val:.1f}", (b.get_x() + b.get_width() / 2, val), ha="center", va="top", color="white")
-    for xi, val in zip(x, tps):
-        ax2.annotate(f"{val:+.1f}", (xi + 0.2, val), textcoords="offset points", xytext=(0, 6), ha="center")
-    ax.set_xticks(x, names)
-    ax.set(
-        title="loudness and true peak", ylabel="LUFS", ylim=(min(-40, min(l_ for l_ in lufs if l_ is not None) - 3), 0)
-    )
-    ax2.set(ylabel="dBTP", ylim=(-24, 3))
-    ax.legend(loc="lower left")
-    ax2.legend(loc="lower right")
+    _levels_panel(ax, summary, target, v["limiter.ceiling_dbtp"] if settings.enabled("limiter") else None)
 
     ax = axes[2, 1]
     ax.axis("off")
     lines = []
     for line in explain.describe(settings, summary):
         head, _, rest = line.partition(": ")
-        parts = rest.split(", ") if head == "EQ" else [rest]
+        parts = rest.split(", ") if head == "EQ" else _wrapped(rest.split(", "), 66 - len(head))
         lines.append(f"{head}: {parts[0]}")
         lines += [" " * (len(head) + 2) + part for part in parts[1:]]
-    ax.set_title("settings (OUT.json)")
+    named = summary.get("settings_path")
+    ax.set_title(f"settings ({os.path.basename(named)})" if named else "settings")
     ax.text(0.0, 1.0, "\n".join(lines), va="top", family="monospace", fontsize=9.5, transform=ax.transAxes)
 
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     try:
         write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=90))
     finally:
         plt.close(fig)
+
+
+def _wrapped(parts: list[str], width: int) -> list[str]:
+    """Comma-separated parts joined into lines of at most `width` characters (a part stays whole)."""
+    lines = [parts[0]]
+    for part in parts[1:]:
+        if len(lines[-1]) + 2 + len(part) <= width:
+            lines[-1] += ", " + part
+        else:
+            lines[-1] += ","
+            lines.append(part)
+    return lines
+
+
+def _gain_reduction_panel(ax, mix, settings: Settings, summary: dict) -> None:
+    """Compressor and limiter gain reduction on each analysed excerpt, drawn where the excerpt
+    lies in the mix (excerpts of a short mix overlap; each starts from rest)."""
+    from tonematch.models.excerpts import excerpt_starts
+
+    sr = settings.sample_rate
+    clips = np.asarray(mix.clips)
+    length = clips.shape[-1]
+    frames = int(summary.get("frames") or length * clips.shape[0])
+    starts = excerpt_starts(frames, length, clips.shape[0])
+    if len(starts) != clips.shape[0]:  # not the layout analyse_file made: end to end
+        starts = [k * length for k in range(clips.shape[0])]
+    gain_db = float(summary.get("report", {}).get("gain_db", 0.0)) if settings.enabled("loudness") else 0.0
+    hop = max(1, int(0.01 * sr))
+    colours = {"compressor": "#ff9f1c", "limiter": _COLOURS["output"]}
+    lowest, drawn = 0.0, set()
+    for start, clip in zip(starts, clips):
+        traces = gain_reduction(clip, settings, gain_db, hop)
+        for stage in ("compressor", "limiter"):
+            g = traces[stage]
+            if g is None:
+                continue
+            t = (start + np.arange(g.size) * hop) / sr
+            label = stage if stage not in drawn else None
+            if stage == "compressor":
+                ax.fill_between(t, g, 0.0, color=colours[stage], alpha=0.45, lw=0, label=label)
+            else:
+                ax.plot(t, g, color=colours[stage], lw=1, label=label)
+            drawn.add(stage)
+            lowest = min(lowest, float(g.min()))
+    for start in starts[1:]:
+        ax.axvline(start / sr, color="k", lw=0.5, alpha=0.25)
+    ax.set(
+        title="gain reduction on the analysed excerpts (compressor, limiter)",
+        xlabel="s (where each excerpt lies in the mix)",
+        ylabel="dB",
+        xlim=(0, frames / sr),
+        ylim=(min(-1.0, lowest * 1.1), 0.5),
+    )
+    if drawn:
+        ax.legend(loc="lower left")
+    else:
+        ax.text(0.5, 0.5, "compressor and limiter off", ha="center", transform=ax.transAxes)
+    ax.grid(True, alpha=0.3)
+
+
+def _levels_panel(ax, summary: dict, target, ceiling) -> None:
+    """Integrated loudness (LUFS, left axis) and true peak (dBTP, right axis) of mix, output and
+    reference, as two groups of bars, each with its number; the ceiling spans the peaks only."""
+    names = ["mix", "output", "reference"]
+    lufs = [summary.get("input_lufs"), summary.get("output_lufs"), target.lufs]
+    tps = [summary.get("input_true_peak_dbtp"), summary.get("output_true_peak_dbtp"), target.true_peak_dbtp]
+    colours = [_COLOURS[n] for n in names]
+    floor = min(-40.0, min((v for v in lufs if v is not None), default=-40.0) - 6.0)
+    x_l, x_t = np.arange(3), np.arange(3) + 4.0
+    heights = [(v if v is not None else floor) - floor for v in lufs]
+    ax.bar(x_l, heights, 0.7, bottom=floor, color=colours)
+    for x, v, h in zip(x_l, lufs, heights):
+        ax.annotate("-" if v is None else f"{v:.1f}", (x, floor + h), xytext=(0, 3), textcoords="offset points",
+                    ha="center", va="bottom", fontsize=9)  # fmt: skip
+    ax.set(ylabel="integrated loudness (LUFS)", ylim=(floor, 0.0), xlim=(-0.6, 6.6))
+    ax2 = ax.twinx()
+    tp_floor = min(-24.0, min(v for v in tps if v is not None) - 6.0)
+    top = max(3.0, max(tps) + 3.0)
+    ax2.bar(x_t, [v - tp_floor for v in tps], 0.7, bottom=tp_floor, color=colours, alpha=0.55, hatch="//")
+    for x, v in zip(x_t, tps):
+        ax2.annotate(f"{round(v, 1) + 0.0:+.1f}", (x, v), xytext=(0, 3), textcoords="offset points",
+                     ha="center", va="bottom", fontsize=9)  # fmt: skip
+    if ceiling is not None:
+        ax2.hlines(ceiling, 3.4, 6.6, colors="k", linestyles=":", lw=1.2)
+        ax2.annotate(f"ceiling {ceiling:.1f}", (3.4, ceiling), xytext=(1, 3), textcoords="offset points",
+                     ha="left", va="bottom", fontsize=8)  # fmt: skip
+    ax2.set(ylabel="true peak (dBTP)", ylim=(tp_floor, top))
+    ax.set_xticks(list(x_l) + list(x_t), names + names, fontsize=9)
+    ax.axvline(3.0, color="k", lw=0.6, alpha=0.4)
+    ax.set_title("loudness (left, LUFS) and true peak (right, dBTP)")
