@@ -37,6 +37,7 @@ import numpy as np
 
 from tonematch.data import audio
 from tonematch.data.errors import TonematchError
+from tonematch.data.resample import resampled_frames
 from tonematch.models.chain import TABLE
 from tonematch.models.chain.settings import Settings
 from tonematch.models.measure import loudness as bs1770
@@ -160,9 +161,9 @@ class Region:
 
 @dataclass
 class Preview:
-    """A rendered region. `master` is the region of the master; `pre` and `pre_dry` the
-    pre-limiter signal with and without the compressor (for the gain-reduction traces), made on
-    first request; `gain_db` the gain into the limiter."""
+    """A rendered region: `master` the region of the master (float, before any dither), `gain_db`
+    the gain into the limiter, `exact` whether these are the samples export writes (cut from a
+    whole-file render, or the region is the whole file), `readouts` made on first request."""
 
     serial: int
     version: int
@@ -302,14 +303,9 @@ class Studio:
         if self.reference_path is not None:
             for role, path in model_inputs(options.model):
                 plan.add_input(path, role)
-        for what, path in (("master", self.out_path),) + tuple(
-            (w, p)
-            for w, p in (
-                ("settings", mastering.settings_path(self.out_path)),
-                ("report", mastering.report_path(self.out_path)),
-            )
-        ):
-            plan.add_output(path, what)
+        plan.add_output(self.out_path, "master")
+        plan.add_output(mastering.settings_path(self.out_path), "settings")
+        plan.add_output(mastering.report_path(self.out_path), "report")
         plan.check()
 
     def _load_reference(self, region_s: float) -> None:
@@ -326,7 +322,11 @@ class Studio:
         s = scan(self.reference_path, info.frames, info.sample_rate, info.channels, scale, bins=8)
         length = int(min(region_s, info.frames / info.sample_rate) * info.sample_rate)
         start = loudest_start(s.powers, info.frames, length, info.sample_rate)
-        x = audio.read_segment(self.reference_path, start, length, sample_rate=self.sample_rate)
+        # read at the mix's rate (positions at that rate), so the three play side by side
+        total = resampled_frames(info.frames, info.sample_rate, self.sample_rate)
+        at = min(round(start * self.sample_rate / info.sample_rate), total - 1)
+        n = min(round(length * self.sample_rate / info.sample_rate), total - at)
+        x = audio.read_segment(self.reference_path, at, n, sample_rate=self.sample_rate)
         if scale != 1.0:
             x = x * np.float32(scale)
         if x.shape[0] != self.channels:
@@ -684,31 +684,16 @@ class Studio:
         return out
 
     def _gain_reduction(self, p: Preview, source: np.ndarray, region: Region, live=lambda: True) -> dict | None:
-        """The compressor's and the limiter's gain change over the region, in dB (<= 0), one
-        value per stretch of GR_POINTS: read off the exact renderer's own signals. The compressor
-        and the width act on every channel alike, so (pre-limiter with compressor) / (without)
-        is the compressor's gain sample by sample; (master) / (pre-limiter x gain into the
-        limiter) the limiter's. Each stretch reads it at its loudest sample."""
-        from tonematch.models.chain.exact import render_array
+        """The compressor's and the limiter's gain change over the region (report.gain_reduction,
+        the report's traces), GR_POINTS values, the pre-roll rendered first."""
+        from ..report import gain_reduction
 
-        s = p.settings
-        n = region.frames
-        hop = max(1, -(-n // GR_POINTS))
-        out = {"hop_s": hop / self.sample_rate, "compressor": None, "limiter": None}
-        if not (s.enabled("compressor") or s.enabled("limiter")):
-            return out
-        open_ = Settings(s.values, s.sample_rate, s.bypass | {"limiter", "loudness"}, {})
-        pre = render_array(source, open_, self.sample_rate)[:, region.preroll :]
-        if not live():
+        hop = max(1, -(-region.frames // GR_POINTS))
+        traces = gain_reduction(source, p.settings, p.gain_db, hop, skip=region.preroll, master=p.master, live=live)
+        if traces is None:
             return None
-        if s.enabled("compressor"):
-            dry = Settings(s.values, s.sample_rate, open_.bypass | {"compressor"}, {})
-            before = render_array(source, dry, self.sample_rate)[:, region.preroll :]
-            g = _ratio_db(pre, before, hop) - s.values["compressor.makeup_db"]
-            out["compressor"] = _list(np.minimum(g, 0.0))
-        if s.enabled("limiter"):
-            scaled = pre * np.float32(10.0 ** (p.gain_db / 20.0))
-            out["limiter"] = _list(np.minimum(_ratio_db(p.master, scaled, hop), 0.0))
+        out = {"hop_s": hop / self.sample_rate}
+        out.update({k: None if v is None else _list(v) for k, v in traces.items()})
         return out
 
     # -- export ----------------------------------------------------------------------------------
@@ -813,25 +798,6 @@ class Studio:
 
 def _list(x, digits: int = 2) -> list:
     return [None if not math.isfinite(v) else round(float(v), digits) for v in np.asarray(x).ravel()]
-
-
-def _ratio_db(num: np.ndarray, den: np.ndarray, hop: int) -> np.ndarray:
-    """20 log10 |num / den| per stretch of `hop` samples, at the sample (and channel) where |den|
-    is largest in that stretch."""
-    level = np.abs(den)
-    channel = level.argmax(axis=0)
-    cols = np.arange(den.shape[1])
-    d = den[channel, cols].astype(np.float64)
-    u = num[channel, cols].astype(np.float64)
-    m = np.abs(d)
-    n = len(m)
-    pad = (-n) % hop
-    m = np.pad(m, (0, pad)).reshape(-1, hop)
-    at = m.argmax(axis=1) + np.arange(m.shape[0]) * hop
-    at = np.minimum(at, n - 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = np.abs(u[at]) / np.abs(d[at])
-    return np.where(np.abs(d[at]) > 1e-6, 20.0 * np.log10(np.maximum(r, 1e-10)), 0.0)
 
 
 def eq_curve(settings: Settings) -> dict:

@@ -86,11 +86,11 @@
   function fmt(p, v) {
     switch (p.unit) {
       case "Hz": return v >= 1000 ? `${(v / 1000).toFixed(v >= 10000 ? 1 : 2)} kHz` : `${v.toFixed(v < 100 ? 1 : 0)} Hz`;
-      case "dB": return `${v >= 0 ? "+" : "−"}${Math.abs(v).toFixed(1)} dB`;
+      case "dB": return `${fmtDb(v)} dB`;
       case "ms": return `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ms`;
       case ":1": return `${v.toFixed(v < 10 ? 2 : 1)}:1`;
-      case "LUFS": return `${v.toFixed(1)} LUFS`;
-      case "dBTP": return `${v.toFixed(1)} dBTP`;
+      case "LUFS": return `${num(v)} LUFS`;
+      case "dBTP": return `${num(v)} dBTP`;
       default: return p.name === "q" ? `Q ${v.toFixed(2)}` : v.toFixed(2);
     }
   }
@@ -102,7 +102,15 @@
     const x = k ? v * 1000 : v;
     return Math.min(p.high, Math.max(p.low, x));
   }
-  const fmtDb = (v, digits = 1) => (v === null || v === undefined ? "–" : `${v >= 0 ? "+" : "−"}${Math.abs(v).toFixed(digits)}`);
+  // numbers as an engineer reads them: a real minus sign, no "−0.0"
+  const num = (v, digits = 1) => {
+    if (v === null || v === undefined) return "–";
+    const r = Number(v.toFixed(digits)); return `${r < 0 ? "−" : ""}${Math.abs(r).toFixed(digits)}`;
+  };
+  const fmtDb = (v, digits = 1) => {
+    if (v === null || v === undefined) return "–";
+    const r = Number(v.toFixed(digits)); return `${r < 0 ? "−" : "+"}${Math.abs(r).toFixed(digits)}`;
+  };
   const fmtTime = (s) => { const m = Math.floor(s / 60); const r = s - 60 * m; return `${m}:${r < 10 ? "0" : ""}${r.toFixed(1)}`; };
 
   // -- audio ------------------------------------------------------------------------------------
@@ -254,7 +262,7 @@
     for (let v = Math.ceil(lo / step) * step; v <= hi; v += step) {
       const yy = Math.round(y(v)) + 0.5;
       g.strokeStyle = v === 0 ? "#4a525b" : "#262b30"; g.beginPath(); g.moveTo(x0, yy); g.lineTo(x0 + w, yy); g.stroke();
-      g.fillText(`${v > 0 ? "+" : ""}${v}${unit || ""}`, 2, yy < 12 ? yy + 10 : yy - 2);
+      if (yy > 10) g.fillText(`${v > 0 ? "+" : v < 0 ? "−" : ""}${Math.abs(v)}${unit || ""}`, 2, yy - 2);
     }
   }
 
@@ -382,10 +390,10 @@
       const { g, w, h } = canvas("eq");
       const c = curve || (S.readouts && S.readouts.eq); if (!c) return;
       const lo = 20, hi = c.hz[c.hz.length - 1];
-      const maxAbs = Math.max(12, ...c.db.map((v) => Math.abs(v || 0) + 2));
+      const maxAbs = Math.max(12, ...c.db.map((v) => Math.abs(v || 0) + 1));
       const range = Math.ceil(maxAbs / 6) * 6;
       const x0 = 30, y = (v) => h / 2 - (v / range) * (h / 2 - 8);
-      dbGrid(g, x0, w - x0, y, -range, range, range > 12 ? 6 : 3, "");
+      dbGrid(g, x0, w - x0, y, -range, range, 6, "");
       freqGrid(g, lo, hi, x0, 0, w - x0, h);
       g.beginPath();
       c.hz.forEach((f, i) => { const xx = logX(f, lo, hi, x0, w - x0), yy = y(c.db[i] || 0); if (i) g.lineTo(xx, yy); else g.moveTo(xx, yy); });
@@ -411,11 +419,11 @@
       const m = p.metrics; const ceil = getVal(S.settings, "limiter.ceiling_dbtp");
       const cols = SOURCES.filter((k) => m[k]);
       const rows = [
-        ["Loudness", "LUFS", (x) => (x.lufs === null ? "–" : x.lufs.toFixed(1))],
+        ["Loudness", "LUFS", (x) => num(x.lufs)],
         ["True peak", "dBTP", (x) => fmtDb(x.true_peak_dbtp)],
-        ["Crest (peak/RMS)", "dB", (x) => (x.crest_db === null ? "–" : x.crest_db.toFixed(1))],
-        ["Side / mid", "dB", (x) => (x.side_mid_db === null ? "mono" : x.side_mid_db.toFixed(1))],
-        ["Correlation", "", (x) => (x.correlation === null ? "–" : x.correlation.toFixed(2))],
+        ["Crest (peak/RMS)", "dB", (x) => num(x.crest_db)],
+        ["Side / mid", "dB", (x) => (x.side_mid_db === null ? "mono" : num(x.side_mid_db))],
+        ["Correlation", "", (x) => num(x.correlation, 2)],
       ];
       let html = `<tr><th></th><th></th>${cols.map((k) => `<th class="${k}">${k === "reference" ? (S.hasReference ? "reference" : "") : k}</th>`).join("")}</tr>`;
       for (const [name, unit, f] of rows) {
@@ -426,12 +434,12 @@
       }
       $("meters").innerHTML = html;
       $("describe").textContent = p.describe.join("\n") + (p.warnings.length ? "\n\nwarnings:\n" + p.warnings.join("\n") : "");
-      $("matchlevel").textContent = `(${p.levels.match_lufs.toFixed(1)} LUFS)`;
+      $("matchlevel").textContent = `(${num(p.levels.match_lufs)} LUFS)`;
     },
     whole(st) {
       const w = st && st.whole;
       $("whole").textContent = w && w.lufs !== null
-        ? `Whole master (what export writes): ${w.lufs.toFixed(1)} LUFS integrated, ${fmtDb(w.true_peak_dbtp)} dBTP true peak`
+        ? `Whole master (what export writes): ${num(w.lufs)} LUFS integrated, ${fmtDb(w.true_peak_dbtp)} dBTP true peak`
         : "Whole master: measuring…";
     },
     status() {
@@ -717,7 +725,7 @@
       S.busyExport = true; const b = $("export"); b.disabled = true; b.textContent = "Exporting…";
       try {
         const r = await (await api("POST", "/api/export")).json();
-        message(`Exported the whole file (${r.lufs === null ? "–" : r.lufs.toFixed(1)} LUFS, ${fmtDb(r.true_peak_dbtp)} dBTP) in ${r.seconds.toFixed(1)} s:\n  ${r.audio}\n  ${r.settings}\n  ${r.report}` + (r.warnings.length ? "\nwarnings: " + r.warnings.join("; ") : ""), true);
+        message(`Exported the whole file (${num(r.lufs)} LUFS, ${fmtDb(r.true_peak_dbtp)} dBTP) in ${r.seconds.toFixed(1)} s:\n  ${r.audio}\n  ${r.settings}\n  ${r.report}` + (r.warnings.length ? "\nwarnings: " + r.warnings.join("; ") : ""), true);
         document.body.dataset.exported = r.audio;
       } catch (e) { fail(e); }
       S.busyExport = false; b.disabled = false; b.textContent = "Export";
