@@ -94,12 +94,12 @@ def test_a_copy_of_the_reference_tilt_follows_and_ignoring_it_does_not():
 def test_descriptors_read_what_they_name():
     x = music_like(2.0, SR, seed=2)
     d = follow.describe(x, SR)
-    assert set(d) == {"tilt", "shape", "width", "plr", "crest", "lufs"}
+    assert set(d) == {"tilt", "shape", "width", "plr", "crest", "spread", "lufs"}
     shape = d["shape"]
     assert shape.ndim == 1 and abs(shape.mean()) < 1e-9 and np.isfinite(shape).all()
     louder = follow.describe(2.0 * x, SR)
     assert louder["lufs"] - d["lufs"] == pytest.approx(6.02, abs=0.01)
-    for key in ("tilt", "width", "plr", "crest"):
+    for key in ("tilt", "width", "plr", "crest", "spread"):
         assert follow.error(louder, d, key) < 1e-3  # level is not tone, width or density
     assert follow.error(louder, d, "shape") < 1e-3
 
@@ -124,3 +124,13 @@ def test_the_follow_command_runs_on_a_synthetic_folder(tmp_path):
     # errors: the same three methods, every column finite
     error_rows = [line for line in tables[4:] if not line.startswith("| method")]
     assert len(error_rows) == 3 and "nan" not in " ".join(error_rows)
+
+
+def test_loudness_spread_reads_macro_dynamics():
+    noise = np.random.default_rng(4).standard_normal((2, 6 * SR)).astype(np.float32)
+    steady = 0.05 * noise
+    assert metrics.momentary_spread_lu(steady, SR) < 1.0
+    stepped = steady.copy()
+    stepped[:, : 3 * SR] *= 10.0  # 20 dB louder for half the clip
+    assert metrics.momentary_spread_lu(stepped, SR) == pytest.approx(20.0, abs=1.0)
+    assert metrics.momentary_spread_lu(np.zeros((2, SR), np.float32), SR) == 0.0

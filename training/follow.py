@@ -19,6 +19,9 @@ Descriptors of every output, ideal and reference (training/metrics.py over the s
   width    side / mid energy (dB)
   PLR      true peak (dBTP) minus integrated loudness (LUFS)
   crest    sample peak over RMS (dB)
+  spread   momentary (400 ms) loudness, 95th minus 10th percentile (LU): the compressor's macro-
+           dynamics, which PLR and crest do not see apart once a limiter sets the peaks (and
+           `match` takes its ceiling from the reference's true peak where that is lower)
   LUFS     integrated loudness
 
 Follow slope of a descriptor on an axis: over the mixes and that axis's variants, with changes
@@ -46,7 +49,7 @@ from .evaluate import CaseFailed, Method, build_methods, case_dataset, held_out,
 
 AXIS_DESCRIPTORS = {  # axis -> the descriptors whose follow slope it reports
     "tone": ("tilt", "shape"),
-    "dynamics": ("plr", "crest"),
+    "dynamics": ("plr", "crest", "spread"),
     "width": ("width",),
     "loudness": ("lufs",),
 }
@@ -56,6 +59,7 @@ DESCRIPTORS = (  # key, header, unit of the error
     ("width", "side/mid", "dB"),
     ("plr", "PLR", "dB"),
     ("crest", "crest", "dB"),
+    ("spread", "loudness spread", "LU"),
     ("lufs", "LUFS", "LU"),
 )
 FOLLOW_STREAM = 0xF011  # mixed into the seed for the base masterings
@@ -71,6 +75,7 @@ def describe(x: np.ndarray, sample_rate: int) -> dict:
         "width": metrics.side_mid_db(x),
         "plr": metrics.plr_db(x, sample_rate),
         "crest": metrics.crest_db(x),
+        "spread": metrics.momentary_spread_lu(x, sample_rate),
         "lufs": metrics.lufs(x, sample_rate),
     }
 

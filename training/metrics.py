@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from tonematch.inference.quality import crest_db, lufs  # one floored BS.1770 reading and crest factor
-from tonematch.models.measure import dynamics, spectrum, stereo, truepeak
+from tonematch.models.measure import dynamics, loudness, spectrum, stereo, truepeak
 
 _FLOOR = 1e-10  # -100 dB: silence stays finite
 FLOOR_DB = -100.0
@@ -124,3 +124,13 @@ def side_mid_db(x: np.ndarray) -> float:
 def plr_db(x: np.ndarray, sample_rate: int) -> float:
     """Peak-to-loudness ratio: true peak (dBTP) minus integrated loudness (LUFS)."""
     return true_peak_dbtp(x) - lufs(x, sample_rate)
+
+
+def momentary_spread_lu(x: np.ndarray, sample_rate: int) -> float:
+    """Macro-dynamics that the last limiter does not set: the spread (95th - 10th percentile, LU)
+    of the 400 ms momentary loudness over the blocks above -70 LUFS (measure.dynamics's
+    loudness_spread on the momentary series); 0 for silence."""
+    meter = loudness.LoudnessMeter(sample_rate, np.atleast_2d(x).shape[0])
+    meter.add(np.atleast_2d(x))
+    value = dynamics.loudness_spread(meter.momentary())
+    return 0.0 if value is None else value
