@@ -296,3 +296,23 @@ def test_the_exact_preview_holds_the_samples_render_writes(long_studio, tmp_path
     r = s.region
     rendered = audio.read_segment(out, r.start, r.frames)
     assert np.array_equal(rendered, exact.master)
+
+
+def test_a_style_studio_has_no_reference_audio_and_aims_at_the_styles_target(tmp_path, capsys, example_mix):
+    style = tmp_path / "mine.tmstyle"
+    refs = str(example_mix.parent / "reference.flac")
+    assert main(["style", "from-references", refs, "-o", str(style)]) == 0
+    capsys.readouterr()
+    s = Studio(example_mix, tmp_path / "out.wav", style=style, options=FAST, background=False)
+    try:
+        with _client(s) as c:
+            c.headers["X-Tonematch-Token"] = TOKEN
+            state = c.get("/api/state").json()
+            assert state["files"]["style"] == str(style) and state["files"]["reference"] is None
+            assert c.get("/audio/reference.wav").status_code == 404
+            ro = c.get("/api/readouts").json()
+            assert ro["tone"]["reference_label"] == "style target" and len(ro["tone"]["reference"]) > 10
+            assert set(ro["levels"]["gain_db"]) == {"mix", "master"}
+            assert c.get("/api/settings").json()["source"]["style"] == str(style)
+    finally:
+        s.close()

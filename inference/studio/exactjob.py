@@ -4,8 +4,8 @@
 scaling, the same renderer), so the region it cuts out holds the samples export will write before
 dither. The studio runs it in-process once at start, and after each change in a process of its
 own (`python -m tonematch.inference.studio.exactjob`, a job as JSON on stdin, the result as an
-.npz file): a newer change kills that process at once, and the page's quick renders never wait
-for it.
+.npz file), at a lower priority: a newer change kills that process at once, and the page's quick
+renders neither wait for it nor share the CPU with it.
 """
 
 from __future__ import annotations
@@ -115,9 +115,16 @@ def load(out: str) -> dict:
         }
 
 
+BACKGROUND_NICE = 10  # the page's own renders come first: this one only makes the preview exact
+
+
 def main() -> int:
     from tonematch.models.chain.settings import Settings
 
+    try:
+        os.nice(BACKGROUND_NICE)
+    except (AttributeError, OSError):  # not on this system: it still runs, killed by any change
+        pass
     j = json.load(sys.stdin)
     settings = Settings.from_dict(j["settings"])
     result = render_whole(
