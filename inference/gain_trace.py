@@ -2,20 +2,32 @@
 
 The chain's compressor multiplies the EQ'd mix by one broadband gain; width leaves the mid
 alone, the loudness stage adds a constant and the limiter only dips at peaks. So frame by frame
-the master's mid power over the mix's, every frequency bin first divided by its median ratio
-(that takes out the EQ and the constants, whatever they are), is the compressor's gain in dB
-plus the limiter's dips. That trace is fitted with the chain's own compressor (linked peak
-detector, 6 dB soft knee, attack/release on the gain in dB), run at a decimated rate on the mix
-through the estimated EQ, on the frames where the master sits clear of its ceiling: attack and
-release on a grid, then all of threshold, ratio, attack, release and the offset together, by
-robust least squares.
+the master's mid power over the EQ'd mix's is the compressor's gain in dB plus the limiter's
+dips: the gain trace. Everything here is float64.
 
-The search runs the detector on each block's peak (a quarter hop), which reads a few dB above
-the chain's per-sample detector: thresholds came out 3-8 dB high on 12 corpus pairs. So the
-threshold is then fitted once more with the per-sample detector, ratio and timing held: within
-about 2 dB of the truth on the same pairs (1 s more per pair). Freeing the ratio there too
-traded it against the threshold (ratios up to 20:1 for 4:1) at five times the cost. The style
-takes threshold and ratio as starts that refinement sets per mix, and keeps the timing.
+The EQ (with the constants) is estimated as a filter, mix -> master, from the mids'
+cross-spectra on 93 ms frames (an H1 estimate), the master first divided by the gain trace the
+previous estimate gives (three estimates): the compressor's gain follows the music, so a first
+estimate takes some of it for EQ (a per-bin median ratio left 0.5 dB of error in the trace
+where the engineer's chain left none). The mix through that filter, at the mix's own level, is
+what the compressor's detector sees (linked peak, the side through the same filter); the
+master's side over its mid gives the width, and the EQ'd mix at that width, 4x oversampled, is
+what the limiter sees.
+
+The trace is fitted on every loud frame after the first second, by robust least squares with
+analytic Jacobians, with the chain's compressor (6 dB soft knee, attack/release on the gain in
+dB) followed by a lookahead peak limiter at the master's highest peak: threshold, ratio,
+attack, release, an offset, the limiter's input level and its release. A master at -10 LUFS is
+limited in most of its frames, and the limiter's dips after each transient are what made a
+slow compressor read fast when limited frames were guessed away by their peaks: here they are
+modelled. The search runs the detectors on each block's peak (a quarter hop): three fits from a
+fast, a medium and a slow start, then a profile along each timing axis (the cost with that
+timing held at each point of a log grid over the table's range, everything else refitted). The
+profile decides whether the timing is readable: every timing READ_FACTOR or further from the
+reading must cost READ_MARGIN more, else the timing is "not readable" (steady music, where a
+slow compressor is a constant gain) and none is given. The reading is then refined with the
+chain's own per-sample detector (block peaks read ratios low). The reading is a continuous
+optimum, not a grid point: BLAS kernels and input noise of 1e-7 move it by well under 1 %.
 
 This is what the frame model of refinement (character.py) cannot do: its 11.6 ms hop and
 loudness statistics tell how dense a master is, not how fast its compressor moves.
@@ -26,24 +38,29 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 
-from tonematch.models.chain import TABLE, kernels, ops
+from tonematch.models.chain import TABLE
 from tonematch.models.measure.spectrum import centred_frames
 
 FRAME_S = 0.0116  # analysis frame (a power of two in samples: 512 at 44.1/48 kHz), hop a quarter
+EQ_FRAME_S = 0.093  # the EQ estimate's frames (4096 samples at 44.1/48 kHz)
+EQ_PASSES = 2  # EQ estimates after the first, each with the master divided by the last trace
 KNEE_DB = 6.0  # the table's default knee: the trace cannot tell knees apart, so it is held
 WARMUP_S = 1.0  # per excerpt, frames before this are left out: the engineer's compressor was already moving
-# Frames peaking this close to the master's highest peak count as limited (the first of these
-# that leaves MIN_SHARE of the frames: a dense master peaks near its ceiling almost everywhere) ...
-LIMITER_CLEAR_DB = (3.5, 3.0, 2.5, 2.0, 1.5, 1.0)
-MIN_SHARE = 0.3
-LIMITER_HOLD_S = 0.06  # ... and so do those this long after (the limiter's release)
+LOOKAHEAD_MS = 2.0  # the limiter model's lookahead (the table's default)
 MIN_FRAMES = 200  # fewer usable frames (~0.6 s): no reading
 MIN_REDUCTION_DB = 0.5  # less average gain reduction than this: no compression to time
-ATTACK_GRID_MS = (0.5, 2.0, 8.0, 30.0, 100.0)
-RELEASE_GRID_MS = (25.0, 60.0, 150.0, 400.0, 1000.0)
-ROBUST_DB = 0.5  # soft-L1 scale of the fit: the limiter's unmasked dips are outliers
+ROBUST_DB = 0.5  # soft-L1 scale of the fit: what the models leave (a limiter's true-peak detail) are outliers
+STARTS_MS = ((2.0, 50.0), (15.0, 250.0), (60.0, 1000.0))  # (attack, release) the search starts from
+PROFILE_STEPS = 15  # the profile's grid: this many steps per axis, log spaced over the table's range
+READ_FACTOR = 4.0  # a timing is read when every timing this far off or further costs ...
+READ_MARGIN = 0.05  # ... at least this much more (relative)
+MAX_EVALUATIONS = 200  # per least-squares fit
+TOLERANCE = 1e-6  # the fits' ftol, xtol and gtol (a reading to 1e-6 of its log)
 DB_PER_LN = 20.0 / math.log(10.0)
+# parameters: threshold dB, ln ratio, offset dB, ln attack ms, ln release ms, limiter level dB, ln limiter release ms
+THRESHOLD, LOG_RATIO, OFFSET, LOG_ATTACK, LOG_RELEASE, LIMITER_LEVEL, LOG_LIMITER_RELEASE = range(7)
 
 
 def _geometry(sample_rate: int) -> tuple[int, int, int]:
@@ -53,180 +70,446 @@ def _geometry(sample_rate: int) -> tuple[int, int, int]:
     return n_fft, hop, hop // 4
 
 
+def _bounds(sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """The parameters' bounds (low, high): the table's, in the fit's units; offsets within 60 dB."""
+
+    def table(key):
+        return TABLE.by_key[key].spec.bounds(sample_rate)
+
+    threshold, ratio = table("compressor.threshold_db"), table("compressor.ratio")
+    attack, release, limiter = (
+        table("compressor.attack_ms"),
+        table("compressor.release_ms"),
+        table("limiter.release_ms"),
+    )
+    low = [threshold[0], 0.0, -60.0, math.log(attack[0]), math.log(release[0]), -60.0, math.log(limiter[0])]
+    high = [
+        threshold[1],
+        math.log(ratio[1]),
+        60.0,
+        math.log(attack[1]),
+        math.log(release[1]),
+        60.0,
+        math.log(limiter[1]),
+    ]
+    return np.array(low), np.array(high)
+
+
+class _Framer:
+    """Power at the detector's rate (every `step` samples) -> the analysis frames' sums under the
+    squared Hann window (the frames' power, as their spectra would measure it), over the last axis."""
+
+    def __init__(self, sample_rate: int, step: int, frames: int):
+        n_fft, hop, dec = _geometry(sample_rate)
+        self.gather, self.frames = dec // step, frames
+        self.taps = (np.hanning(n_fft + 1)[:-1] ** 2).reshape(n_fft // dec, dec).sum(axis=1)
+        self.pad, self.hop = n_fft // (2 * dec), hop // dec
+
+    def __call__(self, q: np.ndarray) -> np.ndarray:
+        q = q.reshape(*q.shape[:-1], -1, self.gather).sum(axis=-1)
+        q = np.pad(q, [(0, 0)] * (q.ndim - 1) + [(self.pad, self.pad)])
+        n = q.shape[-1] - self.taps.size + 1
+        out = np.zeros(q.shape[:-1] + (n,))
+        for k, tap in enumerate(self.taps):
+            out += tap * q[..., k : k + n]
+        out = out[..., :: self.hop][..., : self.frames]
+        missing = self.frames - out.shape[-1]
+        return np.pad(out, [(0, 0)] * (out.ndim - 1) + [(0, missing)]) if missing > 0 else out
+
+    def matrix(self, length: int, rows: np.ndarray):
+        """The same as a sparse matrix [len(rows), length] (length: samples at the detector's
+        rate), for the frames `rows` only: q @ matrix.T == self(q)[..., rows]."""
+        from scipy.sparse import csr_matrix
+
+        blocks = length // self.gather
+        taps = self.taps.size
+        starts = rows * self.hop - self.pad  # the first block under each frame
+        block = starts[:, None] + np.arange(taps)[None, :]
+        weight = np.broadcast_to(self.taps, block.shape)
+        keep = (block >= 0) & (block < blocks)
+        r = np.broadcast_to(np.arange(rows.size)[:, None], block.shape)[keep]
+        cols = block[keep][:, None] * self.gather + np.arange(self.gather)[None, :]
+        return csr_matrix(
+            (np.repeat(weight[keep], self.gather), (np.repeat(r, self.gather), cols.ravel())),
+            shape=(rows.size, length),
+        )
+
+
+def _trace_db(master_power: np.ndarray, mix_power: np.ndarray, framer: _Framer) -> np.ndarray:
+    return 10.0 * np.log10(np.maximum(framer(master_power), 1e-30) / np.maximum(framer(mix_power), 1e-30))
+
+
+def _equaliser(xm: np.ndarray, ym: np.ndarray, sample_rate: int, framer: _Framer, centres: np.ndarray):
+    """The filter mix -> master (mid, [N, L] each): (impulse response centred at n // 2, the
+    master's gain over the filtered mix per sample, linear)."""
+    from scipy.signal import fftconvolve
+    from scipy.signal.windows import tukey
+
+    n = 1 << int(round(math.log2(EQ_FRAME_S * sample_rate)))
+    window = np.hanning(n + 1)[:-1]
+    fx = np.fft.rfft(centred_frames(xm, n, n // 4) * window, axis=-1)
+    sxx = np.maximum(np.sum(np.abs(fx) ** 2, axis=(0, 1)), 1e-30)
+    gain = np.ones_like(ym)
+    taper = tukey(n, 0.5)
+    length = xm.shape[-1]
+    for _ in range(EQ_PASSES + 1):
+        fy = np.fft.rfft(centred_frames(ym / gain, n, n // 4) * window, axis=-1)
+        h = np.roll(np.fft.irfft(np.sum(np.conj(fx) * fy, axis=(0, 1)) / sxx, n=n), n // 2) * taper
+        xe = fftconvolve(xm, h[None], axes=-1)[:, n // 2 : n // 2 + length]
+        trace = _trace_db(ym**2, xe**2, framer)
+        middle = np.median(trace)
+        trace = np.clip(trace, middle - 30.0, middle + 30.0)  # silence says nothing
+        gain = np.stack([10.0 ** (np.interp(np.arange(length), centres, t) / 20.0) for t in trace])
+    return h, gain
+
+
 class _Clip:
-    """One excerpt: its measured trace, which frames count, and the mix through the estimated EQ
-    as the compressor's detector sees it (linked peak) and as the trace weighs it (mid power),
-    per sample."""
+    """One excerpt, per sample: what the compressor's detector sees (linked peak of the EQ'd mix),
+    what the limiter sees (true peak of the EQ'd mix at the master's width) and the EQ'd mid's
+    power; per frame: the measured trace (dB) and which frames are fitted."""
 
-    def __init__(self, peak, power, trace, use):
-        self.peak, self.power, self.trace, self.use = peak, power, trace, use
-
-
-def _power_spectra(x: np.ndarray, n_fft: int, hop: int, window: np.ndarray) -> np.ndarray:
-    return np.abs(np.fft.rfft(centred_frames(x, n_fft, hop) * window, axis=-1)) ** 2
+    def __init__(self, detector, limiter, power, trace, use):
+        self.detector, self.limiter, self.power, self.trace, self.use = detector, limiter, power, trace, use
 
 
-def _clips(mix: np.ndarray, master: np.ndarray, sample_rate: int) -> list[_Clip]:
-    """mix, master: [N, C, L] excerpts at the same places (the master aligned to the mix)."""
+def _clips(mix: np.ndarray, master: np.ndarray, sample_rate: int) -> tuple[list[_Clip], float]:
+    """mix, master: [N, C, L] float64 excerpts at the same places (the master aligned to the mix).
+    Returns the clips and the master's highest true peak (dB), or ([], 0.0) for silence."""
+    from scipy.signal import fftconvolve, resample_poly
+
     n_fft, hop, dec = _geometry(sample_rate)
-    window = np.hanning(n_fft + 1)[:-1]
-    px = _power_spectra(mix.mean(axis=1, dtype=np.float64), n_fft, hop, window)  # [N, T, F]
-    py = _power_spectra(master.mean(axis=1, dtype=np.float64), n_fft, hop, window)
-    energy = px.sum(axis=-1)
+    length = mix.shape[-1] // dec * dec
+    mix, master = mix[..., :length], master[..., :length]
+    xm, ym = mix.mean(axis=1), master.mean(axis=1)
+    frames = 1 + length // hop
+    framer = _Framer(sample_rate, 1, frames)
+    centres = np.arange(frames) * hop
+    energy = framer(xm**2)
     loud = energy > 1e-4 * energy.max()
     if not loud.any():
-        return []
-    # the EQ (with the loudness gain and the compressor's typical gain): each bin's median ratio
-    eq = np.median(py[loud] / np.maximum(px[loud], 1e-30), axis=0)
-    trace = 10.0 * np.log10(np.maximum(py.sum(-1), 1e-30) / np.maximum((px * eq).sum(-1), 1e-30))
-    # the detector sees the mix through that EQ, at the mix's long-term level (the EQ's share of
-    # the constant cannot be told from the loudness gain's, so the threshold is read against this)
-    long_term = px[loud].sum(axis=0)
-    eq = eq / (np.sum(eq * long_term) / np.sum(long_term))
-    length = mix.shape[-1]
-    eq_full = np.sqrt(
-        np.interp(np.fft.rfftfreq(length, 1.0 / sample_rate), np.fft.rfftfreq(n_fft, 1.0 / sample_rate), eq)
-    )
-    # master peaks per frame, for the frames the limiter may have touched
-    master_peak = np.abs(master).max(axis=1)
-    frame_peak = centred_frames(master_peak, n_fft, hop).max(axis=-1)  # [N, T]
-    ceiling = frame_peak.max()
-    hold = np.ones(int(LIMITER_HOLD_S * sample_rate / hop) + 1)
-    warm = np.arange(trace.shape[1]) * hop >= WARMUP_S * sample_rate
-    for clear_db in LIMITER_CLEAR_DB:
-        hot = (frame_peak > ceiling * 10.0 ** (-clear_db / 20.0)).astype(float)
-        hot = np.apply_along_axis(lambda h: np.convolve(h, hold, "full")[: h.size] > 0, -1, hot)
-        if (loud & ~hot & warm).sum() >= MIN_SHARE * (loud & warm).sum():
-            break
-    out = []
-    blocks = length // dec
+        return [], 0.0
+    h, gain = _equaliser(xm, ym, sample_rate, framer, centres)
+
+    def through(x):
+        return fftconvolve(x, h[None], axes=-1)[:, h.size // 2 : h.size // 2 + length]
+
+    xe = through(xm)
+    scale = math.sqrt(np.sum(xm**2) / max(np.sum(xe**2), 1e-30))  # at the mix's long-term level
+    xe *= scale
+    if mix.shape[1] == 2:
+        xs = through(0.5 * (mix[:, 0] - mix[:, 1])) * scale
+        ys = 0.5 * (master[:, 0] - master[:, 1]) / gain
+        mid_ratio = np.sum((ym / gain) ** 2) / max(np.sum(xe**2), 1e-30)
+        width = math.sqrt(np.sum(ys**2) / max(np.sum(xs**2), 1e-30) / max(mid_ratio, 1e-30))
+        width = width if np.sum(xs**2) > 1e-6 * np.sum(xe**2) else 1.0
+        pre, post = np.stack([xe + xs, xe - xs], axis=1), np.stack([xe + width * xs, xe - width * xs], axis=1)
+    else:
+        pre = post = xe[:, None]
+    trace = _trace_db(ym**2, xe**2, framer)
+    warm = np.arange(frames) * hop >= WARMUP_S * sample_rate
+    out, ceiling = [], 1e-10
     for i in range(mix.shape[0]):
-        eqd = np.fft.irfft(np.fft.rfft(mix[i], axis=-1) * eq_full, n=length, axis=-1)[:, : blocks * dec]
-        peak = np.abs(eqd).max(axis=0).astype(np.float32)
-        power = np.square(eqd.mean(axis=0)).astype(np.float32)
-        out.append(_Clip(peak, power, trace[i], loud[i] & ~hot[i] & warm))
-    return out
+        true_peak = np.abs(resample_poly(post[i], 4, 1, axis=-1)).max(axis=0).reshape(-1, 4).max(axis=1)
+        ceiling = max(ceiling, float(np.abs(master[i]).max()))  # sample peak: the limiter's level absorbs the rest
+        out.append(_Clip(np.abs(pre[i]).max(axis=0), true_peak, xe[i] ** 2, trace[i], loud[i] & warm))
+    return out, DB_PER_LN * math.log(ceiling)
+
+
+@njit(cache=True)
+def _chain_gain(
+    detector_db, limiter_db, power, gather, threshold, slope, knee, att, rel, level, ceiling_db, lim_rel, ahead, out
+):
+    """The compressor's gain (from its detector's level, dB) followed by the limiter's (on the
+    limiter's view of the signal raised by that gain and `level`, against `ceiling_db`), in dB,
+    applied to `power` and summed over blocks of `gather` samples, with its derivatives in
+    (threshold, slope, attack pole, release pole, level, limiter release pole): out [8, blocks],
+    row 0 the gained power, rows 1-6 its derivatives divided by ln(10) / 10 (so, per dB of gain),
+    row 7 the power times the compressor's gain alone (dB). The compressor is the chain's
+    (kernels.compress_gain); the limiter takes the least required gain over [n - 1, n + ahead + 1]
+    with an instant attack and a one-pole release (the chain's, in dB rather than linear gain)."""
+    n = detector_db.shape[0]
+    half = 0.5 * knee
+    prev = 0.0
+    d_thr = 0.0
+    d_slope = 0.0
+    d_att = 0.0
+    d_rel = 0.0
+    comp = np.empty(n)
+    d_comp = np.empty((4, n))
+    need = np.empty(n)  # the limiter's required gain (dB, <= 0)
+    for i in range(n):
+        over = detector_db[i] - threshold
+        if over <= -half:
+            static, s_thr, s_slope = 0.0, 0.0, 0.0
+        elif over >= half:
+            static, s_thr, s_slope = slope * over, -slope, over
+        else:
+            u = over + half
+            static, s_thr, s_slope = slope * u * u / (2.0 * knee), -slope * u / knee, u * u / (2.0 * knee)
+        change = prev - static
+        if static < prev:
+            a = att
+            d_att = a * d_att + change
+            d_rel = a * d_rel
+        else:
+            a = rel
+            d_att = a * d_att
+            d_rel = a * d_rel + change
+        d_thr = a * d_thr + (1.0 - a) * s_thr
+        d_slope = a * d_slope + (1.0 - a) * s_slope
+        prev = a * prev + (1.0 - a) * static
+        comp[i] = prev
+        d_comp[0, i] = d_thr
+        d_comp[1, i] = d_slope
+        d_comp[2, i] = d_att
+        d_comp[3, i] = d_rel
+        need[i] = min(ceiling_db - (limiter_db[i] + prev + level), 0.0)
+    out[:] = 0.0
+    to_power = np.log(10.0) / 10.0
+    # the limiter: sliding minimum of `need` over [i - 1, i + ahead + 1] (a monotonic deque)
+    queue = np.empty(n, dtype=np.int64)
+    head, tail, filled = 0, 0, 0
+    r = 0.0
+    d_r = np.zeros(6)
+    for i in range(n):
+        while filled < n and filled <= i + ahead + 1:
+            while tail > head and need[queue[tail - 1]] >= need[filled]:
+                tail -= 1
+            queue[tail] = filled
+            tail += 1
+            filled += 1
+        while queue[head] < i - 1:
+            head += 1
+        j = queue[head]
+        h = need[j]
+        active = 1.0 if h < 0.0 else 0.0  # d need / d (gain, level) = -1 where the limiter must act
+        if h < r:
+            r = h
+            for k in range(4):
+                d_r[k] = -active * d_comp[k, j]
+            d_r[4] = -active
+            d_r[5] = 0.0
+        else:
+            change = r - h
+            r = lim_rel * r + (1.0 - lim_rel) * h
+            for k in range(4):
+                d_r[k] = lim_rel * d_r[k] - (1.0 - lim_rel) * active * d_comp[k, j]
+            d_r[4] = lim_rel * d_r[4] - (1.0 - lim_rel) * active
+            d_r[5] = lim_rel * d_r[5] + change
+        w = power[i] * np.exp(to_power * (comp[i] + r))
+        b = i // gather
+        out[0, b] += w
+        for k in range(4):
+            out[1 + k, b] += w * (d_comp[k, i] + d_r[k])
+        out[5, b] += w * d_r[4]
+        out[6, b] += w * d_r[5]
+        out[7, b] += power[i] * comp[i]
+
+
+def _pole(log_ms: float, rate: float) -> tuple[float, float]:
+    """(one-pole coefficient for a time constant of exp(log_ms) ms, its derivative in log_ms)."""
+    a = math.exp(-1000.0 / (math.exp(log_ms) * rate))
+    return a, (-a * math.log(a) if a > 0.0 else 0.0)
 
 
 class _Fit:
-    """The compressor's trace on every clip, aggregated to the analysis frames as measured. The
-    detector runs every `step` samples on the block's peak (step = the decimation: fast, for the
-    search) or on every sample (step 1: the chain's own detector, for the threshold)."""
+    """The modelled trace on every clip, aggregated to the fitted analysis frames as measured. The
+    detectors run every `step` samples on the block's peak (step = the decimation: the search) or
+    on every sample (step 1: the chain's own detector)."""
 
-    def __init__(self, clips: list[_Clip], sample_rate: int, step: int):
-        n_fft, hop, dec = _geometry(sample_rate)
-        self.clips, self.rate, self.gather = clips, sample_rate / step, dec // step
-        self.levels = [np.log(c.peak.reshape(-1, step).max(axis=1) + np.float32(1e-10)) for c in clips]
-        self.powers = [c.power.reshape(-1, step).sum(axis=1, dtype=np.float64) for c in clips]
-        window = np.hanning(n_fft + 1)[:-1] ** 2
-        self.taps = window.reshape(n_fft // dec, dec).sum(axis=1)[::-1]
-        self.pad, self.hop = n_fft // (2 * dec), hop // dec
-        self.denominators = [self._frames(p, c.trace.size) for p, c in zip(self.powers, clips)]
+    def __init__(self, clips: list[_Clip], ceiling_db: float, sample_rate: int, step: int):
+        self.clips, self.rate, self.ceiling_db = clips, sample_rate / step, ceiling_db
+        dec = _geometry(sample_rate)[2]
+        self.gather = dec // step  # detector samples per block of the frames' sums
+        framer = _Framer(sample_rate, dec, clips[0].trace.size)
+
+        def blocks(x, reduce):
+            return reduce(x[: x.size // dec * dec].reshape(-1, step), axis=1)
+
+        self.levels = [DB_PER_LN * np.log(blocks(c.detector, np.max) + 1e-10) for c in clips]
+        self.limits = [DB_PER_LN * np.log(blocks(c.limiter, np.max) + 1e-10) for c in clips]
+        self.powers = [blocks(c.power, np.sum) for c in clips]
+        self.frames = [framer.matrix(p.size // self.gather, np.flatnonzero(c.use)) for p, c in zip(self.powers, clips)]
+        block_power = [p.reshape(-1, self.gather).sum(axis=1) for p in self.powers]
+        self.denominators = [np.maximum(m @ p, 1e-30) for m, p in zip(self.frames, block_power)]
+        self.ahead = max(1, int(round(LOOKAHEAD_MS * 1e-3 * self.rate)))
         self.measured = np.concatenate([c.trace[c.use] for c in clips])
         self.count = self.measured.size
+        self._memo = None
 
-    def _frames(self, q: np.ndarray, frames: int) -> np.ndarray:
-        """Detector-rate power -> the analysis frames' windowed sums."""
-        q = q.reshape(-1, self.gather).sum(axis=1)
-        out = np.convolve(np.pad(q, self.pad), self.taps, "valid")[:: self.hop][:frames]
-        return np.pad(out, (0, frames - out.size), constant_values=1e-30)
+    def _forward(self, theta):
+        """(theta, per clip: the fitted frames' modelled power [frames] and its derivatives
+        [frames, 6], per dB of gain), kept for the Jacobian at the same theta."""
+        theta = np.array(theta, dtype=np.float64)
+        if self._memo is None or not np.array_equal(self._memo[0], theta):
+            sums = self._sums(theta)
+            power = [np.maximum(m @ s[0], 1e-30) for m, s in zip(self.frames, sums)]
+            derivatives = [m @ s[1:7].T for m, s in zip(self.frames, sums)]
+            self._memo = (theta, power, derivatives)
+        return self._memo
 
-    def gains_ln(self, threshold_db, ratio, attack_ms, release_ms) -> list[np.ndarray]:
-        """The compressor's gain (natural log) on each clip at the detector rate."""
-        att = ops.time_constant_to_pole(attack_ms, self.rate)
-        rel = ops.time_constant_to_pole(release_ms, self.rate)
+    def _sums(self, theta) -> list[np.ndarray]:
+        att, rel, lim = (_pole(theta[k], self.rate)[0] for k in (LOG_ATTACK, LOG_RELEASE, LOG_LIMITER_RELEASE))
+        slope = math.exp(-theta[LOG_RATIO]) - 1.0
         out = []
-        for level in self.levels:
-            g = np.empty_like(level)
-            kernels.compress_gain(level, threshold_db, ratio, KNEE_DB, 0.0, att, rel, np.zeros(1), g)
-            out.append(g)
+        for level, limit, power in zip(self.levels, self.limits, self.powers):
+            sums = np.empty((8, level.size // self.gather))
+            _chain_gain(
+                level, limit, power, self.gather, theta[THRESHOLD], slope, KNEE_DB, att, rel,
+                theta[LIMITER_LEVEL], self.ceiling_db, lim, self.ahead, sums,
+            )  # fmt: skip
+            out.append(sums)
         return out
 
-    def traces(self, threshold_db, ratio, attack_ms, release_ms, offset_db) -> np.ndarray:
-        """The fitted frames' trace (dB) of one compressor, plus an offset."""
+    def residual(self, theta) -> np.ndarray:
+        theta, power, _ = self._forward(theta)
+        model = np.concatenate([10.0 * np.log10(p / d) for p, d in zip(power, self.denominators)])
+        return model + theta[OFFSET] - self.measured
+
+    def jacobian(self, theta) -> np.ndarray:
+        theta, power, derivatives = self._forward(theta)
+        chain = -math.exp(-theta[LOG_RATIO])  # d slope / d ln ratio
+        poles = [_pole(theta[k], self.rate)[1] for k in (LOG_ATTACK, LOG_RELEASE, LOG_LIMITER_RELEASE)]
         parts = []
-        gains = self.gains_ln(threshold_db, ratio, attack_ms, release_ms)
-        for clip, g, power, den in zip(self.clips, gains, self.powers, self.denominators):
-            num = self._frames(power * np.exp(2.0 * g), clip.trace.size)
-            parts.append((10.0 * np.log10(np.maximum(num, 1e-30) / np.maximum(den, 1e-30)))[clip.use])
-        return np.concatenate(parts) + offset_db
+        for p, dp in zip(power, derivatives):
+            d = dp / p[:, None]  # d trace (dB) / d each of the six, per fitted frame
+            j = np.empty((d.shape[0], 7))
+            j[:, THRESHOLD], j[:, LOG_RATIO], j[:, OFFSET] = d[:, 0], d[:, 1] * chain, 1.0
+            j[:, LOG_ATTACK], j[:, LOG_RELEASE] = d[:, 2] * poles[0], d[:, 3] * poles[1]
+            j[:, LIMITER_LEVEL], j[:, LOG_LIMITER_RELEASE] = d[:, 4], d[:, 5] * poles[2]
+            parts.append(j)
+        return np.concatenate(parts)
 
-    def reduction_db(self, threshold_db, ratio, attack_ms, release_ms) -> float:
-        """The compressor's power-weighted mean gain reduction over the clips."""
-        gains = self.gains_ln(threshold_db, ratio, attack_ms, release_ms)
-        num = sum(float(np.sum(p * g)) for p, g in zip(self.powers, gains))
-        den = sum(float(np.sum(p)) for p in self.powers)
-        return -DB_PER_LN * num / max(den, 1e-30)
+    def solve(self, theta, free, low, high):
+        """Robust least squares over the `free` parameters from theta: (cost, theta)."""
+        from scipy.optimize import least_squares
+
+        theta = np.array(theta, dtype=np.float64)
+        free = np.asarray(list(free))
+        start = np.clip(theta[free], low[free], high[free])
+
+        def full(p):
+            x = theta.copy()
+            x[free] = p
+            return x
+
+        with _one_thread():
+            r = least_squares(
+                lambda p: self.residual(full(p)),
+                start,
+                jac=lambda p: self.jacobian(full(p))[:, free],
+                bounds=(low[free], high[free]),
+                loss="soft_l1",
+                f_scale=ROBUST_DB,
+                ftol=TOLERANCE,
+                xtol=TOLERANCE,
+                gtol=TOLERANCE,
+                max_nfev=MAX_EVALUATIONS,
+            )
+        return float(r.cost), full(r.x)
+
+    def reduction_db(self, theta) -> float:
+        """The compressor's power-weighted mean gain reduction over the clips (the limiter left out)."""
+        sums = self._sums(theta)
+        weighted = sum(float(s[7].sum()) for s in sums) / max(sum(float(p.sum()) for p in self.powers), 1e-30)
+        return max(0.0, -weighted)
 
 
-def read_compressor(mix: np.ndarray, master: np.ndarray, sample_rate: int) -> dict | None:
+def _one_thread():
+    """BLAS on one thread for the fits' small products (3000 x 7): on a busy machine a thread pool
+    makes each far slower, and the result does not depend on it."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - librosa brings it
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
+
+
+def _profile(fit: _Fit, theta, axis: int, grid: np.ndarray, low, high):
+    """The cost with parameter `axis` held at each grid value (log ms) and the other six refitted,
+    walking out from the value nearest theta's, each fit starting from its neighbour's."""
+    free = [k for k in range(7) if k != axis]
+    costs, thetas = np.empty(grid.size), [None] * grid.size
+    centre = int(np.argmin(np.abs(grid - theta[axis])))
+    for order in (range(centre, grid.size), range(centre - 1, -1, -1)):
+        start = np.array(theta)
+        for i in order:
+            start[axis] = grid[i]
+            costs[i], thetas[i] = fit.solve(start, free, low, high)
+            start = thetas[i]
+    return costs, thetas
+
+
+def _rise(grid: np.ndarray, costs: np.ndarray, best: float, best_cost: float) -> float:
+    """The least relative rise in cost over the best, READ_FACTOR or further from the best (log grid)."""
+    far = np.abs(grid - best) >= math.log(READ_FACTOR) - 1e-9
+    return float(np.min(costs[far]) / max(best_cost, 1e-30) - 1.0) if far.any() else math.inf
+
+
+def read_compressor(mix: np.ndarray, master: np.ndarray, sample_rate: int, profile: bool = False) -> dict | None:
     """The compressor that explains the master's gain trace against the mix, in the table's units
     (threshold_db, ratio, attack_ms, release_ms, knee_db) plus what the reading rests on
-    (reduction_db, frames, error_db); None when there is too little unlimited audio to read, and
-    no timing when the engineer hardly compresses. mix, master: aligned excerpts [N, C, L]."""
-    from scipy.optimize import least_squares
-
-    clips = _clips(np.asarray(mix, np.float64), np.asarray(master, np.float64), sample_rate)
-    fit = _Fit(clips, sample_rate, _geometry(sample_rate)[2]) if clips else None
-    if fit is None or fit.count < MIN_FRAMES:
+    (reduction_db, frames, error_db, the limiter's release_ms as limiter_release_ms, and
+    "timing": "read", "not readable" (the cost hardly changes with it) or "no compression" (less
+    than MIN_REDUCTION_DB to time); attack and release only when "read"). None when there is too
+    little music to read. `profile`: also the search's profiles ({"attack_ms", "attack_cost",
+    "release_ms", "release_cost", "cost"}: the best cost, the grids and the profile's cost at
+    each). mix, master: aligned excerpts [N, C, L]."""
+    mix, master = np.asarray(mix, np.float64), np.asarray(master, np.float64)
+    clips, ceiling_db = _clips(mix, master, sample_rate)
+    search = _Fit(clips, ceiling_db, sample_rate, _geometry(sample_rate)[2]) if clips else None
+    if search is None or search.count < MIN_FRAMES:
         return None
-    levels = np.concatenate(fit.levels) * DB_PER_LN
-    bounds = {
-        name: TABLE.by_key[f"compressor.{name}"].spec.bounds(sample_rate)
-        for name in ("threshold_db", "ratio", "attack_ms", "release_ms")
-    }
-
-    def residual(p, attack_ms=None, release_ms=None):
-        if attack_ms is None:
-            threshold, log_ratio, offset, log_attack, log_release = p
-            attack_ms, release_ms = math.exp(log_attack), math.exp(log_release)
-        else:
-            threshold, log_ratio, offset = p
-        return fit.traces(threshold, math.exp(log_ratio), attack_ms, release_ms, offset) - fit.measured
-
-    low = [bounds["threshold_db"][0], 0.0, -60.0]
-    high = [bounds["threshold_db"][1], math.log(bounds["ratio"][1]), 60.0]
-    start = [float(np.percentile(levels, 80)), math.log(3.0), float(np.median(fit.measured))]
+    low, high = _bounds(sample_rate)
+    levels = np.concatenate(search.levels)
+    offset = float(np.median(search.measured))
+    # the limiter's input level starts where the limiter would be with the mix's true peaks as is
+    start = np.array([np.percentile(levels, 80), math.log(3.0), offset, 0.0, 0.0, offset, math.log(60.0)])
     best = None
-    for attack_ms in ATTACK_GRID_MS:
-        for release_ms in RELEASE_GRID_MS:
-            r = least_squares(
-                residual, start, args=(attack_ms, release_ms), bounds=(low, high), loss="soft_l1", f_scale=ROBUST_DB
-            )
-            if best is None or r.cost < best[0]:
-                best = (r.cost, r.x, attack_ms, release_ms)
-    _, x, attack_ms, release_ms = best
-    log_low = [math.log(bounds["attack_ms"][0]), math.log(bounds["release_ms"][0])]
-    log_high = [math.log(bounds["attack_ms"][1]), math.log(bounds["release_ms"][1])]
-    r = least_squares(
-        residual,
-        list(x) + [math.log(attack_ms), math.log(release_ms)],
-        bounds=(low + log_low, high + log_high),
-        loss="soft_l1",
-        f_scale=ROBUST_DB,
-    )
-    threshold, log_ratio, offset, log_attack, log_release = r.x
-    ratio, attack_ms, release_ms = math.exp(log_ratio), math.exp(log_attack), math.exp(log_release)
-    # the held block peak reads high: the threshold again on the chain's per-sample detector,
-    # the rest as found (freeing the ratio there trades it against the threshold: see above)
-    exact = _Fit(clips, sample_rate, 1)
-    r = least_squares(
-        lambda p: exact.traces(p[0], ratio, attack_ms, release_ms, p[1]) - exact.measured,
-        [threshold, offset],
-        bounds=([low[0], low[2]], [high[0], high[2]]),
-        loss="soft_l1",
-        f_scale=ROBUST_DB,
-    )
+    for attack_ms, release_ms in STARTS_MS:
+        start[LOG_ATTACK], start[LOG_RELEASE] = math.log(attack_ms), math.log(release_ms)
+        found = search.solve(start, range(7), low, high)
+        if best is None or found[0] < best[0]:
+            best = found
+    grids = {axis: np.linspace(low[axis], high[axis], PROFILE_STEPS + 1) for axis in (LOG_ATTACK, LOG_RELEASE)}
+    profiles = None
+    if search.reduction_db(best[1]) >= MIN_REDUCTION_DB:  # else there is no compression to time
+        for attempt in range(2):
+            profiles = {axis: _profile(search, best[1], axis, grid, low, high) for axis, grid in grids.items()}
+            lowest = min((min(zip(c, t), key=lambda ct: ct[0]) for c, t in profiles.values()), key=lambda ct: ct[0])
+            if attempt == 1 or lowest[0] >= best[0] * (1.0 - 1e-6):
+                break
+            best = search.solve(lowest[1], range(7), low, high)  # the profile found a lower valley: from there
+    # the chain's own per-sample detector, from the search's reading
+    exact = _Fit(clips, ceiling_db, sample_rate, 1)
+    _, theta = exact.solve(best[1], range(7), low, high)
     found = {
-        "threshold_db": float(r.x[0]),
-        "ratio": float(ratio),
-        "attack_ms": float(attack_ms),
-        "release_ms": float(release_ms),
+        "threshold_db": float(theta[THRESHOLD]),
+        "ratio": float(math.exp(theta[LOG_RATIO])),
+        "attack_ms": float(math.exp(theta[LOG_ATTACK])),
+        "release_ms": float(math.exp(theta[LOG_RELEASE])),
         "knee_db": KNEE_DB,
+        "limiter_release_ms": float(math.exp(theta[LOG_LIMITER_RELEASE])),
+        "reduction_db": exact.reduction_db(theta),
+        "frames": int(exact.count),
+        "error_db": float(np.sqrt(np.mean(np.square(exact.residual(theta))))),
     }
-    found["reduction_db"] = exact.reduction_db(found["threshold_db"], ratio, attack_ms, release_ms)
-    found["frames"] = int(exact.count)
-    found["error_db"] = float(np.sqrt(np.mean(np.square(r.fun))))
-    if found["reduction_db"] < MIN_REDUCTION_DB:  # too little compression for its timing to show
+    if profiles is None or found["reduction_db"] < MIN_REDUCTION_DB:
+        found["timing"] = "no compression"
+    elif all(_rise(grids[a], profiles[a][0], best[1][a], best[0]) >= READ_MARGIN for a in (LOG_ATTACK, LOG_RELEASE)):
+        found["timing"] = "read"
+    else:
+        found["timing"] = "not readable"
+    if found["timing"] != "read":
         del found["attack_ms"], found["release_ms"]
+    if profile and profiles is not None:
+        found["profile"] = {
+            "cost": float(best[0]),
+            "attack_ms": np.exp(grids[LOG_ATTACK]),
+            "attack_cost": profiles[LOG_ATTACK][0],
+            "release_ms": np.exp(grids[LOG_RELEASE]),
+            "release_cost": profiles[LOG_RELEASE][0],
+        }
     return found
