@@ -7,19 +7,21 @@ in memory), the reference (its loudest stretch, or a style's target), the settin
 
 The preview is the master of the region, rendered by the exact renderer:
 
-* quick (on every change, well under a second for 30 s): the region with a few seconds of
-  pre-roll for the filters' and envelopes' state. The gain into the limiter of a whole-file
+* quick (on every change; about a third of a second of CPU for a 30 s region): the region with
+  a few seconds of pre-roll for the filters' and envelopes' state. The gain into the limiter of a whole-file
   render depends on the whole file, so the region is rendered with the loudness target moved by
   the region's share of the master's loudness (`offset_lu`, read off the latest whole-file
   render): the renderer then lands on the whole file's gain. Where the region is the whole file
   the quick render *is* the export's audio.
-* exact (a moment later, in the background, for files longer than the region): the whole file
-  rendered as `tonematch render` renders it (same blocks, same source), and the region cut out
-  of it: the samples the export will hold, before dither. A newer change cancels it at the next
-  block. It also measures the whole master (loudness, true peak) and updates `offset_lu`.
+* exact (a moment later, for files longer than the region): the whole file rendered as
+  `tonematch render` renders it (same blocks, same source), and the region cut out of it: the
+  samples the export will hold, before dither. It runs in a child process at a lower priority
+  (exactjob.py), once the change's readouts are drawn, and any newer change kills it. It also
+  measures the whole master (loudness, true peak) and updates `offset_lu`.
 
-Every computation that runs the chain's numba kernels holds one lock (`_engine`): their parallel
-regions must not run from two threads at once, and two cores gain nothing from overlapping them.
+Every computation in this process that runs the chain's numba kernels holds one lock
+(`_engine`): their parallel regions must not run from two threads at once, and two cores gain
+nothing from overlapping them.
 """
 
 from __future__ import annotations

@@ -111,7 +111,10 @@
     if (v === null || v === undefined) return "–";
     const r = Number(v.toFixed(digits)); return `${r < 0 ? "−" : "+"}${Math.abs(r).toFixed(digits)}`;
   };
-  const fmtTime = (s) => { const m = Math.floor(s / 60); const r = s - 60 * m; return `${m}:${r < 10 ? "0" : ""}${r.toFixed(1)}`; };
+  const fmtTime = (s) => {
+    const t = Math.round(Math.max(0, s) * 10); const m = Math.floor(t / 600); const r = (t - 600 * m) / 10;
+    return `${m}:${r < 10 ? "0" : ""}${r.toFixed(1)}`;
+  };
 
   // -- audio ------------------------------------------------------------------------------------
   const decoder = () => new OfflineAudioContext(2, 1, S.sr);
@@ -324,7 +327,7 @@
       const most = Math.min(0, ...comp.filter((v) => v !== null), ...lim.filter((v) => v !== null));
       const range = Math.max(3, Math.ceil(-most + 0.5));
       const y = (v) => 4 + (-v / range) * (h - 10);
-      dbGrid(g, 0, w, y, -range, 0, range > 12 ? 6 : range > 6 ? 3 : 1, " dB");
+      dbGrid(g, 0, w, y, -range, 0, range > 12 ? 12 : range > 6 ? 6 : range > 3 ? 3 : 1, " dB");
       const trace = (vals, color, fill) => {
         if (!vals.length) return;
         const dx = (r.hop_s / dur) * w;
@@ -338,7 +341,7 @@
       const minOf = (v) => (v.length ? Math.min(...v.map((a) => a || 0)) : 0);
       g.fillStyle = COLORS.comp; g.fillText(`compressor ${r.compressor ? fmtDb(minOf(comp)) + " dB max" : "off"}`, w - 290, h - 4);
       g.fillStyle = COLORS.lim; g.fillText(`limiter ${r.limiter ? fmtDb(minOf(lim)) + " dB max" : "off"}`, w - 140, h - 4);
-      g.fillStyle = "#8b939c"; g.fillText("gain reduction", 40, h - 4);
+      g.fillStyle = "#8b939c"; g.fillText("gain reduction", 56, h - 4);
     },
     drawOverview(dragStart) {
       const pk = S.overview; const n = pk.length; if (!n) return;
