@@ -1,6 +1,7 @@
 """`--report`: one picture of what a master did (OUT.png beside the output).
 
-Six panels, readable at a glance: the EQ curve; long-term spectra of mix, output and reference;
+Six panels, readable at a glance: the EQ curve; long-term spectra of mix, output and reference
+(a style master's: "style target", the style's prediction for the mix);
 the compressor's static curve over the range of levels it saw; the compressor's and the limiter's
 gain reduction on the analysed excerpts, where they lie in the mix; loudness and true peak of mix,
 output and reference, each with its number; the settings in words. matplotlib is imported here
@@ -21,6 +22,12 @@ from tonematch.models.chain.settings import Settings
 from . import character, explain
 
 _COLOURS = {"mix": "#8c8c8c", "output": "#d62728", "reference": "#1f77b4"}
+
+
+def target_label(target) -> str:
+    """What the third line and bars are called: a style master's target is the style's
+    prediction for this mix, not a reference track."""
+    return "style target" if target.name.startswith("style ") else "reference"
 
 
 def _eq_curve(settings: Settings, freqs: np.ndarray) -> np.ndarray:
@@ -111,8 +118,9 @@ def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
     ax = axes[0, 1]
     c = frames.centers_hz
     for name, r, fr in (("mix", mix_r, frames), ("output", out, frames), ("reference", ref_r, ref_frames)):
+        label = target_label(target) if name == "reference" else name
         ax.semilogx(
-            fr.centers_hz, _spectrum_db(r, fr), label=name, color=_COLOURS[name], lw=1.8 if name != "mix" else 1.2
+            fr.centers_hz, _spectrum_db(r, fr), label=label, color=_COLOURS[name], lw=1.8 if name != "mix" else 1.2
         )
     ax.set(
         title="tonal balance: long-term spectrum, 1/2-octave smoothed, level-aligned",
@@ -233,7 +241,8 @@ def _gain_reduction_panel(ax, mix, settings: Settings, summary: dict) -> None:
 
 def _levels_panel(ax, summary: dict, target, ceiling) -> None:
     """Integrated loudness (LUFS, left axis) and true peak (dBTP, right axis) of mix, output and
-    reference, as two groups of bars, each with its number; the ceiling spans the peaks only."""
+    reference (or style target), as two groups of bars, each with its number; the ceiling spans
+    the peaks only."""
     names = ["mix", "output", "reference"]
     lufs = [summary.get("input_lufs"), summary.get("output_lufs"), target.lufs]
     tps = [summary.get("input_true_peak_dbtp"), summary.get("output_true_peak_dbtp"), target.true_peak_dbtp]
@@ -258,6 +267,7 @@ def _levels_panel(ax, summary: dict, target, ceiling) -> None:
         ax2.annotate(f"ceiling {ceiling:.1f}", (3.4, ceiling), xytext=(1, 3), textcoords="offset points",
                      ha="left", va="bottom", fontsize=8)  # fmt: skip
     ax2.set(ylabel="true peak (dBTP)", ylim=(tp_floor, top))
-    ax.set_xticks(list(x_l) + list(x_t), names + names, fontsize=9)
+    labels = ["mix", "output", target_label(target)]
+    ax.set_xticks(list(x_l) + list(x_t), labels + labels, fontsize=9)
     ax.axvline(3.0, color="k", lw=0.6, alpha=0.4)
     ax.set_title("loudness (left, LUFS) and true peak (right, dBTP)")

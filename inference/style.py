@@ -583,64 +583,105 @@ def _ms(v: float) -> str:
     return f"{v:.1f}" if v < 10 else f"{v:.0f}"
 
 
-def _compression_words(h: dict) -> str:
-    """The compression habit in an engineer's words."""
-    start = f"ratio {h['ratio']:.1f}:1 from {h['threshold_rel_lufs']:+.1f} dB re the mix's loudness"
+def _db_change(value: float, unit: str) -> str:
+    """An offset in words that cannot be read as a negative quantity: 'plus 1.5 dB', 'less 0.8 LU'."""
+    return f"plus {value:.1f} {unit}" if value >= 0.0 else f"less {-value:.1f} {unit}"
+
+
+def _follows(a: float, c: float, own: str, change_unit: str, value) -> str:
+    """master = a x mix + c in words: the value (worded by `value`) whatever the mix where a is
+    (near) 0, else the share of the mix's own value kept and the change on top."""
+    if a < 0.05:
+        return f"{value(c)}, whatever the mix"
+    return f"{100 * a:.0f} % of the mix's own {own}, {_db_change(c, change_unit)}"
+
+
+def _relative(to: str):
+    """Words for a level relative to another: '2.0 dB below the average'."""
+
+    def words(v: float) -> str:
+        if abs(v) < 0.05:
+            return f"at {to}"
+        return f"{abs(v):.1f} dB {'below' if v < 0 else 'above'} {to}"
+
+    return words
+
+
+def _absolute(unit: str):
+    return lambda v: f"{round(v, 1) + 0.0:.1f} {unit}"  # + 0.0: never "-0.0"
+
+
+def _width_words(width: float) -> str:
+    if abs(width - 1.0) < 0.005:
+        return "stereo width 1.00 (as the mix)"
+    if width <= 0.0:
+        return "stereo width 0.00 (mono)"
+    return f"stereo width {width:.2f} (side {20 * math.log10(width):+.1f} dB)"
+
+
+def _compression_words(h: dict) -> list[str]:
+    """The compression habit in an engineer's words: what is fixed and what adapts per mix."""
+    over = h["threshold_rel_lufs"]
+    where = f"{abs(over):.1f} dB {'above' if over >= 0 else 'below'} the mix's loudness"
+    start = f"ratio {h['ratio']:.1f}:1, threshold {where}"
     if "threshold_db" in h:
-        start += f" ({h['threshold_db']:.1f} dB on the pairs)"
-    if not h.get("timing_pairs"):
-        # an older style, or pairs with too little compression to time: ratio and threshold are
-        # starts that refinement sets per mix to the crest and loudness spread below
-        return f"compression: starts at {start}, set per mix to the crest and loudness spread below (no timing read)"
-    attack, release = h["attack_ms"], h["release_ms"]
-    pace = "fast" if attack < FAST_ATTACK_MS else "slow" if attack > SLOW_ATTACK_MS else "medium"
+        start += f" ({h['threshold_db']:.1f} dBFS on average over the pairs)"
     reduction = h.get("reduction_db")
     amount = "" if reduction is None else f", about {reduction:.1f} dB of gain reduction"
-    return (
-        f"compression: {pace} (attack {_ms(attack)} ms, release {_ms(release)} ms, read from {h['timing_pairs']} "
-        f"pair(s)), {start}{amount}; ratio and threshold are set per mix to the crest and loudness spread below"
-    )
+    if not h.get("timing_pairs"):
+        # an older style, or pairs with too little compression or music too steady to time: ratio
+        # and threshold are starts that refinement sets per mix to the crest and loudness spread below
+        return [
+            f"compression: starts at {start}{amount}",
+            "  adapts per mix: ratio and threshold, set to reach the block crest and loudness spread below",
+            "  attack and release: not read from the pairs (too little compression, or music too steady to "
+            "time it); refinement sets them per mix",
+        ]
+    attack, release = h["attack_ms"], h["release_ms"]
+    pace = "fast" if attack < FAST_ATTACK_MS else "slow" if attack > SLOW_ATTACK_MS else "medium"
+    return [
+        f"compression: {pace}, attack {_ms(attack)} ms, release {_ms(release)} ms (read from "
+        f"{h['timing_pairs']} of the pairs), {start}{amount}",
+        "  fixed: attack and release, as read",
+        "  adapts per mix: ratio and threshold, set to reach the block crest and loudness spread below",
+    ]
 
 
 def describe(style: Style) -> list[str]:
-    """What the style does, in words and numbers, and how it varies with the mix."""
+    """What the style does, in words and numbers with their units, and how it varies with the mix,
+    to be read aloud: no internal identifiers (the base version is in `style show --json`)."""
     from .explain import eq_moves
 
     m = style.meta
-    where = f"{m.get('pairs', 0)} pairs" if m.get("kind") == "pairs" else f"{m.get('references', 0)} reference masters"
-    from tonematch.models.style_file import base_version
-
-    lines = [f"style '{style.name}': fitted on {where} (base {m.get('base') or base_version()})"]
+    if m.get("kind") == "pairs":
+        where = f"learned from {m.get('pairs', 0)} of your mix/master pairs"
+    else:
+        where = f"learned from {m.get('references', 0)} reference masters"
+    lines = [f"style '{style.name}': {where}"]
     h = style.habit
     if h is not None:
         s = Settings.defaults(44100)
         s.values.update(h["eq"])
         eq = eq_moves(s)
-        lines.append(
-            "tends toward: "
-            + ", ".join(
-                (eq or ["EQ flat"])
-                + [
-                    f"width {h['width']:.2f}",
-                    f"{h['target_lufs']:.1f} LUFS",
-                    f"ceiling {h['ceiling_dbtp']:.1f} dBTP",
-                ]
-            )
-        )
-        lines.append(_compression_words(h))
+        lines.append("your usual chain (each pair's settings, averaged):")
+        lines.append("  EQ: " + (", ".join(eq) if eq else "flat"))
+        lines.extend("  " + line for line in _compression_words(h))
+        lines.append(f"  {_width_words(h['width'])}")
+        lines.append(f"  loudness {h['target_lufs']:.1f} LUFS, ceiling {h['ceiling_dbtp']:.1f} dBTP")
     else:
         lines.append(
-            f"target: {style.scalar_c[2]:.1f} LUFS, ceiling {style.true_peak_dbtp:.1f} dBTP, crest "
+            f"target: loudness {style.scalar_c[2]:.1f} LUFS, ceiling {style.true_peak_dbtp:.1f} dBTP, block crest "
             f"{style.scalar_c[1]:.1f} dB, loudness spread {style.scalar_c[0]:.1f} LU (the references' average)"
         )
     lines.append(
-        "how it varies with the mix (a = 0: every mix pulled to the style's own value; a = 1: the mix's "
-        "own value kept):"
+        "how it follows each mix (0 %: every mix brought to the style's own value; 100 %: the mix's own value kept):"
     )
-    parts = []
+    lines.append(
+        "  tonal balance, per band: the master's level there in dB relative to its average over the bands "
+        "(a balance to aim for, not EQ moves):"
+    )
     for f, a, c in zip(style.bump_hz, style.tone_a, style.tone_c):
-        parts.append(f"{_hz(f)} a={a:.2f} ({c:+.1f} dB)")
-    lines.append("  tonal balance around " + ", ".join(parts))
+        lines.append(f"    {_hz(f)}: {_follows(a, c, 'balance', 'dB', _relative('the average'))}")
     pulled = [f for f, a in zip(style.bump_hz, style.tone_a) if a < 0.35]
     kept = [f for f, a in zip(style.bump_hz, style.tone_a) if a > 0.65]
     if pulled:
@@ -650,22 +691,27 @@ def describe(style: Style) -> list[str]:
         )
     if kept:
         lines.append(f"  leaves the mix's balance mostly as it is at {', '.join(_hz(f) for f in kept)}")
-    names = {"spread": ("loudness spread", "LU"), "crest": ("block crest", "dB"), "lufs": ("loudness", "LUFS")}
+    names = {
+        "spread": ("loudness spread", "spread", "LU", _absolute("LU")),
+        "crest": ("block crest", "crest", "dB", _absolute("dB")),
+        "lufs": ("loudness", "loudness", "LU", _absolute("LUFS")),
+    }
     for i, key in enumerate(SCALARS):
-        a, c = style.scalar_a[i], style.scalar_c[i]
-        label, unit = names[key]
-        if a < 0.05:
-            lines.append(f"  {label}: {c:.1f} {unit} whatever the mix (a={a:.2f})")
-        else:
-            lines.append(f"  {label}: {a:.2f} x the mix's {c:+.1f} {unit}")
+        label, own, change_unit, value = names[key]
+        lines.append(f"  {label}: {_follows(style.scalar_a[i], style.scalar_c[i], own, change_unit, value)}")
     if style.width_a.size:
-        w = ", ".join(f"{a:.2f}x{c:+.1f}" for a, c in zip(style.width_a[1:], style.width_c[1:]))
-        lines.append(f"  stereo width (side/mid dB above 200 Hz, a x mix + c): {w}")
+        from .character import WIDTH_EDGES_HZ
+
+        lines.append("  stereo width, per band: the side's level relative to the mid in dB:")
+        edges = list(zip(WIDTH_EDGES_HZ[:-1], WIDTH_EDGES_HZ[1:]))
+        for (lo, hi), a, c in list(zip(edges, style.width_a, style.width_c))[1:]:  # below 200 Hz: near mono
+            lines.append(f"    {_hz(lo)} to {_hz(hi)}: {_follows(a, c, 'side level', 'dB', _relative('the mid'))}")
     if "check" in m:
         c = m["check"]
         lines.append(
-            f"held-out check: MR-STFT {c['style']['mrstft']:.3f} vs generic {c['generic']['mrstft']:.3f} "
-            f"({100 * c['mrstft_gain']:.0f} % closer), LUFS error {c['style']['lufs_error']:.2f} LU, "
+            f"held-out check: spectral distance to your own masters (MR-STFT, lower is closer) "
+            f"{c['style']['mrstft']:.3f} with the style, {c['generic']['mrstft']:.3f} with generic matching "
+            f"({100 * c['mrstft_gain']:.0f} % closer); loudness error {c['style']['lufs_error']:.2f} LU, "
             f"crest error {c['style']['crest_error']:.2f} dB"
         )
     return lines

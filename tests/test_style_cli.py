@@ -103,3 +103,13 @@ def test_api_master_and_a_style_from_references(fitted, tmp_path):
     assert -13.0 < s.scalar_c[2] < -9.0  # the masters' loudness (five at -10, the stranger quieter)
     half = tonematch.master(x, s, sample_rate=SR, refine=False, amount=0.5)
     assert np.isfinite(half.audio).all()
+
+
+def test_a_style_masters_report_calls_its_target_the_style_target():
+    from types import SimpleNamespace
+
+    from tonematch.inference.report import target_label
+
+    # style.plan_for names its target "style NAME"; a reference keeps its file name
+    assert target_label(SimpleNamespace(name="style mine")) == "style target"
+    assert target_label(SimpleNamespace(name="ref.wav")) == "reference"

@@ -117,26 +117,69 @@ def test_show_says_what_the_style_does_in_words_and_numbers(tmp_path, capsys):
     path = save_style(_style(), tmp_path / "mine.tmstyle")
     assert main(["style", "show", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "low shelf +1.5 dB at 90 Hz" in out
-    assert "width 1.20" in out and "-9.0 LUFS" in out
+    assert describe(load_style(path))[0] == "style 'mine': learned from 6 of your mix/master pairs"
+    assert "EQ: low shelf +1.5 dB at 90 Hz" in out
+    assert "stereo width 1.20 (side +1.6 dB)" in out and "loudness -9.0 LUFS, ceiling -1.0 dBTP" in out
     # without a timing read from pairs the compressor is shown as the start it is, and the
     # dynamics as the targets it is set to
-    assert "compression: starts at ratio 2.5:1 from +4.0 dB re the mix's loudness (-18.0 dB on the pairs)" in out
-    assert "set per mix to the crest and loudness spread" in out and "no timing read" in out
-    assert "pulls the balance to its own" in out and "block crest: 0.40 x the mix's" in out
-    assert "loudness: -9.0 LUFS whatever the mix" in out
-    assert describe(load_style(path))[0].startswith("style 'mine': fitted on 6 pairs")
+    assert (
+        "compression: starts at ratio 2.5:1, threshold 4.0 dB above the mix's loudness "
+        "(-18.0 dBFS on average over the pairs)" in out
+    )
+    assert "adapts per mix: ratio and threshold, set to reach the block crest and loudness spread" in out
+    assert "attack and release: not read from the pairs" in out
+    # tonal values are a balance (intercepts relative to the average), not EQ moves
+    assert "not EQ moves" in out and "40 Hz: 2.0 dB below the average, whatever the mix" in out
+    assert "10.2 kHz: 50 % of the mix's own balance, plus 2.0 dB" in out
+    assert "pulls the balance to its own" in out and "block crest: 40 % of the mix's own crest, plus 5.0 dB" in out
+    assert "loudness: -9.0 LUFS, whatever the mix" in out and "loudness spread: 0.5 LU, whatever the mix" in out
+    # the width line is labelled per band
+    assert "200 Hz to 1.0 kHz: 90 % of the mix's own side level, less 10.0 dB" in out
+    assert "5.0 kHz to 20.0 kHz: 70 % of the mix's own side level, plus 1.5 dB" in out
     assert main(["style", "show", str(tmp_path / "nope.tmstyle")]) == 2
+
+
+def test_show_reads_aloud_without_identifiers_or_bare_numbers():
+    """Every figure carries its unit (or is a ratio, a percentage or a Q); no internal identifier
+    (the base version stays in --json); a spread that shrinks reads as 'less', never as a
+    negative spread."""
+    import re
+
+    s = _style()
+    s.scalar_a[0], s.scalar_c[0] = 1.0, -0.8  # the mix's own loudness spread, 0.8 LU narrower
+    s.habit.update(attack_ms=60.0, release_ms=800.0, timing_pairs=5, reduction_db=6.2)
+    s.meta["check"] = {
+        "style": {"mrstft": 0.5, "lufs_error": 0.2, "crest_error": 0.4},
+        "generic": {"mrstft": 0.8, "lufs_error": 0.3, "crest_error": 0.9},
+        "mrstft_gain": 0.375,
+    }
+    text = "\n".join(describe(s))
+    assert "loudness spread: 100 % of the mix's own spread, less 0.8 LU" in text
+    assert "-0.8" not in text and "character-" not in text and "chain-" not in text and "a=" not in text
+    units = r"(dB|dBFS|dBTP|LU|LUFS|ms|Hz|kHz|%|:1)"
+    allowed = {"1.20", "0.00", "1.00", "1.2"}  # width (with its dB after it) and an EQ's Q
+    for line in text.splitlines():
+        for m in re.finditer(r"[-+]?\d+(\.\d+)?(?![\d.])", line):
+            rest = line[m.end() :].lstrip()
+            if (
+                re.match(units, rest)
+                or m.group(0).lstrip("+-") in allowed
+                or line[: m.start()].endswith(("Q ", "'", ":"))
+            ):
+                continue
+            # numbers that are part of a label: "from 5 of the pairs", "6 of your", MR-STFT values
+            assert re.match(r"(of |with |\()", rest) or "MR-STFT" in line, (m.group(0), line)
 
 
 @pytest.mark.parametrize(
     "attack, release, words",
-    [(2.0, 55.0, "fast (attack 2.0 ms, release 55 ms"), (12.0, 150.0, "medium (attack 12 ms, release 150 ms")]
-    + [(60.0, 800.0, "slow (attack 60 ms, release 800 ms")],
+    [(2.0, 55.0, "fast, attack 2.0 ms, release 55 ms"), (12.0, 150.0, "medium, attack 12 ms, release 150 ms")]
+    + [(60.0, 800.0, "slow, attack 60 ms, release 800 ms")],
 )
 def test_show_names_the_timing_read_from_pairs(attack, release, words):
     s = _style()
     s.habit.update(attack_ms=attack, release_ms=release, timing_pairs=5, reduction_db=6.2)
     text = "\n".join(describe(s))
-    assert f"compression: {words}, read from 5 pair(s)), ratio 2.5:1 from +4.0 dB" in text
+    assert f"compression: {words} (read from 5 of the pairs), ratio 2.5:1, threshold 4.0 dB above" in text
     assert "about 6.2 dB of gain reduction" in text
+    assert "fixed: attack and release, as read" in text
