@@ -247,7 +247,9 @@
       drawStatic(og, v.w, v.h);
       layers[id] = L = { key, off };
     }
-    v.g.setTransform(1, 0, 0, 1, 0, 0); v.g.drawImage(L.off, 0, 0); v.g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    if (L.off.width > 0 && L.off.height > 0) { // not laid out yet: nothing to copy
+      v.g.setTransform(1, 0, 0, 1, 0, 0); v.g.drawImage(L.off, 0, 0); v.g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    }
     return v;
   }
   const logX = (f, lo, hi, x0, w) => x0 + (Math.log(f / lo) / Math.log(hi / lo)) * w;
