@@ -467,6 +467,12 @@ def parse_args(argv=None):
         action="store_true",
         help="the follow evaluation: one reference song mastered along single axes (training/follow.py)",
     )
+    p.add_argument(
+        "--unmastered",
+        metavar="SUBDIR",
+        help="quiet unmastered mixes (the split's tracks under FOLDER/SUBDIR) against other songs' masters "
+        "(training/unmastered.py)",
+    )
     p.add_argument("--axes", help="--follow: comma list of axes (default: tone,dynamics,width,loudness)")
     p.add_argument(
         "--scales",
@@ -490,6 +496,10 @@ def main(argv=None) -> int:
         from . import follow
 
         return follow.main(args)
+    if args.unmastered:
+        from . import unmastered
+
+        return unmastered.main(args)
     try:
         chain_config = args.chain_config or str(Path(config_dir()) / "chain" / "default.yaml")
         methods, notes = build_methods(args)

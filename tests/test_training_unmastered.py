@@ -1,0 +1,45 @@
+"""tonematch-eval --unmastered: mixes from one subfolder against other tracks' masters; the
+measures read how far an output moved toward its reference."""
+
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tonematch.data.errors import TonematchError
+from tonematch.training import unmastered
+from tonematch.training.foreign.fir_eq import Tilt, equalise
+
+from signals import music_like
+
+SR = 22050
+
+
+def test_measures_read_the_move_toward_the_reference():
+    mix = music_like(3.0, SR, seed=4, level_db=-24)
+    reference = equalise(music_like(3.0, SR, seed=5, level_db=-10), [Tilt(1.5)], SR)
+    still = unmastered.measure(mix, mix, reference, SR)
+    copy = unmastered.measure(reference, mix, reference, SR)
+    assert still["closed"] == pytest.approx(0.0, abs=1e-9) and still["shape"] > 2.0
+    assert copy["closed"] == pytest.approx(1.0, abs=1e-9) and copy["shape"] == pytest.approx(0.0, abs=1e-9)
+    assert still["lufs"] < -10.0 and copy["lufs"] == pytest.approx(0.0, abs=1e-6)
+    halfway = unmastered.measure(equalise(mix, [Tilt(0.75)], SR), mix, reference, SR)
+    assert 0.1 < halfway["closed"] < 0.9 and abs(halfway["tilt"]) < abs(still["tilt"])
+
+
+def test_cases_take_mixes_from_the_subfolder_and_references_from_the_rest(tmp_path):
+    for folder, seeds in (("raw", (1, 2)), ("masters", (3, 4, 5))):
+        (tmp_path / folder).mkdir()
+        for s in seeds:
+            sf.write(tmp_path / folder / f"t{s}.wav", music_like(3.0, SR, seed=s).T, SR, subtype="FLOAT")
+    files = sorted(str(p) for p in tmp_path.rglob("*.wav"))
+    cases = unmastered.make_cases(files, "raw", 4, 0, SR, 1.0)
+    assert [c["track"] for c in cases] == ["t1.wav", "t2.wav", "t1.wav", "t2.wav"]
+    assert all(c["reference_track"] in {"t3.wav", "t4.wav", "t5.wav"} for c in cases)
+    assert all(c["input"].shape == (2, SR) for c in cases)
+    again = unmastered.make_cases(files, "raw", 4, 0, SR, 1.0)
+    assert all(np.array_equal(a["reference"], b["reference"]) for a, b in zip(cases, again))
+    with pytest.raises(TonematchError, match="under 'nothing"):
+        unmastered.make_cases(files, "nothing", 1, 0, SR, 1.0)
+    assert os.path.isdir(tmp_path / "raw")
