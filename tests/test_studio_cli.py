@@ -49,3 +49,23 @@ def test_the_url_names_the_loopback_address_and_the_token():
     assert command.url_for("::1", 8765, "T") == "http://[::1]:8765/?token=T"
     assert command._loopback("127.0.0.1") and command._loopback("::1") and command._loopback("localhost")
     assert not command._loopback("0.0.0.0") and not command._loopback("192.168.1.4")
+
+
+def test_the_package_ships_the_studio_and_its_page():
+    """pyproject lists the package and its static files (a built wheel carries the page)."""
+    from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib", reason="tomllib comes with Python 3.11")
+    root = Path(__file__).resolve().parent.parent
+    config = tomllib.loads((root / "pyproject.toml").read_text())
+    tools = config["tool"]["setuptools"]
+    assert "tonematch.inference.studio" in tools["packages"]
+    shipped = {
+        p.name for g in tools["package-data"]["tonematch.inference.studio"] for p in (root / "inference/studio").glob(g)
+    }
+    assert shipped >= {"index.html", "studio.js", "studio.css"}
+    extras = config["project"]["optional-dependencies"]
+    assert any(d.startswith("starlette") for d in extras["studio"]) and any(
+        d.startswith("uvicorn") for d in extras["studio"]
+    )
+    assert not any(d.startswith(("starlette", "uvicorn")) for d in config["project"]["dependencies"])
