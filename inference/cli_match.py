@@ -21,7 +21,7 @@ def add_shared_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--no-refine", action="store_true", help="skip refinement (faster; the network's settings as they are)"
     )
-    p.add_argument("--steps", type=int, metavar="N", help="refinement iterations (default 60)")
+    p.add_argument("--steps", type=int, metavar="N", help="refinement iterations (default 15)")
     p.add_argument(
         "--amount",
         type=float,

@@ -34,32 +34,22 @@ GROUP_KEYS = {
     "dynamics": [f"compressor.{n}" for n in ("threshold_db", "ratio", "attack_ms", "release_ms", "knee_db")],
     "width": ["width.width"],
 }
-# L-BFGS-B iterations of the first descent (the second, bias-corrected one: half). Inside the
-# trust region the descent has converged by then: on the model card's 32 held-out cases
-# (tonematch-eval ... --methods "network + refine" --steps N) MR-STFT reads 0.586 at 60, 30, 15
-# and 8 steps and 0.589 at 4; more steps only cost time.
+# L-BFGS-B iterations of the first descent (the second, bias-corrected one: half); converged by
+# then on the held-out evaluation (model card, "Refinement").
 STEPS = 15
-# The frame model is piecewise smooth (gates, knees, clamps), so line searches can take many
-# evaluations for little gain (73 evaluations for 15 iterations on a 3-minute mix): each step
-# gets at most this many, measured on the same 32 cases (see the model card).
+# The frame model is piecewise smooth (gates, knees, clamps), so a line search can take many
+# evaluations for little gain: each step gets at most this many.
 MAX_EVALUATIONS_PER_STEP = 2
-# per unit^2 of the [0, 1] settings: a trust region around the start. A reference is another
-# piece of music: its measured character differs from the ideal master of this mix by the
-# music itself (held-out cases: a character distance of 5-45 between a target and another
-# segment of the same master), so matching it literally over-fits (ratio 20:1, +12 dB bells).
-# The network has learned what of the difference to trust; refinement only corrects what it
-# clearly missed. Chosen on 20 held-out corpus cases (seeds 1-2; MR-STFT to the target, mean
-# over cases: pull 50 0.596, 100 0.590, 150 0.613; the network alone 0.74); the model card's
-# table uses other cases (seed 0).
+# per unit^2 of the [0, 1] settings: the trust region around a style's start, whose target is
+# measured on other music than the mix (chosen on held-out cases: model card).
 PULL = 100.0
-# From a start that is not the network's (neutral, the non-learned matcher) the measurements are
-# all there is to go on: a light pull, only to break ties.
+# From a start that is not learned (neutral, the non-learned matcher) the measurements are all
+# there is to go on: a light pull, only to break ties.
 PULL_MEASURED = 1.0
 GAIN_PENALTY = 2e-4  # per dB^2 of EQ gain: no boosts that buy nothing
-# Robust to a reference that is a poor stand-in: the spectral terms (tone, width) count as
-# s * log(1 + d / s), like d while small, growing only logarithmically once the reference's
-# balance is far from the start's (another section of the music, not a mastering difference),
-# where the network's reading (the pull) should win. s in dB^2, chosen on held-out cases.
+# With a raw reference as the target, the spectral terms count as s * log(1 + d / s): like d
+# while small, only logarithmically once the reference's balance is far from the start's (its
+# music, not its mastering), where the pull should win. s in dB^2.
 ROBUST_SCALE = {"tone": 5.0, "width": 5.0}
 # From the network's start refinement moves the EQ and the width toward a blend of two
 # characters: the network's reading (what it expects this mix to sound like, mastered as the
