@@ -490,6 +490,20 @@ def parse_args(argv=None):
     return args
 
 
+def emit(args, build) -> int:
+    """Run `build()` (-> the markdown report), print it and write it to --out: exit 0, or one
+    error line and exit 2 (every evaluation's ending)."""
+    try:
+        text = build()
+    except TonematchError as exc:
+        print(f"tonematch-eval: error: {exc}", file=sys.stderr)
+        return 2
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    return 0
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.follow:
@@ -500,7 +514,8 @@ def main(argv=None) -> int:
         from . import unmastered
 
         return unmastered.main(args)
-    try:
+
+    def build() -> str:
         chain_config = args.chain_config or str(Path(config_dir()) / "chain" / "default.yaml")
         methods, notes = build_methods(args)
         with warnings.catch_warnings():
@@ -510,14 +525,9 @@ def main(argv=None) -> int:
                 files, args.cases, args.seed, args.sample_rate, args.seconds, chain_config, args.reference, args.chain
             )
         results, failed = evaluate(cases, methods, args.sample_rate)
-        text = report(results, notes + failed, args)
-    except TonematchError as exc:
-        print(f"tonematch-eval: error: {exc}", file=sys.stderr)
-        return 2
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
-    return 0
+        return report(results, notes + failed, args)
+
+    return emit(args, build)
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ import numpy as np
 from tonematch.data.errors import TonematchError
 
 from . import metrics
-from .evaluate import CaseFailed, Method, build_methods, case_dataset, held_out, other_track_segment
+from .evaluate import CaseFailed, Method, build_methods, case_dataset, emit, held_out, other_track_segment
 
 AXIS_DESCRIPTORS = {  # axis -> the descriptors whose follow slope it reports
     "tone": ("tilt", "shape"),
@@ -298,7 +298,7 @@ def parse_list(text: str | None, allowed=None, kind=str) -> tuple:
 
 
 def main(args) -> int:
-    try:
+    def build() -> str:
         axes = parse_list(args.axes, tuple(AXIS_DESCRIPTORS))
         try:
             scales = parse_list(args.scales, kind=float)
@@ -323,11 +323,6 @@ def main(args) -> int:
             print(line, file=sys.stderr, flush=True)
 
         records, failed, timings = run(cases(), methods, args.sample_rate, log)
-        text = report(records, notes + failed, timings, seen, args, axes, scales)
-    except TonematchError as exc:
-        print(f"tonematch-eval: error: {exc}", file=sys.stderr)
-        return 2
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
-    return 0
+        return report(records, notes + failed, timings, seen, args, axes, scales)
+
+    return emit(args, build)

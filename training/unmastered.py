@@ -15,7 +15,6 @@ distance to the reference that each method closed.
 from __future__ import annotations
 
 import os
-import sys
 import warnings
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from tonematch.data.segments import audible, rms_db
 from tonematch.data.tracks import TrackReader
 
 from . import metrics
-from .evaluate import CaseFailed, build_methods, held_out
+from .evaluate import CaseFailed, build_methods, emit, held_out
 
 UNMASTERED_STREAM = 0x0A11  # mixed into the seed: the picks draw no numbers other evaluations use
 COLUMNS = (  # key, header, format
@@ -130,18 +129,13 @@ def report(results: dict, notes: list[str], cases: list[dict], args) -> str:
 
 
 def main(args) -> int:
-    try:
+    def build() -> str:
         methods, notes = build_methods(args)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             files = held_out(args.folder, args.split, args.val_fraction, args.test_fraction)
             cases = make_cases(files, args.unmastered, args.cases, args.seed, args.sample_rate, args.seconds)
         results, failed = run(cases, methods, args.sample_rate)
-        text = report(results, notes + failed, cases, args)
-    except TonematchError as exc:
-        print(f"tonematch-eval: error: {exc}", file=sys.stderr)
-        return 2
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
-    return 0
+        return report(results, notes + failed, cases, args)
+
+    return emit(args, build)
