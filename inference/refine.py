@@ -72,18 +72,31 @@ BOUNDS = {"width.width": (0.6, 1.6)}
 TONE_MOVE_SMOOTHING_BANDS = 7
 
 
-def blended_target(start: dict, reference: dict, literal: float) -> dict:
-    """The character refinement aims at from the network's start: its tone and width moved
-    `literal` (0..1) of the way from the start's (the exact render of the network's settings) to
-    the reference's, the tonal move smoothed; the dynamics and loudness are the start's."""
+def literal_shares(literal: float) -> tuple[float, float]:
+    """(tilt share, detail share) of the reference's tonal move that `literal` copies: the broad
+    tilt first (all of it at 0.5), then the detail (all of it at 1), whose shape is mostly the
+    reference's music rather than its mastering. The width follows the tilt's share."""
+    return min(1.0, 2.0 * literal), max(0.0, 2.0 * literal - 1.0)
+
+
+def blended_target(start: dict, reference: dict, literal: float, centres_hz: np.ndarray) -> dict:
+    """The character refinement aims at from the network's start (the exact render of the
+    network's settings): its tone moved toward the reference's by literal_shares of the move's
+    straight-line tilt over log frequency and of the rest (the move smoothed over an octave), its
+    width by the tilt's share; the dynamics and loudness are the start's."""
     out = dict(start)
     move = np.asarray(reference["tone"]) - np.asarray(start["tone"])
     window = np.hanning(TONE_MOVE_SMOOTHING_BANDS + 2)[1:-1]
     # normalised by the window's weight inside the range, so the ends are not pulled toward 0
     smooth = np.convolve(move, window, mode="same") / np.convolve(np.ones_like(move), window, mode="same")
-    out["tone"] = start["tone"] + literal * smooth
+    octaves = np.log2(np.maximum(centres_hz, 1.0))
+    sel = (centres_hz >= character.TONE_RANGE_HZ[0]) & (centres_hz <= character.TONE_RANGE_HZ[1])
+    slope, offset = np.polyfit(octaves[sel], smooth[sel], 1) if sel.sum() > 1 else (0.0, 0.0)
+    tilt = slope * octaves + offset
+    tilt_share, detail_share = literal_shares(literal)
+    out["tone"] = start["tone"] + tilt_share * tilt + detail_share * (smooth - tilt)
     if np.shape(start["width"]) == np.shape(reference["width"]):
-        out["width"] = start["width"] + literal * (reference["width"] - start["width"])
+        out["width"] = start["width"] + tilt_share * (reference["width"] - start["width"])
     return out
 
 
@@ -261,7 +274,7 @@ def refine(
 
     if literal is not None:
         start_char = exact_character(settings, clips, sr, tp)
-        target = blended_target(start_char, target, literal)
+        target = blended_target(start_char, target, literal, frames.centers_hz)
         start_d = float(robust_distance(start_char, target, frames, weights, robust))
     else:
         start_char, start_d = exact(settings)

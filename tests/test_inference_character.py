@@ -184,3 +184,31 @@ def test_literal_sets_how_far_the_network_start_moves_toward_the_reference():
 
     measured, _ = match.finish(_settings(**start), mix, target, match.Options(), {"start": "matcher"})
     assert measured.values["compressor.ratio"] > 2.5 or measured.values["width.width"] > 1.2
+
+
+def test_literal_copies_the_reference_tilt_first_then_its_detail():
+    """blended_target: at literal 0.5 the straight-line tilt of the reference's tonal move is
+    copied whole and its detail (a bump) not at all; at 1 both; at 0 neither."""
+    centres = 25.0 * 2.0 ** (np.arange(60) / 6.0)
+    octaves = np.log2(centres)
+    start = {"tone": np.zeros(60), "width": np.array([-30.0, -12.0, -10.0, -9.0]), "crest": 12.0}
+    tilt = 1.5 * (octaves - octaves.mean())
+    bump = 4.0 * np.exp(-0.5 * ((octaves - np.log2(1000.0)) / 0.7) ** 2)
+    reference = {"tone": tilt + bump, "width": np.array([-28.0, -8.0, -6.0, -5.0]), "crest": 8.0}
+    sel = (centres >= 30.0) & (centres <= 16000.0)
+
+    def slope(tone):
+        return np.polyfit(octaves[sel], tone[sel], 1)[0]
+
+    half = refine.blended_target(start, reference, 0.5, centres)
+    full = refine.blended_target(start, reference, 1.0, centres)
+    none = refine.blended_target(start, reference, 0.0, centres)
+    assert slope(half["tone"]) == pytest.approx(slope(full["tone"]), rel=0.02)
+    assert slope(full["tone"]) == pytest.approx(slope(refine.blended_target(start, reference, 1.0, centres)["tone"]))
+    residual = half["tone"] - np.polyval(np.polyfit(octaves[sel], half["tone"][sel], 1), octaves)
+    assert np.abs(residual[sel]).max() < 0.05  # no bump at 0.5
+    assert full["tone"][np.argmin(np.abs(centres - 1000.0))] > half["tone"][np.argmin(np.abs(centres - 1000.0))] + 2.0
+    np.testing.assert_allclose(none["tone"], start["tone"])
+    np.testing.assert_allclose(half["width"], reference["width"])  # the width follows the tilt's share
+    assert half["crest"] == start["crest"]  # the dynamics stay the start's
+    assert refine.literal_shares(0.25) == (0.5, 0.0) and refine.literal_shares(0.75) == (1.0, 0.5)
