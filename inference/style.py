@@ -37,7 +37,7 @@ from tonematch.models import excerpts
 from tonematch.models.chain import TABLE
 from tonematch.models.chain.settings import Settings
 
-from . import character, match, matcher
+from . import character, match, matcher, style_settings
 from .gain_trace import read_compressor
 
 BUMP_HZ = tuple(float(40.0 * 2.0 ** (k * 4.0 / 3.0)) for k in range(7))  # 40 Hz .. 10 kHz
@@ -62,6 +62,7 @@ class Style:
     scalar_c: np.ndarray  # [3]
     true_peak_dbtp: float
     habit: dict | None = None  # average settings in readable units (None: from references)
+    settings: dict | None = None  # the settings style (style_settings.fit_model); None: character only
     meta: dict = field(default_factory=dict)
 
     @property
@@ -177,6 +178,7 @@ class PairData:
     offset_frames: int
     settings: Settings | None = None  # the pair refined toward its own master
     compressor: dict | None = None  # the compressor read from the pair's gain trace (gain_trace.py)
+    fit: object | None = None  # the chain identified on the pair (style_settings.PairFit)
 
 
 def aligned_master(master: np.ndarray, offset: int, frames: int) -> np.ndarray:
@@ -406,6 +408,8 @@ def choose_settings(mix: match.Analysis, style: Style, options: match.Options) -
     with the start settings, so a report's "reference" curve shows what the style aims for."""
     from tonematch.models.chain.exact import render_array
 
+    if style.settings is not None:  # a style of settings: the engineer's chain, predicted for the mix
+        return style_settings.choose_settings(mix, style, options)
     target, mix_char = target_for(style, mix)
     start = start_settings(mix, mix_char, target.character, style.habit)
     rendered = render_array(excerpts.joined(mix.clips), start, mix.sample_rate)
@@ -476,7 +480,8 @@ def heldout_check(data: list[PairData], pairs, options: match.Options, say=print
     if not held:
         return None
     train = [p for i, p in enumerate(data) if i not in held]
-    style = fit_style(train, "held-out")
+    style = fit_style(train, "held-out", habit=False)
+    style_settings.attach(style, train)
     by_name = {p.name: p for p in pairs}
     rows = {"generic": [], "style": []}
     opts = {k: getattr(options, k) for k in ("refine", "steps", "model")}
@@ -488,10 +493,13 @@ def heldout_check(data: list[PairData], pairs, options: match.Options, say=print
         mine, _, _ = master_array(mix, sr, style, options)
         truth = _excerpt_audio(master, sr)
         lufs, crest = quality.lufs(master, sr), quality.crest_db(master)
-        for key, out in (("generic", generic), ("style", mine)):
+        outs = [("generic", generic), ("style", mine)]
+        if p.fit is not None:  # the floor: the held-out mix with its own pair's settings
+            outs.append(("floor", style_settings.render_own(mix, sr, p.fit)))
+        for key, out in outs:
             # MR-STFT on the excerpts the masters are analysed on: over the whole file it costs
             # half a minute and 2.5 GB per pair (3 minutes) and tells the same
-            rows[key].append(
+            rows.setdefault(key, []).append(
                 {
                     "mrstft": quality.mrstft(_excerpt_audio(out, sr), truth),
                     "lufs_error": abs(quality.lufs(out, sr) - lufs),
@@ -547,7 +555,7 @@ def fit_pairs(
     for pair in pairs:
         try:
             p = read_pair(pair)
-            p.settings = pair_settings(p, steps)
+            style_settings.identify_pair(p)  # the chain's settings on the pair (sets p.settings)
             data.append(p)
         except TonematchError as exc:
             error(f"pair {pair.name} left out: {' '.join(str(exc).split())}")
@@ -560,7 +568,8 @@ def fit_pairs(
         bar.close()
     if len(data) < 2:
         raise TonematchError(f"a style needs at least 2 usable pairs, got {len(data)}")
-    style = fit_style(data, name)
+    style = fit_style(data, name, habit=False)  # the chain is the settings style's (style_settings)
+    style_settings.attach(style, data)
     if check:
         result = heldout_check(data, pairs, options or match.Options(steps=steps), say=say)
         if result is not None:
@@ -658,6 +667,8 @@ def describe(style: Style) -> list[str]:
     else:
         where = f"learned from {m.get('references', 0)} reference masters"
     lines = [f"style '{style.name}': {where}"]
+    if style.settings is not None:  # a settings style: the engineer's chain, group by group
+        return lines + style_settings.describe_lines(style.settings, m.get("check"))
     h = style.habit
     if h is not None:
         s = Settings.defaults(44100)

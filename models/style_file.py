@@ -5,7 +5,9 @@ string -> string map); reading one never runs code, unlike pickle. The card (nam
 pairs, fit figures, the settings the style tends toward) is one JSON string in that metadata,
 and a SHA-256 over the tensor bytes catches a corrupt file that still parses. A style made for
 another base (the character measurement or the chain's parameters changed) or another format
-version is refused with one line, as is a file that is not a style at all.
+version is refused with one line, as is a file that is not a style at all. Format 3 adds the
+settings style (inference/style_settings.py: the engineer's chain per group, fixed or adaptive)
+to the card; a format-2 file (character lines only) still loads and masters as before.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from tonematch.data.atomic import write_atomic
 from tonematch.data.errors import TonematchError
 
 FORMAT = "tonematch-style"
-FORMAT_VERSION = "2"  # 1 was the embedding style of models/files.py
+FORMAT_VERSION = "3"  # 1 was the embedding style of models/files.py; 3 adds the settings style
+READS = ("2", "3")  # 2: a style of character lines only (before the settings style): it loads as such
 SUFFIX = ".tmstyle"
 TENSORS = ("bump_hz", "tone_a", "tone_c", "width_a", "width_c", "scalar_a", "scalar_c")
 CHARACTER_VERSION = "1"  # inference/character.py's measurement, as a style reads it
@@ -69,6 +72,7 @@ def save_style(style, path, replace: bool = True) -> Path:
         "meta": _clean(dict(style.meta, base=base_version())),
         "habit": _clean(style.habit),
         "true_peak_dbtp": float(style.true_peak_dbtp),
+        "settings": _clean(style.settings),
     }
     metadata = {
         "format": FORMAT,
@@ -102,10 +106,10 @@ def load_style(path):
         raise TonematchError(f"'{path}' is not a readable style file (corrupt or truncated?): {detail}") from None
     if metadata.get("format") != FORMAT:
         raise TonematchError(f"'{path}' is not a tonematch style file")
-    if metadata.get("format_version") != FORMAT_VERSION:
+    if metadata.get("format_version") not in READS:
         raise TonematchError(
             f"'{path}' is a style of format version {metadata.get('format_version')!r}; this "
-            f"tonematch reads version {FORMAT_VERSION}: fit it again"
+            f"tonematch reads versions {' and '.join(READS)}: fit it again"
         )
     if metadata.get("base") != base_version():
         raise TonematchError(
@@ -126,6 +130,7 @@ def load_style(path):
             **{n: np.asarray(arrays[n], dtype=np.float64) for n in TENSORS},
             true_peak_dbtp=float(card["true_peak_dbtp"]),
             habit=card.get("habit"),
+            settings=card.get("settings") if metadata["format_version"] != "2" else None,
             meta=card.get("meta") or {},
         )
     except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
@@ -206,6 +211,12 @@ def _invalid(style, card: dict) -> str | None:
         return f"its true peak {style.true_peak_dbtp:g} dBTP is outside -70 .. 20"
     if not isinstance(style.meta, dict) or not isinstance(style.meta.get("name", ""), str):
         return "its card's meta is not an object with a name"
+    if style.settings is not None:
+        from tonematch.inference.style_settings import problem
+
+        bad = problem(style.settings)
+        if bad is not None:
+            return bad
     h = style.habit
     if h is None:
         return None

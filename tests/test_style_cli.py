@@ -30,7 +30,7 @@ def test_fit_leaves_out_a_pair_that_does_not_align(fitted, capsys):
     root, out = fitted
     style = load_style(out)
     assert style.meta["pairs"] == 5 and "stranger" not in style.meta["pair_names"]
-    assert style.habit is not None and -12.0 < style.habit["target_lufs"] < -8.0
+    assert style.settings is not None and -12.0 < style.settings["groups"]["loudness"]["value"] < -8.0
 
 
 def test_master_one_file_and_a_batch_with_a_bad_file(fitted, tmp_path, capsys):

@@ -1,0 +1,159 @@
+"""The settings style (inference/style_settings.py): each pair's chain identified, each group of
+settings fixed or adaptive by leave-one-out, a new mix mastered from the settings predicted.
+
+The habit of issue 17 (style_habit.py: one settings file on every mix) must come back as that
+chain: each EQ move within 1 dB, nothing invented above 0.5 dB, the compressor's ratio within
+20 %, its threshold within 1.5 dB and its timing within 35 %, every group fixed; and a seventh
+mix mastered with the style lands near the engineer's own master of it. Tolerances, never
+which grid point or candidate wins."""
+
+import math
+
+import numpy as np
+import pytest
+from style_habit import HABIT, SR, broadband_mix, habit_settings, make_habit_pairs
+
+from tonematch.data.pairs import find_pairs
+from tonematch.inference import match, quality, style, style_settings
+from tonematch.models import excerpts
+from tonematch.models.chain.exact import render_array
+
+
+@pytest.fixture(scope="module")
+def habit(tmp_path_factory):
+    root = tmp_path_factory.mktemp("habit")
+    make_habit_pairs(root, range(6), seconds=6.0)
+    data = []
+    for pair in find_pairs(root):
+        p = style.read_pair(pair)
+        style_settings.identify_pair(p)
+        data.append(p)
+    fitted = style.fit_style(data, "habit")
+    style_settings.attach(fitted, data)
+    return fitted, data
+
+
+def _bands(values: dict) -> list[tuple[str, float, float]]:
+    return [
+        (band, values[f"eq.{band}.gain_db"], values[f"eq.{band}.freq_hz"])
+        for band in style_settings.EQ_BANDS
+        if abs(values[f"eq.{band}.gain_db"]) >= style_settings.MIN_MOVE_DB
+    ]
+
+
+def test_a_fixed_habit_comes_back_as_its_chain(habit):
+    fitted, _ = habit
+    g = fitted.settings["groups"]
+    assert all(g[name]["mode"] == "fixed" for name in ("eq", "compressor", "width", "loudness"))
+    moves = _bands(g["eq"]["values"])
+    shelf = [m for m in moves if m[0] == "low_shelf"]
+    bell = [m for m in moves if m[0].startswith("peak") and abs(math.log2(m[2] / 3000.0)) < 0.5]
+    assert len(shelf) == 1 and abs(shelf[0][1] - 3.0) <= 1.0 and abs(math.log2(shelf[0][2] / 100.0)) < 0.5, moves
+    assert len(bell) == 1 and abs(bell[0][1] + 2.0) <= 1.0, moves
+    invented = [m for m in moves if m not in shelf + bell]
+    assert all(abs(m[1]) <= 0.5 for m in invented), moves
+    comp = g["compressor"]
+    assert comp["on"] and comp["threshold"]["reference"] == "dBFS"
+    assert abs(comp["threshold"]["value"] - HABIT["compressor.threshold_db"]) <= 1.5, comp
+    assert abs(math.exp(comp["log_ratio"]["value"]) / HABIT["compressor.ratio"] - 1.0) <= 0.2, comp
+    assert abs(comp["attack_ms"] / HABIT["compressor.attack_ms"] - 1.0) <= 0.35, comp
+    assert abs(comp["release_ms"] / HABIT["compressor.release_ms"] - 1.0) <= 0.35, comp
+    assert abs(10 ** (g["width"]["value"] / 20) - 1.0) <= 0.05
+    assert abs(g["loudness"]["value"] - HABIT["loudness.target_lufs"]) <= 0.3
+    assert abs(g["limiter"]["ceiling_dbtp"] - HABIT["limiter.ceiling_dbtp"]) <= 0.3
+    words = "\n".join(style.describe(fitted))
+    assert "EQ, fixed: low shelf +" in words and "compressor, fixed: ratio" in words
+    assert "loudness, fixed: -10.0 LUFS" in words
+
+
+def test_a_new_mix_is_mastered_with_the_habit(habit):
+    """A seventh mix: the style's settings are the habit's, its master as close to the engineer's
+    as the chain gets on the pairs, and far closer than a loudness-only render."""
+    fitted, data = habit
+    mix = broadband_mix(6, 6.0)
+    truth = render_array(mix, habit_settings(), SR)
+    out, settings, notes = style.master_array(mix, SR, fitted, match.Options())
+    assert notes["start"] == "style" and notes["settings_from"] == "style settings"
+    loud = habit_settings()
+    loud.bypass = frozenset(set(loud.bypass) | {"eq", "compressor"})
+    loud.values["width.width"] = 1.0
+    plain = render_array(mix, loud, SR)
+
+    def distance(x):
+        return style_settings.spectral_distance(excerpts.excerpts(x, SR), excerpts.excerpts(truth, SR), SR)
+
+    floor = np.mean([p.fit.floor_db for p in data])
+    assert distance(out) <= 1.5 * floor and distance(out) <= 0.5 * distance(plain), (distance(out), floor)
+    assert abs(quality.lufs(out, SR) - quality.lufs(truth, SR)) <= 0.5
+    from tonematch.models.measure.truepeak import true_peak_dbtp
+
+    assert true_peak_dbtp(out) <= settings.values["limiter.ceiling_dbtp"] + 0.05
+
+
+def test_the_style_file_keeps_the_settings_and_refuses_broken_ones(habit, tmp_path):
+    import json
+
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    from tonematch.data.errors import TonematchError
+    from tonematch.models.style_file import load_style, save_style
+
+    fitted, _ = habit
+    path = save_style(fitted, tmp_path / "habit.tmstyle")
+    back = load_style(path)
+    assert back.settings["groups"]["eq"]["values"] == pytest.approx(fitted.settings["groups"]["eq"]["values"])
+    assert style.describe(back) == style.describe(fitted)
+
+    def rewrite(card_change=None, **meta):
+        with safe_open(str(path), framework="numpy") as f:
+            metadata, tensors = dict(f.metadata()), {k: f.get_tensor(k) for k in f.keys()}
+        if card_change is not None:
+            card = json.loads(metadata["card"])
+            card_change(card)
+            metadata["card"] = json.dumps(card)
+        metadata.update(meta)
+        out = tmp_path / "changed.tmstyle"
+        save_file(tensors, str(out), metadata=metadata)
+        return out
+
+    old = load_style(rewrite(format_version="2"))  # an older style: its character lines, no settings
+    assert old.settings is None and "your chain" not in "\n".join(style.describe(old))
+
+    def bad_ratio(card):
+        card["settings"]["groups"]["compressor"]["log_ratio"]["value"] = 9.0
+
+    with pytest.raises(TonematchError, match="ratio"):
+        load_style(rewrite(bad_ratio))
+
+    def no_eq(card):
+        del card["settings"]["groups"]["eq"]
+
+    with pytest.raises(TonematchError, match="lack a group"):
+        load_style(rewrite(no_eq))
+
+
+def test_adaptive_lines_need_the_pairs_to_show_it():
+    rng = np.random.default_rng(0)
+    x = rng.normal(0.0, 3.0, 10)
+    line = style_settings.adaptive_line(x, 2.0 - 0.6 * x + rng.normal(0, 0.1, 10))
+    assert line["mode"] == "adaptive" and line["slope"] == pytest.approx(-0.6, abs=0.15)
+    line = style_settings.adaptive_line(x, 2.0 + rng.normal(0, 0.1, 10), noise=0.1)
+    assert line["mode"] == "fixed" and line["value"] == pytest.approx(2.0, abs=0.15)
+    few = style_settings.adaptive_line(x[:4], -0.6 * x[:4])
+    assert few["mode"] == "fixed"  # four pairs: too few to learn a slope
+
+
+def test_the_band_fit_finds_two_moves_and_invents_none():
+    grid = style_settings.grid_hz()
+    truth = habit_settings().values
+    curve = style_settings.eq_response_db(truth, grid, SR) + 4.0  # known up to a constant
+    values, error = style_settings.fit_bands(curve, np.ones_like(grid), grid, SR, prune=True)
+    moves = _bands(values)
+    assert error < 0.1 and len(moves) == 2, moves
+    shelf = [m for m in moves if m[0] == "low_shelf"]
+    bell = [m for m in moves if m[0].startswith("peak")]  # peak3 or peak4: both reach 3 kHz
+    assert len(shelf) == 1 and len(bell) == 1, moves
+    for (_, gain, freq), key in ((shelf[0], "low_shelf"), (bell[0], "peak3")):
+        assert gain == pytest.approx(truth[f"eq.{key}.gain_db"], abs=0.3)
+        assert abs(math.log2(freq / truth[f"eq.{key}.freq_hz"])) < 0.2
