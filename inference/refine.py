@@ -70,6 +70,8 @@ BOUNDS = {"width.width": (0.6, 1.6)}
 # The tonal move taken from the reference is smoothed over about an octave (the fine bands are
 # 1/6 octave): a reference's narrow peaks are its instruments, a mastering EQ moves broad regions.
 TONE_MOVE_SMOOTHING_BANDS = 7
+TILT_REGIONS_HZ = ((40.0, 250.0), (2000.0, 12000.0))  # bass and treble
+TILT_CLIP_DB = 12.0
 
 
 def literal_shares(literal: float) -> tuple[float, float]:
@@ -90,8 +92,21 @@ def blended_target(start: dict, reference: dict, literal: float, centres_hz: np.
     # normalised by the window's weight inside the range, so the ends are not pulled toward 0
     smooth = np.convolve(move, window, mode="same") / np.convolve(np.ones_like(move), window, mode="same")
     octaves = np.log2(np.maximum(centres_hz, 1.0))
-    sel = (centres_hz >= character.TONE_RANGE_HZ[0]) & (centres_hz <= character.TONE_RANGE_HZ[1])
-    slope, offset = np.polyfit(octaves[sel], smooth[sel], 1) if sel.sum() > 1 else (0.0, 0.0)
+    # the tilt is the line through the move's mean over the bass and over the treble (what a
+    # listener calls darker or brighter), the move clipped to what one EQ region does: a
+    # least-squares line over all bands is steered by the mids and by a sparse mix's empty ends
+    fitted = np.clip(smooth, -TILT_CLIP_DB, TILT_CLIP_DB)
+    anchors = []
+    for low, high in TILT_REGIONS_HZ:
+        sel = (centres_hz >= low) & (centres_hz <= high)
+        if sel.any():
+            anchors.append((float(np.mean(octaves[sel])), float(np.mean(fitted[sel]))))
+    if len(anchors) == 2:
+        (x0, y0), (x1, y1) = anchors
+        slope = (y1 - y0) / (x1 - x0)
+        offset = y0 - slope * x0
+    else:
+        slope, offset = 0.0, 0.0
     tilt = slope * octaves + offset
     tilt_share, detail_share = literal_shares(literal)
     out["tone"] = start["tone"] + tilt_share * tilt + detail_share * (smooth - tilt)
