@@ -138,18 +138,21 @@ def styles(tmp_path_factory):
 def test_a_style_learns_fast_or_slow_and_masters_with_it(styles):
     from tonematch.inference import style
 
-    fast, slow = styles["fast"].habit, styles["slow"].habit
-    assert fast["timing_pairs"] == slow["timing_pairs"] == len(SEEDS)
-    assert _within(fast["attack_ms"], FAST["attack_ms"], 2.0) and _within(fast["release_ms"], FAST["release_ms"], 1.5)
-    assert _within(slow["attack_ms"], SLOW["attack_ms"], 2.0) and _within(slow["release_ms"], SLOW["release_ms"], 2.0)
-    assert "compression: fast" in "\n".join(style.describe(styles["fast"]))
-    assert "compression: slow" in "\n".join(style.describe(styles["slow"]))
-    # a new mix is mastered with the timing as read: refinement does not move what it cannot see
+    read = {name: s.settings["groups"]["compressor"] for name, s in styles.items()}
+    for name, truth in (("fast", FAST), ("slow", SLOW)):
+        comp = read[name]
+        assert comp["on"] and comp["timing_pairs"] == len(SEEDS)
+        assert _within(comp["attack_ms"], truth["attack_ms"], 2.0), (name, comp["attack_ms"])
+        assert _within(comp["release_ms"], truth["release_ms"], 2.0), (name, comp["release_ms"])
+        # style show says the timing it read, in ms
+        words = "\n".join(style.describe(styles[name]))
+        assert f"attack {style._ms(comp['attack_ms'])}" in words and f"release {style._ms(comp['release_ms'])}" in words
+    # a new mix is mastered with the timing as read: nothing refines what the pairs fixed
     mix = make_mix(7, 8.0, sections=True)
-    for habit_of in (styles["fast"], styles["slow"]):
-        _, settings, notes = style.master_array(mix, SR, habit_of, match.Options(steps=5))
-        assert settings.values["compressor.attack_ms"] == pytest.approx(habit_of.habit["attack_ms"])
-        assert settings.values["compressor.release_ms"] == pytest.approx(habit_of.habit["release_ms"])
+    for name, s in styles.items():
+        _, settings, _ = style.master_array(mix, SR, s, match.Options(steps=5))
+        assert settings.values["compressor.attack_ms"] == pytest.approx(read[name]["attack_ms"])
+        assert settings.values["compressor.release_ms"] == pytest.approx(read[name]["release_ms"])
 
 
 @pytest.mark.parametrize("rate, channels", [(48000, 2), (44100, 1)])
