@@ -76,7 +76,7 @@ def add_match_parser(sub, common) -> None:
         type=float,
         metavar="0..1",
         help="how literally the reference's tonal balance and width are copied: 0 only what the network "
-        "reads as mastering, 0.5 also the reference's tilt and width, 1 its whole balance (default 0.4)",
+        "reads as mastering, 0.5 also the reference's tilt, 1 its whole balance and its width (default 0.4)",
     )
     p.set_defaults(func=cmd_match)
 

@@ -40,7 +40,8 @@ DEFAULT_CEILING_DBTP = -1.0  # the true-peak ceiling unless the reference peaks 
 HIGHPASS_MIN_HZ = 20.0  # a predicted high-pass below this is left off (it would only turn phase)
 # How literally the reference's tonal balance and width are copied, from the network's reading
 # (0: only what it reads as mastering) to the reference's own balance (1); 0.4 copies 80 % of its
-# tilt and none of its detail (refine.literal_shares). Chosen on the follow evaluation: model card.
+# tilt and none of its detail or width (refine.literal_shares). Chosen on the follow evaluation
+# and the foreign-chain tables: model card.
 LITERAL = 0.4
 
 

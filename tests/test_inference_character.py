@@ -188,7 +188,7 @@ def test_literal_sets_how_far_the_network_start_moves_toward_the_reference():
 
 def test_literal_copies_the_reference_tilt_first_then_its_detail():
     """blended_target: at literal 0.5 the straight-line tilt of the reference's tonal move is
-    copied whole and its detail (a bump) not at all; at 1 both; at 0 neither."""
+    copied whole and its detail (a bump) and width not at all; at 1 all three; at 0 none."""
     centres = 25.0 * 2.0 ** (np.arange(60) / 6.0)
     octaves = np.log2(centres)
     start = {"tone": np.zeros(60), "width": np.array([-30.0, -12.0, -10.0, -9.0]), "crest": 12.0}
@@ -209,6 +209,7 @@ def test_literal_copies_the_reference_tilt_first_then_its_detail():
     assert np.abs(residual[sel]).max() < 0.05  # no bump at 0.5
     assert full["tone"][np.argmin(np.abs(centres - 1000.0))] > half["tone"][np.argmin(np.abs(centres - 1000.0))] + 2.0
     np.testing.assert_allclose(none["tone"], start["tone"])
-    np.testing.assert_allclose(half["width"], reference["width"])  # the width follows the tilt's share
+    np.testing.assert_allclose(half["width"], start["width"])  # the width follows the detail's share
+    np.testing.assert_allclose(full["width"], reference["width"])
     assert half["crest"] == start["crest"]  # the dynamics stay the start's
     assert refine.literal_shares(0.25) == (0.5, 0.0) and refine.literal_shares(0.75) == (1.0, 0.5)
