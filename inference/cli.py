@@ -139,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser = Parser(prog="tonematch", description="Learned, explainable audio mastering.", parents=[common])
     parser.set_defaults(verbose=False)
+    from tonematch import __version__
+
+    parser.add_argument("--version", action="version", version=f"tonematch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser(

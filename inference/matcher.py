@@ -133,7 +133,3 @@ def matcher_settings(
     settings.values["limiter.ceiling_dbtp"] = reference_ceiling(reference, ceiling_dbtp)
     settings.validate()
     return settings
-
-
-# the name training/evaluate.py and older scripts use
-baseline_settings = matcher_settings

@@ -447,3 +447,12 @@ def test_a_killed_renders_temp_file_is_swept_by_the_next_write(tmp_path, capsys,
     out = str(out_dir / "other.wav")
     assert run(["render", stereo_wav, "--params", EXAMPLE_SETTINGS, "-o", out], capsys)[0] == 0
     assert sorted(os.listdir(out_dir)) == ["other.json", "other.wav"]  # the master and its settings
+
+
+def test_version_prints_the_installed_version(capsys):
+    import tonematch
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"tonematch {tonematch.__version__}"
