@@ -2,7 +2,7 @@
 
 The same kernels run the exact (streaming) renderer and the forward pass of the differentiable
 one, so both renderings share one implementation of every recursion. Arithmetic is float64
-whatever the audio dtype (DSP_NOTES: coefficient and state precision dominate accuracy).
+whatever the audio dtype: coefficient and state precision dominate accuracy.
 `cache=True` keeps process start cheap (compiled once per machine, < 10 ms to load after).
 """
 
@@ -43,7 +43,7 @@ def sos_forward(x, sos, state):
     x: [R, T]; sos: [R, S, 5] float64 with S a multiple of 4 (pad with identity sections
     (1, 0, 0, 0, 0)); state: [R, S, 2] float64, updated in place. Four sections in one sweep
     with their state in registers overlap four recursions, about 3x faster than one section
-    per sweep or state kept in an array (measured on 2 cores: DSP_NOTES / benchmarks).
+    per sweep or state kept in an array (measured on 2 cores, benchmarks/bench_render.py).
     """
     rows, length = x.shape
     sections = sos.shape[1]
