@@ -69,3 +69,18 @@ def test_the_package_ships_the_studio_and_its_page():
         d.startswith("uvicorn") for d in extras["studio"]
     )
     assert not any(d.startswith(("starlette", "uvicorn")) for d in config["project"]["dependencies"])
+
+
+def test_the_studio_takes_match_s_literal(example_mix, example_reference):
+    from tonematch.inference.cli import build_parser
+    from tonematch.inference.cli_match import options_from
+
+    args = build_parser().parse_args(["studio", str(example_mix), "-r", str(example_reference), "--literal", "0.8"])
+    assert options_from(args).literal == 0.8
+    default = build_parser().parse_args(["studio", str(example_mix), "-r", str(example_reference)])
+    assert (
+        options_from(default).literal
+        == options_from(
+            build_parser().parse_args(["match", str(example_mix), "-r", str(example_reference), "-o", "x.wav"])
+        ).literal
+    )
