@@ -39,7 +39,7 @@ SHORT_S = 0.0116  # the gain trace's frames (512 samples at 44.1 kHz), hop a qua
 GRID_OCTAVES = 1.0 / 12.0  # the EQ curve's grid
 GRID_LOW_HZ, GRID_HIGH_HZ = 30.0, 16000.0
 PASSES = 3  # estimates of the transfer after the first, each with the master divided by the last gain trace
-QUIET_DB = 50.0  # grid bands this far under the loudest (in the mix) say too little about the EQ
+QUIET_DB = 70.0  # grid bands this far under the loudest (in the mix) say too little about the EQ
 WIDTH_LOW_HZ = 200.0  # the width is read above this (below, masters are near mono whatever the width)
 EQ_STEPS = 100  # evaluations of the band fit's least squares
 EQ_GAIN_PENALTY = 2e-3  # per dB^2 of band gain: of two equal fits, the smaller boosts
@@ -496,6 +496,7 @@ SHRINK = (0.0, 0.3, 1.0, 3.0)  # an adaptive line's slope is the OLS slope / (1 
 MARGIN = 0.15  # an adaptive model must predict the held-out pairs this much better (relative) than fixed
 MIN_ADAPTIVE_PAIRS = 5  # fewer pairs: every group fixed (a line on four points says little)
 GROUPS = ("eq", "compressor", "width", "loudness", "limiter")
+MID_BUMPS = (2, 3, 4)  # the bumps at 254 Hz, 640 Hz and 1.6 kHz: the mids a balance is heard against
 # What a setting's reading varies by anyway: an adaptive line must predict better than this
 # (per pair, RMS) to be kept; within it the setting is fixed.
 NOISE = {"eq": 0.1, "threshold": 0.5, "log_ratio": 0.05, "width_db": 0.1, "loudness": 0.1}
@@ -572,11 +573,12 @@ def _eq_model(fits: list[PairFit], masters_tone: np.ndarray, mode: str, bump_hz)
     from . import style
 
     curves = np.array([f.curve_db for f in fits])
-    mix = np.array([f.descriptors["tone"] for f in fits])  # [n, K]
+    mix = relative_tone([f.descriptors["tone"] for f in fits])  # [n, K]
     basis = _bump_grid(bump_hz)
     w = np.median(np.array([f.weight for f in fits]), axis=0)
     sel = w > 0
     coef = np.linalg.lstsq(basis[sel] * np.sqrt(w[sel, None]), (curves[:, sel] * np.sqrt(w[sel])).T, rcond=None)[0].T
+    coef = relative_tone(coef)
     slopes = np.zeros(mix.shape[1])
     if mode == "adaptive":
         for k in range(mix.shape[1]):
@@ -584,22 +586,30 @@ def _eq_model(fits: list[PairFit], masters_tone: np.ndarray, mode: str, bump_hz)
             slopes[k] = line["slope"]
     elif mode == "character":
         for k in range(mix.shape[1]):
-            a, _, _ = style.shrunk_line(mix[:, k], masters_tone[:, k])
+            a, _, _ = style.shrunk_line(mix[:, k], relative_tone(masters_tone)[:, k])
             slopes[k] = a - 1.0
+    mean = mix.mean(axis=0)
     return {
         "mode": mode,
-        "curve_db": np.median(curves, axis=0),
+        "curve_db": np.median(curves - (basis @ (slopes[None] * (mix - mean)).T).T, axis=0),
         "weight": w,
         "slopes": slopes,
-        "mix_mean": mix.mean(axis=0),
+        "mix_mean": mean,
     }
+
+
+def relative_tone(tone) -> np.ndarray:
+    """Bump coefficients [..., K] relative to the mids (the mean of MID_BUMPS): a balance as an
+    engineer hears it (bass and treble against the mids), and an EQ curve known up to a constant."""
+    tone = np.asarray(tone, np.float64)
+    return tone - tone[..., MID_BUMPS].mean(axis=-1, keepdims=True)
 
 
 def eq_curve(model: dict, tone, bump_hz) -> np.ndarray:
     """The EQ curve (dB on the grid) an EQ model gives a mix of tonal balance `tone` (bumps)."""
     basis = _bump_grid(bump_hz)
     return np.asarray(model["curve_db"]) + basis @ (
-        np.asarray(model["slopes"]) * (np.asarray(tone) - np.asarray(model["mix_mean"]))
+        np.asarray(model["slopes"]) * (relative_tone(tone) - np.asarray(model["mix_mean"]))
     )
 
 
@@ -693,10 +703,11 @@ def consensus(groups: dict, rows: list, sample_rate: int) -> dict:
     use = [(rows[i][0], _subset(rows[i][1], CONSENSUS_EXCERPTS), _subset(rows[i][2], CONSENSUS_EXCERPTS)) for i in pick]
     model = {"groups": groups, "bump_hz": list(BUMP_HZ_DEFAULT)}
     bases = [predict(model, fit.descriptors, sample_rate) for fit, _, _ in use]
-    fixed = comp["on"] and comp["mode"] == "fixed"
+    fixed = comp["on"]  # the compressor's settings are searched (its lines' values, their slopes kept)
     relative = fixed and comp["threshold"]["reference"] == "mix loudness"
+    slopes = [comp["threshold"]["slope"], comp["log_ratio"]["slope"]] if fixed else [0.0, 0.0]
 
-    def values(theta, fit, base):
+    def values(theta, fit, base, slope=None):
         v = dict(base)
         v["limiter.release_ms"] = _clip("limiter.release_ms", math.exp(theta[0]), sample_rate)
         v["limiter.ceiling_dbtp"] = _clip("limiter.ceiling_dbtp", theta[1], sample_rate)
@@ -704,20 +715,23 @@ def consensus(groups: dict, rows: list, sample_rate: int) -> dict:
             if theta[2] is None:
                 v["compressor.ratio"] = 1.0
                 return v
-            thr = theta[2] + (fit.descriptors["lufs"] if relative else 0.0)
+            slope = slopes if slope is None else slope
+            dx = [fit.descriptors["crest"] - comp[key]["x_mean"] for key in ("threshold", "log_ratio")]
+            thr = theta[2] + slope[0] * dx[0] + (fit.descriptors["lufs"] if relative else 0.0)
             v["compressor.threshold_db"] = _clip("compressor.threshold_db", thr, sample_rate)
-            for i, key in enumerate(("ratio", "attack_ms", "release_ms")):
-                v[f"compressor.{key}"] = _clip(f"compressor.{key}", math.exp(theta[3 + i]), sample_rate)
-        elif not comp["on"]:
+            v["compressor.ratio"] = _clip("compressor.ratio", math.exp(theta[3] + slope[1] * dx[1]), sample_rate)
+            for i, key in enumerate(("attack_ms", "release_ms")):
+                v[f"compressor.{key}"] = _clip(f"compressor.{key}", math.exp(theta[4 + i]), sample_rate)
+        else:
             v["compressor.ratio"] = 1.0
         return v
 
     distances = [Distance(master.clips, sample_rate) for _, _, master in use]
 
-    def cost(theta) -> float:
+    def cost(theta, slope=None) -> float:
         total = 0.0
         for (fit, mix, master), base, distance in zip(use, bases, distances):
-            total += distance(render_excerpts(values(theta, fit, base), mix, master))
+            total += distance(render_excerpts(values(theta, fit, base, slope), mix, master))
         return total / len(use)
 
     theta = [math.log(lim["release_ms"]), lim["ceiling_dbtp"]]
@@ -741,12 +755,13 @@ def consensus(groups: dict, rows: list, sample_rate: int) -> dict:
     if fixed:  # each pair's compressor, and none
         cands = [best[:2] + [None]]
         for fit, *_ in rows:
-            if fit.compressed:
+            if fit.compressed:  # its reading, as the lines' values at the mean crest
+                dx = [fit.descriptors["crest"] - comp[key]["x_mean"] for key in ("threshold", "log_ratio")]
                 t = fit.values["compressor.threshold_db"] - (fit.descriptors["lufs"] if relative else 0.0)
+                t -= slopes[0] * dx[0]
+                r = math.log(fit.values["compressor.ratio"]) - slopes[1] * dx[1]
                 timing = [math.log(fit.values[f"compressor.{k}"]) for k in ("attack_ms", "release_ms")]
-                cands.append(
-                    best[:2] + [t, math.log(fit.values["compressor.ratio"])] + (timing if fit.timing else best[4:])
-                )
+                cands.append(best[:2] + [t, r] + (timing if fit.timing else best[4:]))
         scores = [cost(c) for c in cands]
         record["no compression"] = scores[0]
         i = int(np.argmin(scores))
@@ -765,12 +780,22 @@ def consensus(groups: dict, rows: list, sample_rate: int) -> dict:
                     break
     record["chosen"] = best_cost
     lim.update(release_ms=float(math.exp(best[0])), ceiling_dbtp=float(best[1]))
+    if fixed and best[2] is not None and any(slopes):  # the lines must earn their slopes on renders too
+        flat = cost(best, [0.0, 0.0])
+        record["without slopes"] = flat
+        if flat <= (1.0 + CONSENSUS_MARGIN) * best_cost:
+            slopes[:] = [0.0, 0.0]
+            comp["mode"] = "fixed"
     if fixed:
         if best[2] is None:
             comp["on"] = False
+            comp["mode"] = "fixed"
         else:
-            comp["threshold"] = dict(comp["threshold"], value=float(best[2]), slope=0.0)
-            comp["log_ratio"] = dict(comp["log_ratio"], value=float(max(best[3], 0.0)), slope=0.0)
+            comp["threshold"] = dict(comp["threshold"], value=float(best[2]), slope=float(slopes[0]))
+            log_ratio = float(min(max(best[3], 0.0), math.log(20.0)))
+            comp["log_ratio"] = dict(comp["log_ratio"], value=log_ratio, slope=float(slopes[1]))
+            for key, slope in zip(("threshold", "log_ratio"), slopes):
+                comp[key]["mode"] = "adaptive" if slope else "fixed"
             comp["attack_ms"], comp["release_ms"] = float(math.exp(best[4])), float(math.exp(best[5]))
     comp["consensus"] = record
     return dict(groups, compressor=comp, limiter=lim)
@@ -1114,3 +1139,16 @@ def render_own(mix: np.ndarray, sample_rate: int, fit: PairFit) -> np.ndarray:
     from tonematch.models.chain.exact import render_array
 
     return render_array(mix, settings_of(fit.values, sample_rate), sample_rate)
+
+
+def excerpt_mrstft(out: np.ndarray, master: np.ndarray, sample_rate: int) -> float:
+    """MR-STFT (inference/quality.py) of a render against the master [C, T], on the excerpts the
+    masters are analysed on, one excerpt at a time (the mean: a sixth of the memory of the joined
+    excerpts, 150 MB rather than 0.9 GB)."""
+    from tonematch.models import excerpts
+
+    from . import match, quality
+
+    a = excerpts.excerpts(out, sample_rate, match.EXCERPT_S, match.MAX_EXCERPTS)
+    b = excerpts.excerpts(master, sample_rate, match.EXCERPT_S, match.MAX_EXCERPTS)
+    return float(np.mean([quality.mrstft(x, y) for x, y in zip(a, b)]))
