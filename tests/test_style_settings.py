@@ -157,3 +157,22 @@ def test_the_band_fit_finds_two_moves_and_invents_none():
     for (_, gain, freq), key in ((shelf[0], "low_shelf"), (bell[0], "peak3")):
         assert gain == pytest.approx(truth[f"eq.{key}.gain_db"], abs=0.3)
         assert abs(math.log2(freq / truth[f"eq.{key}.freq_hz"])) < 0.2
+
+
+def test_an_adaptive_eq_hears_the_balance_against_the_mids():
+    """An adaptive EQ follows the mix's bass and treble against its mids: the same balance a few dB
+    louder or quieter overall asks for the same EQ, a brighter top for less treble."""
+    bumps = style_settings.BUMP_HZ_DEFAULT
+    k = len(bumps)
+    model = {
+        "curve_db": np.zeros(len(style_settings.grid_hz())),
+        "slopes": np.full(k, -0.7),
+        "mix_mean": np.zeros(k),
+    }
+    tone = np.array([4.0, 2.0, 0.0, 0.5, -0.5, -3.0, -6.0])
+    base = style_settings.eq_curve(model, tone, bumps)
+    assert np.allclose(style_settings.eq_curve(model, tone + 5.0, bumps), base)
+    brighter = tone.copy()
+    brighter[-1] += 3.0
+    top = style_settings.grid_hz() > 8000
+    assert np.all(style_settings.eq_curve(model, brighter, bumps)[top] < base[top] - 0.5)
