@@ -71,6 +71,12 @@ def add_match_parser(sub, common) -> None:
     )
     add_shared_options(p)
     p.add_argument("--reference", "-r", metavar="REF", help="the reference track")
+    add_literal_option(p)
+    p.set_defaults(func=cmd_match)
+
+
+def add_literal_option(p: argparse.ArgumentParser) -> None:
+    """--literal, for match and for the studio's reference."""
     p.add_argument(
         "--literal",
         type=float,
@@ -78,7 +84,6 @@ def add_match_parser(sub, common) -> None:
         help="how literally the reference's tonal balance and width are copied: 0 only what the network "
         "reads as mastering, 0.5 also the reference's tilt, 1 its whole balance and its width (default 0.4)",
     )
-    p.set_defaults(func=cmd_match)
 
 
 def list_platforms() -> str:

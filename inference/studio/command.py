@@ -24,6 +24,8 @@ def _groups(text: str) -> tuple[str, ...]:
 
 
 def add_studio_parser(sub, common) -> None:
+    from ..cli_match import add_literal_option
+
     p = sub.add_parser(
         "studio",
         parents=[common],
@@ -51,12 +53,7 @@ def add_studio_parser(sub, common) -> None:
     p.add_argument("--no-refine", action="store_true", help="start from the network's settings as they are (faster)")
     p.add_argument("--steps", type=int, metavar="N", help="refinement iterations")
     p.add_argument("--amount", type=float, default=1.0, metavar="0..1", help="the amount control's start (default 1)")
-    p.add_argument(
-        "--literal",
-        type=float,
-        metavar="0..1",
-        help="with --reference: how literally its tonal balance and width are copied (as `match`; default 0.4)",
-    )
+    add_literal_option(p)
     p.add_argument("--only", type=_groups, metavar="GROUPS", help="comma list of eq,dynamics,width,loudness to use")
     p.add_argument("--skip", type=_groups, default=(), metavar="GROUPS", help="comma list of groups to leave off")
     p.add_argument("--target-lufs", type=float, metavar="LUFS", help="loudness target (default: the reference's)")
