@@ -13,7 +13,6 @@ release; the browser's decode and scheduling come on top of this figure.
 from __future__ import annotations
 
 import glob
-import json
 import os
 import re
 import subprocess
@@ -65,7 +64,6 @@ def main() -> int:
 
         time.sleep(8.0)  # the first whole-file render runs in the background
         settings = request("GET", "/api/settings")
-        json.loads(settings)
         times = []
         for i in range(8):
             start = time.perf_counter()

@@ -77,9 +77,8 @@ TILT_CLIP_DB = 12.0
 def literal_shares(literal: float) -> tuple[float, float]:
     """(tilt share, detail share) of the reference's tonal move that `literal` copies: the broad
     tilt first (all of it at 0.5), then the detail (all of it at 1), whose shape is mostly the
-    reference's music rather than its mastering. The width follows the detail's share: another
-    song's width differs from the right master's by more than mastering moves it (4-11 dB against
-    +-3 on the follow evaluation), so a partial copy only pins the side gain at its bound."""
+    reference's music rather than its mastering. The width follows the detail's share: a song's
+    width is mostly its music, and a partial copy only pinned the side gain at its bound (model card)."""
     return min(1.0, 2.0 * literal), max(0.0, 2.0 * literal - 1.0)
 
 

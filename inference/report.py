@@ -117,9 +117,13 @@ def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
 
     ax = axes[0, 1]
     c = frames.centers_hz
-    for name, r, fr in (("mix", mix_r, frames), ("output", out, frames), ("reference", ref_r, ref_frames)):
-        # the output's curve is the frame model's prediction of the master (what refinement saw)
-        label = target_label(target) if name == "reference" else "output (frame model)" if name == "output" else name
+    # the output's curve is the frame model's prediction of the master (what refinement saw)
+    curves = (
+        ("mix", "mix", mix_r, frames),
+        ("output", "output (frame model)", out, frames),
+        ("reference", target_label(target), ref_r, ref_frames),
+    )
+    for name, label, r, fr in curves:
         ax.semilogx(
             fr.centers_hz, _spectrum_db(r, fr), label=label, color=_COLOURS[name], lw=1.8 if name != "mix" else 1.2
         )

@@ -470,10 +470,6 @@ def holdout_indices(n: int) -> list[int]:
     return sorted({int(i) for i in np.linspace(n - 1, 0, k, endpoint=False).round()})[:k]
 
 
-def _excerpt_audio(x: np.ndarray, sr: int) -> np.ndarray:
-    return excerpts.joined(excerpts.excerpts(x, sr, match.EXCERPT_S, match.MAX_EXCERPTS))
-
-
 def heldout_check(data: list[PairData], pairs, options: match.Options, say=print) -> dict | None:
     """Fit without the held-out pairs, then master each held-out mix (a) generically, matching the
     closest training pair's master as reference, and (b) with the style; both exact renders of the

@@ -585,8 +585,9 @@ def _eq_model(fits: list[PairFit], masters_tone: np.ndarray, mode: str, bump_hz)
             line = adaptive_line(mix[:, k], coef[:, k], NOISE["eq"])
             slopes[k] = line["slope"]
     elif mode == "character":
+        masters = relative_tone(masters_tone)
         for k in range(mix.shape[1]):
-            a, _, _ = style.shrunk_line(mix[:, k], relative_tone(masters_tone)[:, k])
+            a, _, _ = style.shrunk_line(mix[:, k], masters[:, k])
             slopes[k] = a - 1.0
     mean = mix.mean(axis=0)
     return {
@@ -707,6 +708,10 @@ def consensus(groups: dict, rows: list, sample_rate: int) -> dict:
     relative = fixed and comp["threshold"]["reference"] == "mix loudness"
     slopes = [comp["threshold"]["slope"], comp["log_ratio"]["slope"]] if fixed else [0.0, 0.0]
 
+    def crest_offsets(fit) -> list[float]:
+        """The pair's crest from the mean the threshold's and the ratio's lines are centred on."""
+        return [fit.descriptors["crest"] - comp[key]["x_mean"] for key in ("threshold", "log_ratio")]
+
     def values(theta, fit, base, slope=None):
         v = dict(base)
         v["limiter.release_ms"] = _clip("limiter.release_ms", math.exp(theta[0]), sample_rate)
@@ -716,7 +721,7 @@ def consensus(groups: dict, rows: list, sample_rate: int) -> dict:
                 v["compressor.ratio"] = 1.0
                 return v
             slope = slopes if slope is None else slope
-            dx = [fit.descriptors["crest"] - comp[key]["x_mean"] for key in ("threshold", "log_ratio")]
+            dx = crest_offsets(fit)
             thr = theta[2] + slope[0] * dx[0] + (fit.descriptors["lufs"] if relative else 0.0)
             v["compressor.threshold_db"] = _clip("compressor.threshold_db", thr, sample_rate)
             v["compressor.ratio"] = _clip("compressor.ratio", math.exp(theta[3] + slope[1] * dx[1]), sample_rate)
@@ -756,7 +761,7 @@ def consensus(groups: dict, rows: list, sample_rate: int) -> dict:
         cands = [best[:2] + [None]]
         for fit, *_ in rows:
             if fit.compressed:  # its reading, as the lines' values at the mean crest
-                dx = [fit.descriptors["crest"] - comp[key]["x_mean"] for key in ("threshold", "log_ratio")]
+                dx = crest_offsets(fit)
                 t = fit.values["compressor.threshold_db"] - (fit.descriptors["lufs"] if relative else 0.0)
                 t -= slopes[0] * dx[0]
                 r = math.log(fit.values["compressor.ratio"]) - slopes[1] * dx[1]
