@@ -168,16 +168,23 @@ def test_a_file_without_eq_is_neutral():
     assert np.abs(_null_render(s, 44100)[1] - x).max() < 1e-6  # an eq without a highpass too
 
 
-def test_unit_mapping_is_from_unit_for_many_specs_at_once():
-    """The optimisers' vectorised lin/log mapping equals each spec's own from_unit, log and linear
-    rows alike (knee and width have low = 0: no NaN from the log branch), nested lists too."""
+def test_unit_mapping_is_the_tables_lin_log_mapping_for_one_or_many_specs():
+    """One mapping: many specs at once (nested lists too), one spec's from_unit on floats and on
+    tensors all give the lin/log formula; knee and width have low = 0: no NaN from the log branch."""
     from tonematch.models.chain.params import unit_mapping
 
     keys = ["eq.peak2.freq_hz", "compressor.knee_db", "width.width", "compressor.ratio", "eq.low_shelf.gain_db"]
     specs = [TABLE.by_key[k].spec for k in keys]
     u = np.linspace(0.05, 0.95, len(specs))
     for rate in (22050, 48000):
+        bounds = [s.bounds(rate) for s in specs]
+        want = [
+            lo * (hi / lo) ** x if s.scale == "log" else lo + (hi - lo) * x for s, (lo, hi), x in zip(specs, bounds, u)
+        ]
         got = unit_mapping(specs, rate)(u)
-        assert np.allclose(got, [s.from_unit(float(x), rate) for s, x in zip(specs, u)], rtol=1e-12)
+        assert np.allclose(got, want, rtol=1e-12)
+        assert np.allclose([s.from_unit(float(x), rate) for s, x in zip(specs, u)], want, rtol=1e-12)
+        tensors = [float(s.from_unit(torch.tensor(x, dtype=torch.float64), rate)) for s, x in zip(specs, u)]
+        assert np.allclose(tensors, want, rtol=1e-12)
         nested = unit_mapping([specs[:2], specs[2:4]], rate)(u[:4].reshape(2, 2))
         assert np.allclose(nested.ravel(), got[:4], rtol=1e-12)

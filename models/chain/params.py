@@ -40,10 +40,11 @@ class ParamSpec:
         return low, high
 
     def from_unit(self, u, sample_rate: float):
-        low, high = self.bounds(sample_rate)
-        if self.scale == "log":
-            return low * (high / low) ** u
-        return low + (high - low) * u
+        """[0, 1] -> physical for this one spec (a float, an array or a tensor), by `unit_mapping`."""
+        if is_tensor(u):
+            return unit_mapping(self, sample_rate, torch)(u)
+        value = unit_mapping(self, sample_rate)(u)
+        return float(value) if np.ndim(value) == 0 else value
 
     def to_unit(self, value, sample_rate: float):
         low, high = self.bounds(sample_rate)
@@ -63,10 +64,11 @@ class ParamSpec:
         return min(max(value, low), high)
 
 
-def unit_mapping(specs: list, sample_rate: float, xp=np):
-    """`ParamSpec.from_unit` for a list of specs (or a list of equal-length lists) at once: a
-    function from u of the same shape to physical values, in one array operation of `xp` (numpy
-    or autograd.numpy: the optimisers' gradients go through it)."""
+def unit_mapping(specs, sample_rate: float, xp=np):
+    """The one [0, 1] -> physical mapping of the table, for a spec, a list of specs or a list of
+    equal-length lists at once: a function from u of the same shape to physical values, in one
+    array operation of `xp` (numpy, autograd.numpy: the optimisers' gradients go through it, or
+    torch: the training renderer's)."""
     grid = np.array(specs, dtype=object)
     bounds = np.array([spec.bounds(sample_rate) for spec in grid.flat], dtype=np.float64).reshape(grid.shape + (2,))
     low, high = bounds[..., 0], bounds[..., 1]
@@ -75,7 +77,17 @@ def unit_mapping(specs: list, sample_rate: float, xp=np):
     # pass on that branch's NaN gradient
     log_low = np.where(log, low, 1.0)
     log_ratio = np.where(log, high / log_low, 1.0)
-    return lambda u: xp.where(log, log_low * log_ratio**u, low + (high - low) * u)
+    span = high - low
+    if xp is torch or getattr(xp, "__name__", "") == "torch":
+
+        def physical(u):
+            low_t, log_low_t, ratio_t, span_t = (
+                torch.as_tensor(a, dtype=u.dtype, device=u.device) for a in (low, log_low, log_ratio, span)
+            )
+            return torch.where(torch.as_tensor(log, device=u.device), log_low_t * ratio_t**u, low_t + span_t * u)
+
+        return physical
+    return lambda u: xp.where(log, log_low * log_ratio**u, low + span * u)
 
 
 @dataclass(frozen=True)
