@@ -385,11 +385,8 @@ def measure(r: Rendered, frames: Frames) -> dict:
             sel = (centres >= lo) & (centres < hi)
             width.append(_power_db(anp.sum(r.band_side[sel])) - _power_db(anp.sum(r.band_mid[sel])))
     blocks = _blocks(r.k_energy, frames.hop_s)
-    block_lufs = -0.691 + _power_db(blocks)
-    plain = getval(block_lufs)
-    gate = (plain > -70.0) & (plain > getval(r.lufs) - 20.0)  # EBU 3342's relative gate
-    gated = block_lufs[gate] if gate.any() else block_lufs
-    spread = anp.std(gated) if len(gated) > 1 else 0.0
+    # EBU 3342's relative gate, under the integrated loudness
+    spread = bs1770.loudness_spread(blocks, bs1770.LRA_REL_GATE_LU, r.lufs, _EPS, anp)
     size = max(1, int(round(BLOCK_S / frames.hop_s)))
     n, t = frames.peak.shape
     if t >= size:

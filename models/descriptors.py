@@ -76,7 +76,7 @@ def _level(x: np.ndarray, sample_rate: float) -> tuple[float, float]:
         return _LOUDNESS_FLOOR, 0.0
     lufs = max(-0.691 + float(_db(gated.mean())), _LOUDNESS_FLOOR)
     # how much the level moves: a dense, compressed master has a small spread
-    return lufs, float(np.std(-0.691 + _db(gated)))
+    return lufs, float(loudness.loudness_spread(power, loudness.REL_GATE_LU, eps=_ENERGY_EPS))
 
 
 def _spectral(x: np.ndarray, sample_rate: float):

@@ -128,9 +128,9 @@ def plr_db(x: np.ndarray, sample_rate: int) -> float:
 
 def momentary_spread_lu(x: np.ndarray, sample_rate: int) -> float:
     """Macro-dynamics that the last limiter does not set: the spread (95th - 10th percentile, LU)
-    of the 400 ms momentary loudness over the blocks above -70 LUFS (measure.dynamics's
-    loudness_spread on the momentary series); 0 for silence."""
+    of the 400 ms momentary loudness over the blocks above -70 LUFS (the loudness range's
+    percentiles without its relative gate); 0 for silence."""
     meter = loudness.LoudnessMeter(sample_rate, np.atleast_2d(x).shape[0])
     meter.add(np.atleast_2d(x))
-    value = dynamics.loudness_spread(meter.momentary())
+    value = loudness.loudness_range(meter.momentary(), relative_lu=None)
     return 0.0 if value is None else value

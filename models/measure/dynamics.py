@@ -1,4 +1,4 @@
-"""Level and dynamics: sample peak, RMS, crest factor (streaming), short-term loudness spread.
+"""Level and dynamics: sample peak, RMS, crest factor (streaming).
 
 0 dBFS is a full-scale sample: a full-scale sine peaks at 0 dBFS and has RMS -3.01 dBFS, crest
 3.01 dB. RMS and peak are taken over all channels together.
@@ -75,14 +75,3 @@ def rms(x: np.ndarray) -> float:
 def crest_factor_db(x: np.ndarray) -> float | None:
     r = rms(x)
     return db(sample_peak(x) / r) if r > 0 else None
-
-
-def loudness_spread(short_term_lufs: np.ndarray, low: float = 10.0, high: float = 95.0) -> float | None:
-    """Ungated spread of short-term loudness (high - low percentile, LU) over the blocks above
-    -70 LUFS; the gated EBU Tech 3342 range is `loudness.loudness_range`."""
-    st = np.asarray(short_term_lufs, dtype=np.float64)
-    st = st[st >= -70.0]
-    if st.size == 0:
-        return None
-    lo, hi = np.percentile(st, (low, high))
-    return float(hi - lo)

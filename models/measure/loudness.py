@@ -87,14 +87,32 @@ def _lufs(power):
         return -0.691 + 10.0 * np.log10(power)
 
 
-def gate(power: np.ndarray) -> np.ndarray:
-    """BS.1770-4's two-stage gate over channel-weighted block powers: which blocks count."""
+def gate(power: np.ndarray, relative_lu: float = REL_GATE_LU, reference_lufs: float | None = None) -> np.ndarray:
+    """Two-stage gate over channel-weighted block powers: which blocks count. Blocks at or above
+    the absolute gate, then above `reference_lufs` + `relative_lu`; the reference defaults to the
+    loudness of the blocks past the absolute gate (BS.1770-4's gate, at its -10 LU by default)."""
     power = np.asarray(power, dtype=np.float64)
     lufs = _lufs(power)
     keep = lufs >= ABS_GATE_LUFS
     if keep.any():
-        keep &= lufs > _lufs(power[keep].mean()) + REL_GATE_LU
+        reference = _lufs(power[keep].mean()) if reference_lufs is None else reference_lufs
+        keep &= lufs > reference + relative_lu
     return keep
+
+
+def loudness_spread(power, relative_lu: float, reference_lufs: float | None = None, eps: float = 0.0, xp=np) -> float:
+    """How much the level moves: the std (LU) of the loudness of the blocks `gate` keeps (all
+    blocks when it keeps none; 0 for fewer than two), from channel-weighted block powers. `eps`
+    floors the powers in dB; `xp` autograd.numpy keeps it differentiable in the powers (the gate
+    reads their plain values)."""
+    plain = power
+    if xp is not np:
+        from autograd.tracer import getval
+
+        plain, reference_lufs = getval(power), getval(reference_lufs)
+    keep = gate(plain, relative_lu, reference_lufs)
+    block_lufs = -0.691 + 10.0 * xp.log10((power[keep] if keep.any() else power) + eps)
+    return xp.std(block_lufs) if len(block_lufs) > 1 else 0.0
 
 
 def gated_mean_power(power: np.ndarray) -> float:
@@ -112,14 +130,14 @@ def integrated_from_powers(power: np.ndarray) -> float | None:
     return float(_lufs(mean)) if mean > 0.0 else None
 
 
-def loudness_range(short_term_lufs: np.ndarray) -> float | None:
-    """EBU Tech 3342 loudness range (LU) from short-term loudness values; None if undefined."""
+def loudness_range(short_term_lufs: np.ndarray, relative_lu: float | None = LRA_REL_GATE_LU) -> float | None:
+    """EBU Tech 3342 loudness range (LU) from short-term loudness values; None if undefined.
+    `relative_lu=None`: the same percentile range over every block past the absolute gate."""
     st = np.asarray(short_term_lufs, dtype=np.float64)
     st = st[st >= ABS_GATE_LUFS]
-    if st.size == 0:
-        return None
-    integrated = 10.0 * np.log10(np.mean(10.0 ** (st / 10.0)))
-    st = st[st >= integrated + LRA_REL_GATE_LU]
+    if st.size and relative_lu is not None:
+        integrated = 10.0 * np.log10(np.mean(10.0 ** (st / 10.0)))
+        st = st[st >= integrated + relative_lu]
     if st.size == 0:
         return None
     lo, hi = np.percentile(st, LRA_PERCENTILES)
