@@ -1,9 +1,7 @@
-"""Model and style files: safetensors tensors + a JSON card, never pickle.
+"""Model files: safetensors tensors + a JSON card, never pickle.
 
 Loading a shared file can therefore never run code. A model is `<stem>.safetensors` (state
-dict) + `<stem>.json` (architecture config + model card); a style is `<stem>.safetensors`
-(embedding, descriptors) + `<stem>.json` (meta, plus a fingerprint of the encoder that made it,
-since an embedding only means something to that encoder).
+dict) + `<stem>.json` (architecture config + model card, plus a fingerprint of its encoder).
 """
 
 from __future__ import annotations
@@ -34,7 +32,6 @@ DERIVED_KEYS = ("encoder.mel", "encoder.window")
 DEFAULT_MODEL = Path(__file__).resolve().parent / "weights" / "default"
 
 MODEL_FORMAT = "tonematch-model"
-STYLE_FORMAT = "tonematch-style"
 FORMAT_VERSION = 1
 _SUFFIXES = (".safetensors", ".json")
 
@@ -243,58 +240,3 @@ def _check_state(path_stem, model: MasteringModel, state: dict[str, torch.Tensor
                 f"weights in {path_stem} do not match the model: '{key}' has shape "
                 f"{tuple(state[key].shape)}, expected {tuple(tensor.shape)}"
             )
-
-
-def save_style(
-    path_stem: str | os.PathLike,
-    embedding: torch.Tensor,
-    descriptors: torch.Tensor,
-    meta: dict[str, Any] | None = None,
-    model: MasteringModel | None = None,
-) -> None:
-    """Write a style: a reference embedding [E] + descriptors [D] and JSON meta.
-
-    Pass the `model` whose encoder produced the embedding so loading can check it matches.
-    """
-    import torch
-    from safetensors.torch import save_file
-
-    embedding = torch.as_tensor(embedding).detach().to("cpu", torch.float32).flatten().contiguous()
-    descriptors = torch.as_tensor(descriptors).detach().to("cpu", torch.float32).flatten().contiguous()
-    if descriptors.numel() != len(DESCRIPTOR_NAMES):
-        raise ValueError(f"descriptors have {descriptors.numel()} values, expected {len(DESCRIPTOR_NAMES)}")
-    tensors_path, json_path = _paths(path_stem)
-    data: dict[str, Any] = {"format": STYLE_FORMAT, "format_version": FORMAT_VERSION}
-    data.update(meta or {})
-    data["embed_dim"] = embedding.numel()
-    data["descriptor_names"] = list(DESCRIPTOR_NAMES)
-    data["encoder_fingerprint"] = encoder_fingerprint(model) if model is not None else None
-    tensors = {"embedding": embedding.clone(), "descriptors": descriptors.clone()}
-    tensors_path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(tensors_path, lambda p: save_file(tensors, p, metadata={"format": "pt"}))
-    _write_json(json_path, data)
-
-
-def load_style(
-    path_stem: str | os.PathLike, model: MasteringModel | None = None
-) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
-    """Read a style -> (embedding [E], descriptors [D], meta).
-
-    With `model`, a style made by a different encoder (or for other descriptors) raises.
-    """
-    tensors, meta = _read(path_stem, "style", STYLE_FORMAT)
-    if set(tensors) != {"embedding", "descriptors"}:
-        raise TonematchError(f"style {path_stem} must hold exactly 'embedding' and 'descriptors' tensors")
-    embedding, descriptors = tensors["embedding"], tensors["descriptors"]
-    if meta.get("descriptor_names") != DESCRIPTOR_NAMES or descriptors.shape != (len(DESCRIPTOR_NAMES),):
-        raise TonematchError(f"style {path_stem} was made with other descriptors than this tonematch computes")
-    if model is not None:
-        if embedding.shape != (model.encoder.embed_dim,):
-            raise TonematchError(
-                f"style {path_stem} has a {embedding.numel()}-dim embedding; "
-                f"the model expects {model.encoder.embed_dim}"
-            )
-        stamp = meta.get("encoder_fingerprint")
-        if stamp is not None and stamp != encoder_fingerprint(model):
-            raise TonematchError(f"style {path_stem} was made with a different model; re-create it with this model")
-    return embedding, descriptors, meta

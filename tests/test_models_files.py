@@ -1,4 +1,4 @@
-"""Model and style files: safetensors + JSON round trips and the checks on loading."""
+"""Model files: safetensors + JSON round trips and the checks on loading."""
 
 import json
 
@@ -9,7 +9,7 @@ from safetensors.torch import load_file, save_file
 
 from tonematch.data.errors import TonematchError
 from tonematch.models.chain.params import Entry, ParamSpec, ParamTable
-from tonematch.models.files import load_model, load_style, save_model, save_style
+from tonematch.models.files import load_model, save_model
 from tonematch.models.model import MasteringModel
 
 SMALL = {"channels": [8, 16, 16, 16], "n_mels": 32, "embed_dim": 32}
@@ -127,27 +127,3 @@ def test_weights_that_do_not_fit_the_config_raise(model, tmp_path):
     save_file(state, str(tmp_path / "k.safetensors"))
     with pytest.raises(TonematchError, match="missing"):
         load_model(tmp_path / "k")
-
-
-def test_style_round_trip_drives_prediction(model, tmp_path):
-    ref = noise(2, 40000, seed=3, scale=0.3)
-    mix = noise(2, 30000, seed=4, scale=0.05)
-    emb, desc = model.embed_track(ref)
-    save_style(tmp_path / "style", emb, desc, {"name": "warm", "tracks": 1}, model=model)
-    emb2, desc2, meta = load_style(tmp_path / "style", model=model)
-    assert torch.equal(emb2, emb) and torch.equal(desc2, desc)
-    assert meta["name"] == "warm" and meta["tracks"] == 1
-    assert load_file(str(tmp_path / "style.safetensors")).keys() == {"embedding", "descriptors"}
-    by_style = model.predict_track(mix, reference_embedding=emb2, reference_descriptors=desc2)
-    assert torch.allclose(by_style, model.predict_track(mix, ref), atol=1e-6)
-
-
-def test_style_from_another_model_raises(model, tmp_path):
-    emb, desc = model.embed_track(noise(2, 20000))
-    save_style(tmp_path / "style", emb, desc, {}, model=model)
-    torch.manual_seed(1)
-    other = MasteringModel(3, sample_rate=48000, encoder_kwargs=SMALL)
-    with pytest.raises(TonematchError, match="different model"):
-        load_style(tmp_path / "style", model=other)
-    with pytest.raises(TonematchError, match="not found"):
-        load_style(tmp_path / "missing")
