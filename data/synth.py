@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def music_like(sample_rate: int = 44100, seconds: float = 4.0, seed: int = 0, channels: int = 2) -> np.ndarray:
+def music_like(seconds: float = 4.0, sample_rate: int = 44100, seed: int = 0, channels: int = 2) -> np.ndarray:
     """[channels, frames] float32 peaking at about -3 dBFS."""
     rng = np.random.default_rng(seed)
     n = int(round(seconds * sample_rate))

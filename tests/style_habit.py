@@ -48,7 +48,7 @@ def broadband_mix(seed: int, seconds: float = 6.0) -> np.ndarray:
     from style_engineer import as_mix
 
     music = music_like(seconds, SR, seed=seed).astype(np.float64)
-    chords = synth.music_like(SR, seconds, seed=seed)[:, : music.shape[1]].astype(np.float64)
+    chords = synth.music_like(seconds=seconds, sample_rate=SR, seed=seed)[:, : music.shape[1]].astype(np.float64)
     rms = lambda x: float(np.sqrt(np.mean(x**2)))  # noqa: E731
     music += chords * (0.7 * rms(music) / max(rms(chords), 1e-9))
     rng = np.random.default_rng(3000 + seed)

@@ -134,7 +134,7 @@ def _null_render(settings, sample_rate):
     from tonematch.data.synth import music_like
     from tonematch.models.chain.exact import render_array
 
-    x = music_like(sample_rate, 1.0)
+    x = music_like(seconds=1.0, sample_rate=sample_rate)
     return x, render_array(x, settings, sample_rate, block=4096)
 
 

@@ -304,7 +304,7 @@ def write_wav(path, x, sr, subtype="PCM_16"):
 def test_any_rate_renders_with_the_example_and_the_default_settings(tmp_path, capsys, sr):
     from tonematch.data.synth import music_like as any_rate_music  # signals.music_like needs sr > 12 kHz
 
-    src = write_wav(tmp_path / "in.wav", any_rate_music(sr, 1.0), sr)
+    src = write_wav(tmp_path / "in.wav", any_rate_music(seconds=1.0, sample_rate=sr), sr)
     defaults = write_params(tmp_path / "d.json", {"chain": []})
     for params in (EXAMPLE_SETTINGS, defaults):
         before = digest(params)
@@ -323,7 +323,7 @@ def test_any_rate_renders_with_the_example_and_the_default_settings(tmp_path, ca
 def test_an_enabled_band_above_the_rate_is_named_once(tmp_path, capsys):
     from tonematch.data.synth import music_like as any_rate_music
 
-    src = write_wav(tmp_path / "in.wav", any_rate_music(16000, 1.0), 16000)
+    src = write_wav(tmp_path / "in.wav", any_rate_music(seconds=1.0, sample_rate=16000), 16000)
     params = write_params(
         tmp_path / "p.json",
         {"sample_rate": 44100, "chain": [{"processor": "eq", "high_shelf": {"gain_db": 2.0, "freq_hz": 8000.0}}]},

@@ -21,7 +21,7 @@ def delayed(x, delay):
 
 @pytest.fixture(scope="module")
 def mix():
-    return music_like(SR, 6.0, seed=11)
+    return music_like(seconds=6.0, sample_rate=SR, seed=11)
 
 
 @pytest.mark.parametrize("offset", [1234.0, 1234.5, -640.25, 0.3])
@@ -43,7 +43,7 @@ def test_rejects_unrelated_audio(mix):
     with pytest.raises(TonematchError, match=r"pair song does not correlate \(peak -?0\.\d\d < 0\.50\)") as err:
         align(mix, noise, SR, max_offset_s=0.5, name="song")
     assert "\n" not in str(err.value)
-    other = music_like(SR, 6.0, seed=12)[:, ::-1]  # other notes, and reversed: no shared kick drum
+    other = music_like(seconds=6.0, sample_rate=SR, seed=12)[:, ::-1]  # other notes, and reversed: no shared kick drum
     with pytest.raises(TonematchError, match="does not correlate"):
         align(mix, other, SR, max_offset_s=0.5)
 

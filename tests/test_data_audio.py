@@ -28,7 +28,7 @@ def assert_one_line_naming(err, path):
 
 
 def test_load_returns_float32_channels_first(tmp_path):
-    x = music_like(22050, 1.0)
+    x = music_like(seconds=1.0, sample_rate=22050)
     p = write_float_wav(str(tmp_path / "a.wav"), x, 22050)
     y, sr = audio.load(p)
     assert sr == 22050 and y.dtype == np.float32 and y.shape == x.shape
@@ -43,7 +43,7 @@ def test_values_above_full_scale_survive_decoding(tmp_path):
 
 
 def test_channel_conversion(tmp_path):
-    stereo = music_like(8000, 0.5)
+    stereo = music_like(seconds=0.5, sample_rate=8000)
     p = write_float_wav(str(tmp_path / "s.wav"), stereo, 8000)
     mono, _ = audio.load(p, channels=1)
     np.testing.assert_allclose(mono[0], stereo.mean(axis=0), atol=1e-7)
@@ -138,7 +138,7 @@ def test_nan_samples_are_refused_with_their_time(tmp_path):
 
 
 def test_read_blocks_streams_the_same_audio(tmp_path):
-    x = music_like(16000, 2.0)
+    x = music_like(seconds=2.0, sample_rate=16000)
     p = write_float_wav(str(tmp_path / "b.wav"), x, 16000)
     blocks = list(audio.read_blocks(p, block_frames=5000))
     assert [b.shape[1] for b in blocks] == [5000] * 6 + [2000]
@@ -150,7 +150,7 @@ def test_read_blocks_streams_the_same_audio(tmp_path):
 
 
 def test_read_blocks_resampling_matches_load(tmp_path):
-    x = music_like(48000, 1.5)
+    x = music_like(seconds=1.5, sample_rate=48000)
     p = write_float_wav(str(tmp_path / "r.wav"), x, 48000)
     whole, _ = audio.load(p, sample_rate=44100)
     streamed = np.concatenate(list(audio.read_blocks(p, block_frames=7777, sample_rate=44100)), axis=1)
@@ -159,7 +159,7 @@ def test_read_blocks_resampling_matches_load(tmp_path):
 
 
 def test_read_segment_matches_slicing(tmp_path):
-    x = music_like(48000, 2.0)
+    x = music_like(seconds=2.0, sample_rate=48000)
     p = write_float_wav(str(tmp_path / "seg.wav"), x, 48000)
     np.testing.assert_array_equal(audio.read_segment(p, 1234, 5000), x[:, 1234:6234])
     whole, _ = audio.load(p, sample_rate=44100)
@@ -172,7 +172,7 @@ def test_read_segment_matches_slicing(tmp_path):
 
 
 def test_to_channels():
-    x = music_like(8000, 0.2)
+    x = music_like(seconds=0.2, sample_rate=8000)
     assert audio.to_channels(x[:1], 2).shape == (2, x.shape[1])
     np.testing.assert_allclose(audio.to_channels(x, 1)[0], x.mean(axis=0), atol=1e-7)
     np.testing.assert_array_equal(audio.to_channels(x, None), x)

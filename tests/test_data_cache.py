@@ -17,7 +17,7 @@ from tonematch.data.synth import music_like
 def track(tmp_path):
     p = tmp_path / "music" / "song.flac"
     p.parent.mkdir()
-    sf.write(p, music_like(48000, 1.0).T, 48000, subtype="PCM_24")
+    sf.write(p, music_like(seconds=1.0, sample_rate=48000).T, 48000, subtype="PCM_24")
     return str(p)
 
 
@@ -59,7 +59,7 @@ def test_each_rate_is_its_own_entry(tmp_path, track):
 def test_changed_source_is_decoded_again(tmp_path, track):
     c = DecodeCache(tmp_path / "cache")
     first = np.array(c.get(track, 48000))
-    sf.write(track, music_like(48000, 0.5, seed=7).T, 48000, subtype="PCM_24")
+    sf.write(track, music_like(seconds=0.5, sample_rate=48000, seed=7).T, 48000, subtype="PCM_24")
     st = os.stat(track)
     os.utime(track, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # coarse mtime clocks
     second = DecodeCache(tmp_path / "cache").get(track, 48000)

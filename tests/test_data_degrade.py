@@ -25,7 +25,7 @@ def gain_at(freq, params):
 
 
 def test_neutral_is_identity():
-    x = music_like(SR, 0.5)
+    x = music_like(seconds=0.5, sample_rate=SR)
     y = apply_degradation(x, SR, {})
     assert y.dtype == np.float32 and y.shape == x.shape
     np.testing.assert_array_equal(y, x)
@@ -34,13 +34,13 @@ def test_neutral_is_identity():
 
 @pytest.mark.parametrize("level_db", [-12.0, -3.5, 2.0])
 def test_level_changes_rms_by_that_many_db(level_db):
-    x = music_like(SR, 1.0)
+    x = music_like(seconds=1.0, sample_rate=SR)
     y = apply_degradation(x, SR, {"level_db": level_db})
     assert db(y) - db(x) == pytest.approx(level_db, abs=0.01)
 
 
 def test_width_zero_makes_mono_and_two_doubles_the_side():
-    x = music_like(SR, 0.5)
+    x = music_like(seconds=0.5, sample_rate=SR)
     y = apply_degradation(x, SR, {"width": 0.0})
     np.testing.assert_array_equal(y[0], y[1])
     np.testing.assert_allclose(y[0], x.mean(axis=0), atol=1e-6)
@@ -50,7 +50,7 @@ def test_width_zero_makes_mono_and_two_doubles_the_side():
 
 
 def test_width_is_ignored_for_mono():
-    x = music_like(SR, 0.5, channels=1)
+    x = music_like(seconds=0.5, sample_rate=SR, channels=1)
     np.testing.assert_array_equal(apply_degradation(x, SR, {"width": 0.0}), x)
 
 
@@ -98,4 +98,4 @@ def test_sampled_parameters_are_reproducible_and_in_range():
 
 def test_unknown_parameter_is_refused():
     with pytest.raises(ValueError, match="tlit_db"):
-        apply_degradation(music_like(SR, 0.1), SR, {"tlit_db": 3.0})
+        apply_degradation(music_like(seconds=0.1, sample_rate=SR), SR, {"tlit_db": 3.0})

@@ -94,7 +94,7 @@ def pair_folder(tmp_path_factory):
     root = tmp_path_factory.mktemp("pairs")
     (root / "mix").mkdir()
     (root / "master").mkdir()
-    mix = music_like(SR, 3.0, seed=5)
+    mix = music_like(seconds=3.0, sample_rate=SR, seed=5)
     master = delayed(mix, 1234.5) * 1.6  # gain only, so the aligned target can be checked exactly
     sf.write(root / "mix" / "song.wav", mix.T, SR, subtype="FLOAT")
     sf.write(root / "master" / "song.wav", master.T, SR, subtype="FLOAT")
@@ -140,13 +140,13 @@ def test_dataset_deterministic_mode(pair_folder):
 
 def test_dataset_refuses_unrelated_pairs_and_skips_short_ones(tmp_path):
     for name, seconds in (("song", 3.0), ("tiny", 0.5)):
-        sf.write(tmp_path / f"{name}_mix.wav", music_like(SR, seconds, seed=1).T, SR)
-    sf.write(tmp_path / "tiny_master.wav", music_like(SR, 0.5, seed=1).T, SR)
+        sf.write(tmp_path / f"{name}_mix.wav", music_like(seconds=seconds, sample_rate=SR, seed=1).T, SR)
+    sf.write(tmp_path / "tiny_master.wav", music_like(seconds=0.5, sample_rate=SR, seed=1).T, SR)
     rng = np.random.default_rng(0)
     sf.write(tmp_path / "song_master.wav", 0.1 * rng.standard_normal((3 * SR, 2)), SR)
     with pytest.raises(TonematchError, match="pair song does not correlate"):
         PairsDataset(find_pairs(tmp_path), sample_rate=SR, segment_frames=SEG, max_offset_s=0.2)
-    sf.write(tmp_path / "song_master.wav", music_like(SR, 3.0, seed=1).T, SR)
+    sf.write(tmp_path / "song_master.wav", music_like(seconds=3.0, sample_rate=SR, seed=1).T, SR)
     with pytest.warns(UserWarning, match="skipping 1 pair.*tiny"):
         ds = PairsDataset(find_pairs(tmp_path), sample_rate=SR, segment_frames=SEG, max_offset_s=0.2)
     assert list(ds.alignments) == ["song"]

@@ -22,7 +22,7 @@ def test_one_shot_follows_the_rule(frames):
 
 
 def test_streaming_equals_one_shot():
-    x = music_like(48000, 1.0)
+    x = music_like(seconds=1.0, sample_rate=48000)
     whole = resample(x, 48000, 44100)
     stream = StreamResampler(48000, 44100, 2)
     parts = [stream.process(x[:, i : i + 3001].T) for i in range(0, x.shape[1], 3001)]
@@ -33,7 +33,7 @@ def test_streaming_equals_one_shot():
 
 
 def test_same_rate_is_untouched():
-    x = music_like(8000, 0.1)
+    x = music_like(seconds=0.1, sample_rate=8000)
     assert resample(x, 8000, 8000) is x
 
 

@@ -22,7 +22,7 @@ def tracks(tmp_path_factory):
     paths = []
     for i, seconds in enumerate((2.0, 1.5, 3.0)):
         p = folder / f"t{i}.wav"
-        sf.write(p, music_like(SR, seconds, seed=i).T, SR, subtype="FLOAT")
+        sf.write(p, music_like(seconds=seconds, sample_rate=SR, seed=i).T, SR, subtype="FLOAT")
         paths.append(str(p))
     return paths
 
@@ -80,7 +80,7 @@ def test_without_degradation_input_is_the_clean_target(tracks):
 
 def test_short_tracks_are_skipped_or_refused(tmp_path, tracks):
     short = tmp_path / "short.wav"
-    sf.write(short, music_like(SR, 0.4).T, SR)  # 6400 frames < 2 * 4096
+    sf.write(short, music_like(seconds=0.4, sample_rate=SR).T, SR)  # 6400 frames < 2 * 4096
     with pytest.warns(UserWarning, match="skipping 1 track.*short.wav"):
         ds = SelfSupervisedDataset([str(short)] + tracks, sample_rate=SR, segment_frames=SEG)
     assert [t for t, _ in ds.tracks] == tracks
@@ -92,7 +92,7 @@ def test_short_tracks_are_skipped_or_refused(tmp_path, tracks):
 
 def test_mono_tracks_become_stereo_and_rates_are_converted(tmp_path):
     p = tmp_path / "mono48k.flac"
-    sf.write(p, music_like(48000, 1.0, channels=1).T, 48000)
+    sf.write(p, music_like(seconds=1.0, sample_rate=48000, channels=1).T, 48000)
     ds = SelfSupervisedDataset([str(p)], sample_rate=SR, segment_frames=SEG, examples_per_epoch=1, degrade=False)
     item = ds[0]
     assert item["target_source"].shape == (2, SEG)
@@ -100,7 +100,7 @@ def test_mono_tracks_become_stereo_and_rates_are_converted(tmp_path):
 
 
 def test_silent_segments_are_avoided(tmp_path):
-    x = music_like(SR, 4.0)
+    x = music_like(seconds=4.0, sample_rate=SR)
     music_from = 2 * SR
     x[:, :music_from] = 0.0  # a silent first half
     p = tmp_path / "intro.wav"

@@ -14,7 +14,7 @@ from tonematch.data.tracks import TrackReader
 @pytest.mark.parametrize("use_cache", [False, True])
 def test_reads_resampled_stereo_segments_with_zero_padding(tmp_path, use_cache):
     p = str(tmp_path / "m.flac")
-    sf.write(p, music_like(48000, 1.0, channels=1).T, 48000, subtype="PCM_24")
+    sf.write(p, music_like(seconds=1.0, sample_rate=48000, channels=1).T, 48000, subtype="PCM_24")
     whole, _ = audio.load(p, sample_rate=44100, channels=2)
     reader = TrackReader(44100, DecodeCache(tmp_path / "cache") if use_cache else None)
     assert reader.frames(p) == 44100

@@ -26,7 +26,7 @@ def temp_leftovers(folder):
     ],
 )
 def test_round_trip_within_quantisation_error(tmp_path, ext, subtype, lsb):
-    x = music_like(22050, 1.0)
+    x = music_like(seconds=1.0, sample_rate=22050)
     p = str(tmp_path / f"out{ext}")
     audio.write(p, x, 22050, subtype=subtype)
     y, sr = audio.load(p)
@@ -44,7 +44,7 @@ def test_round_trip_within_quantisation_error(tmp_path, ext, subtype, lsb):
 
 def test_default_format_is_24_bit(tmp_path):
     for name in ("d.wav", "d.flac"):
-        audio.write(str(tmp_path / name), music_like(8000, 0.2), 8000)
+        audio.write(str(tmp_path / name), music_like(seconds=0.2, sample_rate=8000), 8000)
         assert audio.info(str(tmp_path / name)).subtype == "PCM_24"
 
 
@@ -85,7 +85,7 @@ def test_tpdf_dither_makes_the_error_noise(tmp_path):
 
 
 def test_block_size_does_not_change_the_output(tmp_path):
-    x = music_like(16000, 1.0)
+    x = music_like(seconds=1.0, sample_rate=16000)
     audio.write(str(tmp_path / "one.wav"), x, 16000, subtype="16", seed=3)
     with audio.AudioWriter(str(tmp_path / "blocks.wav"), 16000, 2, subtype="16", seed=3) as w:
         for i in range(0, x.shape[1], 999):
@@ -100,7 +100,7 @@ def test_block_size_does_not_change_the_output(tmp_path):
 def test_atomic_write_success_leaves_no_temp_file(tmp_path):
     p = str(tmp_path / "ok.flac")
     with audio.AudioWriter(p, 8000, 2) as w:
-        w.write(music_like(8000, 0.2))
+        w.write(music_like(seconds=0.2, sample_rate=8000))
         assert not os.path.exists(p)  # nothing at the target until the writer is done
         assert len(temp_leftovers(tmp_path)) == 1
     assert os.path.exists(p) and temp_leftovers(tmp_path) == []
@@ -110,16 +110,16 @@ def test_atomic_write_failure_leaves_nothing(tmp_path):
     p = str(tmp_path / "fail.wav")
     with pytest.raises(RuntimeError):
         with audio.AudioWriter(p, 8000, 2) as w:
-            w.write(music_like(8000, 0.2))
+            w.write(music_like(seconds=0.2, sample_rate=8000))
             raise RuntimeError("crash mid-write")
     assert os.listdir(tmp_path) == []
 
 
 def test_atomic_write_failure_keeps_the_old_file(tmp_path):
     p = str(tmp_path / "keep.wav")
-    old = music_like(8000, 0.3, seed=1)
+    old = music_like(seconds=0.3, sample_rate=8000, seed=1)
     audio.write(p, old, 8000, subtype="float")
-    bad = music_like(8000, 0.3, seed=2)
+    bad = music_like(seconds=0.3, sample_rate=8000, seed=2)
     bad[0, 100] = np.nan
     with pytest.raises(TonematchError, match="NaN"):
         audio.write(p, bad, 8000, subtype="float")
@@ -130,7 +130,7 @@ def test_atomic_write_failure_keeps_the_old_file(tmp_path):
 def test_output_folder_missing(tmp_path):
     p = str(tmp_path / "no" / "such" / "out.wav")
     with pytest.raises(TonematchError, match="does not exist") as err:
-        audio.write(p, music_like(8000, 0.1), 8000)
+        audio.write(p, music_like(seconds=0.1, sample_rate=8000), 8000)
     assert "\n" not in str(err.value)
     with pytest.raises(TonematchError, match="does not exist"):
         audio.check_paths(str(tmp_path / "in.wav"), p)
@@ -143,13 +143,13 @@ def test_output_folder_not_writable(tmp_path):
     locked.chmod(0o500)
     try:
         with pytest.raises(TonematchError, match="not writable"):
-            audio.write(str(locked / "x.wav"), music_like(8000, 0.1), 8000)
+            audio.write(str(locked / "x.wav"), music_like(seconds=0.1, sample_rate=8000), 8000)
     finally:
         locked.chmod(0o700)
 
 
 def test_format_errors(tmp_path):
-    x = music_like(8000, 0.1)
+    x = music_like(seconds=0.1, sample_rate=8000)
     with pytest.raises(TonematchError, match="unsupported extension '.mp3'"):
         audio.write(str(tmp_path / "x.mp3"), x, 8000)
     with pytest.raises(TonematchError, match="FLAC cannot store float"):
@@ -174,7 +174,7 @@ def test_parse_subtype_aliases():
 
 def test_check_paths_refuses_the_input_itself(tmp_path):
     src = str(tmp_path / "song.wav")
-    audio.write(src, music_like(8000, 0.2), 8000)
+    audio.write(src, music_like(seconds=0.2, sample_rate=8000), 8000)
     before = open(src, "rb").read()
     for same in (src, str(tmp_path / "." / "song.wav")):
         with pytest.raises(TonematchError, match="is the input file") as err:
@@ -192,7 +192,7 @@ def test_check_paths_refuses_the_input_itself(tmp_path):
 
 
 def test_mono_writes_accept_1d(tmp_path):
-    x = music_like(8000, 0.2, channels=1)[0]
+    x = music_like(seconds=0.2, sample_rate=8000, channels=1)[0]
     audio.write(str(tmp_path / "m.wav"), x, 8000, subtype="float")
     y, _ = audio.load(str(tmp_path / "m.wav"))
     np.testing.assert_array_equal(y[0], x)
@@ -206,7 +206,7 @@ def test_float_wav_is_byte_for_byte_reproducible(tmp_path):
     """libsndfile would add a PEAK chunk stamped with the time of writing; the writer turns it off."""
     import time
 
-    x = music_like(8000, 0.5)
+    x = music_like(seconds=0.5, sample_rate=8000)
     paths = [str(tmp_path / f"f{i}.wav") for i in range(2)]
     for i, p in enumerate(paths):
         if i:
@@ -217,7 +217,7 @@ def test_float_wav_is_byte_for_byte_reproducible(tmp_path):
 
 
 def test_dithered_output_is_byte_for_byte_reproducible(tmp_path):
-    x = music_like(16000, 1.0)
+    x = music_like(seconds=1.0, sample_rate=16000)
     audio.write(str(tmp_path / "a.wav"), x, 16000, subtype="16")
     with audio.AudioWriter(str(tmp_path / "b.wav"), 16000, 2, subtype="16") as w:
         for i in range(0, x.shape[1], 1234):  # other blocks, same seed: same bytes
@@ -257,7 +257,7 @@ def test_stale_temp_files_of_ours_are_swept_on_the_next_write(tmp_path):
         (tmp_path / name).write_bytes(b"RIFF")
     day_ago = os.path.getmtime(tmp_path / names["other_host_old"]) - writer.STALE_TEMP_S - 60
     os.utime(tmp_path / names["other_host_old"], (day_ago, day_ago))
-    audio.write(str(tmp_path / "new.wav"), music_like(8000, 0.1), 8000)
+    audio.write(str(tmp_path / "new.wav"), music_like(seconds=0.1, sample_rate=8000), 8000)
     left = set(os.listdir(tmp_path))
     assert names["dead"] not in left and names["other_host_old"] not in left
     for kept in ("alive", "other_host_fresh", "not_ours", "user_file"):

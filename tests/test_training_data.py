@@ -126,7 +126,7 @@ def test_synthetic_fallback_without_root(tmp_path):
 
 def test_pairs(tmp_path):
     for i in range(4):
-        mix = music_like(SR, 2.0, seed=10 + i)
+        mix = music_like(seconds=2.0, sample_rate=SR, seed=10 + i)
         sf.write(tmp_path / f"song{i}_mix.wav", mix.T, SR, subtype="FLOAT")
         sf.write(tmp_path / f"song{i}_master.wav", (np.tanh(3 * mix) / 3).T, SR, subtype="FLOAT")
     dm = MasteringDataModule(

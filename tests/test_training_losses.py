@@ -17,7 +17,7 @@ SR = 16000
 
 @pytest.fixture(scope="module")
 def clip():
-    return torch.from_numpy(music_like(SR, 1.0, seed=3))[None]  # [1, 2, T]
+    return torch.from_numpy(music_like(seconds=1.0, sample_rate=SR, seed=3))[None]  # [1, 2, T]
 
 
 def high_shelf(x, gain_db):

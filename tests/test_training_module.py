@@ -47,7 +47,7 @@ def make_module(draw=None, scheduler=None):
 
 
 def pair_batch(poison=False, seed=0):
-    x = torch.from_numpy(music_like(SR, T / SR, seed=seed))[None, :, :T]
+    x = torch.from_numpy(music_like(seconds=T / SR, sample_rate=SR, seed=seed))[None, :, :T]
     target = 0.5 * x
     if poison:
         x = x.clone()
@@ -121,7 +121,7 @@ def test_one_cycle_schedule_is_stepped_every_optimizer_step():
 def test_self_supervised_targets_come_from_the_draw():
     draw = ChainDraw(SR, {"loudness.target_lufs": {"dist": "uniform", "low": -12.0, "high": -12.0}})
     module = make_module(draw)
-    clean = torch.from_numpy(music_like(SR, 2 * T / SR, seed=4))[None]
+    clean = torch.from_numpy(music_like(seconds=2 * T / SR, sample_rate=SR, seed=4))[None]
     degradation = {
         "tilt_db": torch.tensor([0.0]),
         "width": torch.tensor([1.0]),
@@ -153,7 +153,7 @@ def test_tone_term_needs_the_drawn_curve_less_the_degradation():
     draw = ChainDraw(SR, {"eq.high_shelf.gain_db": {"dist": "const", "value": 0.0}})
     module = make_module(draw)
     module.loss.tone_weight = 0.1
-    clean = torch.from_numpy(music_like(SR, 2 * T / SR, seed=4))[None]
+    clean = torch.from_numpy(music_like(seconds=2 * T / SR, sample_rate=SR, seed=4))[None]
     zero = torch.tensor([0.0])
     degradation = {
         "tilt_db": zero,

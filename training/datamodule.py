@@ -58,7 +58,7 @@ def write_synthetic_tracks(folder, count: int, seconds: float, sample_rate: int)
         path = folder / f"synthetic_{i:02d}.wav"
         if not path.exists():
             tmp = folder / f".synthetic_{i:02d}.tmp.wav"
-            sf.write(tmp, music_like(sample_rate, seconds, seed=i).T, sample_rate, subtype="FLOAT")
+            sf.write(tmp, music_like(seconds=seconds, sample_rate=sample_rate, seed=i).T, sample_rate, subtype="FLOAT")
             os.replace(tmp, path)
         paths.append(path)
     return paths
