@@ -17,7 +17,7 @@ import numpy as np
 from tonematch.data import audio
 from tonematch.data.errors import TonematchError
 from tonematch.data.resample import resample
-from tonematch.models import excerpts, lite
+from tonematch.models import excerpts, numpy_runtime
 from tonematch.models.chain import TABLE
 from tonematch.models.chain.settings import Settings
 from tonematch.models.measure.lane import Lane
@@ -212,14 +212,14 @@ def loudness_and_ceiling(options: Options, target: Target) -> tuple[float, float
 
 def predicted_settings(model, mix: Analysis, target: Target) -> Settings:
     """The network's settings for the mix at its native rate (analysis at the model's rate).
-    `model`: the numpy runtime (models.lite; what load_model returns) or the torch model."""
+    `model`: the numpy runtime (models.numpy_runtime; what load_model returns) or the torch model."""
     rate = model.sample_rate
     x = resample(excerpts.joined(mix.clips), mix.sample_rate, rate)
     ref = target.model_input
     if ref is None:
         ref = resample(excerpts.joined(target.clips), target.sample_rate, rate)
         target.model_input = ref
-    if isinstance(model, lite.LiteModel):
+    if isinstance(model, numpy_runtime.NumpyModel):
         unit = model.predict_track(x, reference=ref)
     else:  # a torch MasteringModel (training's evaluation hands one in)
         import torch
@@ -337,7 +337,7 @@ _MODELS: dict = {}
 
 def load_model(stem: str | None):
     """The network for `stem` (None: the shipped default; 'none': no network), cached, in the
-    numpy runtime (models.lite: no torch import, a second and ~200 MB saved per run)."""
+    numpy runtime (models.numpy_runtime: no torch import, a second and ~200 MB saved per run)."""
     if stem == "none":
         return None
     from tonematch.models.files import DEFAULT_MODEL
@@ -346,5 +346,5 @@ def load_model(stem: str | None):
     if key not in _MODELS:
         if stem is None and not Path(str(DEFAULT_MODEL) + ".safetensors").is_file():
             return None  # a source tree without the shipped weights: the matcher starts
-        _MODELS[key] = lite.load(key, expected_param_names=TABLE.learned_keys)
+        _MODELS[key] = numpy_runtime.load(key, expected_param_names=TABLE.learned_keys)
     return _MODELS[key]

@@ -6,7 +6,7 @@ balance) are measured here and handed to the controller directly. Every measurem
 tonematch.models.measure (the one implementation `tonematch analyze` uses too); this module only
 chooses them, puts them in dB or log-Hz and divides by a fixed scale so each sits around O(1).
 eps floors keep silence finite. numpy in, numpy out (a torch tensor in gives a tensor back): the
-descriptors are never differentiated, and the inference runtime (lite.py) runs without torch.
+descriptors are never differentiated, and the inference runtime (numpy_runtime.py) runs without torch.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Analysis, prediction and refinement read a few evenly spaced excerpts of a mix or a reference
 rather than the whole file, so their memory and time do not grow with its length. The network
-(model.py, lite.py) places its own excerpts with the same `excerpt_starts`.
+(model.py, numpy_runtime.py) places its own excerpts with the same `excerpt_starts`.
 """
 
 from __future__ import annotations

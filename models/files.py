@@ -19,13 +19,13 @@ from tonematch.data.atomic import write_atomic
 from tonematch.data.errors import TonematchError
 from tonematch.models.descriptors import DESCRIPTOR_NAMES
 
-if TYPE_CHECKING:  # torch is imported where a function needs it: lite.py reads model files without it
+if TYPE_CHECKING:  # torch is imported where a function needs it: numpy_runtime.py reads model files without it
     import torch
 
     from tonematch.models.model import MasteringModel
 
 # Derived buffers of the encoder (not in its state dict) that a model file also carries, so the
-# numpy runtime (lite.py) needs neither torch nor librosa to rebuild them.
+# numpy runtime (numpy_runtime.py) needs neither torch nor librosa to rebuild them.
 DERIVED_KEYS = ("encoder.mel", "encoder.window")
 
 # The shipped default model: models/weights/default.safetensors + .json (package data).
@@ -208,7 +208,7 @@ def read_model_file(
     path_stem: str | os.PathLike, expected_param_names: list[str] | None = None
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """A model file's weights as numpy arrays and its card, checked as load_model checks them
-    (format, parameter names, descriptors), without torch: for the numpy runtime (lite.py)."""
+    (format, parameter names, descriptors), without torch: for the numpy runtime (numpy_runtime.py)."""
     weights, card = _read(path_stem, "model", MODEL_FORMAT, numpy=True)
     _check_card(path_stem, card, expected_param_names)
     check_weights(path_stem, weights)

@@ -1,5 +1,5 @@
 """The encoder's frame geometry, one rule for the torch encoder (encoder.py) and the numpy
-runtime (lite.py): n_fft and hop are given in samples at 44.1 kHz and scaled to the rate, so a
+runtime (numpy_runtime.py): n_fft and hop are given in samples at 44.1 kHz and scaled to the rate, so a
 frame lasts the same time at every rate; the shortest input leaves one frame after every one of
 the `blocks` pooling steps. numpy-free and torch-free."""
 

@@ -84,7 +84,7 @@ def test_render_analyze_match_and_master_never_load_torch(tmp_path, example_mix,
     """`tonematch render`, `analyze`, `match` (with and without refinement), `style fit` (with
     its held-out check), `style from-references` and `master --style` run without importing torch
     (about 220 MB and a second a process): the exact renderer and the meters are numpy + numba,
-    the network runs in models/lite.py and the refinement's frame model in autograd's numpy."""
+    the network runs in models/numpy_runtime.py and the refinement's frame model in autograd's numpy."""
     out = tmp_path / "out.wav"
     references = tmp_path / "references"
     references.mkdir()

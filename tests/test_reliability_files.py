@@ -17,7 +17,7 @@ from safetensors.numpy import load_file, save_file
 import tonematch
 from tonematch.data.errors import TonematchError
 from tonematch.inference.cli import main
-from tonematch.models import lite, style_file
+from tonematch.models import numpy_runtime, style_file
 from tonematch.models.files import DEFAULT_MODEL
 
 from signals import music_like
@@ -95,12 +95,12 @@ def _nan(w):
 def test_a_corrupt_model_file_is_refused_on_load_naming_it(tmp_path, change, card, needle):
     stem = _model_copy(tmp_path, change, card)
     with pytest.raises(TonematchError, match=needle) as exc:
-        lite.load(stem)
+        numpy_runtime.load(stem)
     assert str(stem) in str(exc.value)
 
 
 def test_the_shipped_model_passes_its_own_checks():
-    lite.load(DEFAULT_MODEL)
+    numpy_runtime.load(DEFAULT_MODEL)
 
 
 def test_match_with_a_corrupt_model_exits_2_before_any_audio(tmp_path, capsys):

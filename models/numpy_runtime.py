@@ -111,7 +111,7 @@ def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarr
 
 
 @dataclass
-class LiteModel:
+class NumpyModel:
     """Weights by state-dict name and the architecture config of a model file."""
 
     w: dict[str, np.ndarray]
@@ -199,7 +199,7 @@ class LiteModel:
         return self.control(emb_in, emb_ref, desc_in, desc_ref)
 
 
-def load(path_stem: str | os.PathLike, expected_param_names: list[str] | None = None) -> LiteModel:
+def load(path_stem: str | os.PathLike, expected_param_names: list[str] | None = None) -> NumpyModel:
     """A model file for the numpy runtime; refuses what load_model refuses (format, chain,
     descriptors) and a file without the filterbank it needs (re-export it with tonematch-export)."""
     w, card = files.read_model_file(path_stem, expected_param_names)
@@ -208,12 +208,12 @@ def load(path_stem: str | os.PathLike, expected_param_names: list[str] | None = 
         raise TonematchError(f"model {path_stem} lacks {', '.join(missing)}: export it again with tonematch-export")
     if card["config"].get("descriptor_names", DESCRIPTOR_NAMES) != DESCRIPTOR_NAMES:
         raise TonematchError(f"model {path_stem} was trained with other descriptors than this tonematch computes")
-    model = LiteModel(w, card["config"], card)
+    model = NumpyModel(w, card["config"], card)
     _smoke_test(model, path_stem)
     return model
 
 
-def _smoke_test(model: LiteModel, path_stem) -> None:
+def _smoke_test(model: NumpyModel, path_stem) -> None:
     """One prediction on the shortest input the encoder takes, so a file whose tensors do not fit
     together (a shape edited, a layer missing) or that overflows is refused on load, naming it,
     instead of failing inside a run (a few milliseconds)."""

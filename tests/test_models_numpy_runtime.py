@@ -1,11 +1,11 @@
-"""The numpy runtime (models/lite.py) computes what the torch model computes, on the same file."""
+"""The numpy runtime (models/numpy_runtime.py) computes what the torch model computes, on the same file."""
 
 import numpy as np
 import pytest
 import torch
 
 from tonematch.data.errors import TonematchError
-from tonematch.models import lite
+from tonematch.models import numpy_runtime
 from tonematch.models.files import DEFAULT_MODEL, load_model, save_model
 from tonematch.models.model import MasteringModel
 
@@ -36,9 +36,9 @@ def pair(request, tmp_path_factory):
         encoder_kwargs={"channels": channels, "n_mels": 32, "embed_dim": 24},
         controller_kwargs={"hidden": 48},
     )
-    stem = tmp_path_factory.mktemp("lite") / "m"
+    stem = tmp_path_factory.mktemp("numpy_runtime") / "m"
     save_model(_trained_looking(model), stem)
-    return model, lite.load(stem)
+    return model, numpy_runtime.load(stem)
 
 
 @pytest.mark.parametrize("mix_shape", [(2, 60000), (1, 60000), (2, 9000), (2, 2000)])
@@ -74,7 +74,7 @@ def test_embedding_and_descriptors_equal_the_torch_model(pair):
 
 def test_shipped_model_runs_the_same_in_both_runtimes():
     model, _ = load_model(DEFAULT_MODEL)
-    fast = lite.load(DEFAULT_MODEL)
+    fast = numpy_runtime.load(DEFAULT_MODEL)
     mix = 0.3 * music_like(8.0, model.sample_rate, seed=8)
     ref = music_like(8.0, model.sample_rate, seed=9)
     with torch.no_grad():
@@ -92,7 +92,7 @@ def test_a_file_without_the_filterbank_is_refused(pair, tmp_path):
     del tensors["encoder.mel"]
     save_file(tensors, str(stem) + ".safetensors")
     with pytest.raises(TonematchError, match="encoder.mel.*tonematch-export"):
-        lite.load(stem)
+        numpy_runtime.load(stem)
     load_model(stem)  # the torch model rebuilds it
 
 
@@ -106,4 +106,4 @@ def test_non_finite_weights_are_refused(pair, tmp_path):
     tensors["controller.out.bias"][0] = np.nan
     save_file(tensors, str(stem) + ".safetensors")
     with pytest.raises(TonematchError, match="NaN"):
-        lite.load(stem)
+        numpy_runtime.load(stem)
