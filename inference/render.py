@@ -18,7 +18,7 @@ from typing import Callable
 
 from tonematch.data import audio
 from tonematch.data.errors import TonematchError
-from tonematch.models.measure.lane import Lane
+from tonematch.data.concurrency import Lane
 
 BLOCK_FRAMES = 65536
 # Integer formats kept as they are; anything else (float, lossy, 8/32-bit) is written as 24-bit.

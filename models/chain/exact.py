@@ -26,7 +26,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from tonematch.models.measure.lane import Lane
+from tonematch.data.concurrency import Lane
 
 from . import kernels, limiter, loudness, ops
 from .chain import PRE_LIMITER, PROCESSORS

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from tonematch.data.concurrency import Lane
+
 from .dynamics import LevelMeter, db
-from .lane import Lane
 from .loudness import LoudnessMeter
 from .spectrum import SpectrumMeter
 from .stereo import StereoMeter

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from tonematch.models.measure.lane import Lane
+from tonematch.data.concurrency import Lane
 
 from .. import loudness
 from .gain import GUARD

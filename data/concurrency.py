@@ -1,4 +1,4 @@
-"""A second lane for streaming measurements: one worker thread, blocks in submission order.
+"""A second lane for streaming work: one worker thread, blocks in submission order.
 
 numba kernels compiled with nogil and numpy's FFTs release the GIL, so a meter fed on this lane
 runs on the second core while the caller does other work; the results do not depend on timing
