@@ -11,7 +11,7 @@ Memory is bounded by the block size, not the file length. Passes (the same recip
      the prediction is shifted by the measured error and the limiter runs again (at most
      MAX_PASSES in all).
 The measurements that ride along a pass (meters, the limiter's envelope, the prediction's
-statistics) run on a second thread, a block behind the main one (measure.lane): the numba kernels
+statistics) run on a second thread, a block behind the main one (data.concurrency): the numba kernels
 release the GIL, so a pass uses two cores and the output is the same as a serial run.
 Pre-limiter blocks are kept between passes when they fit in `cache_bytes` (96 MB: a 4.5-minute
 stereo track at 44.1 kHz in float32) and freed as the limiter pass reads them (a correction pass,
