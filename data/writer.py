@@ -1,14 +1,10 @@
 """Writing audio files atomically, with TPDF dither before integer quantisation.
 
 The target only ever appears complete: blocks go to a hidden temporary file in the same folder
-(same filesystem, so the final rename is atomic), which is fsynced and renamed on success and
-deleted on any error; with `replace=False` an existing target is never replaced (atomic.place).
-Default sample format: 24-bit PCM for both WAV and FLAC (FLAC cannot hold float, and one default
-for both keeps outputs interchangeable).
-
-A process killed outright (SIGKILL, power loss) cannot delete its temp file. Temp names carry the
-host and PID of their writer, so the next write into the same folder removes those whose writer is
-gone (atomic.sweep_stale_temps, shared with every file tonematch writes). Output is byte-for-byte
+(data.atomic's temporary names, so the final rename is atomic), which is fsynced and renamed on
+success and deleted on any error; with `replace=False` an existing target is never replaced
+(atomic.place). A temporary left by a process killed outright (SIGKILL, power loss) is removed by
+the next write into that folder (atomic.sweep_stale_temps). Output is byte-for-byte
 reproducible: the dither is seeded, and float WAVs get no PEAK chunk (libsndfile stamps it with
 the time of writing).
 """
@@ -20,11 +16,7 @@ import os
 import numpy as np
 import soundfile as sf
 
-from .atomic import (  # noqa: F401  (the temp-name rules live in atomic.py; re-exported here)
-    _HOST,
-    _TEMP_NAME,
-    STALE_TEMP_S,
-    _pid_alive,
+from .atomic import (
     _remove,
     destination,
     failure,
@@ -36,80 +28,14 @@ from .atomic import (  # noqa: F401  (the temp-name rules live in atomic.py; re-
     sweep_stale_temps,
 )
 from .errors import TonematchError
+from .formats import DEFAULT_SUBTYPE, SUBTYPE_BITS, output_format, parse_subtype
+from .output_paths import check_output_folder
 from .resample import check_rate
 
-DEFAULT_SUBTYPE = "PCM_24"
-# Bits of the integer formats; None: stored as 32-bit float, never clipped or dithered.
-SUBTYPE_BITS = {"PCM_16": 16, "PCM_24": 24, "FLOAT": None}
-_SUBTYPE_ALIASES = {
-    "16": "PCM_16",
-    "pcm_16": "PCM_16",
-    "pcm16": "PCM_16",
-    "int16": "PCM_16",
-    "s16": "PCM_16",
-    "24": "PCM_24",
-    "pcm_24": "PCM_24",
-    "pcm24": "PCM_24",
-    "int24": "PCM_24",
-    "s24": "PCM_24",
-    "float": "FLOAT",
-    "float32": "FLOAT",
-    "f32": "FLOAT",
-    "32f": "FLOAT",
-}
-FORMATS = {".wav": "WAV", ".flac": "FLAC"}
 # Frames quantised per chunk by `write`, so the float64 scratch stays small for long files.
 _CHUNK = 1 << 18
 # sndfile.h: SFC_SET_ADD_PEAK_CHUNK (soundfile does not declare it)
 _SFC_SET_ADD_PEAK_CHUNK = 0x1050
-
-
-def parse_subtype(value) -> str | None:
-    """'16'/'24'/'float' (or soundfile's names, any case) -> 'PCM_16'/'PCM_24'/'FLOAT'; None stays None."""
-    if value is None:
-        return None
-    key = str(value).strip().lower()
-    if key in _SUBTYPE_ALIASES:
-        return _SUBTYPE_ALIASES[key]
-    raise TonematchError(f"unknown sample format {value!r}: use 16, 24 or float")
-
-
-def output_format(path) -> str:
-    """soundfile format name from the extension; only lossless formats we can write atomically."""
-    ext = os.path.splitext(os.fspath(path))[1].lower()
-    if ext not in FORMATS:
-        raise TonematchError(
-            f"cannot write '{os.fspath(path)}': unsupported extension {ext or '(none)'!r}, use .wav or .flac"
-        )
-    return FORMATS[ext]
-
-
-def check_output_folder(path) -> None:
-    """The folder that will hold `path` must exist and be writable; `path` must not be a folder."""
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        raise TonematchError(f"cannot write '{path}': it is a folder")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise TonematchError(f"cannot write '{path}': folder '{folder}' does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise TonematchError(f"cannot write '{path}': folder '{folder}' is not writable")
-
-
-def check_paths(input_path, output_path) -> None:
-    """Refuse an output that is the input (any link or spelling of it) or cannot be written.
-
-    Run before any processing, so a long job never fails at the end and the source is never touched.
-    """
-    inp, out = os.fspath(input_path), os.fspath(output_path)
-    if os.path.exists(out) and os.path.exists(inp):
-        same = os.path.samefile(inp, out)  # also catches hard links and symlinks
-    else:
-        same = os.path.normcase(os.path.realpath(inp)) == os.path.normcase(os.path.realpath(out))
-    if same:
-        raise TonematchError(f"output '{out}' is the input file; choose another output path")
-    output_format(out)
-    check_output_folder(out)
 
 
 class AudioWriter:
@@ -267,8 +193,3 @@ def _drop_peak_chunk(f: sf.SoundFile) -> None:
         sf._snd.sf_command(f._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)  # 0: SF_FALSE
     except (AttributeError, TypeError):
         pass
-
-
-def _one_line(e: BaseException) -> str:
-    text = getattr(e, "error_string", None) or str(e) or type(e).__name__
-    return " ".join(text.split())

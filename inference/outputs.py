@@ -170,7 +170,7 @@ class OutputPlan:
                 )
 
     def _check_writable(self) -> None:
-        from tonematch.data import writer
+        from tonematch.data import formats, output_paths
 
         if self.folder is not None:
             if os.path.exists(self.folder) and not os.path.isdir(self.folder):
@@ -178,7 +178,7 @@ class OutputPlan:
             _check_creatable(self.folder)
         for out in self.outputs:
             if out.what == "master":
-                writer.output_format(out.path)
+                formats.output_format(out.path)
             if out.what == "style":  # save_style makes its folder
                 if os.path.isdir(out.path):
                     raise TonematchError(f"cannot write '{out.path}': it is a folder")
@@ -188,7 +188,7 @@ class OutputPlan:
                 if os.path.isdir(out.path):
                     raise TonematchError(f"cannot write '{out.path}': it is a folder")
                 continue  # the folder is made once the plan holds
-            writer.check_output_folder(out.path)
+            output_paths.check_output_folder(out.path)
             folder = os.path.dirname(os.path.abspath(out.path))
             if not writable(folder):
                 raise TonematchError(f"cannot write '{out.path}': folder '{folder}' is not writable")

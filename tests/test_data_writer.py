@@ -242,9 +242,9 @@ def _dead_pid():
 
 
 def test_stale_temp_files_of_ours_are_swept_on_the_next_write(tmp_path):
-    from tonematch.data import writer
+    from tonematch.data import atomic
 
-    host, dead = writer._HOST, _dead_pid()
+    host, dead = atomic._HOST, _dead_pid()
     names = {
         "dead": f".song.wav.tmp-{host}-{dead}-0123abcd.wav",
         "alive": f".song.wav.tmp-{host}-{os.getpid()}-0123abcd.wav",
@@ -255,7 +255,7 @@ def test_stale_temp_files_of_ours_are_swept_on_the_next_write(tmp_path):
     }
     for name in names.values():
         (tmp_path / name).write_bytes(b"RIFF")
-    day_ago = os.path.getmtime(tmp_path / names["other_host_old"]) - writer.STALE_TEMP_S - 60
+    day_ago = os.path.getmtime(tmp_path / names["other_host_old"]) - atomic.STALE_TEMP_S - 60
     os.utime(tmp_path / names["other_host_old"], (day_ago, day_ago))
     audio.write(str(tmp_path / "new.wav"), music_like(seconds=0.1, sample_rate=8000), 8000)
     left = set(os.listdir(tmp_path))
