@@ -27,7 +27,8 @@ from . import match as _match
 @dataclass
 class MasterResult:
     """A master: the audio [channels, frames] float32 at `sample_rate`, the `settings` that made
-    it (render them again, edit them, save them with `settings.to_json(path)`), and notes."""
+    it (render them again, edit them, save them with `settings.to_json(path)`: their `source`
+    says where they came from, and `settings.edited` whether they were changed since), and notes."""
 
     audio: np.ndarray
     sample_rate: int
@@ -64,19 +65,13 @@ def _analysis(x, sample_rate, what: str) -> tuple[np.ndarray, int, _match.Analys
     """(the audio, its rate, its analysis), refused as the command line refuses a file too short,
     silent or at an unsupported rate (master.analyse_input). A float file peaking above +24 dBFS
     is turned down by the power of two the render uses, with a warning; an array is refused."""
-    from .master import _label, check_length, check_measured
+    from .inputs import analyse_array, check_format, check_length, check_measured
     from .render import HOT_PEAK
 
     if isinstance(x, (str, os.PathLike)):
         name = os.fspath(x)
         arr, sr = _audio.load(name)
-        if not _audio.MIN_RATE <= sr <= _audio.MAX_RATE:
-            raise TonematchError(
-                f"{_label(name, what)}: its sample rate {sr} Hz is outside what tonematch works at "
-                f"({_audio.MIN_RATE} to {_audio.MAX_RATE} Hz)"
-            )
-        if arr.shape[0] not in (1, 2):
-            raise TonematchError(f"{_label(name, what)}: {arr.shape[0]} channels, only mono or stereo")
+        check_format(sr, arr.shape[0], name, what)
         peak = float(np.abs(arr).max())
         if peak > HOT_PEAK:
             k = math.ceil(math.log2(peak))
@@ -86,7 +81,7 @@ def _analysis(x, sample_rate, what: str) -> tuple[np.ndarray, int, _match.Analys
         arr, sr = _load(x, sample_rate, what)
         name = f"the {what} array"
     check_length(arr.shape[1], sr, name, what)
-    a = _match.analyse_array(arr, sr)
+    a = analyse_array(arr, sr)
     check_measured(a, name, what)
     return arr, sr, a
 
@@ -166,18 +161,15 @@ def _target_of(reference, sample_rate, reference_sample_rate) -> _match.Target:
     return _match.target_from(a, name=os.fspath(reference) if isinstance(reference, (str, os.PathLike)) else "array")
 
 
-def master_to(mix, target: _match.Target, sample_rate: int | None = None, **options) -> MasterResult:
-    """Master `mix` (path or [C, T] array) toward a prepared target (a reference's or a style's)."""
-    return _master_to(mix, target, sample_rate, options_of(options))
-
-
-def _master_to(mix, target: _match.Target, sample_rate, opts: _match.Options) -> MasterResult:
-    from tonematch.models.chain.exact import render_array
+def _master(mix, aim, sample_rate, opts: _match.Options) -> MasterResult:
+    """Through the pipeline: the checks of the mix, the decision, the exact render."""
+    from . import pipeline
 
     x, sr, analysis = _analysis(mix, sample_rate, "mix")
-    settings, notes = _match.choose_settings(analysis, target, opts, _match.load_model(opts.model))
-    settings, _ = settings.at_rate(sr)
-    return MasterResult(render_array(_match._as_audio(x), settings, sr), sr, settings, notes)
+    name = os.fspath(mix) if isinstance(mix, (str, os.PathLike)) else "the mix array"
+    source = {"mix": os.path.basename(name)} if isinstance(mix, (str, os.PathLike)) else {}
+    decision = pipeline.decide(analysis, aim, opts, name, source)
+    return MasterResult(pipeline.render_array(x, decision), sr, decision.settings, decision.notes)
 
 
 def match(
@@ -187,8 +179,11 @@ def match(
     `sample_rate`, and `reference_sample_rate` when it differs). Options as the command's:
     refine=True, steps=None, amount=1.0, only=None, skip=(), target_lufs=None, platform=None,
     ceiling_dbtp=None, model=None ('none': the non-learned matcher)."""
+    from .pipeline import ReferenceAim
+
     opts = options_of(options)  # refused before the reference is read
-    return _master_to(mix, _target_of(reference, sample_rate, reference_sample_rate), sample_rate, opts)
+    target = _target_of(reference, sample_rate, reference_sample_rate)
+    return _master(mix, ReferenceAim(target, _match.load_model(opts.model), opts.model or "default"), sample_rate, opts)
 
 
 def master(mix, style, sample_rate: int | None = None, **options) -> MasterResult:
@@ -196,21 +191,21 @@ def master(mix, style, sample_rate: int | None = None, **options) -> MasterResul
     reference: the same options as `match`."""
     from . import style as _style
     from .cli_style import MODEL_UNUSED
+    from .style_aim import StyleAim
 
     opts = options_of(options)
     if opts.model is not None:
         raise TonematchError(MODEL_UNUSED.replace("--model", "model="))
     if not isinstance(mix, (str, os.PathLike)):
         _load(mix, sample_rate, "mix")  # the cheap checks of an array and its rate come first
+    path = None
     if not isinstance(style, _style.Style):
         if not isinstance(style, (str, os.PathLike)):
             raise TonematchError(f"style must be a .tmstyle path or a loaded Style, got {type(style).__name__}")
-        from tonematch.models.style_file import load_style
+        from .style import load_style
 
-        style = load_style(style)
-    x, sr, _ = _analysis(mix, sample_rate, "mix")
-    audio, settings, notes = _style.master_array(x, sr, style, opts)
-    return MasterResult(audio, sr, settings, notes)
+        path, style = os.fspath(style), load_style(style)
+    return _master(mix, StyleAim(style, path), sample_rate, opts)
 
 
 def render(mix, settings, out_path=None, sample_rate: int | None = None, **kwargs):
@@ -229,9 +224,11 @@ def render(mix, settings, out_path=None, sample_rate: int | None = None, **kwarg
         return render_file(mix, settings, out_path, **kwargs)
     from tonematch.models.chain.exact import render_array
 
+    from .inputs import as_audio
+
     x, sr = _load(mix, sample_rate, "mix")
     settings, _ = settings.at_rate(sr)
-    return render_array(_match._as_audio(x), settings, sr)
+    return render_array(as_audio(x), settings, sr)
 
 
 def analyze(x, sample_rate: int | None = None) -> dict:

@@ -27,6 +27,9 @@ import warnings
 
 from tonematch.data.errors import TonematchError
 
+from . import console
+from .console import one_line, user_error, warn
+
 EXIT_FAILED = 1  # a batch in which some item failed, or an internal error
 EXIT_ERROR = 2  # the same code argparse uses: the user has to change something
 EXIT_INTERRUPTED = 130
@@ -38,10 +41,6 @@ class Terminated(BaseException):
     A BaseException like KeyboardInterrupt: no `except Exception` may swallow it."""
 
 
-def warn(message: str) -> None:
-    print(f"tonematch: warning: {message}", file=sys.stderr, flush=True)
-
-
 class Parser(argparse.ArgumentParser):
     """argparse with tonematch's one-line errors: `tonematch: error: match: ...` (exit 2), where
     argparse would print its usage block and `tonematch match: error: ...`."""
@@ -50,15 +49,6 @@ class Parser(argparse.ArgumentParser):
         command = self.prog.partition(" ")[2]
         where = f"{command}: " if command else ""
         self.exit(EXIT_ERROR, f"tonematch: error: {where}{' '.join(message.split())} (see {self.prog} --help)\n")
-
-
-def add_overwrite(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "-f",
-        "--overwrite",
-        action="store_true",
-        help="replace existing outputs (the audio and the files written beside it); without it they are refused",
-    )
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -82,8 +72,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     from tonematch.data.atomic import Transaction
     from tonematch.models.chain.settings import Settings
 
-    from .master import settings_path
     from .outputs import OutputPlan, same_file
+    from .pipeline import settings_path
     from .render import format_summary, render_file
 
     # OUT.json always holds the settings OUT was rendered with: written beside it, except where it
@@ -98,7 +88,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         plan.add_output(beside, "settings")
     plan.check()
     if args.overwrite:
-        from .master import stale_report
+        from .batch import stale_report
 
         stale_report(args.output, warn)
     settings = Settings.from_json(args.params)
@@ -161,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="output sample format (default: the input's if 16/24-bit PCM, else 24)",
     )
     p.add_argument("--no-dither", action="store_true", help="quantise without TPDF dither")
+    from .cli_match import add_overwrite
+
     add_overwrite(p)
     p.add_argument("--list-params", action="store_true", help="print the parameter table and exit")
     p.add_argument(
@@ -193,22 +185,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_studio_parser(sub, common)
     return parser
-
-
-def _user_error(exc: BaseException) -> bool:
-    """Errors that describe the user's files or system, not a bug in tonematch."""
-    return isinstance(exc, (TonematchError, OSError)) or type(exc).__module__ == "soundfile"
-
-
-def _one_line(exc: BaseException) -> str:
-    """The message of a user error; for anything else (a bug) its type too, and where to go."""
-    text = str(exc) or type(exc).__name__
-    if isinstance(exc, OSError) and exc.filename and exc.strerror:
-        text = f"{exc.filename}: {exc.strerror}"
-    text = " ".join(text.split())
-    if not _user_error(exc):
-        text = f"internal error ({type(exc).__name__}: {text}); please report it with the output of -v"
-    return text
 
 
 _UNCHANGED = object()
@@ -251,8 +227,8 @@ def main(argv=None) -> int:
     except Exception as exc:
         if args.verbose:
             traceback.print_exc()
-        print(f"tonematch: error: {_one_line(exc)}", file=sys.stderr)
-        code = EXIT_ERROR if _user_error(exc) else EXIT_FAILED
+        console.error(one_line(exc))
+        code = EXIT_ERROR if user_error(exc) else EXIT_FAILED
     finally:
         if previous is not _UNCHANGED:
             signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from tonematch.data.errors import TonematchError
 
@@ -50,14 +49,21 @@ def add_shared_options(p: argparse.ArgumentParser) -> None:
         "--bit-depth", choices=("16", "24", "float"), help="output format (default: the input's 16/24-bit, else 24)"
     )
     p.add_argument("--no-dither", action="store_true", help="quantise without TPDF dither")
-    from .cli import add_overwrite
-
     add_overwrite(p)
     p.add_argument(
         "--keep-extension",
         action="store_true",
         help="in a batch, name each master after its whole file name (song_ogg.wav), so song.wav and "
         "song.ogg get a master each",
+    )
+
+
+def add_overwrite(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-f",
+        "--overwrite",
+        action="store_true",
+        help="replace existing outputs (the audio and the files written beside it); without it they are refused",
     )
 
 
@@ -152,31 +158,27 @@ def model_inputs(stem) -> list[tuple[str, str]]:
     return [("model file", str(p)) for p in _paths(stem or DEFAULT_MODEL)]
 
 
-def run_batch(args, jobs, many: bool, plan, options) -> int:
-    """Master every job with `plan` (master.Plan). One mix: its error is the run's (exit 2).
+def run_batch(args, jobs, many: bool, aim, options) -> int:
+    """Master every job toward `aim` (pipeline.Aim). One mix: its error is the run's (exit 2).
     A batch: 1 when any mix failed (each reported in one line, with its traceback under -v),
     0 otherwise."""
-    from .cli import warn
-    from .master import master_many
+    from .batch import master_many
+    from .console import error, traceback_if, warn
 
-    def error(text: str, exc: BaseException) -> None:
-        if args.verbose:
-            import traceback
-
-            traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
-        print(f"tonematch: error: {text}", file=sys.stderr, flush=True)
+    def report(text: str, exc: BaseException) -> None:
+        traceback_if(args.verbose, exc)
+        error(text)
 
     failed = master_many(
         jobs,
         many,
-        plan,
+        aim,
         options,
-        error=error,
+        error=report,
         report=args.report,
         bit_depth=args.bit_depth,
         dither=not args.no_dither,
         warn=warn,
-        source=getattr(args, "source", None),
         replace=args.overwrite,
     )
     return 1 if failed else 0
@@ -186,7 +188,7 @@ def start_run(args: argparse.Namespace, command: str, target_flag: str, target_v
     """What `match` and `master` check first: `--platform list` prints and ends the run (None);
     otherwise every required argument is there (one error line naming those missing), the
     options are valid, and options that contradict each other are named in one warning each."""
-    from .cli import warn
+    from .console import warn
 
     if args.platform == "list":
         print(list_platforms())
@@ -202,9 +204,9 @@ def start_run(args: argparse.Namespace, command: str, target_flag: str, target_v
 
 
 def jobs_for(args, inputs):
-    """The run's output plan (master.plan_jobs), checked before any audio is read."""
-    from .cli import warn
-    from .master import plan_jobs
+    """The run's output plan (batch.plan_jobs), checked before any audio is read."""
+    from .batch import plan_jobs
+    from .console import warn
 
     return plan_jobs(
         args.mixes,
@@ -222,11 +224,11 @@ def cmd_match(args: argparse.Namespace) -> int:
     if options is None:
         return 0
     from . import match
-    from .cli import warn
-    from .master import analyse_input, reference_plan
+    from .console import warn
+    from .inputs import analyse_input
+    from .pipeline import ReferenceAim
 
     jobs, many = jobs_for(args, [("reference", args.reference), *model_inputs(options.model)])
     reference = match.target_from(analyse_input(args.reference, "reference", warn=warn), name=args.reference)
     model = match.load_model(options.model)
-    args.source = {"reference": str(args.reference), "model": "none" if model is None else (options.model or "default")}
-    return run_batch(args, jobs, many, reference_plan(reference, options, model), options)
+    return run_batch(args, jobs, many, ReferenceAim(reference, model, options.model or "default"), options)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 from tonematch.data.errors import TonematchError
 
@@ -12,13 +11,8 @@ from tonematch.data.errors import TonematchError
 MODEL_UNUSED = "master: --model does not apply: a style starts from its own settings, not a network (use it with match)"
 
 
-def _error(text: str) -> None:
-    print(f"tonematch: error: {text}", file=sys.stderr, flush=True)
-
-
 def add_style_parsers(sub, common) -> None:
-    from .cli import add_overwrite
-    from .cli_match import add_shared_options
+    from .cli_match import add_overwrite, add_shared_options
 
     p = sub.add_parser(
         "style",
@@ -89,9 +83,8 @@ def _style_output(args, inputs) -> str:
     inputs before any audio is read: not an input, its folder writable, not existing unless -f."""
     from pathlib import Path
 
-    from tonematch.models.style_file import SUFFIX
-
     from .outputs import OutputPlan
+    from .style import SUFFIX
 
     path = Path(args.output)
     if path.suffix != SUFFIX:
@@ -108,15 +101,15 @@ def cmd_fit(args: argparse.Namespace) -> int:
     import warnings
 
     from tonematch.data.pairs import find_pairs
-    from tonematch.models.style_file import save_style
 
     from . import match, style
+    from .console import warn
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         pairs = find_pairs(args.pairs)
     for w in caught:
-        print(f"tonematch: warning: {w.message}", file=sys.stderr)
+        warn(str(w.message))
     inputs = [("pairs manifest" if os.path.isfile(args.pairs) else "pairs folder", args.pairs)]
     inputs += [("mix of a pair", str(p.mix)) for p in pairs] + [("master of a pair", str(p.master)) for p in pairs]
     out = _style_output(args, inputs)
@@ -129,9 +122,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
         steps=steps,
         check=not args.no_check,
         options=options,
-        error=lambda t: print(f"tonematch: warning: {t}", file=sys.stderr, flush=True),
+        error=warn,
     )
-    path = save_style(fitted, out, replace=args.overwrite)
+    path = style.save_style(fitted, out, replace=args.overwrite)
     print("\n".join(style.describe(fitted)))
     print(f"wrote {path} ({fitted.meta['pairs']} pairs, {fitted.meta['fit_seconds']:.0f} s)")
     return 0
@@ -140,11 +133,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
 def cmd_from_references(args: argparse.Namespace) -> int:
     """A style from finished masters. A reference that cannot be read or used is reported in one
     warning line and left out, as style fit leaves out a pair (exit 0 when the style is written)."""
-    from tonematch.models.style_file import save_style
-
     from . import style
-    from .cli import _one_line, warn
-    from .master import analyse_input, expand_inputs
+    from .batch import expand_inputs
+    from .console import one_line, traceback_if, warn
+    from .inputs import analyse_input
 
     paths = expand_inputs(args.folder)
     out = _style_output(args, [("reference master", str(p)) for p in paths])
@@ -153,16 +145,13 @@ def cmd_from_references(args: argparse.Namespace) -> int:
         try:
             masters.append(analyse_input(path, "reference master", warn=warn))
         except Exception as exc:  # noqa: BLE001 - one unusable reference is left out
-            if args.verbose:
-                import traceback
-
-                traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
-            text = _one_line(exc)
+            traceback_if(args.verbose, exc)
+            text = one_line(exc)
             warn(f"{text if str(path) in text else f'{path}: {text}'} (left out)")
     if not masters:
         raise TonematchError(f"no usable reference masters among the {len(paths)} given")
     fitted = style.style_from_references(masters, _name(args))
-    path = save_style(fitted, out, replace=args.overwrite)
+    path = style.save_style(fitted, out, replace=args.overwrite)
     print("\n".join(style.describe(fitted)))
     left_out = len(paths) - len(masters)
     print(f"wrote {path} ({len(masters)} reference masters" + (f", {left_out} left out)" if left_out else ")"))
@@ -170,22 +159,20 @@ def cmd_from_references(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from tonematch.models.style_file import load_style
-
     from . import style
 
-    s = load_style(args.style)
+    s = style.load_style(args.style)
     if args.json:
         import json
 
-        from tonematch.models.style_file import TENSORS, _clean
+        from .style.file import TENSORS, _clean
 
         print(
             json.dumps(
                 _clean(
                     {
                         "meta": s.meta,
-                        "habit": s.habit,
+                        "habit": s.habit.to_dict() if s.habit is not None else None,
                         "true_peak_dbtp": s.true_peak_dbtp,
                         **{n: getattr(s, n).tolist() for n in TENSORS},
                     }
@@ -206,11 +193,8 @@ def cmd_master(args: argparse.Namespace) -> int:
         return 0
     if options.model is not None:
         raise TonematchError(MODEL_UNUSED)
-    from tonematch.models.style_file import load_style
-
-    from . import style
+    from .style import load_style
+    from .style_aim import StyleAim
 
     jobs, many = jobs_for(args, [("style", args.style)])
-    s = load_style(args.style)
-    args.source = {"style": str(args.style), "style_name": s.name}
-    return run_batch(args, jobs, many, style.plan_for(s, options), options)
+    return run_batch(args, jobs, many, StyleAim(load_style(args.style), args.style), options)

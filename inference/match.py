@@ -1,10 +1,6 @@
-"""Match a reference: analyse, predict, refine, then render exactly (the `match` command and API).
-
-The path of one mix: excerpts of the mix and the reference (bounded memory at any length) ->
-the network's settings (or the non-learned matcher's) -> the user's loudness, ceiling and
-group choices -> refinement against the reference's character on the excerpts -> amount ->
-the exact streaming render of the whole file, with the settings written beside it.
-"""
+"""Matching a reference: the options of a run, the target, the network's or the matcher's start
+settings, and how every start is finished (the run's loudness and ceiling, groups, refinement
+toward the target's character, amount). inference/pipeline.py runs it for every mix."""
 
 from __future__ import annotations
 
@@ -14,15 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from tonematch.data import audio
 from tonematch.data.errors import TonematchError
 from tonematch.data.resample import resample
 from tonematch.models import excerpts, numpy_runtime
 from tonematch.models.chain import TABLE
 from tonematch.models.chain.settings import Settings
-from tonematch.models.measure.lane import Lane
-from tonematch.models.measure.loudness import LoudnessMeter
-from tonematch.models.measure.truepeak import TruePeakMeter
+
+from .inputs import Analysis, analyse_array, analyse_file, as_audio, db  # noqa: F401 - named match.* by callers
 
 # Streaming targets: (integrated loudness LUFS, true-peak ceiling dBTP), as the services publish.
 PLATFORMS = {
@@ -35,7 +29,6 @@ PLATFORMS = {
 }
 GROUPS = ("eq", "dynamics", "width", "loudness")
 PROCESSORS_OF = {"eq": ("eq",), "dynamics": ("gain", "compressor"), "width": ("width",), "loudness": ("loudness",)}
-EXCERPT_S, MAX_EXCERPTS = 6.0, 6
 DEFAULT_CEILING_DBTP = -1.0  # the true-peak ceiling unless the reference peaks lower or the user says
 HIGHPASS_MIN_HZ = 20.0  # a predicted high-pass below this is left off (it would only turn phase)
 # How literally the reference's tonal balance and width are copied, from the network's reading
@@ -112,72 +105,6 @@ class Target:
             return self
         clips = np.stack([resample(c, self.sample_rate, sample_rate) for c in self.clips])
         return replace(self, character=None, sample_rate=sample_rate, clips=clips, true_peak_ratio=1.0)
-
-
-@dataclass
-class Analysis:
-    """A file or array seen through excerpts: enough to predict and refine, bounded in memory."""
-
-    clips: np.ndarray  # [N, C, L] at sample_rate
-    sample_rate: int
-    channels: int
-    lufs: float | None
-    true_peak_dbtp: float
-    true_peak_ratio: float
-
-
-def _stream_levels(blocks, sample_rate: int, channels: int) -> tuple[float | None, float, float]:
-    """(integrated loudness, true peak, sample peak) in one streaming pass; the true peak's
-    oversampling runs on a second lane beside the loudness meter."""
-    meter, tp, peak = LoudnessMeter(sample_rate, channels), TruePeakMeter(channels), 0.0
-    with Lane(name="tonematch-truepeak") as lane:
-        for b in blocks:
-            lane.submit(tp.add, b)
-            meter.add(b)
-            peak = max(peak, float(np.abs(b).max()) if b.size else 0.0)
-        lane.drain()
-    return meter.integrated(), tp.peak(), peak
-
-
-def _db(v: float) -> float:
-    return 20.0 * math.log10(max(v, 1e-10))
-
-
-def analyse_array(x: np.ndarray, sample_rate: int) -> Analysis:
-    x = _as_audio(x)
-    lufs, tp, peak = _stream_levels([x], sample_rate, x.shape[0])
-    return Analysis(
-        excerpts.excerpts(x, sample_rate, EXCERPT_S, MAX_EXCERPTS),
-        int(sample_rate),
-        x.shape[0],
-        lufs,
-        _db(tp),
-        max(1.0, tp / peak) if peak > 0 else 1.0,
-    )
-
-
-def analyse_file(path) -> Analysis:
-    """Excerpts read from the file, and its loudness and true peak in one streaming pass."""
-    src = audio.info(path)
-    if src.channels not in (1, 2):
-        raise TonematchError(f"cannot master '{path}': {src.channels} channels, only mono or stereo")
-    lufs, tp, peak = _stream_levels(audio.read_blocks(path), src.sample_rate, src.channels)
-    length = int(EXCERPT_S * src.sample_rate)
-    starts = excerpts.excerpt_starts(src.frames, length, MAX_EXCERPTS)
-    n = min(length, src.frames)
-    clips = np.stack([audio.read_segment(path, s, n) for s in starts])
-    return Analysis(clips, src.sample_rate, src.channels, lufs, _db(tp), max(1.0, tp / peak) if peak > 0 else 1.0)
-
-
-def _as_audio(x) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    if x.ndim == 1:
-        x = x[None]
-    if x.ndim != 2 or x.shape[0] not in (1, 2) or x.shape[1] == 0:
-        raise TonematchError(f"audio must be [channels, frames] with 1 or 2 channels, got shape {x.shape}")
-    if not np.isfinite(x).all():
-        raise TonematchError("audio contains NaN or infinite samples")
-    return x
 
 
 def target_from(a: Analysis, name: str = "reference") -> Target:

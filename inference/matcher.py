@@ -6,9 +6,8 @@ The baseline the network has to beat, and the fallback when no model is at hand.
   (reference minus mix, the refinement's own measurement, character.py). Only the shape is
   matched; level is the loudness stage's job.
 * Width: the side/mid energy ratio of the reference.
-* Loudness: the reference's integrated loudness; ceiling: the reference's true peak, never above
-  the ceiling asked for (default -1 dBTP).
-Compressor neutral (ratio 1), high-pass off.
+Compressor neutral (ratio 1), high-pass off; loudness and ceiling are the run's (match.finish sets
+them for every start alike).
 """
 
 from __future__ import annotations
@@ -25,12 +24,9 @@ from tonematch.models.chain import TABLE
 from tonematch.models.chain.biquads import design, power_response
 from tonematch.models.chain.params import unit_mapping
 from tonematch.models.chain.settings import Settings
-from tonematch.models.measure.loudness import integrated_loudness
 from tonematch.models.measure.stereo import width as side_mid_ratio
-from tonematch.models.measure.truepeak import true_peak_dbtp
 
 from . import character
-from .match import DEFAULT_CEILING_DBTP
 
 FIT_BANDS = ("low_shelf", "peak1", "peak2", "peak3", "peak4", "high_shelf")
 STEPS = 100  # L-BFGS-B iterations
@@ -99,24 +95,7 @@ def tone_curve(mix_clips: np.ndarray, ref_clips: np.ndarray, sample_rate: int) -
     return frames_hz[keep], (ref - mix)[keep]
 
 
-def reference_ceiling(reference: np.ndarray, ceiling_dbtp: float = DEFAULT_CEILING_DBTP) -> float:
-    """The reference's true peak, never above the ceiling asked for, within the table's range."""
-    low, high = TABLE.by_key["limiter.ceiling_dbtp"].spec.bounds(44100)
-    return float(np.clip(min(true_peak_dbtp(reference), ceiling_dbtp), low, high))
-
-
-def reference_loudness(reference: np.ndarray, sample_rate: int) -> float | None:
-    """The reference's integrated loudness inside the table's range (None: silent reference)."""
-    value = integrated_loudness(reference, sample_rate)
-    if value is None or not math.isfinite(value) or value <= -70.0:
-        return None
-    low, high = TABLE.by_key["loudness.target_lufs"].spec.bounds(sample_rate)
-    return float(np.clip(value, low, high))
-
-
-def matcher_settings(
-    audio: np.ndarray, reference: np.ndarray, sample_rate: int, ceiling_dbtp: float = DEFAULT_CEILING_DBTP
-) -> Settings:
+def matcher_settings(audio: np.ndarray, reference: np.ndarray, sample_rate: int) -> Settings:
     """Settings that move `audio` [C, T] towards `reference` [C', T'] (same rate) without learning."""
     settings = Settings.defaults(sample_rate)  # neutral chain, high-pass off
     grid, curve = tone_curve(
@@ -127,9 +106,5 @@ def matcher_settings(
     ratio_ref = side_mid_ratio(reference) if reference.shape[0] == 2 else None
     if ratio_in and ratio_ref is not None and ratio_in > 1e-6:
         settings.values["width.width"] = float(np.clip(math.sqrt(ratio_ref / ratio_in), 0.0, 2.0))
-    loudness = reference_loudness(reference, sample_rate)
-    if loudness is not None:  # a silent reference gives no target: keep the default
-        settings.values["loudness.target_lufs"] = loudness
-    settings.values["limiter.ceiling_dbtp"] = reference_ceiling(reference, ceiling_dbtp)
     settings.validate()
     return settings

@@ -41,7 +41,7 @@ def parse(table_text):
 
 def run_eval(args):
     # a fresh process: there tonematch.training sets the OpenMP wait policy before torch loads
-    cmd = [sys.executable, "-m", "tonematch.training.evaluate", *args]
+    cmd = [sys.executable, "-m", "tonematch.training.eval_command", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout

@@ -107,7 +107,7 @@ def test_descriptors_read_what_they_name():
 def test_the_follow_command_runs_on_a_synthetic_folder(tmp_path):
     write_synthetic_tracks(tmp_path, 3, 4.0, SR)
     out = tmp_path / "follow.md"
-    cmd = [sys.executable, "-m", "tonematch.training.evaluate", str(tmp_path), "--follow", "--cases", "1"]
+    cmd = [sys.executable, "-m", "tonematch.training.eval_command", str(tmp_path), "--follow", "--cases", "1"]
     cmd += ["--seconds", "1.5", "--sample-rate", str(SR), "--axes", "tone,width"]
     cmd += ["--methods", "input,reference,matcher"]
     proc = subprocess.run(cmd + ["--out", str(out)], capture_output=True, text=True, timeout=240)

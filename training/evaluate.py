@@ -33,7 +33,6 @@ match.Options field) to the default method, network + refine, e.g. --option amou
 
 from __future__ import annotations
 
-import argparse
 import ast
 import os
 import sys
@@ -53,7 +52,8 @@ from tonematch.data.resample import resample
 from tonematch.data.segments import audible, rms_db
 from tonematch.data.selfsup import SelfSupervisedDataset
 from tonematch.data.splits import list_audio_files, split_files
-from tonematch.inference import match as matching, refine
+from tonematch.inference import match as matching, pipeline
+from tonematch.inference.inputs import analyse_array
 from tonematch.models.chain import TABLE, compressor
 from tonematch.models.chain.exact import render_array
 from tonematch.models.chain.settings import Settings
@@ -251,30 +251,12 @@ def pipeline_method(
     """A `tonematch match` run in memory: the network's (or the matcher's) settings, or the
     neutral chain (start='neutral'), refined or not, rendered exactly. `options`: further
     matching.Options fields by name (e.g. {"amount": 0.5}), as `match` would take them."""
-    options = match_options(refined and start != "neutral", steps, options)
+    options = match_options(refined, steps, options)
 
     def run(audio, reference):
-        mix = matching.analyse_array(audio, sample_rate)
-        target = matching.target_from(matching.analyse_array(reference, sample_rate))
-        if start == "neutral":
-            settings = Settings.defaults(sample_rate)
-            lufs, ceiling = matching.loudness_and_ceiling(options, target)
-            settings.values.update({"loudness.target_lufs": lufs, "limiter.ceiling_dbtp": ceiling})
-            if refined:
-                from tonematch.inference import character
-
-                frames = character.analyse(mix.clips, sample_rate, mix.true_peak_ratio)
-                settings = refine.refine(
-                    settings,
-                    mix.clips,
-                    frames,
-                    target.measured(),
-                    pull=refine.PULL_MEASURED,
-                    steps=refine.STEPS if steps is None else steps,
-                ).settings
-        else:
-            settings, _ = matching.choose_settings(mix, target, options, model)
-        return render_array(audio, settings, sample_rate)
+        target = matching.target_from(analyse_array(reference, sample_rate))
+        aim = pipeline.NeutralAim(target) if start == "neutral" else pipeline.ReferenceAim(target, model)
+        return pipeline.master_array(audio, sample_rate, aim, options)[0]
 
     return run
 
@@ -422,74 +404,6 @@ def report(results: dict, notes: list[str], args) -> str:
     return head + "\n" + body + "\n" + (f"\nNotes:{tail}\n" if notes else "")
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="tonematch-eval", description=__doc__.split("\n\n")[0])
-    p.add_argument("folder", help="music; with --split test, the training folder (its held-out tracks are used)")
-    p.add_argument(
-        "--split",
-        choices=("all", "test", "val"),
-        default="all",
-        help="which tracks of FOLDER: all, or the held-out split the training recipe made",
-    )
-    p.add_argument("--val-fraction", type=float, default=0.05, help="as data.val_fraction in training")
-    p.add_argument("--test-fraction", type=float, default=0.1, help="as data.test_fraction in training")
-    p.add_argument("--steps", type=int, help="refinement steps (default: the match default)")
-    p.add_argument("--methods", help="comma list of methods to run (default: all)")
-    p.add_argument("--model", help="model stem: STEM.safetensors + STEM.json")
-    p.add_argument("--cases", type=int, default=32)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--sample-rate", type=int, default=44100)
-    p.add_argument("--seconds", type=float, default=6.0)
-    p.add_argument(
-        "--reference",
-        choices=REFERENCES,
-        default="same-track",
-        help="the reference of each case: another segment of the target's own track (default) or a "
-        "segment of a different track, both through the target's chain draw",
-    )
-    p.add_argument("--out", help="also write the markdown report here")
-    p.add_argument("--chain-config", help="YAML with the chain draw (default: configs/chain/default.yaml)")
-    p.add_argument(
-        "--chain",
-        choices=CHAINS,
-        help="who masters targets and references: the project's chain draw (default) or the evaluation-only "
-        "foreign family (training/foreign); --follow always uses the foreign family",
-    )
-    p.add_argument(
-        "--option",
-        action="append",
-        metavar="KEY=VALUE",
-        help="a `match` option (a tonematch.inference.match.Options field) for the default method, network + "
-        "refine; repeatable, e.g. --option amount=0.5",
-    )
-    p.add_argument(
-        "--follow",
-        action="store_true",
-        help="the follow evaluation: one reference song mastered along single axes (training/follow.py)",
-    )
-    p.add_argument(
-        "--unmastered",
-        metavar="SUBDIR",
-        help="quiet unmastered mixes (the split's tracks under FOLDER/SUBDIR) against other songs' masters "
-        "(training/unmastered.py)",
-    )
-    p.add_argument("--axes", help="--follow: comma list of axes (default: tone,dynamics,width,loudness)")
-    p.add_argument(
-        "--scales",
-        default="1",
-        help="--follow: comma list of step sizes; each gives a + and a - variant per axis (default: 1)",
-    )
-    args = p.parse_args(argv)
-    if args.cases < 1 or args.seconds <= 0.4:
-        p.error("--cases must be >= 1 and --seconds above 0.4 (one loudness block)")
-    if args.follow and args.chain == "project":
-        p.error("--follow masters with the foreign family only (leave out --chain or say --chain foreign)")
-    if args.follow and args.reference != "same-track":
-        p.error("--follow picks its own reference (another track): leave out --reference")
-    args.chain = args.chain or ("foreign" if args.follow else "project")
-    return args
-
-
 def emit(args, build) -> int:
     """Run `build()` (-> the markdown report), print it and write it to --out: exit 0, or one
     error line and exit 2 (every evaluation's ending)."""
@@ -504,31 +418,15 @@ def emit(args, build) -> int:
     return 0
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    if args.follow:
-        from . import follow
-
-        return follow.main(args)
-    if args.unmastered:
-        from . import unmastered
-
-        return unmastered.main(args)
-
-    def build() -> str:
-        chain_config = args.chain_config or str(Path(config_dir()) / "chain" / "default.yaml")
-        methods, notes = build_methods(args)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # short tracks are skipped with a warning
-            files = held_out(args.folder, args.split, args.val_fraction, args.test_fraction)
-            cases = make_cases(
-                files, args.cases, args.seed, args.sample_rate, args.seconds, chain_config, args.reference, args.chain
-            )
-        results, failed = evaluate(cases, methods, args.sample_rate)
-        return report(results, notes + failed, args)
-
-    return emit(args, build)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def run(args) -> str:
+    """The comparison table of every method on the cases `args` describes (markdown)."""
+    chain_config = args.chain_config or str(Path(config_dir()) / "chain" / "default.yaml")
+    methods, notes = build_methods(args)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # short tracks are skipped with a warning
+        files = held_out(args.folder, args.split, args.val_fraction, args.test_fraction)
+        cases = make_cases(
+            files, args.cases, args.seed, args.sample_rate, args.seconds, chain_config, args.reference, args.chain
+        )
+    results, failed = evaluate(cases, methods, args.sample_rate)
+    return report(results, notes + failed, args)

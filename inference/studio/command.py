@@ -109,8 +109,8 @@ def cmd_studio(args: argparse.Namespace) -> int:
         import uvicorn
     except ImportError:
         raise TonematchError(EXTRA_MISSING) from None
-    from ..cli import warn
     from ..cli_match import conflicts, list_platforms, options_from
+    from ..console import warn
 
     if args.platform == "list":
         print(list_platforms())

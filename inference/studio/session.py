@@ -44,7 +44,9 @@ from tonematch.models.chain import TABLE
 from tonematch.models.chain.settings import Settings
 from tonematch.models.measure import loudness as bs1770
 
-from .. import explain, master as mastering, match
+from .. import explain, match, pipeline
+from ..batch import OUTPUT_SUFFIXES
+from ..inputs import analyse_input
 from . import exactjob
 
 PREVIEW_S = 30.0  # the default region: the loudest 30 s (or the whole file when shorter)
@@ -220,7 +222,7 @@ class Studio:
         self.closed = False
 
         say(f"analysing {self.mix_path}")
-        self.mix = mastering.analyse_input(self.mix_path, "mix", warn=self.warn)
+        self.mix = analyse_input(self.mix_path, "mix", warn=self.warn)
         info = audio.info(self.mix_path)
         self.sample_rate, self.channels, self.frames = info.sample_rate, info.channels, info.frames
         from ..render import BLOCK_FRAMES, _input_scale
@@ -231,25 +233,19 @@ class Studio:
         with self._engine:
             if reference is not None:
                 say(f"analysing the reference {self.reference_path}")
-                ref = mastering.analyse_input(self.reference_path, "reference", warn=self.warn)
+                ref = analyse_input(self.reference_path, "reference", warn=self.warn)
                 target = match.target_from(ref, name=str(self.reference_path))
-                model = match.load_model(options.model)
-                plan = mastering.reference_plan(target, at_one, model)
-                self.source = {
-                    "reference": str(self.reference_path),
-                    "model": "none" if model is None else (options.model or "default"),
-                }
+                aim = pipeline.ReferenceAim(target, match.load_model(options.model), options.model or "default")
             else:
-                from tonematch.models.style_file import load_style
+                from ..style import load_style
+                from ..style_aim import StyleAim
 
-                from .. import style as style_mod
-
-                s = load_style(self.style_path)
-                plan = style_mod.plan_for(s, at_one)
-                self.source = {"style": str(self.style_path), "style_name": s.name}
+                aim = StyleAim(load_style(self.style_path), str(self.style_path))
             say("choosing the settings" + (", refining" if options.refine else ""))
-            settings, self.notes, self.target = plan(self.mix)
-            mastering._check_settings(settings, self.mix_path)
+            source = {"mix": os.path.basename(os.fspath(self.mix_path))}
+            self.decision = pipeline.decide(self.mix, aim, at_one, self.mix_path, source)
+            settings, self.notes, self.target = self.decision.settings, self.decision.notes, self.decision.target
+            self.source = settings.source  # the decision's provenance, with its fingerprint
         self.start_settings = Settings(dict(settings.values), settings.sample_rate, settings.bypass, {})
         self.base = Settings(dict(settings.values), settings.sample_rate, settings.bypass, {})
         self.amount = float(options.amount)
@@ -286,8 +282,8 @@ class Studio:
     def outputs(self) -> dict:
         return {
             "audio": str(self.out_path),
-            "settings": str(mastering.settings_path(self.out_path)),
-            "report": str(mastering.report_path(self.out_path)),
+            "settings": str(pipeline.settings_path(self.out_path)),
+            "report": str(pipeline.report_path(self.out_path)),
         }
 
     def _check_outputs(self, options: match.Options, overwrite: bool | None = None) -> None:
@@ -296,7 +292,7 @@ class Studio:
         from ..cli_match import model_inputs
         from ..outputs import OutputPlan
 
-        if self.out_path.suffix.lower() not in mastering.OUTPUT_SUFFIXES:
+        if self.out_path.suffix.lower() not in OUTPUT_SUFFIXES:
             raise TonematchError(f"studio: the output '{self.out_path}' must be a .wav or .flac file")
         plan = OutputPlan(self.overwrite if overwrite is None else overwrite)
         plan.add_input(self.mix_path, "mix")
@@ -306,8 +302,8 @@ class Studio:
             for role, path in model_inputs(options.model):
                 plan.add_input(path, role)
         plan.add_output(self.out_path, "master")
-        plan.add_output(mastering.settings_path(self.out_path), "settings")
-        plan.add_output(mastering.report_path(self.out_path), "report")
+        plan.add_output(pipeline.settings_path(self.out_path), "settings")
+        plan.add_output(pipeline.report_path(self.out_path), "report")
         plan.check()
 
     def _load_reference(self, region_s: float) -> None:
@@ -400,8 +396,17 @@ class Studio:
             return match.scaled(self.base, self.amount)
 
     def settings_json(self, base: bool = False) -> dict:
-        s = self.base if base else self.effective()
-        return Settings(s.values, s.sample_rate, s.bypass, dict(self.source)).to_dict()
+        with self._lock:
+            amount = self.amount
+        return self.with_provenance(self.base if base else self.effective(), 1.0 if base else amount).to_dict()
+
+    def with_provenance(self, s: Settings, amount: float, **extra) -> Settings:
+        """`s` carrying the decision's provenance at `amount`: stamped anew while only the amount
+        moved, with the decision's fingerprint (so the JSON says "edited") once a setting changed."""
+        source = {**self.source, "amount": amount, **extra}
+        if self.base.fingerprint() == self.start_settings.fingerprint():
+            return s.stamped({k: v for k, v in source.items() if k not in ("fingerprint", "edited")})
+        return Settings(dict(s.values), s.sample_rate, s.bypass, source)
 
     @staticmethod
     def parse_settings(d) -> Settings:
@@ -703,27 +708,20 @@ class Studio:
     def export(self) -> dict:
         """The whole file through `tonematch render`'s path (render_file, default format and
         dither) with its settings and report beside it, written together atomically
-        (master.master_file, as `tonematch match --report` writes them)."""
+        (pipeline.write_master, as `tonematch match --report` writes them)."""
+        start = time.perf_counter()
         with self._lock:
-            settings = self.effective()
             amount = self.amount
+            settings = self.with_provenance(self.effective(), amount, studio=True)
             replace_ok = self.overwrite or self._exported
-        notes = dict(self.notes)
-        notes["studio"] = True
+        decision = pipeline.Decision(settings, self.target, {**self.notes, "studio": True})
         options = replace(self.options, amount=amount)
-        target = self.target
         with self._engine:
             self._check_outputs(options, overwrite=replace_ok)
-            summary = mastering.master_file(
-                self.mix_path,
-                lambda mix: (Settings(dict(settings.values), settings.sample_rate, settings.bypass), notes, target),
-                self.out_path,
-                options,
-                report=True,
-                warn=self.warn,
-                source={**self.source, "studio": True},
-                replace=replace_ok,
+            summary = pipeline.write_master(
+                self.mix_path, self.mix, decision, self.out_path, report=True, warn=self.warn, replace=replace_ok
             )
+            summary["total_seconds"] = time.perf_counter() - start
         with self._lock:
             self._exported = True
         return {

@@ -12,6 +12,7 @@ Floats are written with full precision, so a file round-trips exactly.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -91,7 +92,27 @@ class Settings:
                     f"{e.key} {value:g} {e.spec.unit} is {side} what {sample_rate:g} Hz allows; "
                     f"using {moved:g} {e.spec.unit}"
                 )
-        return Settings(values, int(sample_rate), self.bypass, dict(self.source)), notes
+        moved = Settings(values, int(sample_rate), self.bypass, dict(self.source))
+        if values != self.values and "fingerprint" in self.source and not self.edited:  # the rate's limits are no edit
+            moved = moved.stamped({k: v for k, v in self.source.items() if k != "fingerprint"})
+        return moved, notes
+
+    def fingerprint(self) -> str:
+        """A short digest of what the settings do (every value and switch): any edit changes it."""
+        text = json.dumps([sorted(self.bypass), sorted((k, repr(float(v))) for k, v in self.values.items())])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def stamped(self, provenance: dict) -> "Settings":
+        """A copy whose `source` is `provenance` plus the fingerprint of these values, so that an
+        edit made afterwards shows (`edited`)."""
+        source = {**provenance, "fingerprint": self.fingerprint()}
+        return Settings(dict(self.values), self.sample_rate, self.bypass, source)
+
+    @property
+    def edited(self) -> bool:
+        """The values differ from those their provenance was stamped on: a person changed them."""
+        stamp = self.source.get("fingerprint")
+        return stamp is not None and stamp != self.fingerprint()
 
     def enabled(self, processor: str, band: str | None = None) -> bool:
         return processor not in self.bypass and (band is None or f"{processor}.{band}" not in self.bypass)
@@ -116,7 +137,7 @@ class Settings:
             chain.append(obj)
         out = {"tonematch_version": _version(), "sample_rate": self.sample_rate, "chain": chain}
         if self.source:
-            out["source"] = self.source
+            out["source"] = {**self.source, "edited": True} if self.edited else self.source
         return out
 
     @classmethod

@@ -1,0 +1,185 @@
+"""Master files: one mix or a batch, each through the pipeline (inference/pipeline.py).
+
+`plan_jobs` computes every file a run will write and checks them (inference/outputs.py) before
+any audio is read. One mix runs on its own and its error is the run's (exit 2); in a batch one
+bad file is reported in one line and skipped, the others written. `format_result` says what
+was done in an engineer's words.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from tonematch.data.errors import TonematchError
+
+from . import explain, match
+from .console import one_line
+from .outputs import OutputPlan
+from .pipeline import Aim, master_file, report_path, settings_path
+
+OUTPUT_SUFFIXES = (".wav", ".flac")
+
+
+def format_result(r: dict) -> str:
+    """What was done, in an engineer's words."""
+    lines = [f"{r['input']} -> {r['output']}"]
+    lines += ["  " + line for line in explain.describe(r["settings"], r)]
+    notes = r["notes"]
+    how = {"network": "network", "matcher": "non-learned matcher"}.get(notes["start"], notes["start"])
+    if notes["start"] == "style":
+        how = f"style '{notes.get('style', '')}'"
+    if "refined" in notes:
+        how += ", refined" if notes["refined"] else ", refinement kept the start (it measured no closer)"
+    lines.append(f"  settings from the {how}; written to {r['settings_path']}")
+
+    def lufs(v):
+        return "-" if v is None else f"{v:.1f} LUFS"
+
+    lines.append(
+        f"  before: {lufs(r['input_lufs'])}, {r['input_true_peak_dbtp']:+.1f} dBTP; "
+        f"after: {lufs(r['output_lufs'])}, {r['output_true_peak_dbtp']:+.1f} dBTP"
+    )
+    if "report_path" in r:
+        lines.append(f"  report: {r['report_path']}")
+    lines.append(f"  time {r['total_seconds']:.1f} s")
+    return "\n".join(lines)
+
+
+def output_for(mix_path, out, many: bool, keep_extension: bool = False) -> Path:
+    """The output path of one mix: `out` itself, or `out/<name>.wav|.flac` in a batch
+    (`out/<name>_<ext>.wav|.flac` with keep_extension, so song.wav and song.ogg stay apart)."""
+    if not many:
+        return Path(out)
+    name = Path(mix_path)
+    suffix = name.suffix.lower() if name.suffix.lower() in OUTPUT_SUFFIXES else ".wav"
+    stem = name.stem + (f"_{name.suffix[1:]}" if keep_extension and name.suffix else "")
+    return Path(out) / (stem + suffix)
+
+
+def expand_inputs(paths) -> list[Path]:
+    """Files as given, folders as the audio files inside them (sorted)."""
+    from tonematch.data.splits import list_audio_files
+
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = list_audio_files(p)
+            if not found:
+                raise TonematchError(f"no audio files in folder '{p}'")
+            out.extend(Path(f) for f in found)
+        else:
+            out.append(p)
+    return out
+
+
+@dataclass(frozen=True)
+class Job:
+    mix: Path
+    out: Path
+
+
+def plan_jobs(
+    mixes,
+    out,
+    report: bool = False,
+    overwrite: bool = False,
+    keep_extension: bool = False,
+    inputs=(),
+    warn: Callable[[str], None] | None = None,
+) -> tuple[list[Job], bool]:
+    """Every file the run will write (each master, its settings and report), checked against
+    each other and the run's `inputs` ((role, path) pairs besides the mixes) before any audio is
+    read (outputs.OutputPlan); a batch's output folder is made once the plan holds.
+    Returns the jobs and whether this is a batch (several mixes, or a folder)."""
+    paths = expand_inputs(mixes)
+    many = len(paths) > 1 or any(Path(m).is_dir() for m in mixes)
+    if many and Path(out).suffix.lower() in OUTPUT_SUFFIXES:
+        raise TonematchError(f"several mixes need a folder for -o, not '{out}'")
+    # one mix into a folder (an existing one, or a name ending in '/') is named as in a batch,
+    # and its error is still the run's
+    into_folder = many or Path(out).is_dir() or os.fspath(out).endswith(("/", os.sep))
+    jobs = [Job(p, output_for(p, out, into_folder, keep_extension)) for p in paths]
+    plan = OutputPlan(overwrite, keep_extension_hint=not keep_extension)
+    for role, path in inputs:
+        plan.add_input(path, role)
+    for m in mixes:
+        if Path(m).is_dir():
+            plan.add_input_folder(m, "mixes")
+    for job in jobs:
+        plan.add_input(job.mix, "mix")
+    for job in jobs:
+        plan.add_output(job.out, "master", job.mix)
+        plan.add_output(settings_path(job.out), "settings", job.mix)
+        if report:
+            plan.add_output(report_path(job.out), "report", job.mix)
+    if into_folder:
+        plan.folder = os.fspath(out)
+    plan.check()
+    if warn is not None and not report:
+        for job in jobs:
+            stale_report(job.out, warn)
+    if into_folder:
+        try:
+            Path(out).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TonematchError(f"cannot make the folder '{out}': {exc.strerror or exc}") from None
+    return jobs, many
+
+
+def stale_report(out, warn: Callable[[str], None]) -> None:
+    """A run that replaces a master without writing a report leaves an earlier OUT.png alone (it
+    may be anything named so), and says that it no longer describes the new master."""
+    png = report_path(out)
+    if Path(out).exists() and png.exists():
+        warn(f"'{png}' is left as it is: it no longer describes the new '{out}' (--report replaces it)")
+
+
+def master_many(
+    jobs: list[Job],
+    many: bool,
+    aim: Aim,
+    options: match.Options,
+    say=print,
+    error: Callable[[str, BaseException], None] | None = None,
+    progress: bool = True,
+    **kwargs,
+) -> int:
+    """Master every job (from plan_jobs). One mix (many=False) runs on its own and its error is
+    raised; in a batch each failure is reported through `error(text, exc)` in one line and the
+    others go on. Returns the number that failed."""
+    if not many:
+        (job,) = jobs
+        say(format_result(master_file(job.mix, aim, job.out, options, **kwargs)))
+        return 0
+    failed = 0
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(jobs), unit="mix", leave=False, disable=None)  # None: only on a terminal
+    for job in jobs:
+        try:
+            result = master_file(job.mix, aim, job.out, options, **kwargs)
+            (bar.write if bar is not None else say)(format_result(result))
+        except Exception as exc:  # noqa: BLE001 - one bad file never stops the batch
+            failed += 1
+            if bar is not None:
+                bar.clear()  # the line must not land inside the progress bar
+            text = one_line(exc)
+            if str(job.mix) not in text:  # every line names its mix, once
+                text = f"{job.mix}: {text}"
+            if error is not None:
+                error(text, exc)
+            else:
+                say(text)
+            if bar is not None:
+                bar.refresh()
+        finally:
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    return failed

@@ -1,0 +1,40 @@
+"""What the command line says on stderr: `tonematch: error: ...` and `tonematch: warning: ...`,
+one line each, and how an exception becomes that line. Every command and batch prints through here."""
+
+from __future__ import annotations
+
+import sys
+
+from tonematch.data.errors import TonematchError
+
+
+def warn(message: str) -> None:
+    print(f"tonematch: warning: {message}", file=sys.stderr, flush=True)
+
+
+def error(message: str) -> None:
+    print(f"tonematch: error: {message}", file=sys.stderr, flush=True)
+
+
+def user_error(exc: BaseException) -> bool:
+    """Errors that describe the user's files or system, not a bug in tonematch."""
+    return isinstance(exc, (TonematchError, OSError)) or type(exc).__module__ == "soundfile"
+
+
+def one_line(exc: BaseException) -> str:
+    """The message of a user error; for anything else (a bug) its type too, and where to go."""
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.filename and exc.strerror:
+        text = f"{exc.filename}: {exc.strerror}"
+    text = " ".join(text.split())
+    if not user_error(exc):
+        text = f"internal error ({type(exc).__name__}: {text}); please report it with the output of -v"
+    return text
+
+
+def traceback_if(verbose: bool, exc: BaseException) -> None:
+    """Under -v, the traceback of an error reported in one line (a batch goes on after it)."""
+    if verbose:
+        import traceback
+
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)

@@ -1,0 +1,101 @@
+"""One road for every mix (inference/pipeline.py): the command line and the API decide the same
+settings for the same files, every path records where its settings came from, and that record
+stays true once a person edits them."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import soundfile as sf
+
+import tonematch
+from tonematch.inference import match, pipeline
+from tonematch.inference.cli import main
+from tonematch.inference.inputs import analyse_array, analyse_file
+from tonematch.models.chain.settings import Settings
+
+STEPS = ["--steps", "3"]
+
+
+def test_the_command_and_the_api_decide_the_same_settings(tmp_path, capsys, example_mix, example_reference):
+    out = tmp_path / "out.wav"
+    assert main(["match", str(example_mix), "-r", str(example_reference), "-o", str(out), *STEPS]) == 0
+    capsys.readouterr()
+    written = Settings.from_json(str(tmp_path / "out.json"))
+    result = tonematch.match(example_mix, example_reference, steps=3)
+    assert written.values == result.settings.values and written.bypass == result.settings.bypass
+    for settings in (written, result.settings):
+        assert settings.source["started_from"] == "network" and settings.source["refined"] is not None
+        assert settings.source["reference"] == str(example_reference) and settings.source["model"] == "default"
+        assert not settings.edited
+    # and the array the API returns is the file the command wrote, but for its 16-bit quantisation
+    # (the example's format) with TPDF dither: within 1.5 steps of 2^-15
+    y, _ = sf.read(out, dtype="float32", always_2d=True)
+    assert np.abs(y.T - result.audio).max() < 2 * 2.0**-15
+
+
+def test_an_edit_shows_in_the_provenance(tmp_path, example_mix, example_reference):
+    result = tonematch.match(example_mix, example_reference, refine=False)
+    settings = result.settings
+    assert settings.source["started_from"] == "network" and not settings.edited
+    settings.values["eq.low_shelf.gain_db"] += 1.5
+    assert settings.edited
+    path = tmp_path / "edited.json"
+    settings.to_json(str(path))
+    saved = json.loads(path.read_text())
+    assert saved["source"]["edited"] is True and saved["source"]["started_from"] == "network"
+    again = Settings.from_json(str(path))
+    assert again.edited
+    # an edit put back is no edit
+    settings.values["eq.low_shelf.gain_db"] -= 1.5
+    assert not settings.edited
+
+
+def test_a_rate_change_is_not_an_edit():
+    s = Settings.defaults(96000)
+    s.values["eq.high_shelf.freq_hz"] = 30000.0
+    s.values["eq.high_shelf.gain_db"] = 2.0
+    stamped = s.stamped({"started_from": "network"})
+    moved, notes = stamped.at_rate(44100)
+    assert notes and moved.values["eq.high_shelf.freq_hz"] < 30000.0
+    assert not moved.edited
+
+
+def test_every_aim_goes_the_same_road(example_mix, example_reference):
+    """A reference with the network, with the matcher, and the neutral chain: each decision is
+    finished the same way (the run's loudness and ceiling, stamped provenance)."""
+    mix = analyse_file(example_mix)
+    target = match.target_from(analyse_file(example_reference), name="ref")
+    options = match.Options(steps=2, target_lufs=-12.0)
+    aims = {
+        "network": pipeline.ReferenceAim(target, match.load_model(None)),
+        "matcher": pipeline.ReferenceAim(target, None),
+        "neutral": pipeline.NeutralAim(target),
+    }
+    for start, aim in aims.items():
+        decision = pipeline.decide(mix, aim, options)
+        assert decision.start == start
+        assert decision.settings.values["loudness.target_lufs"] == -12.0
+        assert decision.settings.source["started_from"] == start
+        assert decision.settings.source["model"] == ("default" if start == "network" else "none")
+        assert not decision.settings.edited
+
+
+def test_settings_that_are_not_finite_are_refused_naming_the_mix(example_reference):
+    class Broken:
+        def choose(self, mix, options):
+            s = Settings.defaults(mix.sample_rate)
+            s.values["eq.low_shelf.gain_db"] = float("nan")
+            return s, {"start": "broken"}, None
+
+        def provenance(self):
+            return {}
+
+    x, sr = sf.read(example_reference, dtype="float32", always_2d=True)
+    try:
+        pipeline.decide(analyse_array(x.T, sr), Broken(), match.Options(), "song.wav")
+    except tonematch.TonematchError as exc:
+        assert "cannot master 'song.wav'" in str(exc) and "eq.low_shelf.gain_db" in str(exc)
+    else:
+        raise AssertionError("NaN settings were not refused")
