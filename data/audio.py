@@ -17,9 +17,9 @@ import numpy as np
 import soundfile as sf
 
 from .errors import TonematchError
-from .resample import StreamResampler, check_rate, resample_frames_first, resampled_frames
 from .formats import parse_subtype  # noqa: F401  (re-exported)
 from .output_paths import check_paths  # noqa: F401  (re-exported)
+from .resample import StreamResampler, check_rate, resample_frames_first, resampled_frames
 from .writer import AudioWriter, write  # noqa: F401  (re-exported)
 
 __all__ = [
