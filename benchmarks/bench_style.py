@@ -80,7 +80,7 @@ def fixed_engineer(mix: np.ndarray, seed: int):
 def _balance(mix: np.ndarray) -> tuple[float, float, float, float]:
     """(bass, treble re the mids dB, block crest dB, side over mid above 200 Hz dB) of a mix."""
     from tonematch.inference import character
-    from tonematch.inference.style import band_centres
+    from tonematch.inference.style.model import band_centres
     from tonematch.models import excerpts
 
     c = character.character_of(excerpts.excerpts(mix, SR), SR)
@@ -210,25 +210,27 @@ def show_check(model: dict) -> list[tuple[str, float, float, bool]]:
 def score(folder: Path, style_path: Path, say) -> dict:
     """Master each scored mix (a) with the style, (b) by matching the closest fitted master, (c)
     with its own identified settings; MR-STFT, LUFS error and true peak against the engineer's."""
-    from tonematch.data.pairs import find_pairs
-    from tonematch.inference import api, match, quality, style, style_settings
+    from tonematch.data.pairs import find_pairs, load_pair
+    from tonematch.inference import api, match, quality, style
+    from tonematch.inference.style.distance import excerpt_mrstft
+    from tonematch.inference.style.heldout import _closest
+    from tonematch.inference.style.identify import identify, render_own
     from tonematch.models.measure.truepeak import true_peak_dbtp
-    from tonematch.models.style_file import load_style
 
-    s = load_style(style_path)
+    s = style.load_style(style_path)
     train = [style.read_pair(p) for p in find_pairs(folder / "fit")]
     rows = []
     for p in find_pairs(folder / "score"):
-        mix, master, sr, _ = style.load_pair(p)
+        mix, master, sr, _ = load_pair(p)
         data = style.read_pair(p)
-        ref = style._closest(data, train)
+        ref = _closest(data, train)
         mine, settings, _ = style.master_array(mix, sr, s, match.Options())
         generic = api.match(mix, ref.master_path, sample_rate=sr).audio
-        fit = style_settings.identify(data.mix, data.master, data.mix_char, data.compressor, floor=False)
-        floor = style_settings.render_own(mix, sr, fit)
+        fit = identify(data.mix, data.master, data.mix_char, data.compressor, floor=False)
+        floor = render_own(mix, sr, fit)
         row = {"name": p.name, "lufs": quality.lufs(master, sr)}
         for key, out in (("style", mine), ("matching", generic), ("floor", floor)):
-            row[key] = style_settings.excerpt_mrstft(out, master, sr)
+            row[key] = excerpt_mrstft(out, master, sr)
         row["lufs_error"] = abs(quality.lufs(mine, sr) - row["lufs"])
         row["peak_over"] = true_peak_dbtp(mine) - settings.values["limiter.ceiling_dbtp"]
         rows.append(row)

@@ -6,8 +6,9 @@ Where pairs come from (`find_pairs`), checked in this order:
     (mix/a/song.wav <-> master/a/song.flac);
   * any other folder: files named `<name>_mix.<ext>` and `<name>_master.<ext>` side by side.
 
-Serving them for training is pair_dataset.PairsDataset's job (torch); finding them is this
-module's, so `tonematch style fit` finds pairs without importing torch.
+Serving them for training is pair_dataset.PairsDataset's job (torch); finding them, and reading
+one with its master aligned to the mix (`load_pair`), is this module's, so `tonematch style fit`
+reads pairs without importing torch.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .errors import TonematchError
 from .splits import list_audio_files
 
-__all__ = ["Pair", "find_pairs"]
+__all__ = ["Pair", "aligned_master", "find_pairs", "load_pair"]
 
 
 @dataclass(frozen=True)
@@ -130,3 +133,29 @@ def find_pairs(folder_or_csv) -> list[Pair]:
             "<name>_mix/<name>_master files, or a CSV with mix,master columns"
         )
     return pairs
+
+
+def aligned_master(master: np.ndarray, offset: int, frames: int) -> np.ndarray:
+    """master[t + offset] for t in [0, frames), zeros outside."""
+    out = np.zeros((master.shape[0], frames), dtype=np.float32)
+    lo, hi = max(0, offset), min(master.shape[1], offset + frames)
+    if hi > lo:
+        out[:, lo - offset : hi - offset] = master[:, lo:hi]
+    return out
+
+
+def load_pair(pair, offset: int | None = None) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """(mix, master aligned to it, rate, offset): master at the mix's rate and channel count;
+    `offset`: the alignment found before (not searched again)."""
+    from . import audio
+    from .align import align
+
+    mix, sr = audio.load(pair.mix)
+    if mix.shape[0] > 2:
+        raise TonematchError(f"pair {pair.name}: the mix has {mix.shape[0]} channels, only mono or stereo")
+    master, _ = audio.load(pair.master, sample_rate=sr, channels=mix.shape[0])
+    if offset is None:  # on float32 mono mixes: align's float64 copy of both channels is 2 x the file
+        mono = [np.mean(x, axis=0, dtype=np.float32).astype(np.float64) for x in (mix, master)]
+        offset = int(round(align(mono[0], mono[1], sr, name=pair.name).offset_frames))
+        del mono
+    return mix, aligned_master(master, offset, mix.shape[1]), sr, offset

@@ -1,4 +1,4 @@
-"""Reading an engineer's compressor from an aligned mix/master pair (inference/gain_trace.py).
+"""Reading an engineer's compressor from an aligned mix/master pair (inference/style/gain_trace.py).
 
 The masters are exact chain renders of synthetic mixes (with louder and quieter passages, as
 songs have) by the style tests' engineer (EQ toward their tilt, width, -10 LUFS into a -1 dBTP
@@ -16,7 +16,7 @@ import pytest
 from style_engineer import FAST, SLOW, SR, engineer_settings, make_mix
 
 from tonematch.inference import match
-from tonematch.inference.gain_trace import read_compressor
+from tonematch.inference.style.gain_trace import read_compressor
 from tonematch.models.chain.exact import render_array
 
 SEEDS = (0, 1, 2)
@@ -137,6 +137,7 @@ def styles(tmp_path_factory):
 
 def test_a_style_learns_fast_or_slow_and_masters_with_it(styles):
     from tonematch.inference import style
+    from tonematch.inference.style.words import _ms
 
     read = {name: s.settings["groups"]["compressor"] for name, s in styles.items()}
     for name, truth in (("fast", FAST), ("slow", SLOW)):
@@ -146,7 +147,7 @@ def test_a_style_learns_fast_or_slow_and_masters_with_it(styles):
         assert _within(comp["release_ms"], truth["release_ms"], 2.0), (name, comp["release_ms"])
         # style show says the timing it read, in ms
         words = "\n".join(style.describe(styles[name]))
-        assert f"attack {style._ms(comp['attack_ms'])}" in words and f"release {style._ms(comp['release_ms'])}" in words
+        assert f"attack {_ms(comp['attack_ms'])} ms" in words and f"release {_ms(comp['release_ms'])} ms" in words
     # a new mix is mastered with the timing as read: nothing refines what the pairs fixed
     mix = make_mix(7, 8.0, sections=True)
     for name, s in styles.items():

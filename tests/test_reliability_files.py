@@ -17,7 +17,8 @@ from safetensors.numpy import load_file, save_file
 import tonematch
 from tonematch.data.errors import TonematchError
 from tonematch.inference.cli import main
-from tonematch.models import numpy_runtime, style_file
+from tonematch.inference.style import file as style_file
+from tonematch.models import numpy_runtime
 from tonematch.models.files import DEFAULT_MODEL
 
 from signals import music_like

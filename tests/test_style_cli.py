@@ -25,7 +25,7 @@ def fitted(tmp_path_factory):
 
 
 def test_fit_leaves_out_a_pair_that_does_not_align(fitted, capsys):
-    from tonematch.models.style_file import load_style
+    from tonematch.inference.style import load_style
 
     root, out = fitted
     style = load_style(out)
@@ -96,7 +96,7 @@ def test_api_master_and_a_style_from_references(fitted, tmp_path):
     assert abs(lufs(result.audio, SR) - result.settings.values["loudness.target_lufs"]) < 0.5
     refs = tmp_path / "refs.tmstyle"
     assert main(["style", "from-references", str(root / "master"), "-o", str(refs)]) == 0
-    from tonematch.models.style_file import load_style
+    from tonematch.inference.style import load_style
 
     s = load_style(refs)
     assert s.meta["kind"] == "references" and np.all(s.tone_a == 0)

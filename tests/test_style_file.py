@@ -3,6 +3,7 @@ and loading never executes code."""
 
 import json
 import pickle
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -10,9 +11,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from tonematch.data.errors import TonematchError
-from tonematch.inference.style import BUMP_HZ, Style, describe
-from tonematch.models import style_file
-from tonematch.models.style_file import load_style, save_style
+from tonematch.inference.style import BUMP_HZ, Style, describe, file as style_file, load_style, save_style
 
 
 def _style(**meta):
@@ -147,7 +146,7 @@ def test_show_reads_aloud_without_identifiers_or_bare_numbers():
 
     s = _style()
     s.scalar_a[0], s.scalar_c[0] = 1.0, -0.8  # the mix's own loudness spread, 0.8 LU narrower
-    s.habit.update(attack_ms=60.0, release_ms=800.0, timing_pairs=5, reduction_db=6.2)
+    s.habit = replace(s.habit, attack_ms=60.0, release_ms=800.0, timing_pairs=5, reduction_db=6.2)
     s.meta["check"] = {
         "style": {"mrstft": 0.5, "lufs_error": 0.2, "crest_error": 0.4},
         "generic": {"mrstft": 0.8, "lufs_error": 0.3, "crest_error": 0.9},
@@ -178,8 +177,35 @@ def test_show_reads_aloud_without_identifiers_or_bare_numbers():
 )
 def test_show_names_the_timing_read_from_pairs(attack, release, words):
     s = _style()
-    s.habit.update(attack_ms=attack, release_ms=release, timing_pairs=5, reduction_db=6.2)
+    s.habit = replace(s.habit, attack_ms=attack, release_ms=release, timing_pairs=5, reduction_db=6.2)
     text = "\n".join(describe(s))
     assert f"compression: {words} (read from 5 of the pairs), ratio 2.5:1, threshold 4.0 dB above" in text
     assert "about 6.2 dB of gain reduction" in text
     assert "fixed: attack and release, as read" in text
+
+
+def test_the_habit_is_typed_and_its_card_object_loads_as_before(tmp_path):
+    """The habit is a Habit in memory and a JSON object in the card; a card habit without the keys
+    older fits left out (timing_pairs, reduction_db) loads with them at their defaults."""
+    from tonematch.inference.style import Habit
+
+    s = _style()
+    assert isinstance(s.habit, Habit) and s.habit.timing_pairs == 0 and s.habit.reduction_db is None
+    path = save_style(s, tmp_path / "s.tmstyle")
+    with safe_open(str(path), framework="numpy") as f:
+        card = json.loads(f.metadata()["card"])
+    assert card["habit"]["ratio"] == 2.5 and card["habit"]["eq"]["eq.low_shelf.freq_hz"] == 90.0
+
+    with safe_open(str(path), framework="pt") as f:
+        meta, tensors = dict(f.metadata()), {k: f.get_tensor(k) for k in f.keys()}
+    card = json.loads(meta["card"])
+    del card["habit"]["timing_pairs"], card["habit"]["reduction_db"]
+    meta["card"] = json.dumps(card)
+    save_file(tensors, str(tmp_path / "old.tmstyle"), metadata=meta)
+    back = load_style(tmp_path / "old.tmstyle")
+    assert back.habit == s.habit and back.habit.compressor()["threshold_rel_lufs"] == 4.0
+    card["habit"]["ratio"] = "fast"
+    meta["card"] = json.dumps(card)
+    save_file(tensors, str(tmp_path / "bad.tmstyle"), metadata=meta)
+    with pytest.raises(TonematchError, match="habit's ratio"):
+        load_style(tmp_path / "bad.tmstyle")

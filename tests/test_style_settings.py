@@ -1,5 +1,6 @@
-"""The settings style (inference/style_settings.py): each pair's chain identified, each group of
-settings fixed or adaptive by leave-one-out, a new mix mastered from the settings predicted.
+"""The settings style (inference/style/: identify.py, settings_fit.py, master.py): each pair's
+chain identified, each group of settings fixed or adaptive by leave-one-out, a new mix mastered
+from the settings predicted.
 
 The habit of issue 17 (style_habit.py: one settings file on every mix) must come back as that
 chain: each EQ move within 1 dB, nothing invented above 0.5 dB, the compressor's ratio within
@@ -14,7 +15,9 @@ import pytest
 from style_habit import HABIT, SR, broadband_mix, habit_settings, make_habit_pairs
 
 from tonematch.data.pairs import find_pairs
-from tonematch.inference import match, quality, style, style_settings
+from tonematch.inference import match, quality, style
+from tonematch.inference.style import bands, identify, settings_fit, settings_model, transfer
+from tonematch.inference.style.distance import spectral_distance
 from tonematch.models import excerpts
 from tonematch.models.chain.exact import render_array
 
@@ -26,18 +29,21 @@ def habit(tmp_path_factory):
     data = []
     for pair in find_pairs(root):
         p = style.read_pair(pair)
-        style_settings.identify_pair(p)
+        identify.identify_pair(p)
         data.append(p)
     fitted = style.fit_style(data, "habit")
-    style_settings.attach(fitted, data)
+    settings_fit.attach(fitted, data)
     return fitted, data
+
+
+MIN_MOVE_DB = 0.25  # bands smaller than this are not moves
 
 
 def _bands(values: dict) -> list[tuple[str, float, float]]:
     return [
         (band, values[f"eq.{band}.gain_db"], values[f"eq.{band}.freq_hz"])
-        for band in style_settings.EQ_BANDS
-        if abs(values[f"eq.{band}.gain_db"]) >= style_settings.MIN_MOVE_DB
+        for band in bands.EQ_BANDS
+        if abs(values[f"eq.{band}.gain_db"]) >= MIN_MOVE_DB
     ]
 
 
@@ -80,7 +86,7 @@ def test_a_new_mix_is_mastered_with_the_habit(habit):
     plain = render_array(mix, loud, SR)
 
     def distance(x):
-        return style_settings.spectral_distance(excerpts.excerpts(x, SR), excerpts.excerpts(truth, SR), SR)
+        return spectral_distance(excerpts.excerpts(x, SR), excerpts.excerpts(truth, SR), SR)
 
     floor = np.mean([p.fit.floor_db for p in data])
     assert distance(out) <= 1.5 * floor and distance(out) <= 0.5 * distance(plain), (distance(out), floor)
@@ -97,7 +103,7 @@ def test_the_style_file_keeps_the_settings_and_refuses_broken_ones(habit, tmp_pa
     from safetensors.numpy import save_file
 
     from tonematch.data.errors import TonematchError
-    from tonematch.models.style_file import load_style, save_style
+    from tonematch.inference.style import load_style, save_style
 
     fitted, _ = habit
     path = save_style(fitted, tmp_path / "habit.tmstyle")
@@ -136,19 +142,19 @@ def test_the_style_file_keeps_the_settings_and_refuses_broken_ones(habit, tmp_pa
 def test_adaptive_lines_need_the_pairs_to_show_it():
     rng = np.random.default_rng(0)
     x = rng.normal(0.0, 3.0, 10)
-    line = style_settings.adaptive_line(x, 2.0 - 0.6 * x + rng.normal(0, 0.1, 10))
+    line = settings_model.adaptive_line(x, 2.0 - 0.6 * x + rng.normal(0, 0.1, 10))
     assert line["mode"] == "adaptive" and line["slope"] == pytest.approx(-0.6, abs=0.15)
-    line = style_settings.adaptive_line(x, 2.0 + rng.normal(0, 0.1, 10), noise=0.1)
+    line = settings_model.adaptive_line(x, 2.0 + rng.normal(0, 0.1, 10), noise=0.1)
     assert line["mode"] == "fixed" and line["value"] == pytest.approx(2.0, abs=0.15)
-    few = style_settings.adaptive_line(x[:4], -0.6 * x[:4])
+    few = settings_model.adaptive_line(x[:4], -0.6 * x[:4])
     assert few["mode"] == "fixed"  # four pairs: too few to learn a slope
 
 
 def test_the_band_fit_finds_two_moves_and_invents_none():
-    grid = style_settings.grid_hz()
+    grid = transfer.grid_hz()
     truth = habit_settings().values
-    curve = style_settings.eq_response_db(truth, grid, SR) + 4.0  # known up to a constant
-    values, error = style_settings.fit_bands(curve, np.ones_like(grid), grid, SR, prune=True)
+    curve = bands.eq_response_db(truth, grid, SR) + 4.0  # known up to a constant
+    values, error = bands.fit_bands(curve, np.ones_like(grid), grid, SR, prune=True)
     moves = _bands(values)
     assert error < 0.1 and len(moves) == 2, moves
     shelf = [m for m in moves if m[0] == "low_shelf"]
@@ -162,17 +168,17 @@ def test_the_band_fit_finds_two_moves_and_invents_none():
 def test_an_adaptive_eq_hears_the_balance_against_the_mids():
     """An adaptive EQ follows the mix's bass and treble against its mids: the same balance a few dB
     louder or quieter overall asks for the same EQ, a brighter top for less treble."""
-    bumps = style_settings.BUMP_HZ_DEFAULT
+    bumps = style.BUMP_HZ
     k = len(bumps)
     model = {
-        "curve_db": np.zeros(len(style_settings.grid_hz())),
+        "curve_db": np.zeros(len(transfer.grid_hz())),
         "slopes": np.full(k, -0.7),
         "mix_mean": np.zeros(k),
     }
     tone = np.array([4.0, 2.0, 0.0, 0.5, -0.5, -3.0, -6.0])
-    base = style_settings.eq_curve(model, tone, bumps)
-    assert np.allclose(style_settings.eq_curve(model, tone + 5.0, bumps), base)
+    base = settings_model.eq_curve(model, tone, bumps)
+    assert np.allclose(settings_model.eq_curve(model, tone + 5.0, bumps), base)
     brighter = tone.copy()
     brighter[-1] += 3.0
-    top = style_settings.grid_hz() > 8000
-    assert np.all(style_settings.eq_curve(model, brighter, bumps)[top] < base[top] - 0.5)
+    top = transfer.grid_hz() > 8000
+    assert np.all(settings_model.eq_curve(model, brighter, bumps)[top] < base[top] - 0.5)

@@ -5,9 +5,10 @@ string -> string map); reading one never runs code, unlike pickle. The card (nam
 pairs, fit figures, the settings the style tends toward) is one JSON string in that metadata,
 and a SHA-256 over the tensor bytes catches a corrupt file that still parses. A style made for
 another base (the character measurement or the chain's parameters changed) or another format
-version is refused with one line, as is a file that is not a style at all. Format 3 adds the
-settings style (inference/style_settings.py: the engineer's chain per group, fixed or adaptive)
-to the card; a format-2 file (character lines only) still loads and masters as before.
+version is refused with one line, as is a file that is not a style at all, or one whose numbers
+no fit gives (validate.py). Format 3 adds the settings style (settings_fit.py: the engineer's
+chain per group, fixed or adaptive) to the card; a format-2 file (character lines only) still
+loads and masters as before.
 """
 
 from __future__ import annotations
@@ -22,12 +23,16 @@ import numpy as np
 from tonematch.data.atomic import write_atomic
 from tonematch.data.errors import TonematchError
 
+from .model import Habit, Style
+from .validate import style_problem
+
 FORMAT = "tonematch-style"
 FORMAT_VERSION = "3"  # 1 was the embedding style of models/files.py; 3 adds the settings style
 READS = ("2", "3")  # 2: a style of character lines only (before the settings style): it loads as such
 SUFFIX = ".tmstyle"
 TENSORS = ("bump_hz", "tone_a", "tone_c", "width_a", "width_c", "scalar_a", "scalar_c")
 CHARACTER_VERSION = "1"  # inference/character.py's measurement, as a style reads it
+FORMAT_VERSION_WITHOUT_SETTINGS = "2"
 
 
 def base_version() -> str:
@@ -59,8 +64,8 @@ def _clean(v):
     return v
 
 
-def save_style(style, path, replace: bool = True) -> Path:
-    """Write `style` (inference.style.Style) to `path` atomically (the suffix .tmstyle is added if
+def save_style(style: Style, path, replace: bool = True) -> Path:
+    """Write `style` to `path` atomically (the suffix .tmstyle is added if
     missing); replace=False never replaces an existing file (data.atomic.place)."""
     from safetensors.numpy import save_file
 
@@ -70,7 +75,7 @@ def save_style(style, path, replace: bool = True) -> Path:
     arrays = {name: np.asarray(getattr(style, name), dtype=np.float64) for name in TENSORS}
     card = {
         "meta": _clean(dict(style.meta, base=base_version())),
-        "habit": _clean(style.habit),
+        "habit": _clean(style.habit.to_dict() if style.habit is not None else None),
         "true_peak_dbtp": float(style.true_peak_dbtp),
         "settings": _clean(style.settings),
     }
@@ -87,11 +92,9 @@ def save_style(style, path, replace: bool = True) -> Path:
     return path
 
 
-def load_style(path):
-    """Read a .tmstyle file -> inference.style.Style; anything wrong is one TonematchError line."""
+def load_style(path) -> Style:
+    """Read a .tmstyle file; anything wrong is one TonematchError line."""
     from safetensors import safe_open
-
-    from tonematch.inference.style import Style
 
     path = Path(path)
     if not path.is_file():
@@ -129,124 +132,18 @@ def load_style(path):
         style = Style(
             **{n: np.asarray(arrays[n], dtype=np.float64) for n in TENSORS},
             true_peak_dbtp=float(card["true_peak_dbtp"]),
-            habit=card.get("habit"),
-            settings=card.get("settings") if metadata["format_version"] != "2" else None,
+            settings=card.get("settings") if metadata["format_version"] != FORMAT_VERSION_WITHOUT_SETTINGS else None,
             meta=card.get("meta") or {},
         )
     except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
         raise TonematchError(f"'{path}' has an unreadable style card: {' '.join(str(exc).split())}") from None
-    problem = _invalid(style, card)
+    problem = style_problem(style, card)
     if problem is not None:
         raise TonematchError(f"'{path}' is not a usable style: {problem}")
+    if card.get("habit") is not None:
+        style.habit = Habit.from_dict(card["habit"])
     return style
 
 
 def _no_constant(name: str):
     raise ValueError(f"the card holds {name}, which is not a number a style can use")
-
-
-# What a style's numbers can be. The slopes a are clipped to [0, 1] by the fit; the rest are
-# sanity bounds, far wider than any fit gives, that a corrupt or hand-edited file would cross.
-_TENSOR_RANGES = {
-    "bump_hz": (10.0, 30000.0),
-    "tone_a": (0.0, 1.0),
-    "tone_c": (-60.0, 60.0),  # dB
-    "width_a": (0.0, 1.0),
-    "width_c": (-100.0, 100.0),  # side/mid dB
-    "scalar_a": (0.0, 1.0),
-    "scalar_c": (-200.0, 200.0),  # LU, dB, LUFS intercepts
-}
-_HABIT_KEYS = ("threshold_rel_lufs", "ratio", "attack_ms", "release_ms", "knee_db", "width", "target_lufs")
-_HABIT_RANGES = {  # mastering clips the compressor's values to the chain's table; these catch corruption
-    "threshold_rel_lufs": (-100.0, 100.0),
-    "threshold_db": (-200.0, 50.0),
-    "ratio": (1.0, 100.0),
-    "attack_ms": (0.001, 10000.0),
-    "release_ms": (0.1, 100000.0),
-    "knee_db": (0.0, 100.0),
-    "width": (0.0, 2.0),
-    "target_lufs": (-70.0, 10.0),
-    "ceiling_dbtp": (-70.0, 20.0),
-    "reduction_db": (-100.0, 100.0),
-}
-
-
-def _finite_everywhere(v, where: str) -> str | None:
-    """The first non-finite (or non-numeric where a number belongs) value in a card, else None."""
-    if isinstance(v, dict):
-        for k, x in v.items():
-            bad = _finite_everywhere(x, f"{where}.{k}")
-            if bad is not None:
-                return bad
-    elif isinstance(v, list):
-        for i, x in enumerate(v):
-            bad = _finite_everywhere(x, f"{where}[{i}]")
-            if bad is not None:
-                return bad
-    elif isinstance(v, float) and not math.isfinite(v):
-        return f"{where} is {v}"
-    return None
-
-
-def _invalid(style, card: dict) -> str | None:
-    """Why `style` cannot be used (shapes, finiteness, ranges of every number), or None."""
-    k = style.bump_hz.shape
-    if len(k) != 1 or k[0] < 2 or style.width_a.shape != style.width_c.shape or style.width_a.ndim != 1:
-        return "its tensors have inconsistent shapes"
-    if style.scalar_c.shape != (3,):
-        return "its tensors have inconsistent shapes"
-    for name in TENSORS:
-        v = getattr(style, name)
-        if not np.isfinite(v).all():
-            return f"'{name}' holds non-finite numbers"
-        low, high = _TENSOR_RANGES[name]
-        if v.size and (v.min() < low or v.max() > high):
-            return f"'{name}' holds {float(v[np.argmax((v < low) | (v > high))]):g}, outside {low:g} .. {high:g}"
-    if np.any(np.diff(style.bump_hz) <= 0):
-        return "'bump_hz' is not increasing"
-    bad = _finite_everywhere(card, "card")
-    if bad is not None:
-        return bad
-    if not -70.0 <= style.true_peak_dbtp <= 20.0:
-        return f"its true peak {style.true_peak_dbtp:g} dBTP is outside -70 .. 20"
-    if not isinstance(style.meta, dict) or not isinstance(style.meta.get("name", ""), str):
-        return "its card's meta is not an object with a name"
-    if style.settings is not None:
-        from tonematch.inference.style_settings import problem
-
-        bad = problem(style.settings)
-        if bad is not None:
-            return bad
-    h = style.habit
-    if h is None:
-        return None
-    if not isinstance(h, dict):
-        return "its habit is not an object"
-    missing = [key for key in _HABIT_KEYS if key not in h]
-    if missing:
-        return f"its habit lacks {', '.join(missing)}"
-    from tonematch.models.chain import TABLE
-
-    for key, value in h.items():
-        if key == "eq":
-            if not isinstance(value, dict):
-                return "its habit's eq is not an object"
-            try:
-                TABLE.validate(dict(value))
-            except TonematchError as exc:
-                return f"its habit's eq: {exc}"
-            if any(not str(k).startswith("eq.") for k in value):
-                return "its habit's eq names a setting outside the EQ"
-            continue
-        if key == "timing_pairs":
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                return f"its habit's timing_pairs is {value!r}, not a count"
-            continue
-        if value is None and key == "reduction_db":
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return f"its habit's {key} is {value!r}, not a number"
-        low, high = _HABIT_RANGES.get(key, (-1e6, 1e6))
-        if not low <= value <= high:
-            return f"its habit's {key} is {value:g}, outside {low:g} .. {high:g}"
-    return None

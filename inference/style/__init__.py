@@ -1,0 +1,36 @@
+"""Your own mastering style: what an engineer does, learned from their mix/master pairs.
+
+`style fit` (fit.py) reads each pair aligned (pair.py), identifies the engineer's chain on it
+(transfer.py, bands.py, gain_trace.py, identify.py), fits the settings style (settings_fit.py,
+consensus.py; the model and its predictions in settings_model.py) beside the character lines
+(model.py, character_fit.py), and checks the fit on held-out pairs (heldout.py). A new mix is
+mastered from the settings the style predicts for it (master.py); `style show` says what the
+style learned (words.py); a .tmstyle file holds it (file.py, checked on load by validate.py).
+"""
+
+from .character_fit import fit_style, style_from_references
+from .file import SUFFIX, load_style, save_style
+from .fit import FIT_STEPS, fit_pairs
+from .master import choose_settings, master_array, plan_for
+from .model import BUMP_HZ, Habit, Style
+from .pair import PairData, read_pair
+from .words import describe
+
+__all__ = [
+    "BUMP_HZ",
+    "FIT_STEPS",
+    "SUFFIX",
+    "Habit",
+    "PairData",
+    "Style",
+    "choose_settings",
+    "describe",
+    "fit_pairs",
+    "fit_style",
+    "load_style",
+    "master_array",
+    "plan_for",
+    "read_pair",
+    "save_style",
+    "style_from_references",
+]

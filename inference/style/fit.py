@@ -1,0 +1,67 @@
+"""`style fit`: read every pair, identify the engineer's chain on each, fit, and check."""
+
+from __future__ import annotations
+
+import time
+
+from tonematch.data.errors import TonematchError
+
+from .. import match
+from .character_fit import fit_style
+from .heldout import format_check, heldout_check
+from .identify import identify_pair
+from .model import Style
+from .pair import PairData, read_pair
+from .settings_fit import attach
+
+FIT_STEPS = 120  # the held-out check's refinement steps where the caller gives no options
+
+
+def fit_pairs(
+    pairs,
+    name: str = "style",
+    steps: int = FIT_STEPS,
+    check: bool = True,
+    options: match.Options | None = None,
+    say=print,
+    error=None,
+    progress: bool = True,
+) -> Style:
+    """Read, align and analyse every pair (a pair that fails is reported in one line and left out),
+    identify the engineer's chain on each, fit, and run the held-out check (with `options`, else
+    match's defaults at `steps` refinement steps)."""
+    started = time.perf_counter()
+    error = error or say
+    data: list[PairData] = []
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(pairs), unit="pair", leave=False, desc="fitting")
+    for pair in pairs:
+        try:
+            p = read_pair(pair)
+            identify_pair(p)  # the chain's settings on the pair (sets p.settings)
+            data.append(p)
+        except TonematchError as exc:
+            error(f"pair {pair.name} left out: {' '.join(str(exc).split())}")
+        except Exception as exc:  # noqa: BLE001 - an unreadable file is one pair's problem
+            error(f"pair {pair.name} left out: {type(exc).__name__}: {' '.join(str(exc).split())}")
+        finally:
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    if len(data) < 2:
+        raise TonematchError(f"a style needs at least 2 usable pairs, got {len(data)}")
+    style = fit_style(data, name)  # the character lines; the chain is the settings style's (attach)
+    attach(style, data)
+    if check:
+        result = heldout_check(data, pairs, options or match.Options(steps=steps), say=say)
+        if result is not None:
+            say(format_check(result))
+            style.meta["check"] = result
+        else:
+            say("held-out check skipped: it needs at least 4 pairs")
+    style.meta["fit_seconds"] = round(time.perf_counter() - started, 1)
+    return style

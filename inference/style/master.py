@@ -1,0 +1,133 @@
+"""The start settings and target a style sets for a mix, and mastering an array with them.
+
+A style of settings predicts the engineer's chain for the mix (settings_model.predict) and keeps
+it (no refinement: the settings are the engineer's own). A style of character predicts the
+target character from the mix's own, starts from settings fitted to that target (EQ by
+matcher.fit_eq on target-minus-mix tone, width from the width difference, the compression habit),
+then takes the same loudness/ceiling, group, refinement and amount steps as `match`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from tonematch.models import excerpts
+from tonematch.models.chain import TABLE
+from tonematch.models.chain.settings import Settings
+
+from .. import character, match, matcher
+from .identify import mix_descriptors, settings_of
+from .model import COMPRESSOR_KEYS, Habit, Style, band_centres, tone_range
+from .settings_model import predict
+
+# A compressor to start from where a style has no habit (from references): refinement moves it.
+GENERIC_COMPRESSOR = {"threshold_rel_lufs": 6.0, "ratio": 2.0, "attack_ms": 10.0, "release_ms": 150.0, "knee_db": 6.0}
+TIMING_KEYS = ("compressor.attack_ms", "compressor.release_ms")  # read from the gain trace, not refined
+
+
+def start_settings(mix: match.Analysis, mix_char: dict, target_char: dict, habit: Habit | None) -> Settings:
+    """Settings toward a target character without reference audio: EQ fitted to the tone change,
+    width from the width change above 200 Hz, the compressor from the habit (or a generic start)."""
+    sr = mix.sample_rate
+    s = Settings.defaults(sr)
+    centres = band_centres(sr)
+    sel = tone_range(centres, sr)
+    curve = (target_char["tone"] - mix_char["tone"])[sel]
+    s.values.update(matcher.fit_eq(curve, centres[sel], sr))
+    if mix_char["width"].size and target_char["width"].size:
+        d = float(np.clip(target_char["width"][1:] - mix_char["width"][1:], -20, 20).mean())
+        s.values["width.width"] = float(np.clip(10.0 ** (d / 20.0), 0.0, 2.0))
+    comp = GENERIC_COMPRESSOR if habit is None else habit.compressor()
+    mix_lufs = mix.lufs if mix.lufs is not None else -20.0
+    low, high = TABLE.by_key["compressor.threshold_db"].spec.bounds(sr)
+    s.values["compressor.threshold_db"] = float(np.clip(mix_lufs + comp["threshold_rel_lufs"], low, high))
+    for name in COMPRESSOR_KEYS[1:]:
+        low, high = TABLE.by_key[f"compressor.{name}"].spec.bounds(sr)
+        s.values[f"compressor.{name}"] = float(np.clip(comp[name], low, high))
+    s.validate()
+    return s
+
+
+def target_for(style: Style, mix: match.Analysis) -> tuple[match.Target, dict]:
+    """(the target this style sets for the mix, the mix's own character)."""
+    mix_char = character.character_of(mix.clips, mix.sample_rate, mix.true_peak_ratio)
+    pred = style.predict(mix_char, mix.lufs, mix.sample_rate)
+    target = match.Target(
+        pred, float(pred["lufs"]), float(style.true_peak_dbtp), mix.sample_rate, mix.clips, name=f"style {style.name}"
+    )
+    return target, mix_char
+
+
+def choose_settings(mix: match.Analysis, style: Style, options: match.Options) -> tuple[Settings, dict, match.Target]:
+    """(settings, notes, target) the style gives a mix: a style of settings its predicted chain
+    (_from_settings), a style of character a predicted target and start, then match's own loudness,
+    groups, refinement and amount (match.finish). The target's excerpts are the mix rendered
+    with the start settings, so a report's style-target curve shows what the style aims for."""
+    if style.settings is not None:  # a style of settings: the engineer's chain, predicted for the mix
+        return _from_settings(mix, style, options)
+    from tonematch.models.chain.exact import render_array
+
+    target, mix_char = target_for(style, mix)
+    start = start_settings(mix, mix_char, target.character, style.habit)
+    rendered = render_array(excerpts.joined(mix.clips), start, mix.sample_rate)
+    target.clips = excerpts.split(rendered, mix.clips.shape[0])
+    timed = style.habit is not None and style.habit.timing_pairs > 0
+    settings, notes = match.finish(
+        start,
+        mix,
+        target,
+        options,
+        {"start": "style", "style": style.name, "target_lufs": float(target.lufs)},
+        fixed=TIMING_KEYS if timed else (),
+    )
+    return settings, notes, target
+
+
+def _from_settings(mix: match.Analysis, fitted: Style, options: match.Options) -> tuple[Settings, dict, match.Target]:
+    """(settings, notes, target) for a mix: the settings the style predicts for it, then the
+    run's loudness and ceiling where the user sets them, groups and amount (no refinement: the
+    style's settings are the engineer's own). The target's excerpts are the mix rendered with
+    them, so a report's style-target curve shows what the style does."""
+    from tonematch.models.chain.exact import render_array
+
+    sr = mix.sample_rate
+    mix_char = character.character_of(mix.clips, sr, mix.true_peak_ratio)
+    values = predict(fitted.settings, mix_descriptors(mix_char, mix.lufs, sr), sr)
+    settings = settings_of(values, sr)
+    if not fitted.settings["groups"]["compressor"]["on"]:
+        settings.values["compressor.ratio"] = 1.0
+    target = match.Target(
+        None, values["loudness.target_lufs"], values["limiter.ceiling_dbtp"], sr, mix.clips, name=f"style {fitted.name}"
+    )
+    lufs, ceiling = match.loudness_and_ceiling(options, target)
+    if options.target_lufs is None and options.platform is None:
+        lufs = values["loudness.target_lufs"]
+    if options.ceiling_dbtp is None and options.platform is None:
+        ceiling = values["limiter.ceiling_dbtp"]
+    notes = {"start": "style", "style": fitted.name, "target_lufs": float(lufs), "settings_from": "style settings"}
+    settings, notes = match.finish(settings, mix, target, replace(options, refine=False), notes)
+    settings.values["loudness.target_lufs"] = float(lufs)
+    settings.values["limiter.ceiling_dbtp"] = float(ceiling)
+    target.lufs, target.true_peak_dbtp = float(lufs), float(ceiling)
+    rendered = render_array(excerpts.joined(mix.clips), settings, sr)
+    target.clips = excerpts.split(rendered, mix.clips.shape[0])
+    return settings, notes, target
+
+
+def master_array(
+    x: np.ndarray, sample_rate: int, style: Style, options: match.Options
+) -> tuple[np.ndarray, Settings, dict]:
+    """A mix [C, T] mastered in a style: (audio, settings at the mix's rate, notes)."""
+    from tonematch.models.chain.exact import render_array
+
+    x = match.as_audio(x)
+    settings, notes, _ = choose_settings(match.analyse_array(x, sample_rate), style, options)
+    settings, _ = settings.at_rate(sample_rate)
+    return render_array(x, settings, sample_rate), settings, notes
+
+
+def plan_for(style: Style, options: match.Options):
+    """A master.Plan: each mix gets the target and start this style sets for it."""
+    return lambda mix: choose_settings(mix, style, options)
