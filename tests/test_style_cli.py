@@ -110,6 +110,6 @@ def test_a_style_masters_report_calls_its_target_the_style_target():
 
     from tonematch.inference.report import target_label
 
-    # style.plan_for names its target "style NAME"; a reference keeps its file name
+    # style.choose_settings names its target "style NAME"; a reference keeps its file name
     assert target_label(SimpleNamespace(name="style mine")) == "style target"
     assert target_label(SimpleNamespace(name="ref.wav")) == "reference"

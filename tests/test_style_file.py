@@ -184,7 +184,7 @@ def test_show_names_the_timing_read_from_pairs(attack, release, words):
     assert "fixed: attack and release, as read" in text
 
 
-def test_the_habit_is_typed_and_its_card_object_loads_as_before(tmp_path):
+def test_the_habit_is_typed_and_its_card_object_loads_as_before(tmp_path, capsys):
     """The habit is a Habit in memory and a JSON object in the card; a card habit without the keys
     older fits left out (timing_pairs, reduction_db) loads with them at their defaults."""
     from tonematch.inference.style import Habit
@@ -195,6 +195,11 @@ def test_the_habit_is_typed_and_its_card_object_loads_as_before(tmp_path):
     with safe_open(str(path), framework="numpy") as f:
         card = json.loads(f.metadata()["card"])
     assert card["habit"]["ratio"] == 2.5 and card["habit"]["eq"]["eq.low_shelf.freq_hz"] == 90.0
+    from tonematch.inference.cli import main
+
+    assert main(["style", "show", str(path), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["habit"] == card["habit"] and shown["meta"]["name"] == "mine"
 
     with safe_open(str(path), framework="pt") as f:
         meta, tensors = dict(f.metadata()), {k: f.get_tensor(k) for k in f.keys()}

@@ -11,7 +11,7 @@ style learned (words.py); a .tmstyle file holds it (file.py, checked on load by 
 from .character_fit import fit_style, style_from_references
 from .file import SUFFIX, load_style, save_style
 from .fit import FIT_STEPS, fit_pairs
-from .master import choose_settings, master_array, plan_for
+from .master import choose_settings, master_array
 from .model import BUMP_HZ, Habit, Style
 from .pair import PairData, read_pair
 from .words import describe
@@ -29,7 +29,6 @@ __all__ = [
     "fit_style",
     "load_style",
     "master_array",
-    "plan_for",
     "read_pair",
     "save_style",
     "style_from_references",

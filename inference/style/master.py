@@ -126,8 +126,3 @@ def master_array(
     settings, notes, _ = choose_settings(match.analyse_array(x, sample_rate), style, options)
     settings, _ = settings.at_rate(sample_rate)
     return render_array(x, settings, sample_rate), settings, notes
-
-
-def plan_for(style: Style, options: match.Options):
-    """A master.Plan: each mix gets the target and start this style sets for it."""
-    return lambda mix: choose_settings(mix, style, options)
