@@ -213,7 +213,7 @@ def score(folder: Path, style_path: Path, say) -> dict:
     from tonematch.data.pairs import find_pairs, load_pair
     from tonematch.inference import api, match, quality, style
     from tonematch.inference.style.distance import excerpt_mrstft
-    from tonematch.inference.style.heldout import _closest
+    from tonematch.inference.style.heldout import closest_pair
     from tonematch.inference.style.identify import identify, render_own
     from tonematch.models.measure.truepeak import true_peak_dbtp
 
@@ -223,7 +223,7 @@ def score(folder: Path, style_path: Path, say) -> dict:
     for p in find_pairs(folder / "score"):
         mix, master, sr, _ = load_pair(p)
         data = style.read_pair(p)
-        ref = _closest(data, train)
+        ref = closest_pair(data, train)
         mine, settings, _ = style.master_array(mix, sr, s, match.Options())
         generic = api.match(mix, ref.master_path, sample_rate=sr).audio
         fit = identify(data.mix, data.master, data.mix_char, data.compressor, floor=False)

@@ -33,7 +33,7 @@ def test_style_beats_generic_matching_on_held_out_pairs(data):
     for i in held:
         p = rows[i]
         pred = fitted.predict(p.mix_char, p.mix.lufs, SR)
-        ref = heldout._closest(p, train)
+        ref = heldout.closest_pair(p, train)
         ours.append(float(character.distance(pred, p.master_char, frames, tone_only)))
         generic.append(float(character.distance(ref.master_char, p.master_char, frames, tone_only)))
         assert abs(float(pred["lufs"]) - p.master.lufs) <= 0.5

@@ -16,7 +16,7 @@ from .pair import PairData
 from .settings_fit import attach
 
 
-def _closest(p: PairData, pool: list[PairData]) -> PairData:
+def closest_pair(p: PairData, pool: list[PairData]) -> PairData:
     """The training pair whose mix sounds most like p's (the most generous reference for (a))."""
     frames = character.analyse(p.mix.clips[:, :, :2048], p.mix.sample_rate)
     return min(
@@ -68,7 +68,7 @@ def heldout_check(data: list[PairData], pairs, options: match.Options, say=print
     for i in held:
         p = data[i]
         mix, master, sr, _ = load_pair(by_name[p.name], p.offset_frames)
-        ref = _closest(p, train)
+        ref = closest_pair(p, train)
         lufs, crest = quality.lufs(master, sr), quality.crest_db(master)
         for key in ("generic", "style"):  # one master at a time: a 5-minute master is 100 MB
             if key == "generic":
