@@ -117,17 +117,11 @@ class AudioWriter:
 
     def _quantise(self, x: np.ndarray) -> np.ndarray:
         """Float [n, C] -> integers, quantised here (not by libsndfile) so the scale is exactly 2**(bits-1)
-        like on reading, and clipping to [-1, 1) happens only at this step."""
-        scale = float(2 ** (self._bits - 1))
-        y = x.astype(np.float64) * scale
-        if self._dither:
-            # Draw [n, C, 2] in one go: the stream of numbers is then independent of block sizes.
-            u = self._rng.random(y.shape + (2,))
-            y += u[..., 0] + u[..., 1] - 1.0
-        q = np.clip(np.rint(y), -scale, scale - 1.0)
-        if self._bits == 16:
-            return q.astype(np.int16)
-        return q.astype(np.int32) << 8  # libsndfile stores the top 24 bits of an int32
+        like on reading, and clipping to [-1, 1) happens only at this step. The dither's numbers
+        are drawn in [frame, channel] order, two a sample: the stream is independent of block sizes."""
+        from .quantise import quantise  # numba: only once something is quantised
+
+        return quantise(x, self._bits, self._rng if self._dither else None)
 
     def close(self) -> None:
         """Finish the file and move it onto the target."""
