@@ -23,7 +23,7 @@ from autograd.tracer import getval
 
 from tonematch.models.chain import compressor, eq as eq_stage, kernels, ops
 from tonematch.models.chain.biquads import power_response
-from tonematch.models.chain.loudness import FLOOR_LUFS, k_weighting
+from tonematch.models.chain.loudness import k_weighting
 from tonematch.models.measure import loudness as bs1770
 from tonematch.models.measure.spectrum import centred_frames
 
@@ -32,7 +32,6 @@ HOP_S = 0.0116  # frame hop (~512 samples at 44.1 kHz)
 LOW_HZ = 25.0
 BAND_OCTAVES = 1.0 / 6.0
 WIDTH_EDGES_HZ = (20.0, 200.0, 1000.0, 5000.0, 20000.0)  # broad bands for the stereo image
-BLOCK_S, BLOCK_STEP_S = 0.4, 0.1  # BS.1770 gating blocks
 _EPS = 1e-12
 _LIMITER_SETTLE = 3  # fixed-point steps: gain into the limiter until the output lands on target
 # The compressor's detector follows every sample; within a hop its static gain change varies
@@ -216,8 +215,8 @@ def eq_power_of(keys: list[str], p: dict, frames: Frames, bypass):
 
 def _block_index(frames_per_row: int, hop_s: float) -> np.ndarray | None:
     """[J, size] frame indices of the 400 ms blocks on the 100 ms grid (None: shorter than one)."""
-    size = max(1, int(round(BLOCK_S / hop_s)))
-    step = max(1, int(round(BLOCK_STEP_S / hop_s)))
+    size = max(1, int(round(bs1770.MOMENTARY_S / hop_s)))
+    step = max(1, int(round(bs1770.MOMENTARY_STEP_S / hop_s)))
     if frames_per_row < size:
         return None
     starts = np.arange(0, frames_per_row - size + 1, step)
@@ -230,15 +229,6 @@ def _blocks(z, hop_s: float):
     if index is None:
         return anp.mean(z, axis=1)
     return anp.reshape(anp.mean(z[:, index], axis=-1), (-1,))
-
-
-def _lufs(blocks):
-    """BS.1770 integrated loudness of block energies [J]: the gate (models.measure) decides which
-    blocks count; the loudness is differentiable in the energies of those."""
-    keep = bs1770.gate(getval(blocks))
-    if not keep.any():
-        return FLOOR_LUFS
-    return anp.maximum(-0.691 + 10.0 * anp.log10(anp.mean(blocks[keep]) + 1e-30), FLOOR_LUFS)
 
 
 @dataclass
@@ -324,7 +314,7 @@ def render(frames: Frames, p: dict, bypass=frozenset(), eq_response=None) -> Ren
     if "loudness" in bypass:
         gain_db = 0.0
     else:
-        gain_db = anp.minimum(p["loudness.target_lufs"] - _lufs(_blocks(k_energy, frames.hop_s)), 40.0)
+        gain_db = anp.minimum(p["loudness.target_lufs"] - bs1770.gated_lufs(_blocks(k_energy, frames.hop_s), anp), 40.0)
     limit2 = 1.0
     if "limiter" not in bypass:
         ceiling = 10.0 ** (p["limiter.ceiling_dbtp"] / 20.0)
@@ -335,7 +325,7 @@ def render(frames: Frames, p: dict, bypass=frozenset(), eq_response=None) -> Ren
             limit2 = ballistics(q, 0.0 * rel, rel, 1.0) ** 2
             if "loudness" in bypass:
                 break
-            out_lufs = _lufs(_blocks(k_energy * 10.0 ** (gain_db / 10.0) * limit2, frames.hop_s))
+            out_lufs = bs1770.gated_lufs(_blocks(k_energy * 10.0 ** (gain_db / 10.0) * limit2, frames.hop_s), anp)
             gain_db = gain_db + (p["loudness.target_lufs"] - out_lufs)
     total = c * 10.0 ** (gain_db / 10.0) * limit2 * np.ones(frames.peak.shape)  # [N, T]
     weights = anp.reshape(total, (-1,))
@@ -347,7 +337,7 @@ def render(frames: Frames, p: dict, bypass=frozenset(), eq_response=None) -> Ren
         k_energy=k_out,
         band_mid=anp.dot(h2 * anp.dot(weights, flat(frames.mid)), frames.band_of),
         band_side=anp.dot(w2 * h2 * anp.dot(weights, flat(frames.side)), frames.band_of),
-        lufs=_lufs(_blocks(k_out, frames.hop_s)),
+        lufs=bs1770.gated_lufs(_blocks(k_out, frames.hop_s), anp),
         gain_reduction_db=gr,
     )
 
@@ -362,7 +352,7 @@ def neutral(frames: Frames) -> Rendered:
         k_energy,
         flat(frames.mid),
         flat(frames.side),
-        _lufs(_blocks(k_energy, frames.hop_s)),
+        bs1770.gated_lufs(_blocks(k_energy, frames.hop_s), anp),
         np.zeros_like(frames.peak),
     )
 
@@ -387,7 +377,7 @@ def measure(r: Rendered, frames: Frames) -> dict:
     blocks = _blocks(r.k_energy, frames.hop_s)
     # EBU 3342's relative gate, under the integrated loudness
     spread = bs1770.loudness_spread(blocks, bs1770.LRA_REL_GATE_LU, r.lufs, _EPS, anp)
-    size = max(1, int(round(BLOCK_S / frames.hop_s)))
+    size = max(1, int(round(bs1770.MOMENTARY_S / frames.hop_s)))
     n, t = frames.peak.shape
     if t >= size:
         cut = (t // size) * size

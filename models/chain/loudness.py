@@ -18,7 +18,7 @@ from tonematch.models.measure import loudness as _measure
 from tonematch.models.measure.loudness import (  # noqa: F401  (re-exported)
     CHANNEL_WEIGHTS as _CHANNEL_WEIGHTS,
     FLOOR_LUFS,
-    _masked_mean,
+    MOMENTARY_S as BLOCK_S,
     block_bounds,
     gated_loudness,
     integrated_from_powers,
@@ -33,7 +33,6 @@ from .params import Entry, ParamSpec
 NAME = "loudness"
 ENTRIES = [Entry(NAME, None, ParamSpec("target_lufs", "LUFS", -30.0, -6.0, "lin", -14.0))]
 
-BLOCK_S, STEP_S = 0.4, 0.1  # BS.1770 gating blocks: 400 ms, 75 % overlap
 MAX_GAIN_DB = 40.0  # normalisation never boosts more than this (a near-silent file stays quiet)
 CORRECTION_TOLERANCE_LU = 0.05  # another pass after the limiter only when it missed by more
 MAX_CORRECTIONS = 6  # heavy limiting towards a loud target may need a few secant steps

@@ -1,147 +1,29 @@
-"""Loudness: K-weighting, BS.1770-4 integrated loudness, momentary / short-term series, LRA.
+"""The streaming BS.1770-4 / EBU R 128 meter, numpy + numba.
 
-One definition, two runtimes:
-* `LoudnessMeter`: streaming, numpy + numba. Feed [C, n] blocks; the K-weighted running energy
-  is sampled at the gating-block boundaries, so each block's energy is exact (no re-filtering,
-  no framing) and memory is fixed except the per-block loudness series (8 bytes per 100 ms for
-  the momentary blocks and per 90 ms for the short-term ones: 0.6 MB per hour of audio).
-* `loudness_lufs`: differentiable torch (the chain and the training loss), same filters and
-  block grid. torch is imported only when it is called.
-
-Conventions follow pyloudnorm (the project's reference; tests agree to 1e-6 LU): K-weighting =
-RBJ-cookbook high shelf (+4 dB, Q 1/sqrt 2, 1500 Hz) then RBJ high-pass (Q 0.5, 38 Hz) designed
-at the file's rate; gating blocks 400 ms every 100 ms with bounds int(0.4 (j/4) fs) and
-int(0.4 (j/4 + 1) fs), energy divided by 0.4 fs; absolute gate -70 LUFS (>=), relative gate
--10 LU (>). Loudness range (EBU Tech 3342): short-term 3 s blocks on pyloudnorm's grid (hop
-3 s x (1 - 0.97) = 90 ms, with 1.5 s of silence appended after the programme), absolute gate
--70 LUFS, relative gate -20 LU below the power mean, LRA = 95th - 10th percentile (numpy's
-linear interpolation).
+Feed [C, n] blocks; the K-weighted running energy is sampled at the gating-block boundaries, so
+each block's energy is exact (no re-filtering, no framing) and memory is fixed except the
+per-block loudness series (8 bytes per 100 ms for the momentary blocks and per 90 ms for the
+short-term ones: 0.6 MB per hour of audio).
 """
 
 from __future__ import annotations
 
-import functools
-import math
-
 import numpy as np
 from numba import njit
 
-CHANNEL_WEIGHTS = (1.0, 1.0, 1.0, 1.41, 1.41)  # BS.1770: L, R, C, Ls, Rs
-MAX_CHANNELS = len(CHANNEL_WEIGHTS)
-ABS_GATE_LUFS = -70.0
-REL_GATE_LU = -10.0
-LRA_REL_GATE_LU = -20.0
-LRA_PERCENTILES = (10.0, 95.0)
-MOMENTARY_S, MOMENTARY_OVERLAP = 0.4, 0.75  # gating blocks = momentary loudness
-SHORT_TERM_S, SHORT_TERM_OVERLAP = 3.0, 0.97  # pyloudnorm's LRA grid (90 ms hop)
-LRA_TAIL_SILENCE_S = 1.5
-FLOOR_LUFS = -120.0  # what the differentiable meter reports for silence (finite gradients)
-
-
-def _rbj(kind: str, gain_db: float, q: float, fc: float, fs: float) -> list[float]:
-    """RBJ Audio EQ Cookbook biquad, normalised: [b0, b1, b2, a1, a2]."""
-    a = 10.0 ** (gain_db / 40.0)
-    w0 = 2.0 * math.pi * fc / fs
-    cw, alpha = math.cos(w0), math.sin(w0) / (2.0 * q)
-    if kind == "high_shelf":
-        sa = 2.0 * math.sqrt(a) * alpha
-        b = [a * ((a + 1) + (a - 1) * cw + sa), -2 * a * ((a - 1) + (a + 1) * cw), a * ((a + 1) + (a - 1) * cw - sa)]
-        den = [(a + 1) - (a - 1) * cw + sa, 2 * ((a - 1) - (a + 1) * cw), (a + 1) - (a - 1) * cw - sa]
-    elif kind == "high_pass":
-        b = [(1 + cw) / 2, -(1 + cw), (1 + cw) / 2]
-        den = [1 + alpha, -2 * cw, 1 - alpha]
-    else:
-        raise ValueError(kind)
-    return [b[0] / den[0], b[1] / den[0], b[2] / den[0], den[1] / den[0], den[2] / den[0]]
-
-
-@functools.lru_cache(maxsize=16)
-def _k_weighting(sample_rate: float) -> np.ndarray:
-    return np.array(
-        [
-            _rbj("high_shelf", 4.0, 1.0 / math.sqrt(2.0), 1500.0, sample_rate),
-            _rbj("high_pass", 0.0, 0.5, 38.0, sample_rate),
-        ],
-        dtype=np.float64,
-    )
-
-
-def k_weighting(sample_rate: float) -> np.ndarray:
-    """[2, 5] K-weighting biquads (b0, b1, b2, a1, a2) at this rate (a copy)."""
-    return _k_weighting(float(sample_rate)).copy()
-
-
-def block_bounds(
-    num_samples: int, sample_rate: float, block_s: float = MOMENTARY_S, overlap: float = MOMENTARY_OVERLAP
-) -> tuple[np.ndarray, np.ndarray]:
-    """Start / end sample of each gating block over num_samples (ends clipped to the signal)."""
-    step = 1.0 - overlap
-    count = max(int(np.round((num_samples / sample_rate - block_s) / (block_s * step))) + 1, 0)
-    lo = np.array([int(block_s * (j * step) * sample_rate) for j in range(count)], dtype=np.int64)
-    hi = np.array([int(block_s * (j * step + 1) * sample_rate) for j in range(count)], dtype=np.int64)
-    return lo, np.minimum(hi, num_samples)
-
-
-def _lufs(power):
-    with np.errstate(divide="ignore"):
-        return -0.691 + 10.0 * np.log10(power)
-
-
-def gate(power: np.ndarray, relative_lu: float = REL_GATE_LU, reference_lufs: float | None = None) -> np.ndarray:
-    """Two-stage gate over channel-weighted block powers: which blocks count. Blocks at or above
-    the absolute gate, then above `reference_lufs` + `relative_lu`; the reference defaults to the
-    loudness of the blocks past the absolute gate (BS.1770-4's gate, at its -10 LU by default)."""
-    power = np.asarray(power, dtype=np.float64)
-    lufs = _lufs(power)
-    keep = lufs >= ABS_GATE_LUFS
-    if keep.any():
-        reference = _lufs(power[keep].mean()) if reference_lufs is None else reference_lufs
-        keep &= lufs > reference + relative_lu
-    return keep
-
-
-def loudness_spread(power, relative_lu: float, reference_lufs: float | None = None, eps: float = 0.0, xp=np) -> float:
-    """How much the level moves: the std (LU) of the loudness of the blocks `gate` keeps (all
-    blocks when it keeps none; 0 for fewer than two), from channel-weighted block powers. `eps`
-    floors the powers in dB; `xp` autograd.numpy keeps it differentiable in the powers (the gate
-    reads their plain values)."""
-    plain = power
-    if xp is not np:
-        from autograd.tracer import getval
-
-        plain, reference_lufs = getval(power), getval(reference_lufs)
-    keep = gate(plain, relative_lu, reference_lufs)
-    block_lufs = -0.691 + 10.0 * xp.log10((power[keep] if keep.any() else power) + eps)
-    return xp.std(block_lufs) if len(block_lufs) > 1 else 0.0
-
-
-def gated_mean_power(power: np.ndarray) -> float:
-    """BS.1770-4 two-stage gated mean of channel-weighted block powers (0.0 if nothing passes)."""
-    power = np.asarray(power, dtype=np.float64)
-    keep = gate(power)
-    return float(power[keep].mean()) if keep.any() else 0.0
-
-
-def integrated_from_powers(power: np.ndarray) -> float | None:
-    """Integrated loudness (LUFS) from block powers; None where undefined (no block, silence)."""
-    if len(power) == 0:
-        return None
-    mean = gated_mean_power(power)
-    return float(_lufs(mean)) if mean > 0.0 else None
-
-
-def loudness_range(short_term_lufs: np.ndarray, relative_lu: float | None = LRA_REL_GATE_LU) -> float | None:
-    """EBU Tech 3342 loudness range (LU) from short-term loudness values; None if undefined.
-    `relative_lu=None`: the same percentile range over every block past the absolute gate."""
-    st = np.asarray(short_term_lufs, dtype=np.float64)
-    st = st[st >= ABS_GATE_LUFS]
-    if st.size and relative_lu is not None:
-        integrated = 10.0 * np.log10(np.mean(10.0 ** (st / 10.0)))
-        st = st[st >= integrated + relative_lu]
-    if st.size == 0:
-        return None
-    lo, hi = np.percentile(st, LRA_PERCENTILES)
-    return float(hi - lo)
+from .gating import (
+    CHANNEL_WEIGHTS,
+    MAX_CHANNELS,
+    MOMENTARY_OVERLAP,
+    MOMENTARY_S,
+    _k_weighting,
+    block_bounds,
+    block_end,
+    block_lufs,
+    block_start,
+    integrated_from_powers,
+)
+from .lra import LRA_TAIL_SILENCE_S, SHORT_TERM_OVERLAP, SHORT_TERM_S, loudness_range
 
 
 @njit(cache=True, nogil=True)
@@ -230,10 +112,10 @@ class _Grid:
         self.powers = _Series()  # channel-weighted mean square of each complete block
 
     def lo(self, j: int) -> int:
-        return int(self.block_s * (j * self.step) * self.fs)
+        return block_start(j, self.block_s, self.step, self.fs)
 
     def hi(self, j: int) -> int:
-        return int(self.block_s * (j * self.step + 1) * self.fs)
+        return block_end(j, self.block_s, self.step, self.fs)
 
     def events(self, end: int) -> list[tuple[int, int, int]]:
         """(position, kind 0 start / 1 end, block) for every boundary at or before `end`."""
@@ -329,13 +211,13 @@ class LoudnessMeter:
 
     def momentary(self) -> np.ndarray:
         """Momentary loudness (LUFS) of every 400 ms block, 100 ms apart (-inf for silence)."""
-        return _lufs(self.momentary_power())
+        return block_lufs(self.momentary_power())
 
     def short_term(self) -> np.ndarray:
         """Short-term loudness (LUFS) of every 3 s block, 90 ms apart, over the programme plus
         1.5 s of silence (the LRA grid); empty when the programme is too short."""
         self._finish()
-        return _lufs(self.short_grid.powers.values())
+        return block_lufs(self.short_grid.powers.values())
 
     def integrated(self) -> float | None:
         """Integrated loudness in LUFS; None when shorter than 400 ms, silent, or > 5 channels."""
@@ -368,47 +250,3 @@ def integrated_loudness(audio: np.ndarray, sample_rate: float) -> float | None:
     meter = LoudnessMeter(sample_rate, audio.shape[0])
     meter.add(audio)
     return meter.integrated()
-
-
-# ---- differentiable (torch), for the chain and the training loss -------------------------------
-
-
-def gated_loudness(z):
-    """torch: integrated loudness from block mean squares z [..., C, J] (BS.1770-4 gating),
-    floored at FLOOR_LUFS."""
-    import torch
-
-    channels = z.shape[-2]
-    weights = torch.tensor(CHANNEL_WEIGHTS[:channels], dtype=z.dtype, device=z.device)[:, None]
-    power = (weights * z).sum(dim=-2)  # [..., J]
-    block_lufs = -0.691 + 10.0 * torch.log10(power.clamp_min(1e-30))
-    gate = block_lufs >= ABS_GATE_LUFS
-    rel = -0.691 + 10.0 * torch.log10(_masked_mean(power, gate).clamp_min(1e-30)) + REL_GATE_LU
-    gate = gate & (block_lufs > rel[..., None])
-    lufs = -0.691 + 10.0 * torch.log10(_masked_mean(power, gate).clamp_min(1e-30))
-    return lufs.clamp_min(FLOOR_LUFS)
-
-
-def _masked_mean(v, mask):
-    m = mask.to(v.dtype)
-    return (v * m).sum(dim=-1) / m.sum(dim=-1).clamp_min(1.0)
-
-
-def loudness_lufs(x, sample_rate: float):
-    """Differentiable integrated loudness of x [B, C, T] (torch) -> [B] (LUFS, floored)."""
-    import torch
-
-    from tonematch.models.chain import ops  # the chain's differentiable biquad (numba forward/backward)
-
-    b, c, t = x.shape
-    y = x.reshape(b * c, t)
-    for coefs in _k_weighting(float(sample_rate)):
-        y = ops.biquad(y, torch.as_tensor(coefs).expand(b * c, 5).to(x.device))
-    energy = torch.cumsum(y.double() ** 2, dim=-1)
-    energy = torch.nn.functional.pad(energy, (1, 0)).reshape(b, c, t + 1)
-    lo, hi = block_bounds(t, sample_rate)
-    if len(lo) == 0:
-        raise ValueError(f"{t} samples is shorter than one {MOMENTARY_S * 1000:.0f} ms loudness block")
-    lo_t, hi_t = torch.as_tensor(lo, device=x.device), torch.as_tensor(hi, device=x.device)
-    z = (energy[..., hi_t] - energy[..., lo_t]) / (MOMENTARY_S * sample_rate)
-    return gated_loudness(z)
