@@ -4,7 +4,7 @@ Refinement cannot afford full-rate audio through the whole differentiable chain 
 and need not: an EQ acts on a long-term spectrum through its magnitude response, a compressor on
 a decimated envelope, width on mid/side band energies, and loudness and the limiter on block
 energies and peaks. So a mix is analysed once into frames (per excerpt: mid and side power in
-~1/6-octave bands and the sample peak of every hop, about 86 frames a second), and `render`
+~1/12-octave bands and the sample peak of every hop, about 86 frames a second), and `render`
 applies the chain's settings to those frames in closed form. `measure` reads the character the
 refinement matches: tonal balance, stereo width per band, loudness spread and block crest.
 The exact renderer has the last word (refine.py checks its result on an exact render).

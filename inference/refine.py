@@ -35,13 +35,13 @@ GROUP_KEYS = {
     "width": ["width.width"],
 }
 # L-BFGS-B iterations of the first descent (the second, bias-corrected one: half); converged by
-# then on the held-out evaluation (model card, "Refinement").
+# then on the held-out evaluation (docs/decisions.md).
 STEPS = 15
 # The frame model is piecewise smooth (gates, knees, clamps), so a line search can take many
 # evaluations for little gain: each step gets at most this many.
 MAX_EVALUATIONS_PER_STEP = 2
-# per unit^2 of the [0, 1] settings: the trust region around a style's start, whose target is
-# measured on other music than the mix (chosen on held-out cases: model card).
+# per unit^2 of the [0, 1] settings: refine()'s default trust region around the start, for a
+# caller that names none (match passes PULL_BLENDED or PULL_MEASURED); figures: docs/decisions.md.
 PULL = 100.0
 # From a start that is not learned (neutral, the non-learned matcher) the measurements are all
 # there is to go on: a light pull, only to break ties.
@@ -67,7 +67,7 @@ PULL_BLENDED = 2.0
 # mix (its music, not its mastering) must not drive the side gain to the table's x2.
 BOUNDS = {"width.width": (0.6, 1.6)}
 
-# The tonal move taken from the reference is smoothed over about an octave (the fine bands are
+# The tonal move taken from the reference is smoothed over about an octave (the tonal bands are
 # 1/6 octave): a reference's narrow peaks are its instruments, a mastering EQ moves broad regions.
 TONE_MOVE_SMOOTHING_BANDS = 7
 TILT_REGIONS_HZ = ((40.0, 250.0), (2000.0, 12000.0))  # bass and treble
