@@ -1,8 +1,8 @@
 """`--report`: one picture of what a master did (OUT.png beside the output).
 
-Six panels, readable at a glance: the EQ curve; long-term spectra of mix and reference (a style master's: "style target", the
-style's prediction for the mix) and the frame model's prediction of the output's;
-the compressor's static curve over the range of levels it saw; the compressor's and the limiter's
+Six panels, readable at a glance: the EQ curve; long-term spectra of mix and reference (a style
+master's: "style target", the style's prediction for the mix) and the frame model's prediction
+of the output's; the compressor's static curve over the range of levels it saw; the compressor's and the limiter's
 gain reduction on the analysed excerpts, where they lie in the mix; loudness and true peak of mix,
 output and reference, each with its number; the settings in words. matplotlib is imported here
 only, with the non-interactive Agg backend. `gain_reduction` (the traces, read off the exact
