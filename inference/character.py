@@ -25,7 +25,7 @@ from tonematch.models.chain import compressor, eq as eq_stage, kernels, ops
 from tonematch.models.chain.biquads import power_response
 from tonematch.models.chain.loudness import k_weighting
 from tonematch.models.measure import loudness as bs1770
-from tonematch.models.measure.spectrum import centred_frames
+from tonematch.models.measure.spectrum import centred_frames, hann
 
 N_FFT_S = 0.046  # analysis window (~2048 samples at 44.1 kHz)
 HOP_S = 0.0116  # frame hop (~512 samples at 44.1 kHz)
@@ -108,7 +108,7 @@ def analyse(clips: np.ndarray, sample_rate: int, true_peak_ratio: float = 1.0, l
     channels = clips.shape[1]
     n_fft = 1 << int(round(math.log2(N_FFT_S * sample_rate)))
     hop = max(1, n_fft // 4)
-    window = (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)  # periodic Hann
+    window = hann(n_fft).astype(np.float32)
     # power per bin scaled so that summing the bins gives the frame's mean square (Parseval)
     scale = 2.0 / (n_fft * float(np.square(window, dtype=np.float64).sum()))
     edges, centers, to_fine, to_fine_k, fine_hz, band_of = _layout(sample_rate, n_fft)

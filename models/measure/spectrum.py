@@ -34,14 +34,24 @@ BAND_EDGES_HZ: tuple[float, ...] = tuple([b[1] for b in BANDS] + [BANDS[-1][2]])
 NPERSEG = 4096
 
 
+def hann(n: int) -> np.ndarray:
+    """Periodic Hann window [n] (float64): the window of every short-time spectrum here."""
+    return 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)
+
+
+def whole_frames(x: np.ndarray, n: int, hop: int) -> np.ndarray:
+    """[..., T] -> [..., count, n] views of the whole frames of `x`, frame t starting at t * hop
+    (T >= n)."""
+    count = 1 + (x.shape[-1] - n) // hop
+    return np.lib.stride_tricks.sliding_window_view(x, n, axis=-1)[..., : count * hop : hop, :]
+
+
 def centred_frames(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     """[..., T] -> [..., frames, n_fft] views of centred frames, the signal zero padded by n_fft // 2
     on both sides (torch.stft's center=True, pad_mode="constant"): frame t is centred on sample
     t * hop. The short-time spectra of the network's features and of the refinement's frames."""
     half = n_fft // 2
-    padded = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(half, half)])
-    count = 1 + (padded.shape[-1] - n_fft) // hop
-    return np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[..., : count * hop : hop, :]
+    return whole_frames(np.pad(x, [(0, 0)] * (x.ndim - 1) + [(half, half)]), n_fft, hop)
 
 
 def third_octave_centres(lo_hz: float = 20.0, hi_hz: float = 20000.0) -> np.ndarray:
@@ -94,7 +104,7 @@ class SpectrumMeter:
         self.channels = int(channels)
         self.nperseg = int(nperseg)
         self.hop = self.nperseg // 2
-        self.window = (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(self.nperseg) / self.nperseg)).astype(np.float32)
+        self.window = hann(self.nperseg).astype(np.float32)
         self.carry = np.zeros((self.channels, 0), dtype=np.float32)
         self.power = np.zeros((self.channels, self.nperseg // 2 + 1))
         self.frames = 0
@@ -103,10 +113,7 @@ class SpectrumMeter:
         buf = np.concatenate([self.carry, np.asarray(block, dtype=np.float32)], axis=1)
         count = (buf.shape[1] - self.nperseg) // self.hop + 1 if buf.shape[1] >= self.nperseg else 0
         if count > 0:
-            frames = np.lib.stride_tricks.sliding_window_view(buf, self.nperseg, axis=1)[
-                :, : count * self.hop : self.hop
-            ]
-            spec = np.fft.rfft(frames * self.window, axis=-1)
+            spec = np.fft.rfft(whole_frames(buf, self.nperseg, self.hop) * self.window, axis=-1)
             self.power += (spec.real.astype(np.float64) ** 2 + spec.imag.astype(np.float64) ** 2).sum(axis=1)
             self.frames += count
         self.carry = buf[:, count * self.hop :].copy()
@@ -117,7 +124,7 @@ class SpectrumMeter:
             power, frames, window, n = self.power, self.frames, self.window, self.nperseg
         elif self.carry.shape[1] >= 2:  # shorter than one frame: one frame of its own length
             n = self.carry.shape[1]
-            window = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)
+            window = hann(n)
             spec = np.fft.rfft(self.carry * window, axis=-1)
             power, frames = np.abs(spec) ** 2, 1
         else:
