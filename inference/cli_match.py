@@ -11,16 +11,55 @@ def _groups(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
-def add_shared_options(p: argparse.ArgumentParser) -> None:
-    """The options of every mastering command (match, master)."""
-    p.add_argument("mixes", metavar="MIX", nargs="*", help="mix files or folders of mixes")
-    p.add_argument(
+# What the help of `match` and `master` says where they differ (the target: a reference or a style).
+TARGET_HELP = {
+    "reference": {
+        "flags": ("--reference", "-r"),
+        "metavar": "REF",
+        "help": "the reference track",
+        "no_refine": "skip refinement (faster; the network's settings as they are)",
+        "steps": "refinement iterations (default 15)",
+        "target_lufs": "loudness target (default: the reference's)",
+        "ceiling": "true-peak ceiling (default -1.0, or the reference's peak where it is lower)",
+        "model": "model files STEM.safetensors + STEM.json (default: the shipped model); 'none' starts from the "
+        "non-learned matcher",
+    },
+    "style": {
+        "flags": ("--style", "-s"),
+        "metavar": "S.tmstyle",
+        "help": "the style file (tonematch style fit or style from-references)",
+        "no_refine": "skip refinement (a style from references: its start settings as they are; a style fitted "
+        "on pairs is never refined)",
+        "steps": "refinement iterations, for a style from references (default 15)",
+        "target_lufs": "loudness target (default: the loudness the style gives the mix)",
+        "ceiling": "true-peak ceiling (default: the style's for the mix; from references, -1.0 or the masters' "
+        "peak where it is lower)",
+        "model": "not for master (an error): a style starts from its own settings",
+    },
+}
+
+
+def usage(target: str) -> str:
+    """The usage line: the required arguments first (argparse would show the target in brackets,
+    since `--platform list` runs without it)."""
+    flag, metavar = TARGET_HELP[target]["flags"][0], TARGET_HELP[target]["metavar"]
+    return f"%(prog)s MIX [MIX ...] {flag} {metavar} -o OUT [options]"
+
+
+def add_shared_options(p: argparse.ArgumentParser, target: str) -> argparse._ArgumentGroup:
+    """The options of every mastering command (match: `target` "reference"; master: "style"),
+    the required ones first in their own group. They are checked by start_run, not by argparse:
+    `--platform list` needs none of them. Returns the group of the other options."""
+    said = TARGET_HELP[target]
+    required = p.add_argument_group("required arguments")
+    required.add_argument("mixes", metavar="MIX", nargs="*", help="mix files or folders of mixes")
+    required.add_argument(*said["flags"], dest=target, metavar=said["metavar"], help=said["help"])
+    required.add_argument(
         "-o", "--output", metavar="OUT", help="output .wav/.flac (one mix), or a folder (made if missing with several)"
     )
-    p.add_argument(
-        "--no-refine", action="store_true", help="skip refinement (faster; the network's settings as they are)"
-    )
-    p.add_argument("--steps", type=int, metavar="N", help="refinement iterations (default 15)")
+    p = p.add_argument_group("mastering options")  # every option below goes in this group
+    p.add_argument("--no-refine", action="store_true", help=said["no_refine"])
+    p.add_argument("--steps", type=int, metavar="N", help=said["steps"])
     p.add_argument(
         "--amount",
         type=float,
@@ -30,20 +69,10 @@ def add_shared_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--only", type=_groups, metavar="GROUPS", help="comma list of eq,dynamics,width,loudness to use")
     p.add_argument("--skip", type=_groups, default=(), metavar="GROUPS", help="comma list of groups to leave off")
-    p.add_argument("--target-lufs", type=float, metavar="LUFS", help="loudness target (default: the reference's)")
+    p.add_argument("--target-lufs", type=float, metavar="LUFS", help=said["target_lufs"])
     p.add_argument("--platform", metavar="NAME", help="a streaming target (loudness and ceiling); 'list' prints them")
-    p.add_argument(
-        "--ceiling",
-        type=float,
-        metavar="DBTP",
-        help="true-peak ceiling (default -1.0, or the reference's peak where it is lower)",
-    )
-    p.add_argument(
-        "--model",
-        metavar="STEM",
-        help="model files STEM.safetensors + STEM.json (default: the shipped "
-        "model); 'none' starts from the non-learned matcher",
-    )
+    p.add_argument("--ceiling", type=float, metavar="DBTP", help=said["ceiling"])
+    p.add_argument("--model", metavar="STEM", help=said["model"])
     p.add_argument("--report", action="store_true", help="also write OUT.png: EQ, spectra, compressor, loudness")
     p.add_argument(
         "--bit-depth", choices=("16", "24", "float"), help="output format (default: the input's 16/24-bit, else 24)"
@@ -56,9 +85,10 @@ def add_shared_options(p: argparse.ArgumentParser) -> None:
         help="in a batch, name each master after its whole file name (song_ogg.wav), so song.wav and "
         "song.ogg get a master each",
     )
+    return p
 
 
-def add_overwrite(p: argparse.ArgumentParser) -> None:
+def add_overwrite(p) -> None:
     p.add_argument(
         "-f",
         "--overwrite",
@@ -74,14 +104,13 @@ def add_match_parser(sub, common) -> None:
         help="master mixes the way a reference track sounds",
         description="Predict and refine chain settings that give MIX the tonal balance, dynamics, width and "
         "loudness of REF, render them exactly, and write the settings beside the output (OUT.json).",
+        usage=usage("reference"),
     )
-    add_shared_options(p)
-    p.add_argument("--reference", "-r", metavar="REF", help="the reference track")
-    add_literal_option(p)
+    add_literal_option(add_shared_options(p, "reference"))
     p.set_defaults(func=cmd_match)
 
 
-def add_literal_option(p: argparse.ArgumentParser) -> None:
+def add_literal_option(p) -> None:
     """--literal, for match and for the studio's reference."""
     p.add_argument(
         "--literal",

@@ -12,7 +12,7 @@ MODEL_UNUSED = "master: --model does not apply: a style starts from its own sett
 
 
 def add_style_parsers(sub, common) -> None:
-    from .cli_match import add_overwrite, add_shared_options
+    from .cli_match import add_overwrite, add_shared_options, usage
 
     p = sub.add_parser(
         "style",
@@ -37,7 +37,7 @@ def add_style_parsers(sub, common) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="refinement steps per pair and in the check (default 120 and 200)",
+        help="refinement iterations of the held-out check's masters (default 15, as match)",
     )
     f.add_argument("--no-check", action="store_true", help="skip the held-out check (faster)")
     add_overwrite(f)
@@ -50,13 +50,19 @@ def add_style_parsers(sub, common) -> None:
         description="The target is the masters' average character, whatever the mix.",
     )
     r.add_argument("folder", metavar="DIR", nargs="+", help="reference masters (files or folders)")
-    r.add_argument("-o", "--output", metavar="S.tmstyle", required=True)
-    r.add_argument("--name")
+    r.add_argument("-o", "--output", metavar="S.tmstyle", required=True, help="the style file to write")
+    r.add_argument("--name", help="the style's name (default: the output's stem)")
     add_overwrite(r)
     r.set_defaults(func=cmd_from_references)
 
-    s = ss.add_parser("show", parents=[common], help="what a style does, in words and numbers")
-    s.add_argument("style", metavar="S.tmstyle")
+    s = ss.add_parser(
+        "show",
+        parents=[common],
+        help="what a style does, in words and numbers",
+        description="Print what a style does: its loudness and ceiling, how each part of it follows the mix "
+        "(the style's own value, or the mix's kept), and its held-out check when it has one.",
+    )
+    s.add_argument("style", metavar="S.tmstyle", help="the style file")
     s.add_argument("--json", action="store_true", help="the style's card and numbers as JSON")
     s.set_defaults(func=cmd_show)
 
@@ -64,11 +70,11 @@ def add_style_parsers(sub, common) -> None:
         "master",
         parents=[common],
         help="master mixes in your own style (no reference)",
-        description="Predict the master your style would make of each MIX, refine toward it, render "
-        "exactly and write the settings beside the output (OUT.json).",
+        description="Predict the settings your style would choose for each MIX (a style from references "
+        "then refines toward its target), render exactly and write the settings beside the output (OUT.json).",
+        usage=usage("style"),
     )
-    add_shared_options(m)
-    m.add_argument("--style", "-s", metavar="S.tmstyle", help="the style file (tonematch style fit)")
+    add_shared_options(m, "style")
     m.set_defaults(func=cmd_master)
 
 

@@ -51,15 +51,26 @@ def add_studio_parser(sub, common) -> None:
     )
     p.add_argument("--no-browser", action="store_true", help="print the URL only; do not open a browser")
     p.add_argument("--no-refine", action="store_true", help="start from the network's settings as they are (faster)")
-    p.add_argument("--steps", type=int, metavar="N", help="refinement iterations")
+    p.add_argument("--steps", type=int, metavar="N", help="refinement iterations (default 15)")
     p.add_argument("--amount", type=float, default=1.0, metavar="0..1", help="the amount control's start (default 1)")
     add_literal_option(p)
     p.add_argument("--only", type=_groups, metavar="GROUPS", help="comma list of eq,dynamics,width,loudness to use")
     p.add_argument("--skip", type=_groups, default=(), metavar="GROUPS", help="comma list of groups to leave off")
-    p.add_argument("--target-lufs", type=float, metavar="LUFS", help="loudness target (default: the reference's)")
+    p.add_argument(
+        "--target-lufs", type=float, metavar="LUFS", help="loudness target (default: the reference's, or the style's)"
+    )
     p.add_argument("--platform", metavar="NAME", help="a streaming target (loudness and ceiling)")
-    p.add_argument("--ceiling", type=float, metavar="DBTP", help="true-peak ceiling (default -1.0 or the reference's)")
-    p.add_argument("--model", metavar="STEM", help="model files STEM.safetensors + STEM.json ('none': the matcher)")
+    p.add_argument(
+        "--ceiling",
+        type=float,
+        metavar="DBTP",
+        help="true-peak ceiling (default -1.0, or the reference's peak where it is lower; with --style, the style's)",
+    )
+    p.add_argument(
+        "--model",
+        metavar="STEM",
+        help="model files STEM.safetensors + STEM.json (default: the shipped model; 'none': the matcher)",
+    )
     p.add_argument(
         "-f",
         "--overwrite",

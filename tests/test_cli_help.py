@@ -1,0 +1,68 @@
+"""The command line's help tells the truth: required arguments shown as required and first, each
+stated default the one the code uses, a description for every style action."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from tonematch.inference import refine
+from tonematch.inference.cli import build_parser
+
+
+def _subparsers(parser: argparse.ArgumentParser, prefix=()):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield (*prefix, name), sub
+                yield from _subparsers(sub, (*prefix, name))
+
+
+COMMANDS = dict(_subparsers(build_parser()))
+
+
+@pytest.mark.parametrize("command, target", [("match", "--reference REF"), ("master", "--style S.tmstyle")])
+def test_the_target_and_output_are_shown_required_and_first(command, target):
+    text = COMMANDS[(command,)].format_help()
+    usage = text.splitlines()[0]
+    assert usage == f"usage: tonematch {command} MIX [MIX ...] {target} -o OUT [options]"
+    assert text.index("required arguments:") < text.index("mastering options:")
+    required = text[text.index("required arguments:") : text.index("mastering options:")]
+    assert target.split()[0] in required and "--output" in required and "MIX" in required
+
+
+def test_platform_list_needs_no_required_argument(capsys):
+    from tonematch.inference.cli import main
+
+    assert main(["match", "--platform", "list"]) == 0
+    assert "apple" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", [("match",), ("master",), ("studio",), ("style", "fit")])
+def test_steps_states_refinement_s_real_default(command):
+    steps = next(a for a in COMMANDS[command]._actions if "--steps" in a.option_strings)
+    assert f"default {refine.STEPS}" in steps.help
+
+
+def test_master_s_defaults_name_no_reference():
+    actions = {a.dest: a for a in COMMANDS[("master",)]._actions}
+    for dest in ("target_lufs", "ceiling"):
+        assert "the reference's" not in actions[dest].help and "style" in actions[dest].help
+
+
+def test_every_option_with_a_default_states_it():
+    missing = []
+    for command, parser in COMMANDS.items():
+        for a in parser._actions:
+            if a.help in (None, argparse.SUPPRESS) or isinstance(a, argparse._SubParsersAction):
+                continue
+            if a.default not in (None, False, (), argparse.SUPPRESS) and "default" not in a.help:
+                missing.append((command, a.dest, a.default))
+    assert missing == []
+
+
+def test_every_style_action_has_a_description():
+    for command, parser in COMMANDS.items():
+        if command[0] == "style" and len(command) == 2:
+            assert parser.description, command
