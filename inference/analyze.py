@@ -17,6 +17,8 @@ from tonematch.models.measure.dynamics import (
     sample_peak,  # noqa: F401  (re-exported)
 )
 
+from .formatting import hz_short
+
 TRUE_PEAK_OVERSAMPLING = 4  # BS.1770-4 Annex 2: 4x is enough at 44.1/48 kHz
 BANDS = spectrum.BANDS  # the eight named bands (tonematch.models.measure.spectrum)
 BLOCK_FRAMES = 65536  # frames per block when streaming a file
@@ -96,13 +98,9 @@ def format_table(result: dict, title: str | None = None) -> str:
     lines += [f"  {k:22s} {v}" for k, v in rows]
     lines.append("  spectral balance (dB re total)")
     for name, lo, hi in BANDS:
-        label = f"{name} {_hz(lo)}-{_hz(hi)}"
+        label = f"{name} {hz_short(lo)}-{hz_short(hi)}"
         lines.append(f"    {label:20s} {_fmt(r['spectral_balance_db'][name], 'dB')}")
     return "\n".join(lines)
-
-
-def _hz(f: float) -> str:
-    return f"{f / 1000:g}k" if f >= 1000 else f"{f:g}"
 
 
 def main(argv=None) -> int:

@@ -411,11 +411,16 @@ def plain(char: dict) -> dict:
 TONE_RANGE_HZ = (30.0, 16000.0)
 
 
+def tone_range(centres_hz: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Which band centres lie in the compared tone range (TONE_RANGE_HZ, below 0.45 x the rate)."""
+    lo, hi = TONE_RANGE_HZ
+    return (centres_hz >= lo) & (centres_hz <= min(hi, 0.45 * sample_rate))
+
+
 def terms(a: dict, b: dict, frames: Frames, weights: dict | None = None) -> dict:
     """The weighted squared differences of two characters, per measurement (dB^2 / LU^2)."""
     w = {"tone": 1.0, "width": 0.2, "spread": 1.0, "crest": 0.3, **(weights or {})}
-    c = frames.centers_hz
-    sel = (c >= TONE_RANGE_HZ[0]) & (c <= min(TONE_RANGE_HZ[1], 0.45 * frames.sample_rate))
+    sel = tone_range(frames.centers_hz, frames.sample_rate)
     d_tone = a["tone"][sel] - b["tone"][sel]
     out = {"tone": w["tone"] * anp.mean((d_tone - anp.mean(d_tone)) ** 2)}
     if len(a["width"]) and len(b["width"]):

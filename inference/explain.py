@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from tonematch.models.chain.settings import Settings
 
+from .formatting import hz
+
 _BAND_NAMES = {
     "low_shelf": "low shelf",
     "peak1": "bell",
@@ -15,21 +17,17 @@ _BAND_NAMES = {
 MIN_EQ_DB = 0.25  # moves smaller than this are not worth a word
 
 
-def _hz(f: float) -> str:
-    return f"{f / 1000:.1f} kHz" if f >= 1000 else f"{f:.0f} Hz"
-
-
 def eq_moves(s: Settings) -> list[str]:
     v, out = s.values, []
     if not s.enabled("eq"):
         return out
     if s.enabled("eq", "highpass"):
-        out.append(f"high-pass {_hz(v['eq.highpass.freq_hz'])}")
+        out.append(f"high-pass {hz(v['eq.highpass.freq_hz'])}")
     for band, name in _BAND_NAMES.items():
         g = v[f"eq.{band}.gain_db"]
         if s.enabled("eq", band) and abs(g) >= MIN_EQ_DB:
             q = f" Q {v[f'eq.{band}.q']:.1f}" if name == "bell" else ""
-            out.append(f"{name} {g:+.1f} dB at {_hz(v[f'eq.{band}.freq_hz'])}{q}")
+            out.append(f"{name} {g:+.1f} dB at {hz(v[f'eq.{band}.freq_hz'])}{q}")
     return out
 
 
