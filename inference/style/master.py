@@ -19,7 +19,7 @@ from tonematch.models.chain.settings import Settings
 
 from .. import character, match, matcher
 from .identify import mix_descriptors, settings_of
-from .model import COMPRESSOR_KEYS, Habit, Style, band_centres, tone_range
+from .model import COMPRESSOR_KEYS, Habit, Style, band_centres
 from .settings_model import predict
 
 # A compressor to start from where a style has no habit (from references): refinement moves it.
@@ -33,7 +33,7 @@ def start_settings(mix: match.Analysis, mix_char: dict, target_char: dict, habit
     sr = mix.sample_rate
     s = Settings.defaults(sr)
     centres = band_centres(sr)
-    sel = tone_range(centres, sr)
+    sel = character.tone_range(centres, sr)
     curve = (target_char["tone"] - mix_char["tone"])[sel]
     s.values.update(matcher.fit_eq(curve, centres[sel], sr))
     if mix_char["width"].size and target_char["width"].size:

@@ -142,14 +142,8 @@ def bump_basis(centres_hz: np.ndarray, bump_hz) -> np.ndarray:
     return basis
 
 
-def tone_range(centres: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Which band centres lie in the compared tone range (character.TONE_RANGE_HZ, below 0.45 x rate)."""
-    lo, hi = character.TONE_RANGE_HZ
-    return (centres >= lo) & (centres <= min(hi, 0.45 * sample_rate))
-
-
 def project(tone: np.ndarray, centres: np.ndarray, basis: np.ndarray, sample_rate: int):
     """(bump coefficients [K], residual [B]) of a tone curve, fitted over the compared range."""
-    sel = tone_range(centres, sample_rate)
+    sel = character.tone_range(centres, sample_rate)
     coef = np.linalg.lstsq(basis[sel], tone[sel], rcond=None)[0]
     return coef, tone - basis @ coef

@@ -6,14 +6,11 @@ import math
 
 from tonematch.models.chain.settings import Settings
 
+from ..formatting import hz
 from .identify import settings_of
 from .model import SCALARS, Habit, Style
 
 FAST_ATTACK_MS, SLOW_ATTACK_MS = 5.0, 20.0  # "fast" below, "slow" above (a bus compressor's 30 ms), in `style show`
-
-
-def _hz(f: float) -> str:
-    return f"{f / 1000:.1f} kHz" if f >= 1000 else f"{f:.0f} Hz"
 
 
 def _ms(v: float) -> str:
@@ -133,16 +130,16 @@ def describe(style: Style) -> list[str]:
         "(a balance to aim for, not EQ moves):"
     )
     for f, a, c in zip(style.bump_hz, style.tone_a, style.tone_c):
-        lines.append(f"    {_hz(f)}: {_follows(a, c, 'balance', 'dB', _relative('the average'))}")
+        lines.append(f"    {hz(f)}: {_follows(a, c, 'balance', 'dB', _relative('the average'))}")
     pulled = [f for f, a in zip(style.bump_hz, style.tone_a) if a < 0.35]
     kept = [f for f, a in zip(style.bump_hz, style.tone_a) if a > 0.65]
     if pulled:
         lines.append(
-            f"  pulls the balance to its own at {', '.join(_hz(f) for f in pulled)}: a dull or bright mix "
+            f"  pulls the balance to its own at {', '.join(hz(f) for f in pulled)}: a dull or bright mix "
             "there gets more EQ, one already there little"
         )
     if kept:
-        lines.append(f"  leaves the mix's balance mostly as it is at {', '.join(_hz(f) for f in kept)}")
+        lines.append(f"  leaves the mix's balance mostly as it is at {', '.join(hz(f) for f in kept)}")
     names = {
         "spread": ("loudness spread", "spread", "LU", _absolute("LU")),
         "crest": ("block crest", "crest", "dB", _absolute("dB")),
@@ -157,7 +154,7 @@ def describe(style: Style) -> list[str]:
         lines.append("  stereo width, per band: the side's level relative to the mid in dB:")
         edges = list(zip(WIDTH_EDGES_HZ[:-1], WIDTH_EDGES_HZ[1:]))
         for (lo, hi), a, c in list(zip(edges, style.width_a, style.width_c))[1:]:  # below 200 Hz: near mono
-            lines.append(f"    {_hz(lo)} to {_hz(hi)}: {_follows(a, c, 'side level', 'dB', _relative('the mid'))}")
+            lines.append(f"    {hz(lo)} to {hz(hi)}: {_follows(a, c, 'side level', 'dB', _relative('the mid'))}")
     if "check" in m:
         c = m["check"]
         lines.append(
@@ -190,7 +187,7 @@ def describe_lines(model: dict, check: dict | None = None) -> list[str]:
         for f, s in zip(model["bump_hz"], eq["slopes"]):
             if abs(s) >= 0.1:
                 lines.append(
-                    f"    around {_hz(f)}: {abs(s):.2f} dB {'more' if s > 0 else 'less'} EQ per dB the mix has "
+                    f"    around {hz(f)}: {abs(s):.2f} dB {'more' if s > 0 else 'less'} EQ per dB the mix has "
                     "there above your average mix"
                 )
     comp = g["compressor"]
