@@ -420,7 +420,7 @@ def _one_thread():
     makes each far slower, and the result does not depend on it."""
     try:
         from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - librosa brings it
+    except ImportError:  # pragma: no cover - a core dependency (pyproject); a bare source tree may lack it
         import contextlib
 
         return contextlib.nullcontext()
