@@ -19,6 +19,7 @@ The stage breakdown comes from inside the process: tonematch runs as `cli.main` 
 shim (this file's --staged mode) that wraps the functions each stage lives in, without changing
 what the command does. Time is charged to the innermost stage running on the main thread, so the
 stages add up to the process's wall time; work on the second lane overlaps and is not counted.
+Each row of the table is its own median over the runs, so the rows need not sum to the wall's.
 """
 
 from __future__ import annotations
