@@ -14,9 +14,9 @@ from typing import Callable
 import numpy as np
 
 from tonematch.data import audio
+from tonematch.data.concurrency import Lane
 from tonematch.data.errors import TonematchError
 from tonematch.models import excerpts
-from tonematch.data.concurrency import Lane
 from tonematch.models.measure.loudness import LoudnessMeter
 from tonematch.models.measure.truepeak import TruePeakMeter
 

@@ -17,8 +17,8 @@ import time
 from typing import Callable
 
 from tonematch.data import audio
-from tonematch.data.errors import TonematchError
 from tonematch.data.concurrency import Lane
+from tonematch.data.errors import TonematchError
 
 BLOCK_FRAMES = 65536
 # Integer formats kept as they are; anything else (float, lossy, 8/32-bit) is written as 24-bit.
