@@ -21,7 +21,7 @@ from tonematch.data import audio as _audio
 from tonematch.data.errors import TonematchError
 from tonematch.models.chain.settings import Settings
 
-from . import match as _match
+from . import inputs as _inputs, match as _match
 
 
 @dataclass
@@ -61,7 +61,7 @@ def _load(x, sample_rate, what: str) -> tuple[np.ndarray, int]:
     return arr, _rate(sample_rate, what)
 
 
-def _analysis(x, sample_rate, what: str) -> tuple[np.ndarray, int, _match.Analysis]:
+def _analysis(x, sample_rate, what: str) -> tuple[np.ndarray, int, _inputs.Analysis]:
     """(the audio, its rate, its analysis), refused as the command line refuses a file too short,
     silent or at an unsupported rate (master.analyse_input). A float file peaking above +24 dBFS
     is turned down by the power of two the render uses, with a warning; an array is refused."""

@@ -88,7 +88,7 @@ def gain_reduction(source, settings: Settings, gain_db: float, hop: int, skip: i
 
 
 def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
-    """Write the PNG atomically. `mix`: match.Analysis; `target`: match.Target; `summary`: from
+    """Write the PNG atomically. `mix`: inputs.Analysis; `target`: match.Target; `summary`: from
     pipeline.write_master (output loudness and true peak)."""
     import matplotlib
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 import soundfile as sf
 
-from tonematch.inference import character, match
+from tonematch.inference import character
+from tonematch.inference.inputs import analyse_array
 from tonematch.models import excerpts
 from tonematch.models.chain.exact import render_array
 from tonematch.models.chain.settings import Settings
@@ -78,7 +79,7 @@ def engineer_settings(mix: np.ndarray, seed: int, compressor: dict | None = None
     release_ms) replaces their usual habit."""
     rng = np.random.default_rng(2000 + seed)
     low, high = _bands(mix)
-    lufs = match.analyse_array(mix, SR).lufs
+    lufs = analyse_array(mix, SR).lufs
     aim_low, aim_high = TARGET_LOW_DB + rng.normal(0, 0.5), TARGET_HIGH_DB + rng.normal(0, 0.5)
     s = Settings.defaults(SR)
     s.values.update(

@@ -151,6 +151,7 @@ def test_literal_sets_how_far_the_network_start_moves_toward_the_reference():
     in between lies between; the compressor stays as read. From a measured start (here the
     matcher's) the reference's density and width count too."""
     from tonematch.inference import match
+    from tonematch.inference.inputs import analyse_array
 
     truth = _settings(
         **{
@@ -161,8 +162,8 @@ def test_literal_sets_how_far_the_network_start_moves_toward_the_reference():
             "loudness.target_lufs": -8.0,
         }
     )
-    mix = match.analyse_array(music_like(12.0, SR, seed=8), SR)
-    target = match.target_from(match.analyse_array(render_array(music_like(12.0, SR, seed=7), truth, SR), SR))
+    mix = analyse_array(music_like(12.0, SR, seed=8), SR)
+    target = match.target_from(analyse_array(render_array(music_like(12.0, SR, seed=7), truth, SR), SR))
     start = {"compressor.threshold_db": -20.0, "compressor.ratio": 1.5}
     dynamics = ("compressor.threshold_db", "compressor.ratio", "compressor.attack_ms")
     reference = target.measured()

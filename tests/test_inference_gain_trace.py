@@ -16,6 +16,7 @@ import pytest
 from style_engineer import FAST, SLOW, SR, engineer_settings, make_mix
 
 from tonematch.inference import match
+from tonematch.inference.inputs import analyse_array
 from tonematch.inference.style.gain_trace import read_compressor
 from tonematch.models.chain.exact import render_array
 
@@ -26,7 +27,7 @@ NEAR, FAR = 1.6, 6.0  # profile points within NEAR x of the truth, and FAR x or 
 def _pair(seed: int, compressor: dict, sections: bool = True) -> tuple[np.ndarray, np.ndarray]:
     mix = make_mix(seed, 8.0, sections=sections)
     master = render_array(mix, engineer_settings(mix, seed, compressor), SR)
-    return match.analyse_array(mix, SR).clips, match.analyse_array(master, SR).clips
+    return analyse_array(mix, SR).clips, analyse_array(master, SR).clips
 
 
 def _reading(seed: int, compressor: dict) -> dict:
@@ -109,7 +110,7 @@ def test_steady_music_leaves_a_slow_compressor_unreadable():
 
 def test_a_master_that_is_only_turned_up_has_no_compression_to_time():
     mix = make_mix(3, 8.0)
-    clips = match.analyse_array(mix, SR).clips
+    clips = analyse_array(mix, SR).clips
     found = read_compressor(clips, clips * 2.0, SR)
     assert found is not None and found["reduction_db"] < 0.5 and found["timing"] == "no compression"
     assert "attack_ms" not in found and "release_ms" not in found
@@ -165,7 +166,7 @@ def test_other_rates_and_mono_read_a_fast_compressor(rate, channels):
 
     mix = music_like(8.0, rate, seed=5)[:channels]
     mix = (mix * 0.1 / np.sqrt(np.mean(np.square(mix)))).astype(np.float32)
-    a = match.analyse_array(mix, rate)
+    a = analyse_array(mix, rate)
     s = Settings.defaults(rate)
     s.values.update(
         {
@@ -179,7 +180,7 @@ def test_other_rates_and_mono_read_a_fast_compressor(rate, channels):
     for lufs in (-14.0, -10.0):
         s.values["loudness.target_lufs"] = lufs
         master = render_array(mix, s, rate)
-        found = read_compressor(a.clips, match.analyse_array(master, rate).clips, rate)
+        found = read_compressor(a.clips, analyse_array(master, rate).clips, rate)
         assert found is not None and found["timing"] == "read", found
         assert _within(found["attack_ms"], FAST["attack_ms"], 2.0), found
         assert _within(found["release_ms"], FAST["release_ms"], 1.5), found

@@ -13,7 +13,8 @@ import numpy as np
 
 from tonematch.data.errors import TonematchError
 
-from .. import character, match
+from .. import character
+from ..inputs import Analysis
 from .model import BUMP_HZ, SCALARS, Style, band_centres, bump_basis, project
 from .pair import PairData
 
@@ -95,7 +96,7 @@ def fit_style(data: list[PairData], name: str = "style") -> Style:
     )
 
 
-def style_from_references(masters: list[match.Analysis], name: str = "style") -> Style:
+def style_from_references(masters: list[Analysis], name: str = "style") -> Style:
     """A style from masters alone: the target is their average character (every a = 0)."""
     if not masters:
         raise TonematchError("no reference masters to make a style from")

@@ -18,6 +18,7 @@ from tonematch.models.chain import TABLE
 from tonematch.models.chain.settings import Settings
 
 from .. import character, match, matcher
+from ..inputs import Analysis, analyse_array, as_audio
 from .identify import mix_descriptors, settings_of
 from .model import COMPRESSOR_KEYS, Habit, Style, band_centres
 from .settings_model import predict
@@ -27,7 +28,7 @@ GENERIC_COMPRESSOR = {"threshold_rel_lufs": 6.0, "ratio": 2.0, "attack_ms": 10.0
 TIMING_KEYS = ("compressor.attack_ms", "compressor.release_ms")  # read from the gain trace, not refined
 
 
-def start_settings(mix: match.Analysis, mix_char: dict, target_char: dict, habit: Habit | None) -> Settings:
+def start_settings(mix: Analysis, mix_char: dict, target_char: dict, habit: Habit | None) -> Settings:
     """Settings toward a target character without reference audio: EQ fitted to the tone change,
     width from the width change above 200 Hz, the compressor from the habit (or a generic start)."""
     sr = mix.sample_rate
@@ -50,7 +51,7 @@ def start_settings(mix: match.Analysis, mix_char: dict, target_char: dict, habit
     return s
 
 
-def target_for(style: Style, mix: match.Analysis) -> tuple[match.Target, dict]:
+def target_for(style: Style, mix: Analysis) -> tuple[match.Target, dict]:
     """(the target this style sets for the mix, the mix's own character)."""
     mix_char = character.character_of(mix.clips, mix.sample_rate, mix.true_peak_ratio)
     pred = style.predict(mix_char, mix.lufs, mix.sample_rate)
@@ -60,7 +61,7 @@ def target_for(style: Style, mix: match.Analysis) -> tuple[match.Target, dict]:
     return target, mix_char
 
 
-def choose_settings(mix: match.Analysis, style: Style, options: match.Options) -> tuple[Settings, dict, match.Target]:
+def choose_settings(mix: Analysis, style: Style, options: match.Options) -> tuple[Settings, dict, match.Target]:
     """(settings, notes, target) the style gives a mix: a style of settings its predicted chain
     (_from_settings), a style of character a predicted target and start, then match's own loudness,
     groups, refinement and amount (match.finish). The target's excerpts are the mix rendered
@@ -85,7 +86,7 @@ def choose_settings(mix: match.Analysis, style: Style, options: match.Options) -
     return settings, notes, target
 
 
-def _from_settings(mix: match.Analysis, fitted: Style, options: match.Options) -> tuple[Settings, dict, match.Target]:
+def _from_settings(mix: Analysis, fitted: Style, options: match.Options) -> tuple[Settings, dict, match.Target]:
     """(settings, notes, target) for a mix: the settings the style predicts for it, then the
     run's loudness and ceiling where the user sets them, groups and amount (no refinement: the
     style's settings are the engineer's own). The target's excerpts are the mix rendered with
@@ -122,7 +123,7 @@ def master_array(
     """A mix [C, T] mastered in a style: (audio, settings at the mix's rate, notes)."""
     from tonematch.models.chain.exact import render_array
 
-    x = match.as_audio(x)
-    settings, notes, _ = choose_settings(match.analyse_array(x, sample_rate), style, options)
+    x = as_audio(x)
+    settings, notes, _ = choose_settings(analyse_array(x, sample_rate), style, options)
     settings, _ = settings.at_rate(sample_rate)
     return render_array(x, settings, sample_rate), settings, notes
