@@ -91,6 +91,10 @@ class Target:
     model_input: np.ndarray | None = None  # joined excerpts at the network's rate
     extra: dict = field(default_factory=dict)
     true_peak_ratio: float = 1.0  # true peak / sample peak of the source
+    # a batch reads its one reference once: the numpy network's (embedding, descriptors) per
+    # model, and the target at each other mix rate met (with its own character and reading)
+    readings: dict = field(default_factory=dict, repr=False, compare=False)
+    rates: dict = field(default_factory=dict, repr=False, compare=False)
 
     def measured(self) -> dict:
         """The character refinement matches; measured on first use (only refinement pays)."""
@@ -104,8 +108,19 @@ class Target:
         """The same target measured on the excerpts resampled to `sample_rate` (band layout follows the rate)."""
         if sample_rate == self.sample_rate:
             return self
-        clips = np.stack([resample(c, self.sample_rate, sample_rate) for c in self.clips])
-        return replace(self, character=None, sample_rate=sample_rate, clips=clips, true_peak_ratio=1.0)
+        if sample_rate not in self.rates:
+            clips = np.stack([resample(c, self.sample_rate, sample_rate) for c in self.clips])
+            self.rates[sample_rate] = replace(
+                self,
+                character=None,
+                sample_rate=sample_rate,
+                clips=clips,
+                true_peak_ratio=1.0,
+                model_input=None,
+                readings={},
+                rates={},
+            )
+        return self.rates[sample_rate]
 
 
 def target_from(a: Analysis, name: str = "reference") -> Target:
@@ -148,7 +163,10 @@ def predicted_settings(model, mix: Analysis, target: Target) -> Settings:
         ref = resample(excerpts.joined(target.clips), target.sample_rate, rate)
         target.model_input = ref
     if isinstance(model, numpy_runtime.NumpyModel):
-        unit = model.predict_track(x, reference=ref)
+        if id(model) not in target.readings:
+            target.readings[id(model)] = (model, *model.embed_track(ref))
+        _, embedding, descriptors = target.readings[id(model)]
+        unit = model.predict_track(x, reference_embedding=embedding, reference_descriptors=descriptors)
     else:  # a torch MasteringModel (training's evaluation hands one in)
         import torch
 

@@ -90,10 +90,9 @@ def gain_reduction(source, settings: Settings, gain_db: float, hop: int, skip: i
 def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
     """Write the PNG atomically. `mix`: inputs.Analysis; `target`: match.Target; `summary`: from
     pipeline.write_master (output loudness and true peak)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # a Figure of its own, not pyplot's: a batch draws on its writer thread, and pyplot's
+    # figure registry and backend choice are process-wide
+    from matplotlib.figure import Figure
 
     sr = settings.sample_rate
     frames = character.analyse(mix.clips, sr, mix.true_peak_ratio)
@@ -104,7 +103,8 @@ def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
     ref_r = character.neutral(ref_frames)
     mix_r = character.neutral(frames)
 
-    fig, axes = plt.subplots(3, 2, figsize=(13, 11.5))
+    fig = Figure(figsize=(13, 11.5))
+    axes = fig.subplots(3, 2)
     matched_to = target.name if target.name.startswith("style ") else f"reference {target.name}"
     fig.suptitle(f"tonematch: {summary['input']} -> {summary['output']}\nmatched to {matched_to}", fontsize=12)
     freqs = np.geomspace(20.0, min(20000.0, 0.49 * sr), 400)
@@ -180,10 +180,7 @@ def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
     ax.text(0.0, 1.0, "\n".join(lines), va="top", family="monospace", fontsize=9.5, transform=ax.transAxes)
 
     fig.tight_layout(rect=(0, 0, 1, 0.97))
-    try:
-        write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=90))
-    finally:
-        plt.close(fig)
+    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=90))
 
 
 def _wrapped(parts: list[str], width: int) -> list[str]:
