@@ -29,7 +29,7 @@ from tonematch.data.errors import TonematchError
 from tonematch.models.chain.settings import Settings, _version
 
 from . import match
-from .inputs import Analysis, analyse_input, label
+from .inputs import Analysis, analyse_array, analyse_input, as_audio, db, label
 
 
 class Aim(Protocol):
@@ -116,13 +116,13 @@ def render_array(x: np.ndarray, decision: Decision) -> np.ndarray:
     """The exact render of the whole of `x` [C, T] (at the decision's rate) with the decision."""
     from tonematch.models.chain.exact import render_array as exact_render
 
-    return exact_render(match.as_audio(x), decision.settings, decision.settings.sample_rate)
+    return exact_render(as_audio(x), decision.settings, decision.settings.sample_rate)
 
 
 def master_array(x: np.ndarray, sample_rate: int, aim: Aim, options: match.Options) -> tuple[np.ndarray, Decision]:
     """Analyse, decide and render an array [C, T] in memory: (the master, the decision)."""
-    x = match.as_audio(x)
-    decision = decide(match.analyse_array(x, sample_rate), aim, options)
+    x = as_audio(x)
+    decision = decide(analyse_array(x, sample_rate), aim, options)
     return render_array(x, decision), decision
 
 
@@ -217,7 +217,7 @@ def write_master(
             settings=settings,
             notes=decision.notes,
             output_lufs=meter.integrated(),
-            output_true_peak_dbtp=match.db(tp.peak()),
+            output_true_peak_dbtp=db(tp.peak()),
             input_lufs=mix.lufs,
             input_true_peak_dbtp=mix.true_peak_dbtp,
             settings_path=str(settings_path(out_path)),
