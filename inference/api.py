@@ -191,7 +191,7 @@ def master(mix, style, sample_rate: int | None = None, **options) -> MasterResul
     reference: the same options as `match`."""
     from . import style as _style
     from .cli_style import MODEL_UNUSED
-    from .style_aim import StyleAim
+    from .style.aim import StyleAim
 
     opts = options_of(options)
     if opts.model is not None:

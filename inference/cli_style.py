@@ -200,7 +200,7 @@ def cmd_master(args: argparse.Namespace) -> int:
     if options.model is not None:
         raise TonematchError(MODEL_UNUSED)
     from .style import load_style
-    from .style_aim import StyleAim
+    from .style.aim import StyleAim
 
     jobs, many = jobs_for(args, [("style", args.style)])
     return run_batch(args, jobs, many, StyleAim(load_style(args.style), args.style), options)

@@ -238,7 +238,7 @@ class Studio:
                 aim = pipeline.ReferenceAim(target, match.load_model(options.model), options.model or "default")
             else:
                 from ..style import load_style
-                from ..style_aim import StyleAim
+                from ..style.aim import StyleAim
 
                 aim = StyleAim(load_style(self.style_path), str(self.style_path))
             say("choosing the settings" + (", refining" if options.refine else ""))

@@ -4,14 +4,16 @@
 (transfer.py, bands.py, gain_trace.py, identify.py), fits the settings style (settings_fit.py,
 consensus.py; the model and its predictions in settings_model.py) beside the character lines
 (model.py, character_fit.py), and checks the fit on held-out pairs (heldout.py). A new mix is
-mastered from the settings the style predicts for it (master.py); `style show` says what the
-style learned (words.py); a .tmstyle file holds it (file.py, checked on load by validate.py).
+mastered from the settings the style predicts for it (master.py), the style being the pipeline's
+aim (aim.py); `style show` says what the style learned (words.py); a .tmstyle file holds it
+(file.py, checked on load by validate.py).
 """
 
+from .aim import StyleAim, master_array
 from .character_fit import fit_style, style_from_references
 from .file import SUFFIX, load_style, save_style
 from .fit import FIT_STEPS, fit_pairs
-from .master import choose_settings, master_array
+from .master import choose_settings
 from .model import BUMP_HZ, Habit, Style
 from .pair import PairData, read_pair
 from .words import describe
@@ -23,6 +25,7 @@ __all__ = [
     "Habit",
     "PairData",
     "Style",
+    "StyleAim",
     "choose_settings",
     "describe",
     "fit_pairs",

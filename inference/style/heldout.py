@@ -9,9 +9,9 @@ import numpy as np
 from tonematch.data.pairs import load_pair
 
 from .. import character, match
+from .aim import master_array
 from .character_fit import fit_style
 from .distance import excerpt_mrstft
-from .master import master_array
 from .pair import PairData
 from .settings_fit import attach
 

@@ -1,10 +1,11 @@
-"""The start settings and target a style sets for a mix, and mastering an array with them.
+"""The start settings and target a style sets for a mix.
 
 A style of settings predicts the engineer's chain for the mix (settings_model.predict) and keeps
 it (no refinement: the settings are the engineer's own). A style of character predicts the
 target character from the mix's own, starts from settings fitted to that target (EQ by
 matcher.fit_eq on target-minus-mix tone, width from the width difference, the compression habit),
-then takes the same loudness/ceiling, group, refinement and amount steps as `match`.
+then takes the same loudness/ceiling, group, refinement and amount steps as `match`. The style
+as the pipeline's aim, and mastering an array with it, are in aim.py.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from tonematch.models.chain import TABLE
 from tonematch.models.chain.settings import Settings
 
 from .. import character, match, matcher
-from ..inputs import Analysis, analyse_array, as_audio
+from ..inputs import Analysis
 from .identify import mix_descriptors, settings_of
 from .model import COMPRESSOR_KEYS, Habit, Style, band_centres
 from .settings_model import predict
@@ -115,15 +116,3 @@ def _from_settings(mix: Analysis, fitted: Style, options: match.Options) -> tupl
     rendered = render_array(excerpts.joined(mix.clips), settings, sr)
     target.clips = excerpts.split(rendered, mix.clips.shape[0])
     return settings, notes, target
-
-
-def master_array(
-    x: np.ndarray, sample_rate: int, style: Style, options: match.Options
-) -> tuple[np.ndarray, Settings, dict]:
-    """A mix [C, T] mastered in a style: (audio, settings at the mix's rate, notes)."""
-    from tonematch.models.chain.exact import render_array
-
-    x = as_audio(x)
-    settings, notes, _ = choose_settings(analyse_array(x, sample_rate), style, options)
-    settings, _ = settings.at_rate(sample_rate)
-    return render_array(x, settings, sample_rate), settings, notes

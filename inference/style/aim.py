@@ -1,0 +1,38 @@
+"""A style as the pipeline's aim (pipeline.Aim), and a mix mastered in a style in memory.
+
+Each mix gets the target and start settings the style sets for it (master.choose_settings); the
+rest (rate, provenance, the render) is the pipeline's, as for a reference or the neutral chain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tonematch.models.chain.settings import Settings
+
+from .. import match, pipeline
+from .master import choose_settings
+from .model import Style
+
+
+@dataclass
+class StyleAim:
+    style: Style  # a loaded style (style.file.load_style) or one just fitted
+    path: str | None = None  # the .tmstyle it was loaded from, for the provenance
+
+    def choose(self, mix, options):
+        return choose_settings(mix, self.style, options)
+
+    def provenance(self) -> dict:
+        return {**({"style": str(self.path)} if self.path is not None else {}), "style_name": self.style.name}
+
+
+def master_array(
+    x: np.ndarray, sample_rate: int, style: Style, options: match.Options
+) -> tuple[np.ndarray, Settings, dict]:
+    """A mix [C, T] mastered in a style: (audio, settings at the mix's rate, notes). The
+    pipeline's road (pipeline.master_array), so the settings carry its provenance too."""
+    audio, decision = pipeline.master_array(x, sample_rate, StyleAim(style), options)
+    return audio, decision.settings, decision.notes
