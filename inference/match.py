@@ -16,8 +16,8 @@ from tonematch.models import excerpts, numpy_runtime
 from tonematch.models.chain import TABLE
 from tonematch.models.chain.settings import Settings
 
-# analyse_array, as_audio, db: still called match.* in pipeline.py and style/{heldout,pair}.py
-from .inputs import Analysis, analyse_array, as_audio, db  # noqa: F401
+# analyse_array: style/{heldout,pair}.py still call it match.analyse_array (their owners switch)
+from .inputs import Analysis, analyse_array  # noqa: F401
 
 # Streaming targets: (integrated loudness LUFS, true-peak ceiling dBTP), as the services publish.
 PLATFORMS = {
