@@ -90,8 +90,7 @@ def tone_curve(mix_clips: np.ndarray, ref_clips: np.ndarray, sample_rate: int) -
     mix = character.character_of(mix_clips, sample_rate)["tone"]
     ref = character.character_of(ref_clips, sample_rate)["tone"]
     frames_hz = character.analyse(mix_clips[:, :, :1024], sample_rate).centers_hz
-    lo, hi = character.TONE_RANGE_HZ
-    keep = (frames_hz >= lo) & (frames_hz <= min(hi, 0.45 * sample_rate))
+    keep = character.tone_range(frames_hz, sample_rate)
     return frames_hz[keep], (ref - mix)[keep]
 
 
