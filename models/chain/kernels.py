@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from tonematch.models.measure.loudness.meter import k_weight_step
+
 
 @njit(cache=True, parallel=True)
 def biquad_forward(x, coefs, state):
@@ -246,20 +248,14 @@ def weighted_power(x, sos, state, weights, out):
     for i in range(n):
         out[i] = 0.0
     for c in range(channels):
-        a0, a1, a2, a3, a4 = sos[c, 0, 0], sos[c, 0, 1], sos[c, 0, 2], sos[c, 0, 3], sos[c, 0, 4]
-        b0, b1, b2, b3, b4 = sos[c, 1, 0], sos[c, 1, 1], sos[c, 1, 2], sos[c, 1, 3], sos[c, 1, 4]
-        sa1, sa2, sb1, sb2 = state[c, 0, 0], state[c, 0, 1], state[c, 1, 0], state[c, 1, 1]
+        a = (sos[c, 0, 0], sos[c, 0, 1], sos[c, 0, 2], sos[c, 0, 3], sos[c, 0, 4])
+        b = (sos[c, 1, 0], sos[c, 1, 1], sos[c, 1, 2], sos[c, 1, 3], sos[c, 1, 4])
+        s = (state[c, 0, 0], state[c, 0, 1], state[c, 1, 0], state[c, 1, 1])
         w = weights[c]
         for i in range(n):
-            v = np.float64(x[c, i])
-            ya = a0 * v + sa1
-            sa1 = a1 * v - a3 * ya + sa2
-            sa2 = a2 * v - a4 * ya
-            yb = b0 * ya + sb1
-            sb1 = b1 * ya - b3 * yb + sb2
-            sb2 = b2 * ya - b4 * yb
+            yb, s = k_weight_step(np.float64(x[c, i]), a, b, s)
             out[i] += w * yb * yb
-        state[c, 0, 0], state[c, 0, 1], state[c, 1, 0], state[c, 1, 1] = sa1, sa2, sb1, sb2
+        state[c, 0, 0], state[c, 0, 1], state[c, 1, 0], state[c, 1, 1] = s
 
 
 @njit(cache=True, nogil=True)

@@ -26,6 +26,21 @@ from .gating import (
 from .lra import LRA_TAIL_SILENCE_S, SHORT_TERM_OVERLAP, SHORT_TERM_S, loudness_range
 
 
+@njit(cache=True, nogil=True, inline="always")
+def k_weight_step(v, a, b, s):
+    """One sample v (float64) through the two K-weighting biquads, direct form II transposed:
+    a, b the sections' (b0, b1, b2, a1, a2), s their state (a1, a2, b1, b2). Returns (y, new s).
+    The meter and the renderer's kernels.weighted_power both filter with it. numba's cache does
+    not see edits made in another file: after changing this, clear __pycache__'s *.nbi / *.nbc."""
+    ya = a[0] * v + s[0]
+    sa1 = a[1] * v - a[3] * ya + s[1]
+    sa2 = a[2] * v - a[4] * ya
+    yb = b[0] * ya + s[2]
+    sb1 = b[1] * ya - b[3] * yb + s[3]
+    sb2 = b[2] * ya - b[4] * yb
+    return yb, (sa1, sa2, sb1, sb2)
+
+
 @njit(cache=True, nogil=True)
 def _weighted_energy_marks(x, sos, state, total, offsets, out):
     """K-weight x [C, n] (two biquads, float64, state [C, 2, 2] carried) and accumulate the
@@ -33,28 +48,22 @@ def _weighted_energy_marks(x, sos, state, total, offsets, out):
     of this block (offsets sorted, in [0, n])."""
     channels, n = x.shape
     marks = offsets.shape[0]
+    a = (sos[0, 0], sos[0, 1], sos[0, 2], sos[0, 3], sos[0, 4])
+    b = (sos[1, 0], sos[1, 1], sos[1, 2], sos[1, 3], sos[1, 4])
     for c in range(channels):
-        a0, a1, a2, a3, a4 = sos[0, 0], sos[0, 1], sos[0, 2], sos[0, 3], sos[0, 4]
-        b0, b1, b2, b3, b4 = sos[1, 0], sos[1, 1], sos[1, 2], sos[1, 3], sos[1, 4]
-        sa1, sa2, sb1, sb2 = state[c, 0, 0], state[c, 0, 1], state[c, 1, 0], state[c, 1, 1]
+        s = (state[c, 0, 0], state[c, 0, 1], state[c, 1, 0], state[c, 1, 1])
         acc = total[c]
         m = 0
         while m < marks and offsets[m] == 0:
             out[c, m] = acc
             m += 1
         for i in range(n):
-            v = np.float64(x[c, i])
-            ya = a0 * v + sa1
-            sa1 = a1 * v - a3 * ya + sa2
-            sa2 = a2 * v - a4 * ya
-            yb = b0 * ya + sb1
-            sb1 = b1 * ya - b3 * yb + sb2
-            sb2 = b2 * ya - b4 * yb
+            yb, s = k_weight_step(np.float64(x[c, i]), a, b, s)
             acc += yb * yb
             while m < marks and offsets[m] == i + 1:
                 out[c, m] = acc
                 m += 1
-        state[c, 0, 0], state[c, 0, 1], state[c, 1, 0], state[c, 1, 1] = sa1, sa2, sb1, sb2
+        state[c, 0, 0], state[c, 0, 1], state[c, 1, 0], state[c, 1, 1] = s
         total[c] = acc
 
 
