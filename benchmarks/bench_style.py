@@ -163,12 +163,25 @@ def build(folder: Path, tracks: list, engineer: str, seed: int, max_s: float) ->
     return out
 
 
+# Runs argv[2:] and writes its peak RSS (kB) to argv[1]. Linux counts the memory a process had
+# before exec in its peak, and a child forked from this script starts with this script's (GBs
+# after building pairs); a child of this small launcher starts with the launcher's (~10 MB).
+LAUNCHER = """import os, subprocess, sys
+proc = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(proc.pid, 0)
+open(sys.argv[1], "w").write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def timed(cmd: list[str]) -> tuple[float, float, int]:
     """(wall seconds, peak RSS MB, exit code) of one whole process; its output goes to ours."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd)
-    _, status, usage = os.wait4(proc.pid, 0)
-    return time.perf_counter() - start, usage.ru_maxrss / 1024.0, os.waitstatus_to_exitcode(status)
+    with tempfile.TemporaryDirectory() as tmp:
+        peak = Path(tmp) / "peak"
+        start = time.perf_counter()
+        code = subprocess.call([sys.executable, "-c", LAUNCHER, str(peak), *cmd])
+        wall = time.perf_counter() - start
+        return wall, int(peak.read_text()) / 1024.0 if peak.is_file() else math.nan, code
 
 
 def show_check(model: dict) -> list[tuple[str, float, float, bool]]:

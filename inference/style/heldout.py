@@ -8,7 +8,7 @@ import numpy as np
 
 from tonematch.data.pairs import load_pair
 
-from .. import character, match
+from .. import character, inputs, match
 from .aim import master_array
 from .character_fit import fit_style
 from .distance import excerpt_mrstft
@@ -36,10 +36,10 @@ def _matched(mix: np.ndarray, sample_rate: int, reference_path: str, options: ma
     from .. import pipeline
 
     ref, ref_rate = audio.load(reference_path)
-    target = match.target_from(match.analyse_array(ref, ref_rate), name=str(reference_path))
+    target = match.target_from(inputs.analyse_array(ref, ref_rate), name=str(reference_path))
     del ref
     aim = pipeline.ReferenceAim(target, match.load_model(options.model), options.model or "default")
-    return pipeline.render_array(mix, pipeline.decide(match.analyse_array(mix, sample_rate), aim, options))
+    return pipeline.render_array(mix, pipeline.decide(inputs.analyse_array(mix, sample_rate), aim, options))
 
 
 def holdout_indices(n: int) -> list[int]:
