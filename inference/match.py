@@ -16,8 +16,7 @@ from tonematch.models import excerpts, numpy_runtime
 from tonematch.models.chain import TABLE
 from tonematch.models.chain.settings import Settings
 
-# analyse_array: style/{heldout,pair}.py still call it match.analyse_array (their owners switch)
-from .inputs import Analysis, analyse_array  # noqa: F401
+from .inputs import Analysis
 
 # Streaming targets: (integrated loudness LUFS, true-peak ceiling dBTP), as the services publish.
 PLATFORMS = {

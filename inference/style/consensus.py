@@ -22,7 +22,7 @@ CONSENSUS_STEPS = (0.5, 0.2, 1.0, 0.2, 0.5, 0.4)
 
 
 def _subset(a, count: int):
-    """`count` excerpts of an analysis (match.Analysis) spread over its inner ones (the first is
+    """`count` excerpts of an analysis (inputs.Analysis) spread over its inner ones (the first is
     often an intro), as a shallow copy."""
     from dataclasses import replace
 
@@ -40,7 +40,7 @@ def consensus(groups: dict, rows: list, sample_rate: int) -> dict:
     compression are tried on the pairs (CONSENSUS_PAIRS of them, CONSENSUS_EXCERPTS excerpts
     each, with the style's EQ and width, at each master's loudness), the one with the least
     1/3-octave distance to the masters kept, then moved a step along each setting where that
-    measures better. rows: [(PairFit, mix, master)] (match.Analysis). Returns the groups."""
+    measures better. rows: [(PairFit, mix, master)] (inputs.Analysis). Returns the groups."""
     comp, lim = dict(groups["compressor"]), dict(groups["limiter"])
     if len(rows) < 2:
         return groups

@@ -77,7 +77,7 @@ def clip_setting(key: str, value: float, sample_rate: int) -> float:
 
 
 def identify(mix, master, mix_char: dict, compressor: dict | None, floor: bool = True) -> PairFit:
-    """The chain's settings for one aligned pair (mix, master: match.Analysis of the same
+    """The chain's settings for one aligned pair (mix, master: inputs.Analysis of the same
     excerpts; `compressor`: gain_trace.read_compressor's reading of them).
 
     The transfer estimate has its own bias on a given piece of music (the compressor's gain
