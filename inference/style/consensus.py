@@ -12,7 +12,7 @@ from .model import BUMP_HZ
 from .settings_model import predict
 
 CONSENSUS_PAIRS = 6  # a fixed compressor is chosen on renders of at most this many pairs ...
-CONSENSUS_EXCERPTS = 1  # ... this many excerpts of each
+CONSENSUS_EXCERPTS = 2  # ... this many excerpts of each (one let a single passage decide: docs/decisions.md)
 CONSENSUS_SWEEPS = 2  # steps along each setting, the second half the first
 CONSENSUS_LIMITER_MS = (20.0, 60.0, 150.0)  # limiter releases tried beside the pairs' median
 CONSENSUS_CEILING_DB = (0.1, 0.2)  # ceilings tried above the masters' median true peak
