@@ -13,6 +13,7 @@ import pytest
 import soundfile as sf
 from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
+from style_example import example_style
 
 import tonematch
 from tonematch.data.errors import TonematchError
@@ -118,37 +119,6 @@ def test_match_with_a_corrupt_model_exits_2_before_any_audio(tmp_path, capsys):
 # -- style files --------------------------------------------------------------------------------------
 
 
-def _style():
-    from tonematch.inference.style import BUMP_HZ, Style
-
-    k = len(BUMP_HZ)
-    return Style(
-        np.array(BUMP_HZ),
-        np.linspace(0, 0.5, k),
-        np.linspace(-2, 2, k),
-        np.array([1.0, 0.9, 0.8, 0.7]),
-        np.array([-30.0, -10.0, 1.0, 1.5]),
-        np.array([0.0, 0.4, 0.0]),
-        np.array([0.5, 5.0, -9.0]),
-        -1.2,
-        habit={
-            "threshold_rel_lufs": 4.0,
-            "threshold_db": -18.0,
-            "ratio": 2.5,
-            "attack_ms": 10.0,
-            "release_ms": 120.0,
-            "knee_db": 6.0,
-            "timing_pairs": 3,
-            "reduction_db": 3.0,
-            "width": 1.2,
-            "target_lufs": -9.0,
-            "ceiling_dbtp": -1.0,
-            "eq": {"eq.low_shelf.gain_db": 1.5, "eq.low_shelf.freq_hz": 90.0},
-        },
-        meta={"name": "mine", "pairs": 6, "kind": "pairs"},
-    )
-
-
 def _rewrite(path, tensors=None, card=None):
     """Rewrite a saved style with other tensors or card, its checksum made to match (what a
     careless editor or a tool that 'fixes' the file would do): only validation can catch it."""
@@ -194,7 +164,7 @@ def _check_nan(c):
     ],
 )
 def test_a_style_with_unusable_numbers_is_refused_by_show_and_master(tmp_path, capsys, tensors, card, needle):
-    path = style_file.save_style(_style(), tmp_path / "s.tmstyle")
+    path = style_file.save_style(example_style(), tmp_path / "s.tmstyle")
     code, _, err = run(capsys, "style", "show", path)
     assert code == 0, err
     _rewrite(path, tensors, card)

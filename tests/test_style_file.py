@@ -9,40 +9,14 @@ import numpy as np
 import pytest
 from safetensors import safe_open
 from safetensors.torch import save_file
+from style_example import example_style
 
 from tonematch.data.errors import TonematchError
-from tonematch.inference.style import BUMP_HZ, Style, describe, file as style_file, load_style, save_style
-
-
-def _style(**meta):
-    k = len(BUMP_HZ)
-    return Style(
-        np.array(BUMP_HZ),
-        np.linspace(0, 0.5, k),
-        np.linspace(-2, 2, k),
-        np.array([1.0, 0.9, 0.8, 0.7]),
-        np.array([-30.0, -10.0, 1.0, 1.5]),
-        np.array([0.0, 0.4, 0.0]),
-        np.array([0.5, 5.0, -9.0]),
-        -1.2,
-        habit={
-            "threshold_rel_lufs": 4.0,
-            "threshold_db": -18.0,
-            "ratio": 2.5,
-            "attack_ms": 10.0,
-            "release_ms": 120.0,
-            "knee_db": 6.0,
-            "width": 1.2,
-            "target_lufs": -9.0,
-            "ceiling_dbtp": -1.0,
-            "eq": {"eq.low_shelf.gain_db": 1.5, "eq.low_shelf.freq_hz": 90.0, "eq.low_shelf.q": 0.7},
-        },
-        meta={"name": "mine", "pairs": 6, "kind": "pairs", **meta},
-    )
+from tonematch.inference.style import describe, file as style_file, load_style, save_style
 
 
 def test_round_trip(tmp_path):
-    s = _style()
+    s = example_style()
     path = save_style(s, tmp_path / "mine")
     assert path.name == "mine.tmstyle"
     back = load_style(path)
@@ -55,7 +29,7 @@ def test_round_trip(tmp_path):
 
 
 def test_truncated_and_corrupt_files_are_refused(tmp_path):
-    path = save_style(_style(), tmp_path / "s.tmstyle")
+    path = save_style(example_style(), tmp_path / "s.tmstyle")
     data = path.read_bytes()
     cut = tmp_path / "cut.tmstyle"
     cut.write_bytes(data[: len(data) - 20])
@@ -85,7 +59,7 @@ def _rewrite(path, out, **changes):
 
 
 def test_other_versions_and_foreign_files_are_refused(tmp_path):
-    path = save_style(_style(), tmp_path / "s.tmstyle")
+    path = save_style(example_style(), tmp_path / "s.tmstyle")
     with pytest.raises(TonematchError, match="another base version"):
         load_style(_rewrite(path, tmp_path / "b.tmstyle", base="character-0/chain-000000000000"))
     with pytest.raises(TonematchError, match="format version"):
@@ -113,7 +87,7 @@ def test_loading_never_executes_code(tmp_path):
 def test_show_says_what_the_style_does_in_words_and_numbers(tmp_path, capsys):
     from tonematch.inference.cli import main
 
-    path = save_style(_style(), tmp_path / "mine.tmstyle")
+    path = save_style(example_style(), tmp_path / "mine.tmstyle")
     assert main(["style", "show", str(path)]) == 0
     out = capsys.readouterr().out
     assert describe(load_style(path))[0] == "style 'mine': learned from 6 of your mix/master pairs"
@@ -144,7 +118,7 @@ def test_show_reads_aloud_without_identifiers_or_bare_numbers():
     negative spread."""
     import re
 
-    s = _style()
+    s = example_style()
     s.scalar_a[0], s.scalar_c[0] = 1.0, -0.8  # the mix's own loudness spread, 0.8 LU narrower
     s.habit = replace(s.habit, attack_ms=60.0, release_ms=800.0, timing_pairs=5, reduction_db=6.2)
     s.meta["check"] = {
@@ -176,7 +150,7 @@ def test_show_reads_aloud_without_identifiers_or_bare_numbers():
     + [(60.0, 800.0, "slow, attack 60 ms, release 800 ms")],
 )
 def test_show_names_the_timing_read_from_pairs(attack, release, words):
-    s = _style()
+    s = example_style()
     s.habit = replace(s.habit, attack_ms=attack, release_ms=release, timing_pairs=5, reduction_db=6.2)
     text = "\n".join(describe(s))
     assert f"compression: {words} (read from 5 of the pairs), ratio 2.5:1, threshold 4.0 dB above" in text
@@ -189,7 +163,7 @@ def test_the_habit_is_typed_and_its_card_object_loads_as_before(tmp_path, capsys
     older fits left out (timing_pairs, reduction_db) loads with them at their defaults."""
     from tonematch.inference.style import Habit
 
-    s = _style()
+    s = example_style()
     assert isinstance(s.habit, Habit) and s.habit.timing_pairs == 0 and s.habit.reduction_db is None
     path = save_style(s, tmp_path / "s.tmstyle")
     with safe_open(str(path), framework="numpy") as f:
