@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from tonematch.data import heap
 from tonematch.data.errors import TonematchError
 
 from . import explain, match
@@ -21,6 +22,11 @@ from .outputs import OutputPlan
 from .pipeline import Aim, finish_file, master_file, prepare_file, report_path, settings_path
 
 OUTPUT_SUFFIXES = (".wav", ".flac")
+
+
+# One mix's temporaries come from a kept heap (data/heap.py: fewer page faults, the same peak); not
+# in a batch, where each thread's kept heap adds to the peak (docs/decisions.md)
+ONE_MIX_KEEP_BYTES = 64 << 20
 
 
 def format_result(r: dict) -> str:
@@ -156,7 +162,9 @@ def master_many(
     overlap on two cores."""
     if not many:
         (job,) = jobs
-        say(format_result(master_file(job.mix, aim, job.out, options, **write)))
+        with heap.kept(ONE_MIX_KEEP_BYTES):
+            summary = master_file(job.mix, aim, job.out, options, **write)
+        say(format_result(summary))
         return 0
     from concurrent.futures import ThreadPoolExecutor
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tonematch.data import heap
 from tonematch.data.errors import TonematchError
 from tonematch.data.resample import resample
 from tonematch.models import excerpts, numpy_runtime
@@ -214,7 +215,7 @@ def choose_settings(mix: Analysis, target: Target, options: Options, model=None)
     target = target.at_rate(mix.sample_rate)
     if model is not None:
         settings, start = predicted_settings(model, mix, target), "network"
-        release_memory()  # the network's activations: freed, handed back before the render
+        heap.release()  # the network's activations: freed, handed back before the render
     else:
         from . import matcher
 
@@ -258,21 +259,8 @@ def finish(
             settings = result.settings
             notes.update(refined=result.kept, distance_before=result.start_distance, distance_after=result.distance)
             del frames, result
-            release_memory()
+            heap.release()
     return scaled(settings, options.amount), notes
-
-
-def release_memory() -> None:
-    """Hand the heap that the network's activations or refinement's arrays left free back to the
-    system before the render (reference counting has freed them): glibc keeps freed blocks in its
-    arenas (one per thread that allocated), which would otherwise add to the run's peak.
-    Elsewhere than glibc this does nothing."""
-    import ctypes
-
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 # -- the default model -------------------------------------------------------------------------------

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 
+from tonematch.data import heap
 from tonematch.data.errors import TonematchError
 
 from .. import match
@@ -16,34 +16,8 @@ from .pair import PairData, read_pair
 from .settings_fit import attach
 
 FIT_STEPS = 120  # the held-out check's refinement steps where the caller gives no options
-# glibc's mallopt parameters, and what a fit sets them to: arrays up to KEEP_BYTES come from the
-# heap, and freed heap is kept for the next pair rather than handed back and faulted in again
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+# a fit's arrays (pairs' audio, spectra, renders) come from a kept heap up to this size (data/heap.py)
 KEEP_BYTES = 256 << 20
-GLIBC_DEFAULT_BYTES = 128 << 10  # both parameters' glibc default
-
-
-@contextlib.contextmanager
-def kept_heap():
-    """glibc's heap kept between the fit's many large temporary arrays (pairs' audio, spectra,
-    renders): each would otherwise be mapped fresh and page-faulted in, a quarter of the fit's
-    time spent in the kernel. On leaving, the defaults again and the kept heap handed back.
-    Elsewhere than glibc this does nothing."""
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(M_MMAP_THRESHOLD, KEEP_BYTES)
-        libc.mallopt(M_TRIM_THRESHOLD, 4 * KEEP_BYTES)
-    except (OSError, AttributeError):
-        yield
-        return
-    try:
-        yield
-    finally:
-        libc.mallopt(M_MMAP_THRESHOLD, GLIBC_DEFAULT_BYTES)
-        libc.mallopt(M_TRIM_THRESHOLD, GLIBC_DEFAULT_BYTES)
-        libc.malloc_trim(0)
 
 
 def fit_pairs(
@@ -59,7 +33,7 @@ def fit_pairs(
     """Read, align and analyse every pair (a pair that fails is reported in one line and left out),
     identify the engineer's chain on each, fit, and run the held-out check (with `options`, else
     match's defaults at `steps` refinement steps)."""
-    with kept_heap():
+    with heap.kept(KEEP_BYTES):
         return _fit_pairs(pairs, name, steps, check, options, say, error, progress)
 
 

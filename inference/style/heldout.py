@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from tonematch.data import heap
 from tonematch.data.pairs import load_pair
 
 from .. import character, inputs, match
@@ -85,7 +86,7 @@ def heldout_check(data: list[PairData], pairs, options: match.Options, say=print
                 }
             )
             del out
-            match.release_memory()
+            heap.release()
         say(
             f"  held out {p.name}: MR-STFT generic {rows['generic'][-1]['mrstft']:.3f} (reference {ref.name}), "
             f"style {rows['style'][-1]['mrstft']:.3f}"
