@@ -72,6 +72,34 @@ def test_a_fixed_habit_comes_back_as_its_chain(habit):
     assert "loudness, fixed: -10.0 LUFS" in words
 
 
+def _mean_reduction_db(clips: np.ndarray, settings, hop: int = 512) -> float:
+    """The chain compressor's power-weighted mean gain reduction (dB) on excerpts [N, C, L]: the
+    render with the compressor over the render without it, frame by frame (limiter and loudness
+    off), weighted by the power going in."""
+    from tonematch.models.chain.settings import Settings
+
+    x = excerpts.joined(clips)
+    off = settings.bypass | {"limiter", "loudness"}
+    went_in = render_array(x, Settings(settings.values, SR, off | {"compressor"}), SR)
+    came_out = render_array(x, Settings(settings.values, SR, off), SR)
+    frames = x.shape[1] // hop
+    p_in = np.mean(went_in[:, : frames * hop].astype(np.float64) ** 2, axis=0).reshape(frames, hop).mean(axis=1)
+    p_out = np.mean(came_out[:, : frames * hop].astype(np.float64) ** 2, axis=0).reshape(frames, hop).mean(axis=1)
+    gain_db = 10.0 * np.log10(np.maximum(p_out, 1e-20) / np.maximum(p_in, 1e-20))
+    gain_db -= settings.values["compressor.makeup_db"]
+    return float(-np.sum(p_in * np.minimum(gain_db, 0.0)) / np.sum(p_in))
+
+
+def test_style_show_says_how_much_the_masters_are_compressed(habit):
+    fitted, data = habit
+    read = fitted.settings["groups"]["compressor"]["reduction_db"]
+    truth = float(np.median([_mean_reduction_db(p.mix.clips, habit_settings()) for p in data]))
+    assert truth > 1.0  # the habit compresses audibly: the check means something
+    assert abs(read - truth) <= 1.0, (read, truth)
+    words = "\n".join(style.describe(fitted))
+    assert f"your masters show about {read:.1f} dB of gain reduction on average" in words
+
+
 def test_a_new_mix_is_mastered_with_the_habit(habit):
     """A seventh mix: the style's settings are the habit's, its master as close to the engineer's
     as the chain gets on the pairs, and far closer than a loudness-only render."""

@@ -58,6 +58,7 @@ class PairFit:
     compressed: bool
     floor_db: float
     eq_error_db: float
+    reduction_db: float = math.nan  # the compressor's mean gain reduction read from the pair (dB)
 
 
 def _eq_gain_db(values: dict, mix_clips: np.ndarray, sample_rate: int) -> float:
@@ -127,6 +128,7 @@ def identify(mix, master, mix_char: dict, compressor: dict | None, floor: bool =
         compressed,
         math.nan,
         eq_error,
+        float(compressor.get("reduction_db", math.nan)) if compressed else math.nan,
     )
     if floor:
         out = render_excerpts(values, mix, master)

@@ -117,6 +117,7 @@ def _compressor_model(on: list[PairFit], pairs: int) -> dict:
     threshold["loo"] = {"dBFS": e_abs, "mix loudness": e_rel}
     ratio = adaptive_line(crest, np.log([f.values["compressor.ratio"] for f in on]), NOISE["log_ratio"])
     timed = [f for f in on if f.timing]
+    reductions = [f.reduction_db for f in on if math.isfinite(f.reduction_db)]
 
     def timing(name: str, default: float) -> float:
         return float(np.exp(median(np.log([f.values[name] for f in timed])))) if timed else default
@@ -129,6 +130,8 @@ def _compressor_model(on: list[PairFit], pairs: int) -> dict:
             "timing_pairs": len(timed),
             "attack_ms": timing("compressor.attack_ms", 10.0),
             "release_ms": timing("compressor.release_ms", 150.0),
+            # what the engineer's compressor took off, read from the masters: comparable across designs
+            "reduction_db": median(reductions) if reductions else None,
             "mode": "adaptive" if "adaptive" in (threshold["mode"], ratio["mode"]) else "fixed",
         }
     )

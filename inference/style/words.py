@@ -211,7 +211,10 @@ def describe_lines(model: dict, check: dict | None = None) -> list[str]:
             else "attack and release not readable from the pairs (10 ms, 150 ms used)"
         )
         state = "adapting to the mix" if comp["mode"] == "adaptive" else "fixed"
-        lines.append(f"  compressor, {state}: {r}, {where}, {timing}, knee {comp['knee_db']:.0f} dB")
+        text = f"  compressor, {state}: {r}, {where}, {timing}, knee {comp['knee_db']:.0f} dB"
+        if comp.get("reduction_db") is not None:  # older style files do not carry it
+            text += f"; your masters show about {comp['reduction_db']:.1f} dB of gain reduction on average"
+        lines.append(text)
     w = g["width"]
     width = 10.0 ** (w["value"] / 20.0)
     text = f"  stereo width, {'fixed' if w['mode'] == 'fixed' else 'adapting to the mix'}: {width:.2f}"
