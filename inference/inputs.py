@@ -21,6 +21,7 @@ from tonematch.models.measure.loudness import LoudnessMeter
 from tonematch.models.measure.truepeak import TruePeakMeter
 
 EXCERPT_S, MAX_EXCERPTS = 6.0, 6
+LEVEL_BLOCK = 1 << 16  # frames the meters take at a time from an in-memory array
 # BS.1770 measures loudness on 400 ms blocks: a shorter file has no loudness to match or set.
 MIN_SECONDS = 0.4
 SILENT_DBTP = -190.0  # db() floors at -200 dB: a true peak this low is digital silence
@@ -72,9 +73,12 @@ def _analysis(clips, sample_rate: int, channels: int, levels) -> Analysis:
 
 
 def analyse_array(x: np.ndarray, sample_rate: int) -> Analysis:
+    """The analysis of an in-memory mix; its levels metered a block at a time: the meters give the
+    whole array's result for any blocking, without their copies of the whole array."""
     x = as_audio(x)
     clips = excerpts.excerpts(x, sample_rate, EXCERPT_S, MAX_EXCERPTS)
-    return _analysis(clips, sample_rate, x.shape[0], stream_levels([x], sample_rate, x.shape[0]))
+    blocks = (x[:, i : i + LEVEL_BLOCK] for i in range(0, x.shape[1], LEVEL_BLOCK))
+    return _analysis(clips, sample_rate, x.shape[0], stream_levels(blocks, sample_rate, x.shape[0]))
 
 
 def analyse_file(path, scale: float = 1.0) -> Analysis:

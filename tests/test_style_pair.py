@@ -1,6 +1,6 @@
 """A pair read for fitting is what reading the whole files gives: load_pair's offset is align()'s
-on the whole mono files, and the pair's analyses (levels metered a block at a time) are
-inputs.analyse_array's of the whole arrays, exactly."""
+on the whole mono files, and inputs.analyse_array's levels, metered a block at a time, are the
+meters' of the whole arrays in one block, exactly."""
 
 import numpy as np
 import soundfile as sf
@@ -9,7 +9,7 @@ from tonematch.data.align import align
 from tonematch.data.pairs import Pair, load_pair
 from tonematch.data.synth import music_like
 from tonematch.inference import inputs
-from tonematch.inference.style import pair as style_pair
+from tonematch.models import excerpts
 
 SR = 22050
 
@@ -27,12 +27,13 @@ def test_a_pair_reads_as_the_whole_files(tmp_path, monkeypatch):
     assert offset == int(round(align(mono[0], mono[1], SR).offset_frames)) == shift
     np.testing.assert_array_equal(aligned, master[:, shift : shift + mix.shape[1]])
 
-    monkeypatch.setattr(style_pair, "LEVEL_BLOCK", 4096)  # many blocks, a short last one
+    monkeypatch.setattr(inputs, "LEVEL_BLOCK", 4096)  # many blocks, a short last one
     for x in (m, aligned):
-        whole, blocked = inputs.analyse_array(x, sr), style_pair.analysed(x, sr)
-        np.testing.assert_array_equal(blocked.clips, whole.clips)
+        blocked = inputs.analyse_array(x, sr)
+        lufs, tp, peak = inputs.stream_levels([x], sr, x.shape[0])  # the whole array in one block
+        np.testing.assert_array_equal(blocked.clips, excerpts.excerpts(x, sr, inputs.EXCERPT_S, inputs.MAX_EXCERPTS))
         assert (blocked.lufs, blocked.true_peak_dbtp, blocked.true_peak_ratio) == (
-            whole.lufs,
-            whole.true_peak_dbtp,
-            whole.true_peak_ratio,
+            lufs,
+            inputs.db(tp),
+            max(1.0, tp / peak),
         )

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from tonematch.data.errors import TonematchError
 from tonematch.data.pairs import load_pair
-from tonematch.models import excerpts
 from tonematch.models.chain.settings import Settings
 
 from .. import character, inputs
@@ -31,23 +30,11 @@ class PairData:
     fit: PairFit | None = None  # the chain identified on the pair (identify.py)
 
 
-LEVEL_BLOCK = 1 << 16  # frames the meters take at a time
-
-
-def analysed(x, sample_rate: int) -> inputs.Analysis:
-    """inputs.analyse_array's analysis, its levels metered a block at a time: the meters give the
-    whole array's result for any blocking, without their copies of the whole file."""
-    x = inputs.as_audio(x)
-    clips = excerpts.excerpts(x, sample_rate, inputs.EXCERPT_S, inputs.MAX_EXCERPTS)
-    blocks = (x[:, i : i + LEVEL_BLOCK] for i in range(0, x.shape[1], LEVEL_BLOCK))
-    return inputs._analysis(clips, sample_rate, x.shape[0], inputs.stream_levels(blocks, sample_rate, x.shape[0]))
-
-
 def read_pair(pair) -> PairData:
     mix, master, sr, offset = load_pair(pair)
-    a = analysed(mix, sr)
+    a = inputs.analyse_array(mix, sr)
     del mix  # only the excerpts and levels are kept
-    b = analysed(master, sr)
+    b = inputs.analyse_array(master, sr)
     del master
     if b.lufs is None:
         raise TonematchError(f"pair {pair.name}: the master is silent where it overlaps the mix")
