@@ -7,7 +7,8 @@ import numpy as np
 from tonematch.inference.style import BUMP_HZ, Style
 
 
-def example_style(**meta) -> Style:
+def example_style(habit: dict | None = None, **meta) -> Style:
+    """`habit`: keys added to (or replacing) the habit's."""
     k = len(BUMP_HZ)
     return Style(
         np.array(BUMP_HZ),
@@ -29,6 +30,7 @@ def example_style(**meta) -> Style:
             "target_lufs": -9.0,
             "ceiling_dbtp": -1.0,
             "eq": {"eq.low_shelf.gain_db": 1.5, "eq.low_shelf.freq_hz": 90.0, "eq.low_shelf.q": 0.7},
+            **(habit or {}),
         },
         meta={"name": "mine", "pairs": 6, "kind": "pairs", **meta},
     )

@@ -164,7 +164,7 @@ def _check_nan(c):
     ],
 )
 def test_a_style_with_unusable_numbers_is_refused_by_show_and_master(tmp_path, capsys, tensors, card, needle):
-    path = style_file.save_style(example_style(), tmp_path / "s.tmstyle")
+    path = style_file.save_style(example_style(habit={"timing_pairs": 3, "reduction_db": 3.0}), tmp_path / "s.tmstyle")
     code, _, err = run(capsys, "style", "show", path)
     assert code == 0, err
     _rewrite(path, tensors, card)
