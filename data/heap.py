@@ -2,8 +2,8 @@
 these do nothing).
 
 By default glibc maps each array over 128 kB fresh and hands it back when freed, so every large
-temporary is page-faulted in again: a quarter of a style fit's time, and a tenth of a single
-mix's match, spent in the kernel. `kept` raises that threshold for a stretch of work; `release`
+temporary is page-faulted in again, in the kernel (docs/decisions.md has what that costs a
+style fit and a match). `kept` raises that threshold for a stretch of work; `release`
 hands back what is free (before a render, so a run's peak is not its garbage)."""
 
 from __future__ import annotations

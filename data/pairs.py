@@ -26,10 +26,6 @@ from .splits import list_audio_files
 
 __all__ = ["Pair", "aligned_master", "find_pairs", "load_pair"]
 
-# align.align's defaults, which pairs are aligned with
-ALIGN_MAX_OFFSET_S, ALIGN_EXCERPT_S, ALIGN_MIN_CORRELATION = 2.0, 30.0, 0.5
-
-
 @dataclass(frozen=True)
 class Pair:
     mix: Path
@@ -151,29 +147,13 @@ def load_pair(pair, offset: int | None = None) -> tuple[np.ndarray, np.ndarray, 
     """(mix, master aligned to it, rate, offset): master at the mix's rate and channel count;
     `offset`: the alignment found before (not searched again)."""
     from . import audio
+    from .align import align
 
     mix, sr = audio.load(pair.mix)
     if mix.shape[0] > 2:
         raise TonematchError(f"pair {pair.name}: the mix has {mix.shape[0]} channels, only mono or stereo")
     master, _ = audio.load(pair.master, sample_rate=sr, channels=mix.shape[0])
     if offset is None:
-        offset = int(round(_alignment(mix, master, sr, pair.name).offset_frames))
+        offset = int(round(align(mix, master, sr, name=pair.name).offset_frames))
     return mix, aligned_master(master, offset, mix.shape[1]), sr, offset
 
-
-def _alignment(mix: np.ndarray, master: np.ndarray, sample_rate: int, name: str):
-    """align.align(mix, master) with its defaults, the float64 mono made of only the windows it
-    reads (30 s of the mix, 34 s of the master) rather than of both whole files (200 MB for 5
-    minutes); the mono of a window is the window of the mono, so the offset is the same."""
-    from .align import align_excerpts, window
-
-    max_lag = int(round(ALIGN_MAX_OFFSET_S * sample_rate))
-    length = min(mix.shape[1], int(ALIGN_EXCERPT_S * sample_rate))
-    start = (mix.shape[1] - length) // 2
-
-    def mono(x):  # on float32 (align's own mono would average in float64)
-        return np.mean(x, axis=0, dtype=np.float32).astype(np.float64)
-
-    x = mono(mix[:, start : start + length])
-    y = mono(window(master, start - max_lag, length + 2 * max_lag))
-    return align_excerpts(x, y, max_lag, ALIGN_MIN_CORRELATION, name, sample_rate)
