@@ -185,31 +185,46 @@ def eq_power(p: dict, frames: Frames, bypass) -> np.ndarray:
     return eq_power_at(eq, frames.freqs_hz, frames.sample_rate, bypass)
 
 
+class _EqDesigns:
+    """The EQ settings `keys` (a vector in physical units) -> |H|^2 [M, F] at the fine bands,
+    every other setting as in `base`, for M vectors at once."""
+
+    def __init__(self, keys: list[str], base: dict, frames: Frames, bypass):
+        self.keys, self.base, self.bypass = keys, base, bypass
+        self.freqs_hz, self.sample_rate = frames.freqs_hz, frames.sample_rate
+
+    def __call__(self, theta: np.ndarray) -> np.ndarray:  # [M, P] -> [M, F]
+        q = dict(self.base)
+        q.update({k: theta[:, i] for i, k in enumerate(self.keys)})
+        return eq_power_at(q, self.freqs_hz, self.sample_rate, self.bypass) * np.ones((theta.shape[0], 1))
+
+
+# One primitive for every call: autograd keeps each primitive's gradient in a module-level table,
+# so a primitive made per call would keep its frames alive for the life of the process.
+@primitive
+def _eq_power(theta, designs: _EqDesigns):
+    return designs(np.asarray(theta, dtype=np.float64)[None])[0]
+
+
+def _eq_power_vjp(ans, theta, designs: _EqDesigns):
+    steps = 1e-6 * np.maximum(np.abs(theta), 1.0)
+    shifts = np.diag(steps)
+    both = designs(np.concatenate([theta + shifts, theta - shifts]))
+    n = len(designs.keys)
+    jacobian = (both[:n] - both[n:]) / (2.0 * steps[:, None])  # [P, F]
+    return lambda g: jacobian @ g
+
+
+defvjp(_eq_power, _eq_power_vjp)
+
+
 def eq_power_of(keys: list[str], p: dict, frames: Frames, bypass):
     """|H|^2 [F] as a differentiable function of the EQ settings `keys` (a vector in physical
     units; every other setting as in `p`). Its Jacobian comes from central differences of the
     closed-form response, all 2 x len(keys) designs in one vectorised call: exact to ~1e-9 and far
     cheaper than tracing the biquad formulas operation by operation."""
-    base = {k: float(v) for k, v in p.items()}
-
-    def batch(theta: np.ndarray) -> np.ndarray:  # [M, P] -> [M, F]
-        q = dict(base)
-        q.update({k: theta[:, i] for i, k in enumerate(keys)})
-        return eq_power_at(q, frames.freqs_hz, frames.sample_rate, bypass) * np.ones((theta.shape[0], 1))
-
-    @primitive
-    def power(theta):
-        return batch(np.asarray(theta, dtype=np.float64)[None])[0]
-
-    def vjp(ans, theta):
-        steps = 1e-6 * np.maximum(np.abs(theta), 1.0)
-        shifts = np.diag(steps)
-        both = batch(np.concatenate([theta + shifts, theta - shifts]))
-        jacobian = (both[: len(keys)] - both[len(keys) :]) / (2.0 * steps[:, None])  # [P, F]
-        return lambda g: jacobian @ g
-
-    defvjp(power, vjp)
-    return power
+    designs = _EqDesigns(keys, {k: float(v) for k, v in p.items()}, frames, bypass)
+    return lambda theta: _eq_power(theta, designs)
 
 
 def _block_index(frames_per_row: int, hop_s: float) -> np.ndarray | None:

@@ -27,6 +27,7 @@ from tonematch.models.geometry import encoder_geometry
 from tonematch.models.measure.spectrum import centred_frames
 
 _POWER_EPS = 1e-10  # as encoder.py: -100 dB floor before the log
+ENCODE_CHUNK = 2  # clips encoded at once (encode): memory grows with it, speed does not
 NORM_EPS = 1e-5  # GroupNorm / LayerNorm eps and the std floor, torch's defaults as the model uses them
 
 
@@ -148,7 +149,11 @@ class NumpyModel:
         return (0.5 * np.log10(mel + np.float32(_POWER_EPS))).reshape(b, 2, mel.shape[1], -1)
 
     def encode(self, x: np.ndarray) -> np.ndarray:
-        """[B, C, T] clips -> [B, embed_dim] embeddings (encoder.forward)."""
+        """[B, C, T] clips -> [B, embed_dim] embeddings (encoder.forward), ENCODE_CHUNK
+        clips at a time (each clip's embedding is its own)."""
+        return np.concatenate([self._encode(x[i : i + ENCODE_CHUNK]) for i in range(0, len(x), ENCODE_CHUNK)])
+
+    def _encode(self, x: np.ndarray) -> np.ndarray:
         h = self.features(x)
         for i in range(self._blocks):
             conv = self.w[f"encoder.cnn.{i}.0.weight"]

@@ -98,6 +98,23 @@ def test_refinement_recovers_tone_and_width_of_a_processed_reference():
     assert highs - lows > 4.0
 
 
+def test_refinement_lets_go_of_its_frames():
+    """A batch or the studio refines many times in one process: nothing a refinement made may
+    outlive it (a gradient registered per call once kept every mix's frames, ~9 MB each)."""
+    import gc
+    import weakref
+
+    target = _target_from(_settings(**{"eq.high_shelf.gain_db": 4.0}), seed=7)
+    clips = excerpts.excerpts(music_like(6.0, SR, seed=8), SR)
+    frames = character.analyse(clips, SR)
+    alive = weakref.ref(frames)
+    result = refine.refine(Settings.defaults(SR), clips, frames, target, steps=3)
+    assert result.settings is not None
+    del frames, result
+    gc.collect()
+    assert alive() is None
+
+
 def test_refinement_compresses_toward_a_dense_reference_and_not_a_dynamic_one():
     x = music_like(12.0, SR, seed=8)
     clips = excerpts.excerpts(x, SR)

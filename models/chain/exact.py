@@ -78,6 +78,23 @@ class _Stats:
         return cat(e), cat(env)
 
 
+def _joined(blocks: list[np.ndarray], *more: np.ndarray) -> np.ndarray:
+    """The blocks (then `more`) as one float32 array; the list is emptied as it is copied, so
+    each block is freed once copied (when nothing else holds it) and the peak is the joined
+    array, not twice it."""
+    out = np.empty(sum(len(b) for b in blocks) + sum(len(b) for b in more), np.float32)
+    pos = 0
+    blocks.reverse()
+    while blocks:
+        b = blocks.pop()
+        out[pos : pos + len(b)] = b
+        pos += len(b)
+    for b in more:
+        out[pos : pos + len(b)] = b
+        pos += len(b)
+    return out
+
+
 class _PassOne:
     """What the first pass measures of the pre-limiter signal, one block at a time."""
 
@@ -155,7 +172,8 @@ class ExactRenderer:
     def _predictor(self, one: _PassOne) -> Predictor:
         """The loudness predictor from the first pass's statistics. Per sample (a cached file),
         the envelope is joined into one array and `one.peaks` becomes views into it, so the
-        limiter pass and the predictor share it and the per-block copies are freed."""
+        limiter pass and the predictor share it and the per-block copies are freed as they are
+        joined."""
         v, stats = self.settings.values, one.stats
         la = limiter.lookahead_samples(v["limiter.lookahead_ms"], self.sample_rate)
         rel = ops.time_constant_to_pole(v["limiter.release_ms"], self.sample_rate)
@@ -165,13 +183,12 @@ class ExactRenderer:
             return Predictor(env, 0, e, self.sample_rate, ceiling, rel, la, decimation=stats.d)
         # the envelope of the last TAPS_RIGHT samples comes out with the flush
         tail = one.tracker.peaks(np.zeros((self.channels, limiter.TAPS_RIGHT), np.float32))
-        e = np.concatenate(stats.e) if stats.e else np.zeros(0, np.float32)
-        stats.e = []  # one copy at a time: the joined array replaces the blocks
-        blocks = stats.env
-        env = np.concatenate(blocks + [tail])
-        stats.env = []
-        if one.peaks is not None:
-            bounds = np.cumsum([0] + [len(b) for b in blocks])
+        bounds = np.cumsum([0] + [len(b) for b in stats.env])
+        e = _joined(stats.e)
+        per_block = one.peaks is not None
+        one.peaks = None  # the same blocks as stats.env: dropped, so each is freed once copied
+        env = _joined(stats.env, tail)
+        if per_block:
             one.peaks = [env[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
         # envelope entry j was sample j - TAPS_RIGHT
         return Predictor(env[limiter.TAPS_RIGHT :], 0, e, self.sample_rate, ceiling, rel, la)
