@@ -26,6 +26,7 @@ from .splits import list_audio_files
 
 __all__ = ["Pair", "aligned_master", "find_pairs", "load_pair"]
 
+
 @dataclass(frozen=True)
 class Pair:
     mix: Path
@@ -156,4 +157,3 @@ def load_pair(pair, offset: int | None = None) -> tuple[np.ndarray, np.ndarray, 
     if offset is None:
         offset = int(round(align(mix, master, sr, name=pair.name).offset_frames))
     return mix, aligned_master(master, offset, mix.shape[1]), sr, offset
-
