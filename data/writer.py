@@ -69,6 +69,8 @@ class AudioWriter:
         self.channels = int(channels)
         self._bits = SUBTYPE_BITS[self.subtype]
         self._dither = bool(dither) and self._bits is not None
+        self._format = fmt
+        self._seed = seed
         self._rng = np.random.default_rng(seed)
         self.frames_written = 0
         sweep_stale_temps(os.path.dirname(os.path.abspath(self.path)))
@@ -77,16 +79,7 @@ class AudioWriter:
         self._in_place = reserved(self.path)
         self._tmp = os.path.abspath(self.path) if self._in_place else reserve_temp(self.path)
         try:  # BaseException: a signal turned into an exception here must not leave the temp file
-            self._file = sf.SoundFile(
-                self._tmp,
-                "w",
-                samplerate=self.sample_rate,
-                channels=self.channels,
-                subtype=self.subtype,
-                format=fmt,
-            )
-            if fmt == "WAV":
-                _drop_peak_chunk(self._file)
+            self._file = self._open()
         except BaseException as e:
             if not self._in_place:
                 _remove(self._tmp)
@@ -114,6 +107,32 @@ class AudioWriter:
             except Exception as e:
                 raise failure(self.path, e) from None
         self.frames_written += block.shape[1]
+
+    def restart(self) -> None:
+        """Drop everything written so far and start the file again, dither included: what is
+        written next comes out as if it were the first write."""
+        if self._done:
+            raise ValueError("AudioWriter is closed")
+        try:
+            self._file.close()
+            self._file = self._open()
+        except Exception as e:
+            raise failure(self.path, e) from None
+        self._rng = np.random.default_rng(self._seed)
+        self.frames_written = 0
+
+    def _open(self) -> sf.SoundFile:
+        f = sf.SoundFile(
+            self._tmp,
+            "w",
+            samplerate=self.sample_rate,
+            channels=self.channels,
+            subtype=self.subtype,
+            format=self._format,
+        )
+        if self._format == "WAV":
+            _drop_peak_chunk(f)
+        return f
 
     def _quantise(self, x: np.ndarray) -> np.ndarray:
         """Float [n, C] -> integers, quantised here (not by libsndfile) so the scale is exactly 2**(bits-1)

@@ -159,7 +159,9 @@ def master_many(
 
     A batch writes each master on a second thread while the next mix is analysed and decided:
     the render and the writer run in compiled code that lets go of the interpreter, so the two
-    overlap on two cores."""
+    overlap on two cores. That thread recomputes the pre-limiter audio for the limiter pass
+    rather than keep it (keep_pre_limiter=False): it has time to spare, and the batch's peak is
+    one mix's decision plus another's render."""
     if not many:
         (job,) = jobs
         with heap.kept(ONE_MIX_KEEP_BYTES):
@@ -214,7 +216,7 @@ def master_many(
                 continue
             if writing is not None:
                 done(*writing)
-            writing = (job, writer.submit(finish_file, prepared, **write))
+            writing = (job, writer.submit(finish_file, prepared, keep_pre_limiter=False, **write))
             if not _threads_may_share_kernels():
                 done(*writing)
                 writing = None

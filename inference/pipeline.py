@@ -190,6 +190,7 @@ def write_master(
     dither: bool = True,
     warn: Callable[[str], None] | None = None,
     replace: bool = True,
+    keep_pre_limiter: bool = True,
 ) -> dict:
     """Render the whole file with the decision (streaming, exact) to `out_path`, its settings to
     OUT.json and with `report` a picture to OUT.png: all three appear together or none does
@@ -201,15 +202,29 @@ def write_master(
     from .render import render_file
 
     settings = decision.settings
-    meter, tp = LoudnessMeter(mix.sample_rate, mix.channels), TruePeakMeter(mix.channels)
+    meter = tp = None
+
+    def on_restart():
+        nonlocal meter, tp
+        meter, tp = LoudnessMeter(mix.sample_rate, mix.channels), TruePeakMeter(mix.channels)
 
     def on_block(block):
         meter.add(block)
         tp.add(block)
 
+    on_restart()
+
     with Transaction(replace=replace) as files:
         summary = render_file(
-            mix_path, settings, files.stage(out_path), bit_depth=bit_depth, dither=dither, warn=warn, on_block=on_block
+            mix_path,
+            settings,
+            files.stage(out_path),
+            bit_depth=bit_depth,
+            dither=dither,
+            warn=warn,
+            on_block=on_block,
+            on_restart=on_restart,
+            keep_pre_limiter=keep_pre_limiter,
         )
         summary["output"] = str(out_path)
         files.write(settings_path(out_path), lambda tmp: settings.to_json(tmp))

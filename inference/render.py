@@ -49,16 +49,21 @@ def render_file(
     block_frames: int = BLOCK_FRAMES,
     warn: Callable[[str], None] | None = None,
     on_block: Callable | None = None,
+    on_restart: Callable[[], None] | None = None,
+    keep_pre_limiter: bool = True,
 ) -> dict:
     """Render `in_path` with `settings` (a chain Settings) to `out_path` (.wav or .flac).
 
     bit_depth: '16', '24', 'float' or None (same as the input when 16/24-bit PCM, else 24).
     warn: called with each warning as it arises (they are also listed in the summary).
     on_block: called with each output block [C, n] as it is written (meters, a report).
+    on_restart: called when the renderer starts its output again (a correction pass of the
+    loudness, rare): what on_block saw before is void.
+    keep_pre_limiter: False trades time for memory (ExactRenderer), for a batch's second thread.
     Returns a summary: paths, format, frames, the renderer's report, warnings and the wall time.
     """
     from tonematch.models.chain import loudness
-    from tonematch.models.chain.exact import ExactRenderer  # numba kernels: only when rendering
+    from tonematch.models.chain.exact import RESTART, ExactRenderer  # numba kernels: only when rendering
 
     warnings: list[str] = []
 
@@ -75,7 +80,8 @@ def render_file(
     settings, moved = settings.at_rate(src.sample_rate)
     for message in moved:
         note(message)
-    renderer = ExactRenderer(settings, src.sample_rate, src.channels)  # validates at the input's rate
+    # validates at the input's rate
+    renderer = ExactRenderer(settings, src.sample_rate, src.channels, keep_pre_limiter=keep_pre_limiter)
     start = time.perf_counter()
     scale = _input_scale(in_path, src.subtype, block_frames, note)
     # read_blocks opens (and checks) the file at each call: the renderer reads it once per pass.
@@ -88,7 +94,14 @@ def render_file(
         audio.AudioWriter(out_path, src.sample_rate, src.channels, subtype=subtype, dither=dither) as w,
         Lane(name="tonematch-output") as lane,
     ):
-        for block in renderer.blocks(source):
+        # the limiter pass streams out as it is made; the rare correction pass starts the file again
+        for block in renderer.blocks(source, provisional=True):
+            if block is RESTART:
+                lane.drain()
+                w.restart()
+                if on_restart is not None:
+                    on_restart()
+                continue
             w.write(block)
             if on_block is not None:
                 lane.submit(on_block, block)

@@ -5,7 +5,7 @@ import pyloudnorm
 import pytest
 import torch
 
-from tonematch.models.chain import TABLE, render_batch
+from tonematch.models.chain import TABLE, exact, render_batch
 from tonematch.models.chain.exact import render_array
 from tonematch.models.chain.settings import Settings
 
@@ -46,6 +46,49 @@ def test_streaming_block_size_does_not_matter():
     whole = render_array(x, s, SR, block=x.shape[1])
     for block in (997, 4096, 65536):
         assert residual_db(whole, render_array(x, s, SR, block=block)) < -120.0
+
+
+def _loud(seed: int) -> tuple[np.ndarray, Settings]:
+    x = music_like(4.0, SR, seed=seed, level_db=-24)
+    s = Settings.defaults(SR)
+    s.values.update({"loudness.target_lufs": -9.0, "limiter.ceiling_dbtp": -1.0})
+    return x, s
+
+
+def _blocks(renderer, x, provisional=False):
+    source = lambda: (x[:, i : i + 4096] for i in range(0, x.shape[1], 4096))  # noqa: E731
+    return list(renderer.blocks(source, provisional=provisional))
+
+
+def _after_last_restart(blocks):
+    last = max((i for i, b in enumerate(blocks) if b is exact.RESTART), default=-1)
+    return np.concatenate(blocks[last + 1 :], axis=1)
+
+
+@pytest.mark.parametrize("miss_db", [0.0, 1.5])
+def test_provisional_and_unkept_renders_equal_the_kept_one(monkeypatch, miss_db):
+    """A file writer takes the limiter pass as it is made (RESTART before a correction pass) and
+    a batch's second thread recomputes the pre-limiter audio: the output is the same. A wrong
+    first prediction (miss_db) forces the correction pass."""
+    solve = exact.solve_gain_db
+
+    def solve_missing(lufs, target, gain, offset):
+        g, expected = solve(lufs, target, gain, offset)
+        return (g + miss_db, expected) if offset == 0.0 else (g, expected)
+
+    monkeypatch.setattr(exact, "solve_gain_db", solve_missing)
+    x, s = _loud(seed=5)
+    reference = exact.ExactRenderer(s, SR, 2)
+    kept = np.concatenate(_blocks(reference, x), axis=1)
+    passes = reference.report["passes"]
+    assert passes > 1 if miss_db else passes == 1
+    for keep in (True, False):
+        provisional = _blocks(exact.ExactRenderer(s, SR, 2, keep_pre_limiter=keep), x, provisional=True)
+        assert sum(b is exact.RESTART for b in provisional) == passes - 1
+        np.testing.assert_array_equal(_after_last_restart(provisional), kept)
+        np.testing.assert_array_equal(
+            np.concatenate(_blocks(exact.ExactRenderer(s, SR, 2, keep_pre_limiter=keep), x), axis=1), kept
+        )
 
 
 @pytest.mark.parametrize("target", [-20.0, -14.0, -9.0])

@@ -134,6 +134,52 @@ def test_streamed_file_render_equals_in_memory_render(tmp_path, capsys):
     assert np.abs(y.T - expected).max() < 1e-5
 
 
+def test_a_correction_pass_starts_the_file_and_its_meters_again(tmp_path, monkeypatch):
+    """The file takes the limiter pass as it is made; when the loudness needs another pass the
+    file and the output meters start again, and the master is the in-memory render's."""
+    from tonematch.data import audio
+    from tonematch.inference.analyze import analyze_file
+    from tonematch.inference.render import render_file
+    from tonematch.models.chain import exact
+    from tonematch.models.chain.settings import Settings
+    from tonematch.models.measure.loudness import LoudnessMeter
+
+    solve = exact.solve_gain_db
+
+    def first_guess_off(lufs, target, gain, offset):  # the first prediction misses by 2 dB
+        g, expected = solve(lufs, target, gain, offset)
+        return (g + 2.0 if offset == 0.0 else g), expected
+
+    monkeypatch.setattr(exact, "solve_gain_db", first_guess_off)
+    src = str(tmp_path / "in.wav")
+    x = music_like(4.0, 44100, seed=3, level_db=-24)
+    sf.write(src, x.T, 44100, subtype="FLOAT")
+    s = Settings.defaults(44100)
+    s.values.update({"loudness.target_lufs": -10.0})
+    meters, restarts = [], []
+
+    def on_restart():
+        restarts.append(1)
+        meters.append(LoudnessMeter(44100, 2))
+
+    on_restart()
+    out = str(tmp_path / "out.wav")
+    summary = render_file(src, s, out, bit_depth="16", on_block=lambda b: meters[-1].add(b), on_restart=on_restart)
+    assert summary["report"]["passes"] > 1 and len(restarts) == summary["report"]["passes"]
+    audio.write(str(tmp_path / "expected.wav"), render_array_of(src, s), 44100, subtype="16")
+    np.testing.assert_array_equal(
+        sf.read(out, dtype="int16")[0], sf.read(str(tmp_path / "expected.wav"), dtype="int16")[0]
+    )
+    assert meters[-1].integrated() == pytest.approx(analyze_file(out)["integrated_lufs"], abs=0.01)
+
+
+def render_array_of(path, settings):
+    from tonematch.models.chain.exact import render_array
+
+    x, sr = sf.read(path, dtype="float32", always_2d=True)
+    return render_array(x.T, settings, sr)
+
+
 def test_dither_flag(tmp_path, capsys, stereo_wav):
     params = write_params(tmp_path / "p.json")
     outs = []

@@ -97,6 +97,23 @@ def test_block_size_does_not_change_the_output(tmp_path):
     assert not np.array_equal(a, sf.read(str(tmp_path / "other.wav"), dtype="int16")[0])
 
 
+@pytest.mark.parametrize("ext", [".wav", ".flac"])
+def test_restart_drops_what_was_written(tmp_path, ext):
+    """A render whose loudness needs a correction pass starts its file again: the result is the
+    file that only the second write would have made, dither included."""
+    x = music_like(seconds=1.0, sample_rate=16000)
+    audio.write(str(tmp_path / ("once" + ext)), x, 16000, subtype="16", seed=3)
+    with audio.AudioWriter(str(tmp_path / ("again" + ext)), 16000, 2, subtype="16", seed=3) as w:
+        w.write(0.5 * x[:, :7000])
+        w.restart()
+        w.write(x[:, :5000])
+        w.write(x[:, 5000:])
+    a, _ = sf.read(str(tmp_path / ("once" + ext)), dtype="int16")
+    b, _ = sf.read(str(tmp_path / ("again" + ext)), dtype="int16")
+    np.testing.assert_array_equal(a, b)
+    assert not temp_leftovers(tmp_path)
+
+
 def test_atomic_write_success_leaves_no_temp_file(tmp_path):
     p = str(tmp_path / "ok.flac")
     with audio.AudioWriter(p, 8000, 2) as w:

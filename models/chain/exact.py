@@ -15,7 +15,10 @@ statistics) run on a second thread, a block behind the main one (data.concurrenc
 release the GIL, so a pass uses two cores and the output is the same as a serial run.
 Pre-limiter blocks are kept between passes when they fit in `cache_bytes` (96 MB: a 4.5-minute
 stereo track at 44.1 kHz in float32) and freed as the limiter pass reads them (a correction pass,
-or a file over the cache, recomputes them from the source). The
+or a file over the cache, recomputes them from the source; so does every pass with
+keep_pre_limiter=False, which a batch's second thread uses to stay small). A consumer that can
+start again (a file writer) takes the limiter pass's output as it is made (`provisional`), so
+no pass's output is held in memory. The
 prediction's statistics (8 bytes a sample) are summed over segments of `STATS_DECIMATION`
 samples once the file is longer than the cache, so an hour-long file renders in bounded memory.
 """
@@ -34,6 +37,15 @@ from .limiter.predict import MAX_PASSES, Predictor, solve_gain_db
 from .settings import Settings
 
 Source = Callable[[], Iterable[np.ndarray]]  # returns a fresh iterator of [C, n] float32 blocks
+
+
+class _Restart:
+    def __repr__(self) -> str:
+        return "RESTART"
+
+
+# Yielded by ExactRenderer.blocks(provisional=True) before a correction pass: drop what came before
+RESTART = _Restart()
 STATS_DECIMATION = 16  # segment length of the prediction's statistics for files beyond the cache
 
 
@@ -127,12 +139,23 @@ class _PassOne:
 
 
 class ExactRenderer:
-    def __init__(self, settings: Settings, sample_rate: int, channels: int, cache_bytes: int = 96 << 20):
+    def __init__(
+        self,
+        settings: Settings,
+        sample_rate: int,
+        channels: int,
+        cache_bytes: int = 96 << 20,
+        keep_pre_limiter: bool = True,
+    ):
+        """keep_pre_limiter=False: the limiter pass recomputes the pre-limiter audio from the
+        source even when it would fit in `cache_bytes` (less memory, more time; the output and
+        the per-sample statistics are the same)."""
         settings.validate(sample_rate)
         self.settings = settings
         self.sample_rate = sample_rate
         self.channels = channels
         self.cache_bytes = cache_bytes
+        self.keep_pre_limiter = keep_pre_limiter
         self.report: dict = {}
 
     def _pre(self, source: Source) -> Iterator[np.ndarray]:
@@ -193,12 +216,16 @@ class ExactRenderer:
         # envelope entry j was sample j - TAPS_RIGHT
         return Predictor(env[limiter.TAPS_RIGHT :], 0, e, self.sample_rate, ceiling, rel, la)
 
-    def blocks(self, source: Source) -> Iterator[np.ndarray]:
-        """Yield the rendered output, block by block, same length as the source."""
-        with Lane() as lane:
-            yield from self._blocks(source, lane)
+    def blocks(self, source: Source, provisional: bool = False) -> Iterator[np.ndarray]:
+        """Yield the rendered output, block by block, same length as the source.
 
-    def _blocks(self, source: Source, lane: Lane) -> Iterator[np.ndarray]:
+        provisional=True: the limiter pass's output comes out as it is made, and RESTART before
+        each correction pass (rare): everything before it is to be dropped (a file writer starts
+        again). Otherwise a pass's output is held until the pass has measured it."""
+        with Lane() as lane:
+            yield from self._blocks(source, lane, provisional)
+
+    def _blocks(self, source: Source, lane: Lane, provisional: bool) -> Iterator[np.ndarray]:
         s = self.settings
         one = _PassOne(self)
         cache: list[np.ndarray] | None = []
@@ -207,21 +234,22 @@ class ExactRenderer:
             lane.submit(one.add, y)
             if cache is not None:
                 size += y.nbytes
-                cache.append(y)
+                if self.keep_pre_limiter:
+                    cache.append(y)
                 if size > self.cache_bytes:  # too long to keep: later passes recompute from the source
                     lane.drain()
                     cache = one.peaks = None
                     if one.predict:
                         one.stats = one.stats.coarsened(STATS_DECIMATION)
         lane.drain()
-        kept_blocks = cache is not None
+        kept_blocks = cache is not None and self.keep_pre_limiter
 
         def pre() -> Iterator[np.ndarray]:
             """The pre-limiter blocks: the first pass's, handed over and freed as they are read
             (a cached file then holds its pre-limiter audio or its output, not both), or
             recomputed from the source, block for block the same."""
             nonlocal cache
-            if cache is None:
+            if cache is None or not kept_blocks:
                 return self._pre(source)
             blocks, cache = cache, None
             blocks.reverse()
@@ -242,12 +270,16 @@ class ExactRenderer:
         del one
         offset = 0.0  # measured minus predicted loudness, learnt from a pass
         for attempt in range(MAX_PASSES):
+            if attempt and provisional:
+                yield RESTART
             gain, expected = solve_gain_db(predictor.lufs, target, gain, offset)
             out_meter = loudness.StreamingMeter(self.sample_rate, self.channels)
-            kept: list[np.ndarray] | None = [] if kept_blocks else None
+            kept: list[np.ndarray] | None = [] if kept_blocks and not provisional else None
             for y in self._limited(pre(), gain, peaks):
                 lane.submit(out_meter.add, y)
-                if kept is not None:
+                if provisional:
+                    yield y
+                elif kept is not None:
                     kept.append(y)
             lane.drain()
             out = out_meter.integrated()
@@ -258,6 +290,8 @@ class ExactRenderer:
             if abs(miss) <= tol or abs(out - expected) <= tol or attempt == MAX_PASSES - 1:
                 break
             offset += out - expected
+        if provisional:
+            return
         if kept is not None:
             yield from kept
         else:
