@@ -47,7 +47,8 @@ import soundfile as sf
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
-CORPUS = "/work/corpus/music"
+# the corpus folder fetch.sh fills (../shared/corpus/fetch.sh; $TONEMATCH_CORPUS if set)
+CORPUS = os.path.join(os.environ.get("TONEMATCH_CORPUS", os.path.expanduser("~/.cache/tonematch-corpus")), "music")
 BIN = Path(sys.executable).parent
 SR = 44100
 
