@@ -19,7 +19,7 @@ from tonematch.data.errors import TonematchError
 from . import explain, match
 from .console import one_line
 from .outputs import OutputPlan
-from .pipeline import Aim, finish_file, master_file, prepare_file, report_path, settings_path
+from .pipeline import Aim, master_file, report_path, settings_path
 
 OUTPUT_SUFFIXES = (".wav", ".flac")
 
@@ -157,83 +157,41 @@ def master_many(
     raised; in a batch each failure is reported through `error(text, exc)` in one line and the
     others go on, in the jobs' order. Returns the number that failed.
 
-    A batch writes each master on a second thread while the next mix is analysed and decided:
-    the render and the writer run in compiled code that lets go of the interpreter, so the two
-    overlap on two cores. That thread recomputes the pre-limiter audio for the limiter pass
-    rather than keep it (keep_pre_limiter=False): it has time to spare, and the batch's peak is
-    one mix's decision plus another's render."""
+    Mixes are mastered one after the other: each stage already uses both cores (the FFTs, the
+    render's metering lane), and writing one master while the next was decided bought no time
+    and up to 90 MB of peak (docs/decisions.md)."""
     if not many:
         (job,) = jobs
         with heap.kept(ONE_MIX_KEEP_BYTES):
             summary = master_file(job.mix, aim, job.out, options, **write)
         say(format_result(summary))
         return 0
-    from concurrent.futures import ThreadPoolExecutor
-
     failed = 0
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=len(jobs), unit="mix", leave=False, disable=None)  # None: only on a terminal
-
-    def failure(job: Job, exc: BaseException) -> None:
-        nonlocal failed
-        failed += 1
-        if bar is not None:
-            bar.clear()  # the line must not land inside the progress bar
-        text = one_line(exc)
-        if str(job.mix) not in text:  # every line names its mix, once
-            text = f"{job.mix}: {text}"
-        if error is not None:
-            error(text, exc)
-        else:
-            say(text)
-        if bar is not None:
-            bar.refresh()
-            bar.update(1)
-
-    def done(job: Job, future) -> None:
+    for job in jobs:
         try:
-            result = future.result()
+            result = master_file(job.mix, aim, job.out, options, **write)
         except Exception as exc:  # noqa: BLE001 - one bad file never stops the batch
-            failure(job, exc)
-            return
-        (bar.write if bar is not None else say)(format_result(result))
+            failed += 1
+            if bar is not None:
+                bar.clear()  # the line must not land inside the progress bar
+            text = one_line(exc)
+            if str(job.mix) not in text:  # every line names its mix, once
+                text = f"{job.mix}: {text}"
+            if error is not None:
+                error(text, exc)
+            else:
+                say(text)
+            if bar is not None:
+                bar.refresh()
+        else:
+            (bar.write if bar is not None else say)(format_result(result))
         if bar is not None:
             bar.update(1)
-
-    writing = None  # (job, future) of the master being written
-    with ThreadPoolExecutor(1, thread_name_prefix="tonematch-write") as writer:
-        for job in jobs:
-            try:
-                prepared = prepare_file(job.mix, aim, job.out, options, report=write.get("report", False))
-            except Exception as exc:  # noqa: BLE001 - one bad file never stops the batch
-                if writing is not None:  # reports stay in the jobs' order
-                    done(*writing)
-                    writing = None
-                failure(job, exc)
-                continue
-            if writing is not None:
-                done(*writing)
-            writing = (job, writer.submit(finish_file, prepared, keep_pre_limiter=False, **write))
-            if not _threads_may_share_kernels():
-                done(*writing)
-                writing = None
-            del prepared
-        if writing is not None:
-            done(*writing)
     if bar is not None:
         bar.close()
     return failed
-
-
-def _threads_may_share_kernels() -> bool:
-    """numba's parallel kernels may run from two threads at once under its OpenMP or TBB layer;
-    its fallback (workqueue) aborts the process if they do, so there the batch writes in turn."""
-    import numba
-
-    try:
-        return numba.threading_layer() != "workqueue"
-    except ValueError:  # no parallel kernel has run yet: the layer is chosen by the first
-        return False

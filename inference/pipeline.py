@@ -137,47 +137,22 @@ def report_path(out_path) -> Path:
     return Path(out_path).with_suffix(".png")
 
 
-@dataclass
-class Prepared:
-    """A mix analysed and decided, its master not yet written (a batch writes one while it
-    prepares the next)."""
-
-    mix_path: object  # as given: the summary names them so
-    out_path: object
-    mix: Analysis
-    decision: Decision
-    started: float
-
-
-def prepare_file(
-    mix_path, aim: Aim, out_path, options: match.Options, source: dict | None = None, report: bool = False
-) -> Prepared:
-    """Check the paths, analyse the mix (inputs.analyse_input) and decide its settings."""
+def master_file(mix_path, aim: Aim, out_path, options: match.Options, source: dict | None = None, **write) -> dict:
+    """Master one file: check the paths, analyse the mix (inputs.analyse_input), decide its
+    settings, then write (write_master's options). Returns write_master's summary, timed from
+    the start."""
     from tonematch.data import output_paths
 
     started = time.perf_counter()
     output_paths.check_paths(mix_path, out_path)
-    for extra in (settings_path(out_path),) + ((report_path(out_path),) if report else ()):
+    for extra in (settings_path(out_path),) + ((report_path(out_path),) if write.get("report") else ()):
         if os.path.abspath(extra) == os.path.abspath(mix_path):
             raise TonematchError(f"'{extra}' would overwrite the input; choose another output name")
     mix = analyse_input(mix_path, "mix")
     decision = decide(mix, aim, options, mix_path, {"mix": os.path.basename(os.fspath(mix_path)), **(source or {})})
-    return Prepared(mix_path, out_path, mix, decision, started)
-
-
-def finish_file(prepared: Prepared, **write) -> dict:
-    """Write a prepared master (write_master's options); its summary, timed from the preparation."""
-    p = prepared
-    summary = write_master(p.mix_path, p.mix, p.decision, p.out_path, **write)
-    summary["total_seconds"] = time.perf_counter() - p.started
+    summary = write_master(mix_path, mix, decision, out_path, **write)
+    summary["total_seconds"] = time.perf_counter() - started
     return summary
-
-
-def master_file(mix_path, aim: Aim, out_path, options: match.Options, source: dict | None = None, **write) -> dict:
-    """Master one file: prepare (analyse, decide), then write. Returns write_master's summary,
-    timed from the start."""
-    prepared = prepare_file(mix_path, aim, out_path, options, source, report=bool(write.get("report")))
-    return finish_file(prepared, **write)
 
 
 def write_master(
@@ -190,7 +165,6 @@ def write_master(
     dither: bool = True,
     warn: Callable[[str], None] | None = None,
     replace: bool = True,
-    keep_pre_limiter: bool = True,
 ) -> dict:
     """Render the whole file with the decision (streaming, exact) to `out_path`, its settings to
     OUT.json and with `report` a picture to OUT.png: all three appear together or none does
@@ -224,7 +198,6 @@ def write_master(
             warn=warn,
             on_block=on_block,
             on_restart=on_restart,
-            keep_pre_limiter=keep_pre_limiter,
         )
         summary["output"] = str(out_path)
         files.write(settings_path(out_path), lambda tmp: settings.to_json(tmp))

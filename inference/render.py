@@ -50,7 +50,6 @@ def render_file(
     warn: Callable[[str], None] | None = None,
     on_block: Callable | None = None,
     on_restart: Callable[[], None] | None = None,
-    keep_pre_limiter: bool = True,
 ) -> dict:
     """Render `in_path` with `settings` (a chain Settings) to `out_path` (.wav or .flac).
 
@@ -59,7 +58,6 @@ def render_file(
     on_block: called with each output block [C, n] as it is written (meters, a report).
     on_restart: called when the renderer starts its output again (a correction pass of the
     loudness, rare): what on_block saw before is void.
-    keep_pre_limiter: False trades time for memory (ExactRenderer), for a batch's second thread.
     Returns a summary: paths, format, frames, the renderer's report, warnings and the wall time.
     """
     from tonematch.models.chain import loudness
@@ -80,8 +78,7 @@ def render_file(
     settings, moved = settings.at_rate(src.sample_rate)
     for message in moved:
         note(message)
-    # validates at the input's rate
-    renderer = ExactRenderer(settings, src.sample_rate, src.channels, keep_pre_limiter=keep_pre_limiter)
+    renderer = ExactRenderer(settings, src.sample_rate, src.channels)  # validates at the input's rate
     start = time.perf_counter()
     scale = _input_scale(in_path, src.subtype, block_frames, note)
     # read_blocks opens (and checks) the file at each call: the renderer reads it once per pass.

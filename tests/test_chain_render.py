@@ -66,10 +66,10 @@ def _after_last_restart(blocks):
 
 
 @pytest.mark.parametrize("miss_db", [0.0, 1.5])
-def test_provisional_and_unkept_renders_equal_the_kept_one(monkeypatch, miss_db):
-    """A file writer takes the limiter pass as it is made (RESTART before a correction pass) and
-    a batch's second thread recomputes the pre-limiter audio: the output is the same. A wrong
-    first prediction (miss_db) forces the correction pass."""
+def test_a_provisional_render_equals_the_held_one(monkeypatch, miss_db):
+    """A file writer takes the limiter pass as it is made (RESTART before a correction pass): the
+    output is the same. A wrong first prediction (miss_db) forces the correction pass; a cache
+    too small for the file makes every pass recompute the pre-limiter audio."""
     solve = exact.solve_gain_db
 
     def solve_missing(lufs, target, gain, offset):
@@ -82,13 +82,14 @@ def test_provisional_and_unkept_renders_equal_the_kept_one(monkeypatch, miss_db)
     kept = np.concatenate(_blocks(reference, x), axis=1)
     passes = reference.report["passes"]
     assert passes > 1 if miss_db else passes == 1
-    for keep in (True, False):
-        provisional = _blocks(exact.ExactRenderer(s, SR, 2, keep_pre_limiter=keep), x, provisional=True)
-        assert sum(b is exact.RESTART for b in provisional) == passes - 1
-        np.testing.assert_array_equal(_after_last_restart(provisional), kept)
-        np.testing.assert_array_equal(
-            np.concatenate(_blocks(exact.ExactRenderer(s, SR, 2, keep_pre_limiter=keep), x), axis=1), kept
-        )
+    provisional = _blocks(exact.ExactRenderer(s, SR, 2), x, provisional=True)
+    assert sum(b is exact.RESTART for b in provisional) == passes - 1
+    np.testing.assert_array_equal(_after_last_restart(provisional), kept)
+    # over the cache the statistics are decimated, so the gain differs a little: same length, same loudness
+    small = exact.ExactRenderer(s, SR, 2, cache_bytes=1 << 16)
+    streamed = _after_last_restart(_blocks(small, x, provisional=True))
+    assert streamed.shape == kept.shape
+    assert abs(small.report["miss_lu"]) <= 0.05 or small.report["passes"] == 3
 
 
 @pytest.mark.parametrize("target", [-20.0, -14.0, -9.0])

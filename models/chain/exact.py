@@ -15,12 +15,11 @@ statistics) run on a second thread, a block behind the main one (data.concurrenc
 release the GIL, so a pass uses two cores and the output is the same as a serial run.
 Pre-limiter blocks are kept between passes when they fit in `cache_bytes` (96 MB: a 4.5-minute
 stereo track at 44.1 kHz in float32) and freed as the limiter pass reads them (a correction pass,
-or a file over the cache, recomputes them from the source; so does every pass with
-keep_pre_limiter=False, which a batch's second thread uses to stay small). A consumer that can
-start again (a file writer) takes the limiter pass's output as it is made (`provisional`), so
-no pass's output is held in memory. The
-prediction's statistics (8 bytes a sample) are summed over segments of `STATS_DECIMATION`
-samples once the file is longer than the cache, so an hour-long file renders in bounded memory.
+or a file over the cache, recomputes them from the source). A consumer that can start again (a
+file writer) takes the limiter pass's output as it is made (`provisional`), so no pass's output
+is held in memory. The prediction's statistics (8 bytes a sample) are summed over segments of
+`STATS_DECIMATION` samples once the file is longer than the cache, so an hour-long file renders
+in bounded memory.
 """
 
 from __future__ import annotations
@@ -139,23 +138,12 @@ class _PassOne:
 
 
 class ExactRenderer:
-    def __init__(
-        self,
-        settings: Settings,
-        sample_rate: int,
-        channels: int,
-        cache_bytes: int = 96 << 20,
-        keep_pre_limiter: bool = True,
-    ):
-        """keep_pre_limiter=False: the limiter pass recomputes the pre-limiter audio from the
-        source even when it would fit in `cache_bytes` (less memory, more time; the output and
-        the per-sample statistics are the same)."""
+    def __init__(self, settings: Settings, sample_rate: int, channels: int, cache_bytes: int = 96 << 20):
         settings.validate(sample_rate)
         self.settings = settings
         self.sample_rate = sample_rate
         self.channels = channels
         self.cache_bytes = cache_bytes
-        self.keep_pre_limiter = keep_pre_limiter
         self.report: dict = {}
 
     def _pre(self, source: Source) -> Iterator[np.ndarray]:
@@ -234,22 +222,21 @@ class ExactRenderer:
             lane.submit(one.add, y)
             if cache is not None:
                 size += y.nbytes
-                if self.keep_pre_limiter:
-                    cache.append(y)
+                cache.append(y)
                 if size > self.cache_bytes:  # too long to keep: later passes recompute from the source
                     lane.drain()
                     cache = one.peaks = None
                     if one.predict:
                         one.stats = one.stats.coarsened(STATS_DECIMATION)
         lane.drain()
-        kept_blocks = cache is not None and self.keep_pre_limiter
+        kept_blocks = cache is not None
 
         def pre() -> Iterator[np.ndarray]:
             """The pre-limiter blocks: the first pass's, handed over and freed as they are read
             (a cached file then holds its pre-limiter audio or its output, not both), or
             recomputed from the source, block for block the same."""
             nonlocal cache
-            if cache is None or not kept_blocks:
+            if cache is None:
                 return self._pre(source)
             blocks, cache = cache, None
             blocks.reverse()
