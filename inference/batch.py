@@ -24,8 +24,8 @@ from .pipeline import Aim, master_file, report_path, settings_path
 OUTPUT_SUFFIXES = (".wav", ".flac")
 
 
-# One mix's temporaries come from a kept heap (data/heap.py: fewer page faults, the same peak); not
-# in a batch, where each thread's kept heap adds to the peak (docs/decisions.md)
+# One mix's temporaries come from a kept heap (data/heap.py: fewer page faults, the same peak); a
+# batch measured no faster with one and keeps glibc's defaults (docs/decisions.md)
 ONE_MIX_KEEP_BYTES = 64 << 20
 
 

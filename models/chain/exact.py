@@ -36,6 +36,7 @@ from .limiter.predict import MAX_PASSES, Predictor, solve_gain_db
 from .settings import Settings
 
 Source = Callable[[], Iterable[np.ndarray]]  # returns a fresh iterator of [C, n] float32 blocks
+STATS_DECIMATION = 16  # segment length of the prediction's statistics for files beyond the cache
 
 
 class _Restart:
@@ -45,7 +46,6 @@ class _Restart:
 
 # Yielded by ExactRenderer.blocks(provisional=True) before a correction pass: drop what came before
 RESTART = _Restart()
-STATS_DECIMATION = 16  # segment length of the prediction's statistics for files beyond the cache
 
 
 class _Stats:
