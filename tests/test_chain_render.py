@@ -66,17 +66,11 @@ def _after_last_restart(blocks):
 
 
 @pytest.mark.parametrize("miss_db", [0.0, 1.5])
-def test_a_provisional_render_equals_the_held_one(monkeypatch, miss_db):
+def test_a_provisional_render_equals_the_held_one(first_guess_off, miss_db):
     """A file writer takes the limiter pass as it is made (RESTART before a correction pass): the
     output is the same. A wrong first prediction (miss_db) forces the correction pass; a cache
     too small for the file makes every pass recompute the pre-limiter audio."""
-    solve = exact.solve_gain_db
-
-    def solve_missing(lufs, target, gain, offset):
-        g, expected = solve(lufs, target, gain, offset)
-        return (g + miss_db, expected) if offset == 0.0 else (g, expected)
-
-    monkeypatch.setattr(exact, "solve_gain_db", solve_missing)
+    first_guess_off(miss_db)
     x, s = _loud(seed=5)
     reference = exact.ExactRenderer(s, SR, 2)
     kept = np.concatenate(_blocks(reference, x), axis=1)

@@ -134,23 +134,16 @@ def test_streamed_file_render_equals_in_memory_render(tmp_path, capsys):
     assert np.abs(y.T - expected).max() < 1e-5
 
 
-def test_a_correction_pass_starts_the_file_and_its_meters_again(tmp_path, monkeypatch):
+def test_a_correction_pass_starts_the_file_and_its_meters_again(tmp_path, first_guess_off):
     """The file takes the limiter pass as it is made; when the loudness needs another pass the
     file and the output meters start again, and the master is the in-memory render's."""
     from tonematch.data import audio
     from tonematch.inference.analyze import analyze_file
     from tonematch.inference.render import render_file
-    from tonematch.models.chain import exact
     from tonematch.models.chain.settings import Settings
     from tonematch.models.measure.loudness import LoudnessMeter
 
-    solve = exact.solve_gain_db
-
-    def first_guess_off(lufs, target, gain, offset):  # the first prediction misses by 2 dB
-        g, expected = solve(lufs, target, gain, offset)
-        return (g + 2.0 if offset == 0.0 else g), expected
-
-    monkeypatch.setattr(exact, "solve_gain_db", first_guess_off)
+    first_guess_off(2.0)
     src = str(tmp_path / "in.wav")
     x = music_like(4.0, 44100, seed=3, level_db=-24)
     sf.write(src, x.T, 44100, subtype="FLOAT")

@@ -86,8 +86,9 @@ def change(a: dict, b: dict, key: str) -> np.ndarray:
 
 
 def error(a: dict, b: dict, key: str) -> float:
-    d = change(a, b, key)
-    return float(np.sqrt(np.mean(d**2))) if key == "shape" else float(abs(d[0]))
+    if key == "shape":
+        return metrics.shape_distance_db(a[key], b[key])
+    return float(abs(change(a, b, key)[0]))
 
 
 def follow_slope(pairs) -> float:

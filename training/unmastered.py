@@ -76,11 +76,9 @@ def make_cases(files, subdir: str, count: int, seed: int, sample_rate: int, seco
 
 
 def measure(output: np.ndarray, mix: np.ndarray, reference: np.ndarray, sample_rate: int) -> dict:
-    def shape_distance(a, b):
-        d = metrics.third_octave_shape_db(a, sample_rate) - metrics.third_octave_shape_db(b, sample_rate)
-        return float(np.sqrt(np.mean(d**2)))
-
-    distance, before = shape_distance(output, reference), shape_distance(mix, reference)
+    ref_shape = metrics.third_octave_shape_db(reference, sample_rate)
+    distance = metrics.shape_distance_db(metrics.third_octave_shape_db(output, sample_rate), ref_shape)
+    before = metrics.shape_distance_db(metrics.third_octave_shape_db(mix, sample_rate), ref_shape)
     return {
         "shape": distance,
         "closed": 1.0 - distance / before if before > 0 else 0.0,
