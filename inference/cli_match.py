@@ -18,7 +18,7 @@ TARGET_HELP = {
         "metavar": "REF",
         "help": "the reference track",
         "no_refine": "skip refinement (faster; the network's settings as they are)",
-        "steps": "refinement iterations (default 15)",
+        "steps": "refinement iterations (default 8)",
         "target_lufs": "loudness target (default: the reference's)",
         "ceiling": "true-peak ceiling (default -1.0, or the reference's peak where it is lower)",
         "model": "model files STEM.safetensors + STEM.json (default: the shipped model); 'none' starts from the "
@@ -30,7 +30,7 @@ TARGET_HELP = {
         "help": "the style file (tonematch style fit or style from-references)",
         "no_refine": "skip refinement (a style from references: its start settings as they are; a style fitted "
         "on pairs is never refined)",
-        "steps": "refinement iterations, for a style from references (default 15)",
+        "steps": "refinement iterations, for a style from references (default 8)",
         "target_lufs": "loudness target (default: the loudness the style gives the mix)",
         "ceiling": "true-peak ceiling (default: the style's for the mix; from references, -1.0 or the masters' "
         "peak where it is lower)",

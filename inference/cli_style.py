@@ -37,7 +37,7 @@ def add_style_parsers(sub, common) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="refinement iterations of the held-out check's masters (default 15, as match)",
+        help="refinement iterations of the held-out check's masters (default 8, as match)",
     )
     f.add_argument("--no-check", action="store_true", help="skip the held-out check (faster)")
     add_overwrite(f)

@@ -36,7 +36,7 @@ GROUP_KEYS = {
 }
 # L-BFGS-B iterations of the first descent (the second, bias-corrected one: half); converged by
 # then on the held-out evaluation (docs/decisions.md).
-STEPS = 15
+STEPS = 8
 # The frame model is piecewise smooth (gates, knees, clamps), so a line search can take many
 # evaluations for little gain: each step gets at most this many.
 MAX_EVALUATIONS_PER_STEP = 2

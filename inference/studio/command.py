@@ -51,7 +51,7 @@ def add_studio_parser(sub, common) -> None:
     )
     p.add_argument("--no-browser", action="store_true", help="print the URL only; do not open a browser")
     p.add_argument("--no-refine", action="store_true", help="start from the network's settings as they are (faster)")
-    p.add_argument("--steps", type=int, metavar="N", help="refinement iterations (default 15)")
+    p.add_argument("--steps", type=int, metavar="N", help="refinement iterations (default 8)")
     p.add_argument("--amount", type=float, default=1.0, metavar="0..1", help="the amount control's start (default 1)")
     add_literal_option(p)
     p.add_argument("--only", type=_groups, metavar="GROUPS", help="comma list of eq,dynamics,width,loudness to use")
