@@ -221,15 +221,16 @@ def choose_settings(mix: Analysis, target: Target, options: Options, model=None)
 
         x, ref = excerpts.joined(mix.clips), excerpts.joined(target.clips)
         settings, start = matcher.matcher_settings(x, ref, mix.sample_rate), "matcher"
-    return finish(settings, mix, target, options, {"start": start})
+    typical = getattr(model, "typical_balance", None)
+    return finish(settings, mix, target, options, {"start": start}, typical=typical)
 
 
 def finish(
-    settings: Settings, mix: Analysis, target: Target, options: Options, notes: dict, fixed=()
+    settings: Settings, mix: Analysis, target: Target, options: Options, notes: dict, fixed=(), typical=None
 ) -> tuple[Settings, dict]:
     """From start settings to the final ones: the run's loudness and ceiling, the chosen groups,
     refinement toward the target's character (a trust region around a network's start; `fixed`
-    keys are not refined), amount."""
+    keys are not refined; `typical`: the network's typical_balance, refine.tone_anchor), amount."""
     lufs, ceiling = loudness_and_ceiling(options, target)
     settings.values["loudness.target_lufs"] = lufs
     settings.values["limiter.ceiling_dbtp"] = ceiling
@@ -255,6 +256,7 @@ def finish(
                 weights=refine.NETWORK_WEIGHTS if from_network else None,
                 fixed=fixed,
                 literal=options.literal if from_network else None,
+                typical=typical if from_network else None,
             )
             settings = result.settings
             notes.update(refined=result.kept, distance_before=result.start_distance, distance_after=result.distance)

@@ -72,6 +72,13 @@ BOUNDS = {"width.width": (0.6, 1.6)}
 TONE_MOVE_SMOOTHING_BANDS = 7
 TILT_REGIONS_HZ = ((40.0, 250.0), (2000.0, 12000.0))  # bass and treble
 TILT_CLIP_DB = 12.0
+# What the reference's balance is compared with, to tell its mastering from its music: the
+# start's balance less this share of the mix's own departure from typical music (the model's
+# `typical_balance`), for `literal` up to this value; above it the share falls to 0 at literal 1,
+# where the reference's balance is copied. Another song differs from the mix by two songs' worth
+# of music and from typical music by one; the mix is the better guess for the same song. Half
+# and half was closest to the true master on both (docs/decisions.md).
+TYPICAL_SHARE = 0.5
 
 
 def literal_shares(literal: float) -> tuple[float, float]:
@@ -82,13 +89,29 @@ def literal_shares(literal: float) -> tuple[float, float]:
     return min(1.0, 2.0 * literal), max(0.0, 2.0 * literal - 1.0)
 
 
-def blended_target(start: dict, reference: dict, literal: float, centres_hz: np.ndarray) -> dict:
+def tone_anchor(start: dict, mix: dict, typical: dict | None, literal: float, centres_hz: np.ndarray) -> np.ndarray:
+    """The tonal balance the reference's is compared with (blended_target's `anchor`): the
+    start's, less a share of the mix's departure from `typical` ({"centres_hz", "tone_db"}: the
+    mean balance of the model's training music), TYPICAL_SHARE up to literal TYPICAL_SHARE and
+    falling to 0 at literal 1. Without `typical`, the start's."""
+    start_tone = np.asarray(start["tone"], dtype=np.float64)
+    share = TYPICAL_SHARE * min(1.0, (1.0 - literal) / (1.0 - TYPICAL_SHARE)) if literal < 1.0 else 0.0
+    if typical is None or share <= 0.0:
+        return start_tone
+    log_hz = np.log(np.asarray(typical["centres_hz"], dtype=np.float64))
+    typical_tone = np.interp(np.log(centres_hz), log_hz, np.asarray(typical["tone_db"], dtype=np.float64))
+    departure = np.asarray(mix["tone"], dtype=np.float64) - typical_tone
+    return start_tone - share * (departure - departure.mean())
+
+
+def blended_target(start: dict, reference: dict, literal: float, centres_hz: np.ndarray, anchor=None) -> dict:
     """The character refinement aims at from the network's start (the exact render of the
     network's settings): its tone moved toward the reference's by literal_shares of the move's
     straight-line tilt over log frequency and of the rest (the move smoothed over an octave), its
-    width by the detail's share; the dynamics and loudness are the start's."""
+    width by the detail's share; the dynamics and loudness are the start's. The move is the
+    reference's balance less `anchor` (tone_anchor; None: the start's balance)."""
     out = dict(start)
-    move = np.asarray(reference["tone"]) - np.asarray(start["tone"])
+    move = np.asarray(reference["tone"]) - np.asarray(start["tone"] if anchor is None else anchor)
     window = np.hanning(TONE_MOVE_SMOOTHING_BANDS + 2)[1:-1]
     # normalised by the window's weight inside the range, so the ends are not pulled toward 0
     smooth = np.convolve(move, window, mode="same") / np.convolve(np.ones_like(move), window, mode="same")
@@ -267,6 +290,7 @@ def refine(
     weights: dict | None = None,
     fixed=(),
     literal: float | None = None,
+    typical: dict | None = None,
 ) -> Refined:
     """Refine `settings` for the excerpts `clips` [N, C, L] (analysed as `frames`) towards the
     `target` character (its terms weighted by `weights`, e.g. NETWORK_WEIGHTS), and check on
@@ -278,7 +302,8 @@ def refine(
     (output space mapping); the best of start, first and second by the exact render wins.
     `fixed` keys are not moved (e.g. a compressor timing read from an engineer's pairs, which the
     frame model cannot see). With `literal` (a network's start) the target is the blend of the
-    start's exact character and `target` (blended_target), matched without the robust terms.
+    start's exact character and `target` (blended_target), matched without the robust terms;
+    `typical` (the model's typical_balance) sets what the reference is compared with (tone_anchor).
     """
     sr = frames.sample_rate
     tp = frames.true_peak_ratio
@@ -290,7 +315,9 @@ def refine(
 
     if literal is not None:
         start_char = exact_character(settings, clips, sr, tp)
-        target = blended_target(start_char, target, literal, frames.centers_hz)
+        mix_char = character.plain(character.measure(character.neutral(frames), frames))
+        anchor = tone_anchor(start_char, mix_char, typical, literal, frames.centers_hz)
+        target = blended_target(start_char, target, literal, frames.centers_hz, anchor)
         start_d = float(robust_distance(start_char, target, frames, weights, robust))
     else:
         start_char, start_d = exact(settings)

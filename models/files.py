@@ -189,6 +189,7 @@ def load_model(
         if tensor.shape != own.shape or not bool((tensor - own).abs().max() <= 1e-6 * (1.0 + own.abs().max())):
             raise TonematchError(f"model {path_stem}: '{key}' differs from the one the encoder computes")
     model.eval()
+    model.typical_balance = card.get("typical_balance")  # refinement's anchor (inference/refine.tone_anchor)
     return model, card
 
 
@@ -202,6 +203,23 @@ def _check_card(path_stem, card: dict[str, Any], expected_param_names: list[str]
         raise TonematchError(_names_mismatch(path_stem, names, list(expected_param_names)))
     if cfg.get("descriptor_names", DESCRIPTOR_NAMES) != DESCRIPTOR_NAMES:
         raise TonematchError(f"model {path_stem} was trained with other descriptors than this tonematch computes")
+    _check_typical_balance(path_stem, card.get("typical_balance"))
+
+
+def _check_typical_balance(path_stem, typical) -> None:
+    """A card's typical balance (training/typical.py), where there is one: increasing positive
+    centres and finite levels of the same length."""
+    if typical is None:
+        return
+    try:
+        centres = np.asarray(typical["centres_hz"], dtype=np.float64)
+        levels = np.asarray(typical["tone_db"], dtype=np.float64)
+        ok = centres.ndim == 1 and centres.shape == levels.shape and len(centres) >= 2
+        ok = ok and bool(np.all(np.isfinite(levels)) and np.all(centres > 0) and np.all(np.diff(centres) > 0))
+    except (TypeError, KeyError, ValueError, IndexError):
+        ok = False
+    if not ok:
+        raise TonematchError(f"model {path_stem} has a malformed typical_balance (centres_hz and tone_db lists)")
 
 
 def read_model_file(

@@ -124,6 +124,12 @@ class NumpyModel:
         return int(self.config["sample_rate"])
 
     @property
+    def typical_balance(self) -> dict | None:
+        """The mean tonal balance of the model's training music ({"centres_hz", "tone_db"}; the
+        card's `typical_balance`, written by `python -m tonematch.training.typical`), or None."""
+        return self.card.get("typical_balance")
+
+    @property
     def _blocks(self) -> int:
         """The encoder's convolution + pooling blocks."""
         return len((self.config.get("encoder_kwargs") or {}).get("channels", (32, 64, 128, 128)))

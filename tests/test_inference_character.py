@@ -231,3 +231,30 @@ def test_literal_copies_the_reference_tilt_first_then_its_detail():
     np.testing.assert_allclose(full["width"], reference["width"])
     assert half["crest"] == start["crest"]  # the dynamics stay the start's
     assert refine.literal_shares(0.25) == (0.5, 0.0) and refine.literal_shares(0.75) == (1.0, 0.5)
+
+
+def test_the_reference_is_read_against_half_the_mix_and_half_typical_music():
+    """tone_anchor: with a typical balance, a mix brighter than typical music moves the anchor
+    half of the way there, so the tilt the blend copies is the reference's against that blend
+    (at literal 0.4 the target tilts 0.6 of the mix's departure plus 0.8 of the reference's,
+    where the start alone as anchor gives 0.2 and 0.8); at literal 1 the reference is copied."""
+    centres = 25.0 * 2.0 ** (np.arange(60) / 6.0)
+    octaves = np.log2(centres)
+    sel = (centres >= 40.0) & (centres <= 12000.0)
+    line = octaves - octaves.mean()
+    typical = {"centres_hz": list(centres), "tone_db": list(np.zeros(60))}
+    mix = {"tone": 1.0 * line, "width": np.zeros(4)}  # brighter than typical: +1 dB / octave
+    reference = {"tone": -0.5 * line, "width": np.zeros(4)}  # darker: -0.5 dB / octave
+    start = dict(mix)  # the network left the tone alone
+
+    def slope(tone):
+        return np.polyfit(octaves[sel], np.asarray(tone)[sel], 1)[0]
+
+    def target_slope(literal, typ):
+        anchor = refine.tone_anchor(start, mix, typ, literal, centres)
+        return slope(refine.blended_target(start, reference, literal, centres, anchor)["tone"])
+
+    assert target_slope(0.4, typical) == pytest.approx(0.6 * 1.0 + 0.8 * -0.5, abs=0.02)
+    assert target_slope(0.4, None) == pytest.approx(0.2 * 1.0 + 0.8 * -0.5, abs=0.02)
+    assert target_slope(1.0, typical) == pytest.approx(-0.5, abs=0.02)  # copied, whatever is typical
+    np.testing.assert_allclose(refine.tone_anchor(start, mix, None, 0.4, centres), start["tone"])

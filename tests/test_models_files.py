@@ -127,3 +127,21 @@ def test_weights_that_do_not_fit_the_config_raise(model, tmp_path):
     save_file(state, str(tmp_path / "k.safetensors"))
     with pytest.raises(TonematchError, match="missing"):
         load_model(tmp_path / "k")
+
+
+def test_a_typical_balance_travels_with_the_model_and_a_malformed_one_is_refused(model, tmp_path):
+    balance = {"centres_hz": [100.0, 1000.0, 10000.0], "tone_db": [6.0, 0.0, -6.0]}
+    save_model(model, tmp_path / "m", {"typical_balance": balance})
+    loaded, card = load_model(tmp_path / "m")
+    assert loaded.typical_balance == balance == card["typical_balance"]
+    save_model(model, tmp_path / "plain", {})
+    assert load_model(tmp_path / "plain")[0].typical_balance is None
+    for bad in (
+        {"centres_hz": [1000.0, 100.0], "tone_db": [0.0, 1.0]},  # not increasing
+        {"centres_hz": [100.0, 1000.0], "tone_db": [0.0]},  # lengths differ
+        {"centres_hz": [100.0, 1000.0]},  # no levels
+        [1, 2, 3],
+    ):
+        save_model(model, tmp_path / "bad", {"typical_balance": bad})
+        with pytest.raises(TonematchError, match="typical_balance"):
+            load_model(tmp_path / "bad")

@@ -80,6 +80,8 @@ def test_shipped_model_runs_the_same_in_both_runtimes():
     with torch.no_grad():
         want = model.predict_track(torch.from_numpy(mix), reference=torch.from_numpy(ref)).double().numpy()
     assert np.abs(fast.predict_track(mix, reference=ref) - want).max() < 2e-5
+    # both carry the balance refinement reads references against (training/typical.py)
+    assert fast.typical_balance == model.typical_balance and fast.typical_balance["tracks"] > 50
 
 
 def test_a_file_without_the_filterbank_is_refused(pair, tmp_path):
