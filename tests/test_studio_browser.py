@@ -130,11 +130,13 @@ def test_the_page_plays_switches_tweaks_undoes_and_exports(browser, server, exam
     page.click("#play")
     _until(page, "studio.position() > 0.4")
     for source in ("mix", "reference", "master"):
+        started = time.monotonic()
         before = page.evaluate("studio.position()")
         page.click(f".sources button[data-src={source}]")
         after = page.evaluate("studio.position()")
+        elapsed = time.monotonic() - started  # playback goes on while the click travels (slow on a busy machine)
         assert page.evaluate("studio.active()") == source
-        assert before <= after < before + 0.5, (source, before, after)
+        assert before <= after < before + elapsed + 0.1, (source, before, after, elapsed)
     page.click("#play")  # pause
     paused = page.evaluate("studio.position()")
     time.sleep(0.2)
