@@ -155,6 +155,30 @@ def save_model(model: MasteringModel, path_stem: str | os.PathLike, card: dict[s
     _write_json(json_path, data)
 
 
+def card_path(path_stem: str | os.PathLike) -> Path:
+    """`<stem>.json`, the model card of a stem (either file's name works as the stem too)."""
+    return _paths(path_stem)[1]
+
+
+def set_card_field(path_stem: str | os.PathLike, key: str, value: Any) -> Path:
+    """Write one field of a model's card (`<stem>.json`, atomically), e.g. its typical_balance;
+    the config and the fingerprint are not fields to set. Returns the card's path."""
+    if key in ("config", "encoder_fingerprint", "format", "format_version"):
+        raise TonematchError(f"'{key}' of a model card is written by tonematch-export only")
+    json_path = _paths(path_stem)[1]
+    if not json_path.is_file():
+        raise TonematchError(f"model card not found: {json_path}")
+    try:
+        card = json.loads(json_path.read_text(encoding="utf-8"), parse_constant=_no_constant)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise TonematchError(f"{json_path} is not a readable model card: {' '.join(str(exc).split())}") from None
+    if not isinstance(card, dict) or card.get("format") != MODEL_FORMAT:
+        raise TonematchError(f"{json_path} is not a model card (format is not '{MODEL_FORMAT}')")
+    card[key] = value
+    _write_json(json_path, card)
+    return json_path
+
+
 def load_model(
     path_stem: str | os.PathLike, expected_param_names: list[str] | None = None
 ) -> tuple[MasteringModel, dict[str, Any]]:

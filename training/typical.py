@@ -12,9 +12,7 @@ on the same excerpts `match` reads, at 44.1 kHz.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -24,7 +22,7 @@ from tonematch.data.splits import list_audio_files, split_files
 from tonematch.inference import character
 from tonematch.inference.inputs import analyse_input
 from tonematch.models import excerpts
-from tonematch.models.files import _paths, _write_json
+from tonematch.models.files import card_path, set_card_field
 
 SAMPLE_RATE = 44100
 
@@ -63,17 +61,15 @@ def main(argv=None) -> int:
     p.add_argument("--val-fraction", type=float, default=0.05)
     p.add_argument("--test-fraction", type=float, default=0.1)
     args = p.parse_args(argv)
-    card_path = _paths(args.output)[1]
     try:
-        if not card_path.is_file():
-            raise TonematchError(f"model card not found: {card_path}")
-        card = json.loads(Path(card_path).read_text(encoding="utf-8"))
-        card["typical_balance"] = typical_balance(args.folder, args.val_fraction, args.test_fraction)
-        _write_json(card_path, card)
+        if not card_path(args.output).is_file():  # before a minute of reading the corpus
+            raise TonematchError(f"model card not found: {card_path(args.output)}")
+        balance = typical_balance(args.folder, args.val_fraction, args.test_fraction)
+        written = set_card_field(args.output, "typical_balance", balance)
     except TonematchError as exc:
         print(f"typical: error: {exc}", file=sys.stderr)
         return 2
-    print(f"typical balance of {card['typical_balance']['tracks']} training tracks -> {card_path}")
+    print(f"typical balance of {balance['tracks']} training tracks -> {written}")
     return 0
 
 
