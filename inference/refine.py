@@ -34,8 +34,8 @@ GROUP_KEYS = {
     "dynamics": [f"compressor.{n}" for n in ("threshold_db", "ratio", "attack_ms", "release_ms", "knee_db")],
     "width": ["width.width"],
 }
-# L-BFGS-B iterations of the first descent (the second, bias-corrected one: half); converged by
-# then on the held-out evaluation (docs/decisions.md).
+# L-BFGS-B iterations of a descent (from a start that is not the network's, the second,
+# bias-corrected one takes half); converged by then on the held-out evaluation (docs/decisions.md).
 STEPS = 8
 # The frame model is piecewise smooth (gates, knees, clamps), so a line search can take many
 # evaluations for little gain: each step gets at most this many.
@@ -299,7 +299,10 @@ def refine(
     The frame model is close to the exact chain but not equal (a limiter on frame peaks, a
     compressor on hop statistics). So after the first descent the exact render's character is
     measured and the model's bias there is taken off the target for a second, shorter descent
-    (output space mapping); the best of start, first and second by the exact render wins.
+    (output space mapping); the best of start, first and second by the exact render wins. From a
+    network's start (`literal` given) the start's exact render, which the blend needs anyway,
+    gives the bias, and one descent follows: the blend stays near the start, and the second
+    render and descent bought nothing measurable (docs/decisions.md).
     `fixed` keys are not moved (e.g. a compressor timing read from an engineer's pairs, which the
     frame model cannot see). With `literal` (a network's start) the target is the blend of the
     start's exact character and `target` (blended_target), matched without the robust terms;
@@ -321,15 +324,37 @@ def refine(
         start_d = float(robust_distance(start_char, target, frames, weights, robust))
     else:
         start_char, start_d = exact(settings)
+    if literal is not None:
+        one = optimise(
+            settings,
+            frames,
+            _unbiased(target, start_char, settings, frames),
+            groups,
+            steps,
+            pull,
+            weights,
+            fixed,
+            robust,
+        )
+        _, one_d = exact(one)
+        best = min([(start_d, 0, settings), (one_d, 1, one)], key=lambda t: (t[0], -t[1]))
+        return Refined(best[2], start_d, best[0], best[1] > 0, steps)
     first = optimise(settings, frames, target, groups, steps, pull, weights, fixed, robust)
     first_char, first_d = exact(first)
-    p = {k: float(v) for k, v in first.values.items()}
-    model_char = character.plain(character.measure(character.render(frames, p, first.bypass), frames))
-    shifted = dict(target)
-    for k in ("tone", "width", "spread", "crest"):
-        if np.shape(first_char[k]) == np.shape(target[k]):  # a mono mix has no width to correct
-            shifted[k] = target[k] - (first_char[k] - model_char[k])
+    shifted = _unbiased(target, first_char, first, frames)
     second = optimise(first, frames, shifted, groups, steps // 2, pull, weights, fixed, robust)
     _, second_d = exact(second)
     best = min([(start_d, 0, settings), (first_d, 1, first), (second_d, 2, second)], key=lambda t: (t[0], -t[1]))
     return Refined(best[2], start_d, best[0], best[1] > 0, steps + steps // 2)
+
+
+def _unbiased(target: dict, exact_char: dict, settings: Settings, frames: character.Frames) -> dict:
+    """`target` less the frame model's bias at `settings` (its character there minus the exact
+    render's, `exact_char`): what the model must reach for the exact chain to land on target."""
+    p = {k: float(v) for k, v in settings.values.items()}
+    model_char = character.plain(character.measure(character.render(frames, p, settings.bypass), frames))
+    shifted = dict(target)
+    for k in ("tone", "width", "spread", "crest"):
+        if np.shape(exact_char[k]) == np.shape(target[k]):  # a mono mix has no width to correct
+            shifted[k] = target[k] - (exact_char[k] - model_char[k])
+    return shifted
