@@ -316,26 +316,16 @@ def refine(
         got = exact_character(s, clips, sr, tp)
         return got, float(robust_distance(got, target, frames, weights, robust))
 
-    if literal is not None:
+    if literal is None:
+        start_char, start_d = exact(settings)
+    else:
         start_char = exact_character(settings, clips, sr, tp)
         mix_char = character.plain(character.measure(character.neutral(frames), frames))
         anchor = tone_anchor(start_char, mix_char, typical, literal, frames.centers_hz)
         target = blended_target(start_char, target, literal, frames.centers_hz, anchor)
         start_d = float(robust_distance(start_char, target, frames, weights, robust))
-    else:
-        start_char, start_d = exact(settings)
-    if literal is not None:
-        one = optimise(
-            settings,
-            frames,
-            _unbiased(target, start_char, settings, frames),
-            groups,
-            steps,
-            pull,
-            weights,
-            fixed,
-            robust,
-        )
+        unbiased = _unbiased(target, start_char, settings, frames)
+        one = optimise(settings, frames, unbiased, groups, steps, pull, weights, fixed, robust)
         _, one_d = exact(one)
         best = min([(start_d, 0, settings), (one_d, 1, one)], key=lambda t: (t[0], -t[1]))
         return Refined(best[2], start_d, best[0], best[1] > 0, steps)
