@@ -50,17 +50,23 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     write_atomic(path, lambda p: Path(p).write_text(text + "\n", encoding="utf-8"))
 
 
-def _read(path_stem: str | os.PathLike, kind: str, fmt: str, numpy: bool = False) -> tuple[dict, dict[str, Any]]:
-    tensors_path, json_path = _paths(path_stem)
-    for p in (tensors_path, json_path):
-        if not p.is_file():
-            raise TonematchError(f"{kind} file not found: {p}")
+def _read_card(json_path: Path, kind: str, fmt: str) -> dict[str, Any]:
+    """A card's JSON (no NaN or Infinity), refused unless it is a `kind` card of format `fmt`."""
     try:
         card = json.loads(json_path.read_text(encoding="utf-8"), parse_constant=_no_constant)
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise TonematchError(f"{json_path} is not a readable {kind} card: {' '.join(str(exc).split())}") from None
     if not isinstance(card, dict) or card.get("format") != fmt:
         raise TonematchError(f"{json_path} is not a {kind} card (format is not '{fmt}')")
+    return card
+
+
+def _read(path_stem: str | os.PathLike, kind: str, fmt: str, numpy: bool = False) -> tuple[dict, dict[str, Any]]:
+    tensors_path, json_path = _paths(path_stem)
+    for p in (tensors_path, json_path):
+        if not p.is_file():
+            raise TonematchError(f"{kind} file not found: {p}")
+    card = _read_card(json_path, kind, fmt)
     if card.get("format_version") != FORMAT_VERSION:
         raise TonematchError(
             f"{json_path} has {kind} format version {card.get('format_version')!r}; "
@@ -168,12 +174,7 @@ def set_card_field(path_stem: str | os.PathLike, key: str, value: Any) -> Path:
     json_path = _paths(path_stem)[1]
     if not json_path.is_file():
         raise TonematchError(f"model card not found: {json_path}")
-    try:
-        card = json.loads(json_path.read_text(encoding="utf-8"), parse_constant=_no_constant)
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise TonematchError(f"{json_path} is not a readable model card: {' '.join(str(exc).split())}") from None
-    if not isinstance(card, dict) or card.get("format") != MODEL_FORMAT:
-        raise TonematchError(f"{json_path} is not a model card (format is not '{MODEL_FORMAT}')")
+    card = _read_card(json_path, "model", MODEL_FORMAT)
     card[key] = value
     _write_json(json_path, card)
     return json_path
