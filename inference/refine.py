@@ -89,7 +89,7 @@ def literal_shares(literal: float) -> tuple[float, float]:
     return min(1.0, 2.0 * literal), max(0.0, 2.0 * literal - 1.0)
 
 
-def tone_anchor(start: dict, mix: dict, typical: dict | None, literal: float, centres_hz: np.ndarray) -> np.ndarray:
+def tone_anchor(start: dict, mix: dict | None, typical: dict | None, literal: float, centres_hz) -> np.ndarray:
     """The tonal balance the reference's is compared with (blended_target's `anchor`): the
     start's, less a share of the mix's departure from `typical` ({"centres_hz", "tone_db"}: the
     mean balance of the model's training music), TYPICAL_SHARE up to literal TYPICAL_SHARE and
@@ -320,7 +320,8 @@ def refine(
         start_char, start_d = exact(settings)
     else:
         start_char = exact_character(settings, clips, sr, tp)
-        mix_char = character.plain(character.measure(character.neutral(frames), frames))
+        # the mix as it is, only where a typical balance asks how far it departs from it
+        mix_char = None if typical is None else character.plain(character.measure(character.neutral(frames), frames))
         anchor = tone_anchor(start_char, mix_char, typical, literal, frames.centers_hz)
         target = blended_target(start_char, target, literal, frames.centers_hz, anchor)
         start_d = float(robust_distance(start_char, target, frames, weights, robust))

@@ -171,7 +171,7 @@ def set_card_field(path_stem: str | os.PathLike, key: str, value: Any) -> Path:
     the config and the fingerprint are not fields to set. Returns the card's path."""
     if key in ("config", "encoder_fingerprint", "format", "format_version"):
         raise TonematchError(f"'{key}' of a model card is written by tonematch-export only")
-    json_path = _paths(path_stem)[1]
+    json_path = card_path(path_stem)
     if not json_path.is_file():
         raise TonematchError(f"model card not found: {json_path}")
     card = _read_card(json_path, "model", MODEL_FORMAT)

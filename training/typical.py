@@ -18,11 +18,12 @@ import numpy as np
 
 from tonematch.data.errors import TonematchError
 from tonematch.data.resample import resample
-from tonematch.data.splits import list_audio_files, split_files
 from tonematch.inference import character
 from tonematch.inference.inputs import analyse_input
 from tonematch.models import excerpts
 from tonematch.models.files import card_path, set_card_field
+
+from .evaluate import held_out
 
 SAMPLE_RATE = 44100
 
@@ -30,20 +31,14 @@ SAMPLE_RATE = 44100
 def typical_balance(root, val_fraction: float = 0.05, test_fraction: float = 0.1, split_seed: int = 0) -> dict:
     """{"centres_hz", "tone_db", "tracks", "split"}: the mean character tone of the training
     split of ROOT's tracks at SAMPLE_RATE."""
-    files = list_audio_files(root)
-    if not files:
-        raise TonematchError(f"no audio files in '{root}'")
-    train = split_files(files, val_fraction, test_fraction, split_seed, root=root)["train"]
     tones = []
-    for path in train:
+    for path in held_out(root, "train", val_fraction, test_fraction, split_seed):
         a = analyse_input(path, "training track")
         clips = a.clips
         if a.sample_rate != SAMPLE_RATE:
             joined = resample(excerpts.joined(clips), a.sample_rate, SAMPLE_RATE)
             clips = excerpts.split(joined, clips.shape[0])
         tones.append(character.character_of(clips, SAMPLE_RATE)["tone"])
-    if not tones:
-        raise TonematchError(f"the training split of '{root}' is empty")
     # the bands depend on the rate alone: read them off a moment of the last track
     centres = character.analyse(clips[:1, :, :4096], SAMPLE_RATE, levels=False).centers_hz
     return {
