@@ -1,5 +1,6 @@
 """What the command line says on stderr: `tonematch: error: ...` and `tonematch: warning: ...`,
-one line each, and how an exception becomes that line. Every command and batch prints through here."""
+one line each, and how an exception becomes that line. Every command and batch prints through
+here, the training commands too under their own names (`tonematch-eval: error: ...`)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ import sys
 from tonematch.data.errors import TonematchError
 
 
-def warn(message: str) -> None:
-    print(f"tonematch: warning: {message}", file=sys.stderr, flush=True)
+def warn(message: str, prog: str = "tonematch") -> None:
+    print(f"{prog}: warning: {message}", file=sys.stderr, flush=True)
 
 
-def error(message: str) -> None:
-    print(f"tonematch: error: {message}", file=sys.stderr, flush=True)
+def error(message: str, prog: str = "tonematch") -> None:
+    print(f"{prog}: error: {message}", file=sys.stderr, flush=True)
 
 
 def user_error(exc: BaseException) -> bool:

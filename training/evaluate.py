@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import ast
 import os
-import sys
 import tempfile
 import time
 import warnings
@@ -53,6 +52,7 @@ from tonematch.data.segments import audible, rms_db
 from tonematch.data.selfsup import SelfSupervisedDataset
 from tonematch.data.splits import list_audio_files, split_files
 from tonematch.inference import match as matching, pipeline
+from tonematch.inference.console import error, one_line
 from tonematch.inference.inputs import analyse_array
 from tonematch.models.chain import TABLE, compressor
 from tonematch.models.chain.exact import render_array
@@ -410,7 +410,7 @@ def emit(args, build) -> int:
     try:
         text = build()
     except TonematchError as exc:
-        print(f"tonematch-eval: error: {exc}", file=sys.stderr)
+        error(one_line(exc), "tonematch-eval")
         return 2
     print(text)
     if args.out:

@@ -17,6 +17,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from tonematch.data.errors import TonematchError
+from tonematch.inference.console import error, one_line
 from tonematch.models.chain import TABLE
 from tonematch.models.files import save_model
 
@@ -84,7 +85,7 @@ def main(argv=None) -> int:
     try:
         info = export(args.checkpoint, args.output)
     except TonematchError as exc:
-        print(f"tonematch-export: error: {exc}", file=sys.stderr)
+        error(one_line(exc), "tonematch-export")
         return 2
     print(f"exported {args.checkpoint} (step {info['training']['global_step']}) -> {args.output}.safetensors/.json")
     return 0

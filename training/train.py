@@ -21,6 +21,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from tonematch.data.errors import TonematchError
+from tonematch.inference.console import error, one_line
 from tonematch.models.chain import TABLE
 
 from .callbacks import best_checkpoint
@@ -81,7 +82,7 @@ def _run(cfg: DictConfig) -> None:
     try:
         train(cfg)
     except TonematchError as exc:  # a problem with the user's files or settings: one line, status 2
-        print(f"tonematch-train: error: {exc}", file=sys.stderr)
+        error(one_line(exc), "tonematch-train")
         sys.exit(2)
 
 
@@ -89,7 +90,7 @@ def main() -> None:
     try:
         path = config_dir()
     except TonematchError as exc:
-        print(f"tonematch-train: error: {exc}", file=sys.stderr)
+        error(one_line(exc), "tonematch-train")
         sys.exit(2)
     hydra.main(version_base="1.3", config_path=path, config_name="train")(_run)()
 

@@ -19,6 +19,7 @@ import numpy as np
 from tonematch.data.errors import TonematchError
 from tonematch.data.resample import resample
 from tonematch.inference import character
+from tonematch.inference.console import error, one_line
 from tonematch.inference.inputs import analyse_input
 from tonematch.models import excerpts
 from tonematch.models.files import card_path, set_card_field
@@ -62,7 +63,7 @@ def main(argv=None) -> int:
         balance = typical_balance(args.folder, args.val_fraction, args.test_fraction)
         written = set_card_field(args.output, "typical_balance", balance)
     except TonematchError as exc:
-        print(f"typical: error: {exc}", file=sys.stderr)
+        error(one_line(exc), "python -m tonematch.training.typical")
         return 2
     print(f"typical balance of {balance['tracks']} training tracks -> {written}")
     return 0
