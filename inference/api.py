@@ -216,6 +216,7 @@ def render(mix, settings, out_path=None, sample_rate: int | None = None, **kwarg
         if not isinstance(settings, (str, os.PathLike)):
             raise TonematchError(f"settings must be a Settings or a settings JSON path, got {type(settings).__name__}")
         settings = Settings.from_json(os.fspath(settings))
+    settings.validate()  # the user's values, before at_rate moves any to what the rate allows
     if out_path is not None:
         if not isinstance(mix, (str, os.PathLike)):
             raise TonematchError("render to a file needs the mix as a path")

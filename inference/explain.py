@@ -49,6 +49,8 @@ def describe(s: Settings, report: dict | None = None) -> list[str]:
         lines.append("compressor: off")
     if s.enabled("width") and abs(v["width.width"] - 1.0) >= 0.01:
         lines.append(f"width: {v['width.width']:.2f} ({'wider' if v['width.width'] > 1 else 'narrower'})")
+    elif (report or {}).get("channels") == 1:
+        lines.append("width: unchanged (mono)")
     else:
         lines.append("width: unchanged")
     if s.enabled("loudness"):

@@ -59,6 +59,8 @@ class Options:
         return tuple(g for g in chosen if g not in self.skip)
 
     def check(self) -> None:
+        if self.only is not None and not self.only:  # `--only ""` would otherwise mean every group
+            raise TonematchError(f"--only names no group (groups: {', '.join(GROUPS)})")
         for name in (self.only or ()) + tuple(self.skip):
             if name not in GROUPS:
                 raise TonematchError(f"unknown group '{name}' (groups: {', '.join(GROUPS)})")
@@ -201,6 +203,7 @@ def scaled(settings: Settings, amount: float) -> Settings:
         if e.spec.name == "gain_db" and e.processor in ("gain", "eq"):
             v[e.key] *= amount
     v["compressor.ratio"] = v["compressor.ratio"] ** amount
+    v["compressor.makeup_db"] *= amount  # at 0 the compressor is a wire, its make-up gain too
     v["width.width"] = 1.0 + (v["width.width"] - 1.0) * amount
     bypass = set(settings.bypass)
     low = TABLE.by_key["eq.highpass.freq_hz"].spec.bounds(settings.sample_rate)[0]
@@ -236,7 +239,8 @@ def finish(
     settings.values["limiter.ceiling_dbtp"] = ceiling
     groups = options.groups()
     settings = with_groups(settings, groups)
-    if options.refine:  # only a refining run imports the frame model and the optimiser
+    # only a refining run imports the frame model and the optimiser; --steps 0 refines nothing
+    if options.refine and options.steps != 0:
         from . import character, refine
 
         from_network = notes["start"] == "network"

@@ -100,11 +100,21 @@ class OutputPlan:
     # -- the checks, in the order a user needs them ------------------------------------------------
 
     def check(self) -> None:
+        self._check_formats()
         self._check_folder_outside_inputs()
         self._check_not_an_input()
         self._check_no_collisions()
         self._check_writable()
         self._check_existing()
+
+    def _check_formats(self) -> None:
+        """A master's file type first: `-o take.json` is a wrong extension, not a collision with
+        the settings file beside it."""
+        from tonematch.data import formats
+
+        for out in self.outputs:
+            if out.what == "master":
+                formats.output_format(out.path)
 
     def _check_not_an_input(self) -> None:
         by_id: dict = {}
@@ -170,15 +180,13 @@ class OutputPlan:
                 )
 
     def _check_writable(self) -> None:
-        from tonematch.data import formats, output_paths
+        from tonematch.data import output_paths
 
         if self.folder is not None:
             if os.path.exists(self.folder) and not os.path.isdir(self.folder):
                 raise TonematchError(f"several mixes need a folder for -o, and '{self.folder}' is a file")
             _check_creatable(self.folder)
         for out in self.outputs:
-            if out.what == "master":
-                formats.output_format(out.path)
             if out.what == "style":  # save_style makes its folder
                 if os.path.isdir(out.path):
                     raise TonematchError(f"cannot write '{out.path}': it is a folder")

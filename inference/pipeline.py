@@ -56,7 +56,10 @@ class ReferenceAim:
         return settings, notes, self.target
 
     def provenance(self) -> dict:
-        return {"reference": self.target.name, "model": "none" if self.model is None else self.model_name}
+        return {
+            "reference": os.path.basename(self.target.name),
+            "model": "none" if self.model is None else self.model_name,
+        }
 
 
 @dataclass
@@ -72,7 +75,7 @@ class NeutralAim:
         return settings, notes, target
 
     def provenance(self) -> dict:
-        return {"reference": self.target.name, "model": "none"}
+        return {"reference": os.path.basename(self.target.name), "model": "none"}
 
 
 @dataclass
@@ -100,6 +103,8 @@ def decide(mix: Analysis, aim: Aim, options: match.Options, name="the mix", sour
             f"{label(name, 'mix')}: its audio gives no finite setting for {bad[0]} (is the file corrupt?)"
         )
     settings, _ = settings.at_rate(mix.sample_rate)
+    if mix.channels == 1 and settings.enabled("width"):  # mono has no side: say so, claim no move
+        settings = Settings(settings.values, settings.sample_rate, settings.bypass | {"width"}, settings.source)
     provenance = {
         "tonematch_version": _version(),
         **(source or {}),

@@ -327,10 +327,14 @@ def refine(
         start_d = float(robust_distance(start_char, target, frames, weights, robust))
         unbiased = _unbiased(target, start_char, settings, frames)
         one = optimise(settings, frames, unbiased, groups, steps, pull, weights, fixed, robust)
+        if one is settings:  # nothing to move: the start stands, unrefined
+            return Refined(settings, start_d, start_d, False, 0)
         _, one_d = exact(one)
         best = min([(start_d, 0, settings), (one_d, 1, one)], key=lambda t: (t[0], -t[1]))
         return Refined(best[2], start_d, best[0], best[1] > 0, steps)
     first = optimise(settings, frames, target, groups, steps, pull, weights, fixed, robust)
+    if first is settings:
+        return Refined(settings, start_d, start_d, False, 0)
     first_char, first_d = exact(first)
     shifted = _unbiased(target, first_char, first, frames)
     second = optimise(first, frames, shifted, groups, steps // 2, pull, weights, fixed, robust)

@@ -139,6 +139,10 @@ def _input_scale(in_path, subtype: str, block_frames: int, note: Callable[[str],
 
 
 def _missed_target(target: float, report: dict, max_gain_db: float) -> str:
+    from tonematch.models.measure.loudness.gating import FLOOR_LUFS
+
+    if report.get("pre_limiter_lufs", 0.0) <= FLOOR_LUFS:  # nothing above BS.1770's gates
+        return f"loudness target {target:g} LUFS not met: the input is silent, and so is the output"
     reached = target - report["miss_lu"]
     why = ""
     if abs(report.get("gain_db", 0.0)) >= max_gain_db - 1e-9:

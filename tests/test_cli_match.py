@@ -103,12 +103,15 @@ def test_mono_stays_mono_and_a_batch_skips_a_bad_file(tmp_path, capsys, example_
     sf.write(mixes / "b_stereo.flac", stereo.T, 44100, subtype="PCM_16")
     (mixes / "c_broken.wav").write_bytes(b"RIFF0000WAVEnot audio at all")
     out = tmp_path / "out"
-    code, _, err = _run(capsys, "match", mixes, "-r", example_reference, "-o", out, *FAST)
+    code, text, err = _run(capsys, "match", mixes, "-r", example_reference, "-o", out, *FAST)
     assert code == 1
     errors = [line for line in err.splitlines() if line.startswith("tonematch: error:")]
     assert len(errors) == 1 and "c_broken.wav" in errors[0]
     mono, _ = _read(out / "a_mono.wav")
     assert mono.shape[0] == 1
+    # a mono mix has no side to widen: its settings and summary claim no width move
+    chain = {p["processor"]: p for p in json.loads((out / "a_mono.json").read_text())["chain"]}
+    assert chain["width"].get("enabled") is False and "width: unchanged (mono)" in text
     assert (out / "b_stereo.flac").is_file() and (out / "b_stereo.json").is_file()
     assert not (out / "c_broken.wav").exists()
 
@@ -136,13 +139,16 @@ def test_a_batch_writes_what_single_runs_write_in_the_mixes_order(tmp_path, caps
         (["--reference", "REF"], "missing"),
         (["-r", "REF", "--amount", "2"], "--amount"),
         (["-r", "REF", "--only", "eq,loudnes"], "unknown group"),
+        (["-r", "REF", "--only", ""], "--only names no group"),
+        (["-r", "REF", "-o", "OUT.json"], "unsupported extension '.json'"),
+        (["-r", "REF", "--only", " , "], "--only names no group"),
         (["-r", "REF", "--platform", "myspace"], "unknown platform"),
         (["-r", "/nonexistent.wav"], "nonexistent"),
     ],
 )
 def test_bad_options_give_one_error_line(tmp_path, capsys, example_mix, example_reference, args, needle):
-    args = [str(example_reference) if a == "REF" else a for a in args]
-    out = [] if needle == "missing" else ["-o", str(tmp_path / "x.wav")]
+    args = [str(example_reference) if a == "REF" else str(tmp_path / a) if a.startswith("OUT") else a for a in args]
+    out = [] if needle == "missing" or "-o" in args else ["-o", str(tmp_path / "x.wav")]
     code, _, err = _run(capsys, "match", example_mix, *args, *out)
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and lines[0].startswith("tonematch: error:") and needle in lines[0]
@@ -182,3 +188,22 @@ def test_every_file_written_is_shareable(tmp_path, capsys, example_mix, example_
             assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644, name
     finally:
         os.umask(old)
+
+
+def test_amount_zero_leaves_no_move_of_any_group():
+    """scaled(settings, 0) is the mix itself wherever the limiter does not act: every gain,
+    the compressor's ratio and make-up, the width and the high-pass back to neutral."""
+    from tonematch.inference.match import scaled, with_groups
+    from tonematch.models.chain.exact import render_array
+    from tonematch.models.chain.settings import Settings
+
+    sr = 44100
+    x = music_like(3.0, sr, seed=5, level_db=-24)
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        drawn = Settings.from_unit(rng.uniform(0.1, 0.9, len(tonematch.models.chain.TABLE.learned_keys)), sr)
+        drawn.values["compressor.makeup_db"] = 4.0
+        drawn.values["compressor.ratio"] = 4.0
+        neutral = scaled(with_groups(drawn, ("eq", "dynamics", "width")), 0.0)
+        assert neutral.values["compressor.makeup_db"] == 0.0 and neutral.values["compressor.ratio"] == 1.0
+        assert np.abs(render_array(x, neutral, sr) - x).max() < 1e-6

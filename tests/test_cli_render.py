@@ -495,3 +495,16 @@ def test_version_prints_the_installed_version(capsys):
         main(["--version"])
     assert done.value.code == 0
     assert capsys.readouterr().out.strip() == f"tonematch {tonematch.__version__}"
+
+
+def test_a_silent_input_renders_silence_and_says_why_the_target_is_missed(tmp_path, capsys):
+    """render is a processor: a silent file renders (to silence, exit 0), with one warning that
+    names the silence rather than a loudness it never had."""
+    src = write_wav(tmp_path / "silent.wav", np.zeros((2, 44100), np.float32), 44100, "PCM_16")
+    out = str(tmp_path / "o.wav")
+    code, _, err = run(["render", src, "--params", EXAMPLE_SETTINGS, "-o", out], capsys)
+    assert code == 0
+    assert err.splitlines() == [
+        "tonematch: warning: loudness target -14 LUFS not met: the input is silent, and so is the output"
+    ]
+    assert np.abs(sf.read(out, dtype="float32")[0]).max() <= 2.0**-15  # the dither's last bit at most

@@ -119,3 +119,23 @@ def test_render_without_its_arguments_is_one_line(capsys, argv):
     lines = err.splitlines()
     assert code == 2 and out == ""
     assert len(lines) == 1 and lines[0].startswith("tonematch: error: render: missing"), err
+
+
+@pytest.mark.parametrize("key, value", [("eq.high_shelf.gain_db", 50.0), ("compressor.ratio", -3.0)])
+def test_the_api_refuses_what_the_command_refuses(tmp_path, wav, key, value):
+    """tonematch.render with an edited Settings out of range raises the command line's message
+    (it was clamped silently before), for an array and for a file, and writes nothing."""
+    import tonematch
+    from tonematch.data.errors import TonematchError
+    from tonematch.models.chain.settings import Settings
+
+    settings = Settings.defaults(44100)
+    settings.values[key] = value
+    out = tmp_path / "out.wav"
+    with pytest.raises(TonematchError, match=f"parameter '{key}' = .* is outside its range"):
+        tonematch.render(str(wav), settings)
+    with pytest.raises(TonematchError, match="is outside its range"):
+        tonematch.render(str(wav), settings, str(out))
+    assert not out.exists()
+    settings.values[key] = Settings.defaults(44100).values[key]
+    assert tonematch.render(str(wav), settings).shape[0] == 2

@@ -221,7 +221,7 @@ def test_export_is_bit_identical_to_rendering_its_json(client, studio, example_m
         assert open(paths[key], "rb").read(4), key
     exported = json.loads(open(paths["settings"]).read())
     assert exported["chain"] == settings["chain"]
-    assert exported["source"]["reference"] == str(studio.reference_path)
+    assert exported["source"]["reference"] == studio.reference_path.name
     again = tmp_path / "again.wav"
     assert main(["render", str(example_mix), "--params", paths["settings"], "-o", str(again)]) == 0
     capsys.readouterr()
