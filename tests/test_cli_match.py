@@ -207,3 +207,11 @@ def test_amount_zero_leaves_no_move_of_any_group():
         neutral = scaled(with_groups(drawn, ("eq", "dynamics", "width")), 0.0)
         assert neutral.values["compressor.makeup_db"] == 0.0 and neutral.values["compressor.ratio"] == 1.0
         assert np.abs(render_array(x, neutral, sr) - x).max() < 1e-6
+
+
+def test_steps_zero_refines_nothing_and_says_so(tmp_path, capsys, example_mix, example_reference):
+    out = tmp_path / "s0.wav"
+    code, text, err = _run(capsys, "match", example_mix, "-r", example_reference, "-o", out, "--steps", "0")
+    assert code == 0, err
+    assert "settings from the network;" in text and "refined" not in text
+    assert json.loads((tmp_path / "s0.json").read_text())["source"]["refined"] is False
