@@ -86,7 +86,29 @@ def _from_suffixes(folder: Path) -> list[Pair]:
 
 
 def _from_csv(manifest: Path) -> list[Pair]:
-    base = manifest.parent
+    """The manifest's pairs. A line naming a file that is not there is one warning and left out,
+    as style fit leaves out an unreadable pair; if that leaves none, the first such line is the error."""
+    rows = _manifest_rows(manifest)
+    pairs, missing = [], []
+    for line, row in rows:
+        paths = [_manifest_path(manifest, line, row, column) for column in ("mix", "master")]
+        absent = next((cell for cell, p in paths if not p.is_file()), None)
+        if absent is not None:
+            missing.append(f"manifest '{manifest}' line {line}: no such file '{absent}'")
+            continue
+        pairs.append(Pair(paths[0][1], paths[1][1], row.get("name") or paths[0][1].stem))
+    if missing and not pairs:
+        raise TonematchError(
+            missing[0] + (f" (and {len(missing) - 1} more line(s) like it)" if len(missing) > 1 else "")
+        )
+    for text in missing:
+        warnings.warn(f"{text} (pair left out)", stacklevel=3)
+    return pairs
+
+
+def _manifest_rows(manifest: Path) -> list[tuple[int, dict[str, str]]]:
+    """(line number, {mix, master, name} stripped) per non-blank line; an unreadable manifest or
+    one without the mix and master columns is an error."""
     try:
         with open(manifest, newline="", encoding="utf-8-sig") as f:
             rows = list(csv.DictReader(f))
@@ -96,21 +118,20 @@ def _from_csv(manifest: Path) -> list[Pair]:
     if not {"mix", "master"} <= columns.keys():
         found = ", ".join(columns) or "none"
         raise TonematchError(f"manifest '{manifest}' needs the columns mix,master (found: {found})")
-    pairs = []
+    out = []
     for line, row in enumerate(rows, start=2):  # line 1 is the header
-        mix_cell = (row[columns["mix"]] or "").strip()
-        master_cell = (row[columns["master"]] or "").strip()
-        if not mix_cell and not master_cell:
-            continue  # blank line
-        paths = []
-        for cell in (mix_cell, master_cell):
-            p = Path(cell) if os.path.isabs(cell) else base / cell
-            if not cell or not p.is_file():
-                raise TonematchError(f"manifest '{manifest}' line {line}: no such file '{cell}'")
-            paths.append(p)
-        name = (row.get(columns["name"]) or "").strip() if "name" in columns else ""
-        pairs.append(Pair(paths[0], paths[1], name or paths[0].stem))
-    return pairs
+        cells = {k: (row.get(columns[k]) or "").strip() for k in ("mix", "master", "name") if k in columns}
+        if cells["mix"] or cells["master"]:  # both empty: a blank line
+            out.append((line, cells))
+    return out
+
+
+def _manifest_path(manifest: Path, line: int, row: dict[str, str], column: str) -> tuple[str, Path]:
+    """(cell, path relative to the manifest); an empty cell is a malformed line, not a missing file."""
+    cell = row[column]
+    if not cell:
+        raise TonematchError(f"manifest '{manifest}' line {line}: no {column} file given")
+    return cell, Path(cell) if os.path.isabs(cell) else manifest.parent / cell
 
 
 def find_pairs(folder_or_csv) -> list[Pair]:

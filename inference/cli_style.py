@@ -84,17 +84,30 @@ def _name(args) -> str:
     return args.name or Path(args.output).stem
 
 
-def _style_output(args, inputs) -> str:
-    """The style file the run will write (save_style adds .tmstyle), checked with the run's
-    inputs before any audio is read: not an input, its folder writable, not existing unless -f."""
+def _style_path(args):
+    """The style file -o names, .tmstyle added where it has no extension. Another extension is
+    refused: save_style would append .tmstyle to it (x.json.tmstyle), a name nobody asked for."""
     from pathlib import Path
 
-    from .outputs import OutputPlan
     from .style import SUFFIX
 
     path = Path(args.output)
-    if path.suffix != SUFFIX:
-        path = path.with_name(path.name + SUFFIX)
+    if path.suffix == SUFFIX:
+        return path
+    if path.suffix:
+        raise TonematchError(
+            f"-o '{args.output}': a style file's extension is {SUFFIX}, not {path.suffix} "
+            f"(or give none and {SUFFIX} is added)"
+        )
+    return path.with_name(path.name + SUFFIX)
+
+
+def _style_output(args, inputs) -> str:
+    """The style file the run will write, checked with the run's inputs before any audio is
+    read: not an input, its folder writable, not existing unless -f."""
+    from .outputs import OutputPlan
+
+    path = _style_path(args)
     plan = OutputPlan(args.overwrite)
     for role, p in inputs:
         plan.add_input(p, role)
@@ -111,6 +124,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from . import match, style
     from .console import warn
 
+    _style_path(args)  # a wrong extension is refused before the pairs are even listed
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         pairs = find_pairs(args.pairs)
@@ -144,6 +158,7 @@ def cmd_from_references(args: argparse.Namespace) -> int:
     from .console import one_line, traceback_if, warn
     from .inputs import analyse_input
 
+    _style_path(args)  # a wrong extension is refused before the references are listed
     paths = expand_inputs(args.folder)
     out = _style_output(args, [("reference master", str(p)) for p in paths])
     masters = []
@@ -171,21 +186,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         import json
 
-        from .style.file import TENSORS, _clean
+        from .style.file import TENSORS, _clean, card_of
+        from .style.master import mastering_ceiling
 
-        print(
-            json.dumps(
-                _clean(
-                    {
-                        "meta": s.meta,
-                        "habit": s.habit.to_dict() if s.habit is not None else None,
-                        "true_peak_dbtp": s.true_peak_dbtp,
-                        **{n: getattr(s, n).tolist() for n in TENSORS},
-                    }
-                ),
-                indent=2,
-            )
-        )
+        # the card as the file holds it (settings included), the ceiling the text view names, the numbers
+        shown = {**card_of(s), "mastering_ceiling_dbtp": mastering_ceiling(s)}
+        shown.update({n: getattr(s, n).tolist() for n in TENSORS})
+        print(json.dumps(_clean(shown), indent=2))
     else:
         print("\n".join(style.describe(s)))
     return 0

@@ -64,6 +64,17 @@ def _clean(v):
     return v
 
 
+def card_of(style: Style) -> dict:
+    """The style's card as the file holds it (JSON-safe); `style show --json` prints it too, so
+    the two cannot drift apart."""
+    return {
+        "meta": _clean(dict(style.meta, base=base_version())),
+        "habit": _clean(style.habit.to_dict() if style.habit is not None else None),
+        "true_peak_dbtp": float(style.true_peak_dbtp),
+        "settings": _clean(style.settings),
+    }
+
+
 def save_style(style: Style, path, replace: bool = True) -> Path:
     """Write `style` to `path` atomically (the suffix .tmstyle is added if
     missing); replace=False never replaces an existing file (data.atomic.place)."""
@@ -73,17 +84,11 @@ def save_style(style: Style, path, replace: bool = True) -> Path:
     if path.suffix != SUFFIX:
         path = path.with_name(path.name + SUFFIX)
     arrays = {name: np.asarray(getattr(style, name), dtype=np.float64) for name in TENSORS}
-    card = {
-        "meta": _clean(dict(style.meta, base=base_version())),
-        "habit": _clean(style.habit.to_dict() if style.habit is not None else None),
-        "true_peak_dbtp": float(style.true_peak_dbtp),
-        "settings": _clean(style.settings),
-    }
     metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "base": base_version(),
-        "card": json.dumps(card, allow_nan=False),
+        "card": json.dumps(card_of(style), allow_nan=False),
         "sha256": _digest(arrays),
     }
     tensors = {k: np.ascontiguousarray(v) for k, v in arrays.items()}

@@ -40,26 +40,7 @@ def fit_pairs(
 def _fit_pairs(pairs, name, steps, check, options, say, error, progress) -> Style:
     started = time.perf_counter()
     error = error or say
-    data: list[PairData] = []
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(pairs), unit="pair", leave=False, desc="fitting")
-    for pair in pairs:
-        try:
-            p = read_pair(pair)
-            identify_pair(p)  # the chain's settings on the pair (sets p.settings)
-            data.append(p)
-        except TonematchError as exc:
-            error(f"pair {pair.name} left out: {' '.join(str(exc).split())}")
-        except Exception as exc:  # noqa: BLE001 - an unreadable file is one pair's problem
-            error(f"pair {pair.name} left out: {type(exc).__name__}: {' '.join(str(exc).split())}")
-        finally:
-            if bar is not None:
-                bar.update(1)
-    if bar is not None:
-        bar.close()
+    data = _read_pairs(pairs, error, progress)
     if len(data) < 2:
         raise TonematchError(f"a style needs at least 2 usable pairs, got {len(data)}")
     style = fit_style(data, name)  # the character lines; the chain is the settings style's (attach)
@@ -73,3 +54,37 @@ def _fit_pairs(pairs, name, steps, check, options, say, error, progress) -> Styl
             say("held-out check skipped: it needs at least 4 pairs")
     style.meta["fit_seconds"] = round(time.perf_counter() - started, 1)
     return style
+
+
+def _read_pairs(pairs, error, progress: bool) -> list[PairData]:
+    """Every pair read and its chain identified; one that fails is reported through `error` and
+    left out. The bar is drawn only on a terminal (disable=None), and cleared around each report
+    so that the line does not land inside it."""
+    data: list[PairData] = []
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(pairs), unit="pair", leave=False, desc="fitting", disable=None)
+    for pair in pairs:
+        try:
+            p = read_pair(pair)
+            identify_pair(p)  # the chain's settings on the pair (sets p.settings)
+            data.append(p)
+        except Exception as exc:  # noqa: BLE001 - an unreadable file is one pair's problem
+            if bar is not None:
+                bar.clear()
+            error(f"pair {pair.name} left out: {_reason(exc)}")
+            if bar is not None:
+                bar.refresh()
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return data
+
+
+def _reason(exc: Exception) -> str:
+    """One line; an error that is not the user's files' names its type."""
+    text = " ".join(str(exc).split())
+    return text if isinstance(exc, TonematchError) else f"{type(exc).__name__}: {text}"

@@ -62,6 +62,16 @@ def target_for(style: Style, mix: Analysis) -> tuple[match.Target, dict]:
     return target, mix_char
 
 
+def mastering_ceiling(style: Style) -> float:
+    """The true-peak ceiling `master` uses with this style where the run sets none: a style of
+    settings its limiter's own; a style of character match's rule (-1 dBTP, or lower where the
+    style's masters peak lower), so that `style show` says what mastering will do."""
+    if style.settings is not None:
+        return float(style.settings["groups"]["limiter"]["ceiling_dbtp"])
+    target = match.Target(None, None, float(style.true_peak_dbtp), 44100, np.zeros((0, 2, 0), np.float32))
+    return match.loudness_and_ceiling(match.Options(), target)[1]
+
+
 def choose_settings(mix: Analysis, style: Style, options: match.Options) -> tuple[Settings, dict, match.Target]:
     """(settings, notes, target) the style gives a mix: a style of settings its predicted chain
     (_from_settings), a style of character a predicted target and start, then match's own loudness,

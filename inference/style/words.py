@@ -8,6 +8,7 @@ from tonematch.models.chain.settings import Settings
 
 from ..formatting import hz
 from .identify import settings_of
+from .master import mastering_ceiling
 from .model import SCALARS, Habit, Style
 
 FAST_ATTACK_MS, SLOW_ATTACK_MS = 5.0, 20.0  # "fast" below, "slow" above (a bus compressor's 30 ms), in `style show`
@@ -93,6 +94,16 @@ def _compression_words(h: Habit) -> list[str]:
     ]
 
 
+def _ceiling_words(style: Style, own: float | None, said: str) -> str:
+    """The ceiling `master` will use, then `said` (a format for the style's own reading) where that
+    differs: master caps a style of character at -1 dBTP, as match does."""
+    used = mastering_ceiling(style)
+    text = f"ceiling {used:.1f} dBTP"
+    if own is not None and round(own, 1) != round(used, 1):
+        text += f" when mastering ({said.format(own)})"
+    return text
+
+
 def describe(style: Style) -> list[str]:
     """What the style does, in words and numbers with their units, and how it varies with the mix,
     to be read aloud: no internal identifiers (the base version is in `style show --json`)."""
@@ -115,12 +126,14 @@ def describe(style: Style) -> list[str]:
         lines.append("  EQ: " + (", ".join(eq) if eq else "flat"))
         lines.extend("  " + line for line in _compression_words(h))
         lines.append(f"  {_width_words(h.width)}")
-        ceiling = "" if h.ceiling_dbtp is None else f", ceiling {h.ceiling_dbtp:.1f} dBTP"
-        lines.append(f"  loudness {h.target_lufs:.1f} LUFS{ceiling}")
-    else:
         lines.append(
-            f"target: loudness {style.scalar_c[2]:.1f} LUFS, ceiling {style.true_peak_dbtp:.1f} dBTP, block crest "
-            f"{style.scalar_c[1]:.1f} dB, loudness spread {style.scalar_c[0]:.1f} LU (the references' average)"
+            f"  loudness {h.target_lufs:.1f} LUFS, {_ceiling_words(style, h.ceiling_dbtp, 'your pairs: {:.1f} dBTP')}"
+        )
+    else:
+        ceiling = _ceiling_words(style, style.true_peak_dbtp, "the references peak at {:.1f} dBTP on average")
+        lines.append(
+            f"target: loudness {style.scalar_c[2]:.1f} LUFS, {ceiling}, block crest {style.scalar_c[1]:.1f} dB, "
+            f"loudness spread {style.scalar_c[0]:.1f} LU (the references' average)"
         )
     lines.append(
         "how it follows each mix (0 %: every mix brought to the style's own value; 100 %: the mix's own value kept):"
