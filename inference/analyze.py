@@ -92,6 +92,7 @@ def format_table(result: dict, title: str | None = None) -> str:
         ("true peak", _fmt(r["true_peak_dbtp"], "dBTP", 2)),
         ("RMS", _fmt(r["rms_dbfs"], "dBFS")),
         ("crest factor", _fmt(r["crest_factor_db"], "dB", 2)),
+        ("DC offset", "none" if r["dc_offset_dbfs"] is None else _fmt(r["dc_offset_dbfs"], "dBFS")),
         *stereo_rows,
     ]
     lines = [title] if title else []

@@ -18,6 +18,7 @@ from tonematch.data.errors import TonematchError
 
 from . import explain, match
 from .console import one_line
+from .formatting import hz
 from .outputs import OutputPlan
 from .pipeline import Aim, master_file, report_path, settings_path
 
@@ -40,6 +41,12 @@ def format_result(r: dict) -> str:
     if "refined" in notes:
         how += ", refined" if notes["refined"] else ", refinement kept the start (it measured no closer)"
     lines.append(f"  settings from the {how}; written to {r['settings_path']}")
+    if "dc_offset_dbfs" in notes:
+        dc = f"  the mix carries a DC offset ({notes['dc_offset_dbfs']:.0f} dBFS)"
+        if notes["dc_removed"]:
+            lines.append(dc + f": the high-pass at {hz(r['settings'].values['eq.highpass.freq_hz'])} removes it")
+        else:
+            lines.append(dc + ", left in: the EQ is off, or --amount 0 (the EQ's high-pass would remove it)")
 
     def lufs(v):
         return "-" if v is None else f"{v:.1f} LUFS"

@@ -215,3 +215,24 @@ def test_steps_zero_refines_nothing_and_says_so(tmp_path, capsys, example_mix, e
     assert code == 0, err
     assert "settings from the network;" in text and "refined" not in text
     assert json.loads((tmp_path / "s0.json").read_text())["source"]["refined"] is False
+
+
+def test_a_mix_with_a_dc_offset_is_mastered_without_it(tmp_path, capsys, example_mix, example_reference):
+    """A DC offset is not music: the EQ's high-pass comes on to remove it (and the run says so),
+    so the limiter works on the music and the loudness target is met; with the EQ off it is
+    left in, and the run says that too."""
+    x, sr = _read(example_mix)
+    mix = tmp_path / "dc.wav"
+    sf.write(mix, (0.5 * x + 0.2).T, sr, subtype="FLOAT")  # -14 dBFS of DC
+    out = tmp_path / "out.wav"
+    code, text, err = _run(capsys, "match", mix, "-r", example_reference, "-o", out, *FAST)
+    assert code == 0 and err == "", err
+    assert "the mix carries a DC offset (-14 dBFS): the high-pass at 20 Hz removes it" in text
+    chain = {p["processor"]: p for p in json.loads((tmp_path / "out.json").read_text())["chain"]}
+    assert chain["eq"]["highpass"].get("enabled", True) is True
+    y, _ = _read(out)
+    assert np.abs(y.mean(axis=1)).max() < 1e-3
+    ref, ref_sr = _read(example_reference)
+    assert integrated_loudness(y, sr) == pytest.approx(integrated_loudness(ref, ref_sr), abs=0.5)
+    code, text, _ = _run(capsys, "match", mix, "-r", example_reference, "-o", tmp_path / "k.wav", "--skip", "eq")
+    assert code == 0 and "left in: the EQ is off" in text

@@ -18,6 +18,7 @@ KEYS = [
     "true_peak_dbtp",
     "rms_dbfs",
     "crest_factor_db",
+    "dc_offset_dbfs",
     "mono",
     "width",
     "side_mid_db",
@@ -51,6 +52,16 @@ def test_keys_and_values():
     assert r["rms_dbfs"] == pytest.approx(-20.0, abs=0.01)
     assert r["true_peak_dbtp"] >= r["sample_peak_dbfs"]
     assert r["crest_factor_db"] == pytest.approx(r["sample_peak_dbfs"] - r["rms_dbfs"], abs=1e-9)
+    assert r["dc_offset_dbfs"] == pytest.approx(20 * np.log10(np.abs(x.mean(axis=1, dtype=np.float64)).max()))
+
+
+def test_a_dc_offset_reads_as_the_larger_channel_mean():
+    sr = 44100
+    x = music_like(3.0, sr, seed=0, level_db=-20)
+    x[1] += 0.1  # -20 dBFS on the right channel only
+    r = analyze_array(x, sr)
+    assert r["dc_offset_dbfs"] == pytest.approx(-20.0, abs=0.5)  # and the music's own mean
+    assert run(x, sr, 4096).result()["dc_offset_dbfs"] == pytest.approx(r["dc_offset_dbfs"], abs=1e-9)
 
 
 @pytest.mark.parametrize("block", [1000, 4096, 65536])

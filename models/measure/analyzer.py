@@ -67,6 +67,7 @@ class Analyzer:
             "true_peak_dbtp": db(self.true_peak.peak()) if self.frames else None,
             "rms_dbfs": db(rms),
             "crest_factor_db": db(self.level.peak / rms) if rms > 0 else None,
+            "dc_offset_dbfs": db(self.level.dc_offset),
         }
         out.update(self.stereo.result())
         out["spectral_balance_db"] = self.spectrum.band_shares_db()

@@ -37,17 +37,27 @@ def _peak_sumsq(x, acc):
 
 
 class LevelMeter:
-    """Streaming sample peak and mean square over all channels."""
+    """Streaming sample peak and mean square over all channels, and each channel's mean (DC)."""
 
     def __init__(self):
         self.acc = np.zeros(2)
         self.samples = 0
+        self.sums: np.ndarray | None = None  # per channel, float64
 
     def add(self, block: np.ndarray) -> None:
         block = np.atleast_2d(block)
         if block.size:
             _peak_sumsq(np.ascontiguousarray(block), self.acc)
             self.samples += block.size
+            sums = block.sum(axis=1, dtype=np.float64)
+            self.sums = sums if self.sums is None else self.sums + sums
+
+    @property
+    def dc_offset(self) -> float:
+        """The largest channel's mean (linear, unsigned): what a DC offset adds to every sample."""
+        if self.sums is None:
+            return 0.0
+        return float(np.abs(self.sums).max() * len(self.sums) / self.samples)
 
     @property
     def peak(self) -> float:
@@ -70,6 +80,15 @@ def sample_peak(x: np.ndarray) -> float:
 def rms(x: np.ndarray) -> float:
     x = np.asarray(x)
     return math.sqrt(float(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
+
+
+def dc_offset(x: np.ndarray) -> float:
+    """The largest channel's mean (linear, unsigned) of [..., C, n] audio, over everything else."""
+    x = np.asarray(x)
+    if not x.size:
+        return 0.0
+    axes = tuple(i for i in range(x.ndim) if i != x.ndim - 2) if x.ndim > 1 else (0,)
+    return float(np.abs(np.mean(x, axis=axes, dtype=np.float64)).max())
 
 
 def crest_factor_db(x: np.ndarray) -> float | None:
