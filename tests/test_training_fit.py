@@ -128,3 +128,28 @@ def test_ddp_on_two_cpu_processes(music, tmp_path):
     # each rank logs its own line to its own Hydra log file
     assert "rank 0 of 2: 4 optimiser steps" in (run / "train.log").read_text()
     assert "rank 1 of 2: 4 optimiser steps" in (run / "train_ddp_process_1.log").read_text()
+
+
+def test_init_weights_start_a_run_from_an_exported_model(tmp_path):
+    """init_weights= loads an exported model's weights into the config's network (fine-tuning);
+    another architecture is one clear error, not a half-loaded network."""
+    from tonematch.data.errors import TonematchError
+    from tonematch.models.files import save_model
+    from tonematch.models.model import MasteringModel
+    from tonematch.training.train import start_from
+
+    names = TABLE.learned_keys
+    torch.manual_seed(1)
+    trained = MasteringModel(len(names), sample_rate=24000, excerpt_frames=16384, param_names=names)
+    save_model(trained.eval(), tmp_path / "m", {"name": "small"})
+    torch.manual_seed(2)
+    fresh = MasteringModel(len(names), sample_rate=24000, excerpt_frames=16384, param_names=names)
+    assert any(not torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), trained.state_dict().values()))
+    start_from(fresh, tmp_path / "m")
+    for key, value in trained.state_dict().items():
+        assert torch.equal(fresh.state_dict()[key], value), key
+    other = MasteringModel(
+        len(names), sample_rate=24000, excerpt_frames=16384, param_names=names, controller_kwargs={"hidden": 64}
+    )
+    with pytest.raises(TonematchError, match="not this config's model architecture"):
+        start_from(other, tmp_path / "m")

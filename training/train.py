@@ -3,6 +3,7 @@
   tonematch-train experiment=smoke
   tonematch-train experiment=cpu_recipe data.root=/music run_id=first
   tonematch-train experiment=cpu_recipe data.root=/music run_id=first resume=last   # continue it
+  tonematch-train experiment=cpu_recipe data.root=/music init_weights=models/weights/default  # fine-tune
   python -m tonematch.training.train trainer=ddp_cpu experiment=smoke
 
 Configs: $TONEMATCH_CONFIGS or configs/ at the repository root (config_dir.py). A run writes to
@@ -47,6 +48,20 @@ def resolve_resume(resume, checkpoint_dir, output_dir) -> str | None:
     return str(resume)
 
 
+def start_from(model, stem) -> None:
+    """The weights of an exported model (STEM.safetensors + STEM.json, e.g. the shipped one) into
+    `model` before the run: fine-tuning rather than a fresh start (a resumed checkpoint still wins).
+    The architectures must match: the config's model group is the one the file was trained with."""
+    from tonematch.models.files import load_model
+
+    start, _ = load_model(stem, expected_param_names=TABLE.learned_keys)
+    try:
+        model.load_state_dict(start.state_dict())
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else str(exc)
+        raise TonematchError(f"init_weights={stem}: not this config's model architecture ({first})") from None
+
+
 def _instantiate_all(group) -> list:
     """Every entry of a {name: config} mapping; entries set to null are switched off."""
     return [instantiate(c) for c in (group or {}).values() if c is not None]
@@ -65,6 +80,8 @@ def train(cfg: DictConfig, callbacks: list | None = None) -> dict:
         optimizer=instantiate(cfg.optimizer),
         scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
     )
+    if cfg.get("init_weights"):
+        start_from(module.model, cfg.init_weights)
     loggers = _instantiate_all(cfg.get("logger"))
     callbacks = _instantiate_all(cfg.get("callbacks")) + list(callbacks or [])
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
