@@ -34,6 +34,7 @@ class MasterResult:
     sample_rate: int
     settings: Settings
     notes: dict = field(default_factory=dict)
+    mix_path: str | None = None  # the file it was made from, never written over
 
     def describe(self) -> str:
         from .explain import describe
@@ -41,7 +42,15 @@ class MasterResult:
         return "\n".join(describe(self.settings))
 
     def write(self, path, bit_depth=None, dither: bool = True) -> None:
-        """Write the audio atomically (.wav or .flac; default 24-bit)."""
+        """Write the audio atomically (.wav or .flac; default 24-bit), replacing a file there but
+        never the mix it was made from."""
+        from .outputs import same_file
+
+        if self.mix_path is not None and same_file(path, self.mix_path):
+            raise TonematchError(
+                f"'{os.fspath(path)}' is the mix this master was made from: an input is never written to; "
+                "choose another name"
+            )
         subtype = _audio.parse_subtype(bit_depth) or "PCM_24"
         with _audio.AudioWriter(path, self.sample_rate, self.audio.shape[0], subtype=subtype, dither=dither) as w:
             w.write(self.audio)
@@ -53,10 +62,31 @@ def _rate(sample_rate, what: str) -> int:
     return _audio.check_sample_rate(sample_rate, f"sample_rate of the {what}")
 
 
+def _is_path(x) -> bool:
+    # bytes are not taken as a path: raw file contents passed by mistake must not read as one
+    return isinstance(x, (str, os.PathLike))
+
+
+def _file_rate(sample_rate, path, rate: int | None = None) -> None:
+    """A file is read at its own rate: a `sample_rate` that says otherwise is a mistake, not a
+    resampling request (resample the array yourself, or give the array)."""
+    if sample_rate is None:
+        return
+    if rate is None:
+        rate = _audio.info(os.fspath(path)).sample_rate
+    if int(sample_rate) != rate:
+        raise TonematchError(
+            f"sample_rate={sample_rate} does not apply to '{os.fspath(path)}': a file is read at its own "
+            f"rate ({rate} Hz); sample_rate= is for arrays"
+        )
+
+
 def _load(x, sample_rate, what: str) -> tuple[np.ndarray, int]:
     """A path (read, checked as the command line checks it) or a [C, T] float array + its rate."""
-    if isinstance(x, (str, os.PathLike)):
-        return _audio.load(x)
+    if _is_path(x):
+        arr, sr = _audio.load(os.fspath(x))
+        _file_rate(sample_rate, x, sr)
+        return arr, sr
     arr = _audio.check_array(x, f"the {what} array")
     return arr, _rate(sample_rate, what)
 
@@ -68,9 +98,10 @@ def _analysis(x, sample_rate, what: str) -> tuple[np.ndarray, int, _inputs.Analy
     from .inputs import analyse_array, check_format, check_length, check_measured
     from .render import HOT_PEAK
 
-    if isinstance(x, (str, os.PathLike)):
+    if _is_path(x):
         name = os.fspath(x)
         arr, sr = _audio.load(name)
+        _file_rate(sample_rate, name, sr)
         check_format(sr, arr.shape[0], name, what)
         peak = float(np.abs(arr).max())
         if peak > HOT_PEAK:
@@ -157,8 +188,10 @@ def options_of(options: dict) -> _match.Options:
 def _target_of(reference, sample_rate, reference_sample_rate) -> _match.Target:
     if isinstance(reference, _match.Target):
         return reference
-    _, _, a = _analysis(reference, reference_sample_rate or sample_rate, "reference")
-    return _match.target_from(a, name=os.fspath(reference) if isinstance(reference, (str, os.PathLike)) else "array")
+    # a reference file has its own rate: only an explicit reference_sample_rate is checked against it
+    rate = reference_sample_rate if _is_path(reference) else reference_sample_rate or sample_rate
+    _, _, a = _analysis(reference, rate, "reference")
+    return _match.target_from(a, name=os.fspath(reference) if _is_path(reference) else "array")
 
 
 def _master(mix, aim, sample_rate, opts: _match.Options) -> MasterResult:
@@ -166,19 +199,21 @@ def _master(mix, aim, sample_rate, opts: _match.Options) -> MasterResult:
     from . import pipeline
 
     x, sr, analysis = _analysis(mix, sample_rate, "mix")
-    name = os.fspath(mix) if isinstance(mix, (str, os.PathLike)) else "the mix array"
-    source = {"mix": os.path.basename(name)} if isinstance(mix, (str, os.PathLike)) else {}
+    name = os.fspath(mix) if _is_path(mix) else "the mix array"
+    source = {"mix": os.path.basename(name)} if _is_path(mix) else {}
     decision = pipeline.decide(analysis, aim, opts, name, source)
-    return MasterResult(pipeline.render_array(x, decision), sr, decision.settings, decision.notes)
+    made_from = name if _is_path(mix) else None
+    return MasterResult(pipeline.render_array(x, decision), sr, decision.settings, decision.notes, made_from)
 
 
 def match(
     mix, reference, sample_rate: int | None = None, reference_sample_rate: int | None = None, **options
 ) -> MasterResult:
     """Master `mix` the way `reference` sounds. Both may be paths or [C, T] float arrays (give
-    `sample_rate`, and `reference_sample_rate` when it differs). Options as the command's:
-    refine=True, steps=None, amount=1.0, only=None, skip=(), target_lufs=None, platform=None,
-    ceiling_dbtp=None, model=None ('none': the non-learned matcher)."""
+    `sample_rate`, and `reference_sample_rate` when it differs; a file is read at its own rate).
+    Options as the command's: refine=True, steps=None, amount=1.0, literal=0.4 (0: the network's
+    reading, 1: the reference's balance and width copied), only=None, skip=(), target_lufs=None,
+    platform=None, ceiling_dbtp=None, model=None ('none': the non-learned matcher)."""
     from .pipeline import ReferenceAim
 
     opts = options_of(options)  # refused before the reference is read
@@ -193,6 +228,8 @@ def master(mix, style, sample_rate: int | None = None, **options) -> MasterResul
     from .cli_style import MODEL_UNUSED
     from .style.aim import StyleAim
 
+    if "literal" in options:  # as `tonematch master` has no --literal
+        raise TonematchError("literal= is for matching a reference (tonematch.match): a style has none to copy")
     opts = options_of(options)
     if opts.model is not None:
         raise TonematchError(MODEL_UNUSED.replace("--model", "model="))
@@ -208,35 +245,54 @@ def master(mix, style, sample_rate: int | None = None, **options) -> MasterResul
     return _master(mix, StyleAim(style, path), sample_rate, opts)
 
 
-def render(mix, settings, out_path=None, sample_rate: int | None = None, **kwargs):
-    """Render `mix` (path or array) with `settings` (a Settings or a settings JSON path).
-    With `out_path` (mix a path): streams the file to disk and returns the render summary;
-    otherwise returns the rendered [C, T] array."""
+def render(mix, settings, out_path=None, sample_rate: int | None = None, bit_depth=None, dither: bool = True):
+    """Render `mix` (path or array) with `settings` (a Settings or a settings JSON path), as
+    `tonematch render` does: a frequency above what the mix's rate allows moves to its limit with
+    a UserWarning, and so does an output that goes over full scale.
+    With `out_path` (mix a path): streams the file to disk (`bit_depth` 16, 24 or "float": as the
+    input where it is 16/24-bit, else 24; TPDF `dither` unless False) and returns the render
+    summary; otherwise returns the rendered [C, T] float32 array."""
     if not isinstance(settings, Settings):
-        if not isinstance(settings, (str, os.PathLike)):
+        if not _is_path(settings):
             raise TonematchError(f"settings must be a Settings or a settings JSON path, got {type(settings).__name__}")
         settings = Settings.from_json(os.fspath(settings))
-    settings.validate()  # the user's values, before at_rate moves any to what the rate allows
+    settings.check()  # the user's values as a file's are checked: the mix's rate is applied below
+
+    def warn(note: str) -> None:
+        warnings.warn(note, UserWarning, stacklevel=3)
+
     if out_path is not None:
-        if not isinstance(mix, (str, os.PathLike)):
+        if not _is_path(mix):
             raise TonematchError("render to a file needs the mix as a path")
+        _file_rate(sample_rate, mix)
         from .render import render_file
 
-        return render_file(mix, settings, out_path, **kwargs)
+        return render_file(os.fspath(mix), settings, out_path, bit_depth=bit_depth, dither=dither, warn=warn)
+    if bit_depth is not None:
+        raise TonematchError("bit_depth= applies to a file written (out_path=); the array is float32")
     from tonematch.models.chain.exact import render_array
 
     from .inputs import as_audio
 
     x, sr = _load(mix, sample_rate, "mix")
-    settings, _ = settings.at_rate(sr)
-    return render_array(as_audio(x), settings, sr)
+    settings, moved = settings.at_rate(sr)
+    for note in moved:
+        warn(note)
+    from .render import over_full_scale
+
+    y = render_array(as_audio(x), settings, sr)
+    peak = float(np.abs(y).max(initial=0.0))
+    if peak > 1.0:
+        warn(over_full_scale(peak, "FLOAT", settings))
+    return y
 
 
 def analyze(x, sample_rate: int | None = None) -> dict:
     """The measurements `tonematch analyze` prints, for a path (streamed) or a [C, T] array."""
     from . import analyze as _analyze
 
-    if isinstance(x, (str, os.PathLike)):
+    if _is_path(x):
+        _file_rate(sample_rate, x)
         return _analyze.analyze_file(os.fspath(x))
     if sample_rate is None:
         raise TonematchError("analyze of an array needs sample_rate=")

@@ -55,6 +55,12 @@ def cmd_render(args: argparse.Namespace) -> int:
     from tonematch.models.chain import TABLE
 
     if args.list_params:
+        given = [f for f, v in (("IN", args.input), ("--params", args.params), ("-o", args.output)) if v is not None]
+        if given:  # a render asked for beside the listing would silently not happen
+            raise TonematchError(
+                f"render: --list-params only prints the table; drop {', '.join(given)} to list it, or "
+                "--list-params to render (--sample-rate HZ shows a rate's frequency limits)"
+            )
         print(
             f"chain parameters (frequency limits shown at {args.sample_rate} Hz; JSON keys are "
             "processor / band / name):"

@@ -125,6 +125,8 @@ def decide(mix: Analysis, aim: Aim, options: match.Options, name="the mix", sour
         **aim.provenance(),
         "started_from": notes["start"],
         "refined": bool(notes.get("refined", False)),
+        # how literally the reference was copied, where refinement from the network used it
+        **({"literal": options.literal} if notes["start"] == "network" and "refined" in notes else {}),
         "amount": options.amount,
         "groups": list(options.groups()),
     }
@@ -250,7 +252,8 @@ def write_master(
         if report:
             from .report import write_report
 
-            files.write(report_path(out_path), lambda tmp: write_report(tmp, mix, decision.target, settings, summary))
+            heard, _ = settings.at_rate(mix.sample_rate)  # the report draws what the render did
+            files.write(report_path(out_path), lambda tmp: write_report(tmp, mix, decision.target, heard, summary))
             summary["report_path"] = str(report_path(out_path))
         files.commit()
     return summary

@@ -16,6 +16,8 @@ import math
 import time
 from typing import Callable
 
+import numpy as np
+
 from tonematch.data import audio
 from tonematch.data.concurrency import Lane
 from tonematch.data.errors import TonematchError
@@ -86,6 +88,7 @@ def render_file(
         source = lambda: audio.read_blocks(in_path, block_frames)  # noqa: E731
     else:
         source = lambda: (b * scale for b in audio.read_blocks(in_path, block_frames))  # noqa: E731
+    peak = 0.0  # the output's sample peak: over full scale, a fixed-point file clips there
     # `on_block` (output meters) runs on a lane beside the writer's quantising and writing
     with (
         audio.AudioWriter(out_path, src.sample_rate, src.channels, subtype=subtype, dither=dither) as w,
@@ -100,10 +103,13 @@ def render_file(
                     on_restart()
                 continue
             w.write(block)
+            peak = max(peak, float(np.abs(block).max(initial=0.0)))
             if on_block is not None:
                 lane.submit(on_block, block)
         lane.drain()
     report = dict(renderer.report)
+    if peak > 1.0:
+        note(over_full_scale(peak, w.subtype, settings))
     if abs(report.get("miss_lu", 0.0)) > TARGET_TOLERANCE_LU:
         note(_missed_target(settings.values["loudness.target_lufs"], report, loudness.MAX_GAIN_DB))
     return {
@@ -136,6 +142,15 @@ def _input_scale(in_path, subtype: str, block_frames: int, note: Callable[[str],
         f"turned down {20 * k * math.log10(2):.1f} dB (2^-{k}) before the chain"
     )
     return 2.0**-k
+
+
+def over_full_scale(peak: float, subtype: str, settings) -> str:
+    """The warning for an output whose sample peak is over full scale (in a `subtype` file)."""
+    what = (
+        "a float file keeps it, a fixed-point one would clip" if subtype in SCANNED_SUBTYPES else "the file clips there"
+    )
+    why = "" if settings.enabled("limiter") else " (the limiter is off: its ceiling would hold the peaks)"
+    return f"the output peaks at {20.0 * math.log10(peak):+.2f} dBFS, over full scale: {what}{why}"
 
 
 def _missed_target(target: float, report: dict, max_gain_db: float) -> str:

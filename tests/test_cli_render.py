@@ -508,3 +508,23 @@ def test_a_silent_input_renders_silence_and_says_why_the_target_is_missed(tmp_pa
         "tonematch: warning: loudness target -14 LUFS not met: the input is silent, and so is the output"
     ]
     assert np.abs(sf.read(out, dtype="float32")[0]).max() <= 2.0**-15  # the dither's last bit at most
+
+
+def test_a_render_over_full_scale_says_it_clips(tmp_path, capsys):
+    """With the limiter switched off, loudness pushed past full scale clips a 16-bit file: the
+    run says so in one line (and names the limiter); with the limiter on it holds the ceiling."""
+    settings = json.loads(open(EXAMPLE_SETTINGS).read())
+    for p in settings["chain"]:
+        if p["processor"] == "limiter":
+            p["enabled"] = False
+        if p["processor"] == "loudness":
+            p["target_lufs"] = -8.0
+    params = tmp_path / "nolimit.json"
+    params.write_text(json.dumps(settings))
+    src = write_wav(tmp_path / "in.wav", music_like(3.0, 44100, level_db=-20.0), 44100)
+    code, _, err = run(["render", src, "--params", str(params), "-o", str(tmp_path / "o.wav")], capsys)
+    assert code == 0
+    (line,) = err.splitlines()
+    assert "over full scale: the file clips there (the limiter is off" in line, line
+    code, _, err = run(["render", src, "--params", EXAMPLE_SETTINGS, "-o", str(tmp_path / "held.wav")], capsys)
+    assert code == 0 and "full scale" not in err

@@ -16,6 +16,8 @@ from tonematch.inference.cli import main
 from tonematch.inference.inputs import analyse_array, analyse_file
 from tonematch.models.chain.settings import Settings
 
+from signals import music_like
+
 STEPS = ["--steps", "3"]
 
 
@@ -102,3 +104,28 @@ def test_settings_that_are_not_finite_are_refused_naming_the_mix(example_referen
         assert "cannot master 'song.wav'" in str(exc) and "eq.low_shelf.gain_db" in str(exc)
     else:
         raise AssertionError("NaN settings were not refused")
+
+
+def test_settings_made_at_another_rate_render_and_report_on_a_low_rate_mix(tmp_path, example_reference):
+    """A 44.1 kHz master's high shelf at 16 kHz, edited into a 22.05 kHz mix's settings (the
+    studio's import): the render moves the band to the rate's limit, and the report beside it
+    draws that render instead of refusing the values (the studio's export failed here)."""
+    from tonematch.inference.inputs import analyse_input
+    from tonematch.models.chain.exact import render_array
+
+    sr = 22050
+    x = music_like(4.0, sr, seed=3)
+    mix_path = tmp_path / "mix22.wav"
+    sf.write(mix_path, x.T, sr, subtype="FLOAT")
+    settings = Settings.defaults(sr)
+    settings.values.update({"eq.high_shelf.freq_hz": 16000.0, "eq.high_shelf.gain_db": 4.0})
+    mix = analyse_input(mix_path, "mix")
+    target = match.target_from(analyse_input(example_reference, "reference"))
+    decision = pipeline.Decision(settings, target, {"start": "network"})
+    out = tmp_path / "out.wav"
+    summary = pipeline.write_master(mix_path, mix, decision, out, report=True)
+    assert (tmp_path / "out.png").is_file() and any("16000 Hz is above" in w for w in summary["warnings"])
+    assert Settings.from_json(str(tmp_path / "out.json")).values["eq.high_shelf.freq_hz"] == 16000.0
+    y, _ = sf.read(out, dtype="float32", always_2d=True)
+    moved, _ = settings.at_rate(sr)
+    assert np.abs(y.T - render_array(x, moved, sr)).max() < 1e-4  # the moved chain, but for 24-bit dither

@@ -36,3 +36,8 @@ def __getattr__(name: str):
 
         return getattr(api, name)
     raise AttributeError(f"module 'tonematch' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The lazily loaded names too, so that dir(tonematch) and completion show the API."""
+    return sorted(set(globals()) | set(__all__))

@@ -52,7 +52,8 @@ class Settings:
         """A neutral chain: flat EQ (bands that are never neutral, the high-pass, start switched
         off: the parameter table says which), ratio 1, width 1, limiter at -1 dBTP, loudness
         target -14 LUFS."""
-        return cls(TABLE.defaults(sample_rate), int(sample_rate), TABLE.default_bypass)
+        sample_rate = _sample_rate(sample_rate, None)
+        return cls(TABLE.defaults(sample_rate), sample_rate, TABLE.default_bypass)
 
     @classmethod
     def from_unit(cls, u, sample_rate: int, source: dict | None = None) -> "Settings":
@@ -69,6 +70,23 @@ class Settings:
 
     def tensors(self, batch: int = 1) -> dict[str, torch.Tensor]:
         return {k: torch.full((batch,), v, dtype=torch.float64) for k, v in self.values.items()}
+
+    def check(self) -> None:
+        """What a file's settings are checked for, on settings built or edited in Python: every
+        parameter of the table there and no other, known bypass names, each value in its
+        rate-independent range (the rate is known when rendering)."""
+        missing = [k for k in TABLE.by_key if k not in self.values]
+        if missing:
+            raise TonematchError(
+                f"settings lack {len(missing)} parameter(s), e.g. '{missing[0]}': start from "
+                "Settings.defaults(rate) or a settings file, which hold every one"
+            )
+        switches = set(TABLE.processors) | {f"{p}.{b}" for p in TABLE.processors for b in TABLE.bands(p)}
+        unknown = sorted(str(b) for b in self.bypass if b not in switches)
+        if unknown:
+            raise TonematchError(f"unknown processor or band in bypass: '{unknown[0]}'")
+        _sample_rate(self.sample_rate, None)
+        TABLE.validate(self.values)
 
     def validate(self, sample_rate: int | None = None) -> None:
         """Every value in its range, and every enabled one also inside what `sample_rate` (default:
@@ -127,17 +145,20 @@ class Settings:
             for e in TABLE.entries:
                 if e.processor != proc:
                     continue
+                value = float(self.values[e.key])  # numpy scalars set in Python are written as numbers
                 if e.band is None:
-                    obj[e.spec.name] = self.values[e.key]
+                    obj[e.spec.name] = value
                 else:
                     band = obj.setdefault(e.band, {})
                     if f"{proc}.{e.band}" in self.bypass:
                         band["enabled"] = False
-                    band[e.spec.name] = self.values[e.key]
+                    band[e.spec.name] = value
             chain.append(obj)
         out = {"tonematch_version": _version(), "sample_rate": self.sample_rate, "chain": chain}
-        if self.source:
-            out["source"] = {**self.source, "edited": True} if self.edited else self.source
+        # "edited" says what is true now: an edit undone is no edit
+        source = {k: v for k, v in self.source.items() if k != "edited"}
+        if source:
+            out["source"] = {**source, "edited": True} if self.edited else source
         return out
 
     @classmethod
@@ -167,6 +188,7 @@ class Settings:
         seen: set[str] = set()
         for i, obj in enumerate(d["chain"]):
             proc = _processor(i, obj, seen)
+            _in_order(i, proc, seen)
             _switch(proc, obj, bypass)
             for name, value in obj.items():
                 if name in ("processor", "enabled"):
@@ -188,6 +210,8 @@ class Settings:
     def to_json(self, path: str) -> None:
         """Atomic write (data.atomic): a temp file in the same folder, then rename."""
         text = json.dumps(self.to_dict(), indent=2) + "\n"
+        if Path(path).is_dir():
+            raise TonematchError(f"cannot write '{path}': it is a folder")
         write_atomic(path, lambda tmp: Path(tmp).write_text(text))
 
     @classmethod
@@ -197,6 +221,10 @@ class Settings:
                 d = json.load(f)
         except FileNotFoundError:
             raise TonematchError(f"settings file not found: {path}") from None
+        except IsADirectoryError:
+            raise TonematchError(f"cannot read settings '{path}': it is a folder") from None
+        except OSError as exc:
+            raise TonematchError(f"cannot read settings '{path}': {exc.strerror or exc}") from None
         except RecursionError:  # e.g. 100000 nested '[': json's parser recurses per level
             raise TonematchError(f"{path} is not a settings file: JSON nested too deeply") from None
         except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, or an over-long integer
@@ -245,6 +273,17 @@ def _processor(index: int, obj, seen: set) -> str:
         raise TonematchError(f"processor '{proc}' appears twice in the chain")
     seen.add(proc)
     return proc
+
+
+def _in_order(index: int, proc: str, seen: set) -> None:
+    """The chain's order is fixed: a file listing a processor after one that follows it asks for
+    an order the renderer does not have, and is refused rather than silently reordered."""
+    later = [p for p in seen if TABLE.processors.index(p) > TABLE.processors.index(proc)]
+    if later:
+        raise TonematchError(
+            f"chain[{index}]: '{proc}' is listed after '{later[0]}', but the chain's order is fixed "
+            f"({' -> '.join(TABLE.processors)}): list the processors in that order"
+        )
 
 
 def _switch(where: str, obj: dict, bypass: set) -> None:
