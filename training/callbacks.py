@@ -59,4 +59,6 @@ class ExportBestModel(pl.Callback):
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         save_model(model.eval(), self.path, card)
         self.exported = self.path
-        pl_module.print(f"exported model: {self.path}.safetensors / .json ({card['training']['source']})")
+        # print, not pl_module.print: with the progress bar on, that goes to the bar, and at fit end
+        # there is none left to write it, so the line was lost
+        print(f"exported model: {self.path}.safetensors / .json ({card['training']['source']})", flush=True)

@@ -105,6 +105,7 @@ class MasteringDataModule(pl.LightningDataModule):
         self.other_reference = float(other_reference)
         self.datasets: dict[str, Dataset] = {}
         self.split: dict[str, list] = {}
+        self.what = "track"
 
     # -- data preparation ------------------------------------------------------------------
     def prepare_data(self) -> None:
@@ -126,6 +127,18 @@ class MasteringDataModule(pl.LightningDataModule):
         split = split_files(list(by_mix), self.val_fraction, self.test_fraction, self.split_seed, root=base)
         return {name: [by_mix[os.path.abspath(f)] for f in files] for name, files in split.items()}, "pair"
 
+    def sources(self) -> tuple[dict[str, list], str]:
+        """The split (by track) and what the sources are ("track" or "pair"), listed once; an empty
+        training split is refused. tonematch-train asks before it builds anything; setup() reuses it."""
+        if not self.split:
+            split, self.what = self._sources()
+            if not split["train"]:
+                raise TonematchError(
+                    f"the training split is empty: {self.root or self.synthetic_dir} has too few {self.what}s"
+                )
+            self.split = split
+        return self.split, self.what
+
     def _dataset(self, sources: list, stage: str, examples: int) -> Dataset:
         cache = DecodeCache(self.cache_dir) if self.cache_dir else None
         common = dict(
@@ -146,9 +159,7 @@ class MasteringDataModule(pl.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
             return
-        self.split, what = self._sources()
-        if not self.split["train"]:
-            raise TonematchError(f"the training split is empty: {self.root or self.synthetic_dir} has too few {what}s")
+        self.sources()
         # deterministic in the item id, and the ids run on over all epochs (sampling.EpochSampler)
         self.datasets["train"] = self._dataset(self.split["train"], "train", self.examples_per_epoch * MAX_EPOCHS)
         for name, examples in (("val", self.val_examples), ("test", self.test_examples)):

@@ -47,6 +47,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from tonematch.data.errors import TonematchError
+from tonematch.data.output_paths import check_output_folder
 from tonematch.data.resample import resample
 from tonematch.data.segments import audible, rms_db
 from tonematch.data.selfsup import SelfSupervisedDataset
@@ -216,28 +217,37 @@ class CaseFailed(Exception):
 
 def match_options(refine: bool, steps: int | None = None, options: dict | None = None) -> matching.Options:
     """matching.Options with refine and steps, plus any other of its fields from `options` (a
-    new `match` option works here as soon as Options has the field); unknown names and values
-    out of range are refused."""
-    try:
-        chosen = matching.Options(refine=refine, steps=steps, **(options or {}))
-    except TypeError as exc:
-        known = ", ".join(f for f in matching.Options.__dataclass_fields__ if f not in ("refine", "steps"))
-        raise TonematchError(f"unknown match option in {sorted(options or {})} (known: {known})") from exc
-    chosen.check()
-    return chosen
+    new `match` option works here as soon as Options has the field), read as the Python API reads
+    its keywords (`skip="width"` is the group); options' own refine or steps win. Unknown names,
+    wrong types and values out of range are refused."""
+    from tonematch.inference.api import options_of
+
+    with warnings.catch_warnings():
+        # options that cancel each other are the API's UserWarning; the report names the options run with
+        warnings.simplefilter("ignore", UserWarning)
+        return options_of({"refine": refine, "steps": steps, **(options or {})})
 
 
 def parse_option(text: str) -> tuple[str, object]:
-    """'KEY=VALUE' -> (KEY, VALUE as a Python literal where it reads as one, else the string;
-    lists become tuples): 'amount=0.5', 'skip=["width"]', 'platform=apple'."""
+    """'KEY=VALUE' -> (KEY, the value as matching.Options holds it), checked on its own so a bad
+    one is named: VALUE is read as a Python literal where it reads as one, else as the string
+    ('amount=0.5', 'skip=width,eq' or 'skip=["width", "eq"]', 'platform=apple', 'steps=8')."""
     key, sep, raw = text.partition("=")
-    if not sep or not key.strip():
+    key = key.strip()
+    if not sep or not key:
         raise TonematchError(f"--option takes KEY=VALUE, got '{text}'")
+    if key == "model":  # Options.model is the command's; here the network is --model's
+        raise TonematchError(f"--option {text}: give the network with --model STEM")
     try:
         value = ast.literal_eval(raw.strip())
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
         value = raw.strip()
-    return key.strip(), tuple(value) if isinstance(value, list) else value
+    try:
+        chosen = match_options(True, None, {key: value})
+    except TonematchError as exc:
+        # the API's and the match flags' wording ('--amount must lie in 0..1'), under this option's name
+        raise TonematchError(f"--option {text}: {str(exc).removeprefix('--')}") from None
+    return key, getattr(chosen, key)
 
 
 def pipeline_method(
@@ -408,13 +418,19 @@ def emit(args, build) -> int:
     """Run `build()` (-> the markdown report), print it and write it to --out: exit 0, or one
     error line and exit 2 (every evaluation's ending)."""
     try:
+        if args.out:  # before the cases run, not after: a long evaluation never ends unwritten
+            check_output_folder(args.out)
         text = build()
     except TonematchError as exc:
         error(one_line(exc), "tonematch-eval")
         return 2
     print(text)
     if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
+        try:
+            Path(args.out).write_text(text, encoding="utf-8")
+        except OSError as exc:  # a disk that filled up meanwhile: the report is printed above
+            error(f"--out: {one_line(exc)}", "tonematch-eval")
+            return 2
     return 0
 
 

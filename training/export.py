@@ -9,6 +9,7 @@ checkpoints folder), so any checkpoint of a run can be exported while training g
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -17,9 +18,12 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from tonematch.data.errors import TonematchError
+from tonematch.data.output_paths import check_output_folder
 from tonematch.inference.console import error, one_line
 from tonematch.models.chain import TABLE
 from tonematch.models.files import save_model
+
+SUFFIXES = (".safetensors", ".json")  # the model's two files
 
 
 def run_config(checkpoint: Path):
@@ -54,8 +58,27 @@ def load_checkpoint(checkpoint: Path) -> dict:
     return ckpt
 
 
+def output_stem(out) -> str:
+    """The model stem of -o: STEM, or either file's name (STEM.safetensors, STEM.json) as the
+    loaders take it. Its folder must exist and be writable (checked before the checkpoint is read):
+    a mistyped -o is refused, not made at whatever depth it names."""
+    stem = os.fspath(out)
+    for suffix in SUFFIXES:
+        if stem.endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    if not os.path.basename(stem):
+        raise TonematchError(f"-o {out}: give a model stem (STEM for STEM.safetensors + STEM.json), not a folder")
+    for suffix in SUFFIXES:
+        check_output_folder(stem + suffix)
+    return stem
+
+
 def export(checkpoint, out_stem, card: dict | None = None) -> dict:
+    """Write the checkpoint's network as STEM.safetensors + STEM.json -> the card's fields, and
+    under "stem" the stem written to."""
     checkpoint = Path(checkpoint)
+    out_stem = output_stem(out_stem)
     if not checkpoint.is_file():
         raise TonematchError(f"checkpoint not found: {checkpoint}")
     cfg = run_config(checkpoint)
@@ -74,20 +97,26 @@ def export(checkpoint, out_stem, card: dict | None = None) -> dict:
         **(card or {}),
     }
     save_model(model.eval(), out_stem, info)
-    return info
+    return {**info, "stem": out_stem}
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="tonematch-export", description=__doc__.split("\n\n")[0])
     p.add_argument("checkpoint")
-    p.add_argument("-o", "--output", required=True, help="model stem: STEM.safetensors + STEM.json")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="model stem: STEM.safetensors + STEM.json (either file's name works too; its folder must exist)",
+    )
     args = p.parse_args(argv)
     try:
         info = export(args.checkpoint, args.output)
     except TonematchError as exc:
         error(one_line(exc), "tonematch-export")
         return 2
-    print(f"exported {args.checkpoint} (step {info['training']['global_step']}) -> {args.output}.safetensors/.json")
+    stem = info["stem"]
+    print(f"exported {args.checkpoint} (step {info['training']['global_step']}) -> {stem}.safetensors + {stem}.json")
     return 0
 
 

@@ -13,27 +13,34 @@ runs/<name>/<run_id>/ (checkpoints/, tensorboard/, csv/, model.safetensors + mod
 from __future__ import annotations
 
 import logging
+import re
+import shutil
 import sys
 from pathlib import Path
 
 import hydra
 import pytorch_lightning as pl
+from hydra.errors import HydraException, InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from tonematch.data.errors import TonematchError
-from tonematch.inference.console import error, one_line
+from tonematch.inference.console import error, one_line, warn
 from tonematch.models.chain import TABLE
 
 from .callbacks import best_checkpoint
 from .config_dir import config_dir
 
 log = logging.getLogger(__name__)
+PROG = "tonematch-train"
 
 
 def resolve_resume(resume, checkpoint_dir, output_dir) -> str | None:
     """ckpt_path for trainer.fit: None (fresh), the newest checkpoint of this run for 'last' (the
-    periodic last.ckpt, or Lightning's SLURM pre-emption checkpoint if that is newer), or a path."""
+    periodic last.ckpt, or Lightning's SLURM pre-emption checkpoint if that is newer), or a path.
+    The checkpoint is read once here, as tonematch-export reads one: a truncated or foreign file
+    is refused in one line before anything is built, not deep inside Lightning's restore."""
     if resume in (None, "", "none", "null"):
         return None
     if str(resume) == "last":
@@ -42,10 +49,20 @@ def resolve_resume(resume, checkpoint_dir, output_dir) -> str | None:
         if not found:
             log.info("resume=last: no checkpoint in %s yet, starting from scratch", output_dir)
             return None
-        return str(max(found, key=lambda p: p.stat().st_mtime))
-    if not Path(resume).is_file():
-        raise TonematchError(f"resume checkpoint not found: {resume}")
-    return str(resume)
+        path = max(found, key=lambda p: p.stat().st_mtime)
+    else:
+        path = Path(resume)
+        if not path.is_file():
+            raise TonematchError(f"resume checkpoint not found: {resume}")
+    from .export import load_checkpoint
+
+    try:
+        load_checkpoint(path)
+    except TonematchError as exc:
+        if str(resume) != "last":
+            raise TonematchError(f"resume: {exc}") from None
+        raise TonematchError(f"resume=last: {exc} (remove it, or give resume=PATH of another checkpoint)") from None
+    return str(path)
 
 
 def start_from(model, stem) -> None:
@@ -67,11 +84,31 @@ def _instantiate_all(group) -> list:
     return [instantiate(c) for c in (group or {}).values() if c is not None]
 
 
-def train(cfg: DictConfig, callbacks: list | None = None) -> dict:
-    """Fit from a composed config -> {"trainer", "module", "datamodule", "ckpt_path"}.
-    `callbacks`: extra Lightning callbacks (programmatic use: tests, notebooks)."""
-    pl.seed_everything(cfg.seed, workers=True)
+def check_sources(cfg: DictConfig, datamodule) -> None:
+    """The data's split, before anything is built: a folder with no audio or an empty training
+    split is refused; an empty validation split trains on, with a warning (no best checkpoint)."""
+    if datamodule.root is None:  # synthetic tracks: written by prepare_data, within fit
+        return
+    split, what = datamodule.sources()
+    from lightning_fabric.utilities.rank_zero import rank_zero_only
+
+    if not split["val"] and rank_zero_only.rank == 0:  # said once, not by every DDP process
+        total = sum(len(files) for files in split.values())
+        ending = "; the final weights are exported" if (cfg.get("callbacks") or {}).get("export") else ""
+        warn(
+            f"the validation split of {datamodule.root} is empty ({total} {what}s, val_fraction "
+            f"{datamodule.val_fraction:g}): no best checkpoint will be kept{ending}",
+            PROG,
+        )
+
+
+def prepare(cfg: DictConfig, callbacks: list | None = None) -> dict:
+    """Everything fit needs, built from a composed config, the user's files checked first (the
+    checkpoint to resume, the data folder): {"trainer", "module", "datamodule", "ckpt_path"}."""
+    ckpt_path = resolve_resume(cfg.resume, cfg.paths.checkpoint_dir, cfg.paths.output_dir)
     datamodule = instantiate(cfg.data)
+    check_sources(cfg, datamodule)
+    pl.seed_everything(cfg.seed, workers=True)
     module = instantiate(
         cfg.module,
         model=instantiate(cfg.model, table=TABLE),
@@ -87,29 +124,133 @@ def train(cfg: DictConfig, callbacks: list | None = None) -> dict:
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     for lg in loggers:
         lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
-    ckpt_path = resolve_resume(cfg.resume, cfg.paths.checkpoint_dir, cfg.paths.output_dir)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
-    if cfg.get("test_after_fit"):
-        best, _ = best_checkpoint(trainer)  # None: the final weights
-        trainer.test(module, datamodule=datamodule, ckpt_path=best)
     return {"trainer": trainer, "module": module, "datamodule": datamodule, "ckpt_path": ckpt_path}
 
 
-def _run(cfg: DictConfig) -> None:
+def fit(cfg: DictConfig, run: dict) -> dict:
+    trainer, module, datamodule = run["trainer"], run["module"], run["datamodule"]
+    trainer.fit(module, datamodule=datamodule, ckpt_path=run["ckpt_path"])
+    if cfg.get("test_after_fit"):
+        best, _ = best_checkpoint(trainer)  # None: the final weights
+        trainer.test(module, datamodule=datamodule, ckpt_path=best)
+    return run
+
+
+def train(cfg: DictConfig, callbacks: list | None = None) -> dict:
+    """Fit from a composed config -> {"trainer", "module", "datamodule", "ckpt_path"}.
+    `callbacks`: extra Lightning callbacks (programmatic use: tests, notebooks)."""
+    return fit(cfg, prepare(cfg, callbacks))
+
+
+# -- the command ----------------------------------------------------------------------------------
+
+CONFIG_ERRORS = (TonematchError, HydraException, OmegaConfBaseException)
+
+
+def config_line(exc: BaseException) -> str:
+    """One line for a refused config: Hydra's composition and instantiation errors and OmegaConf's
+    come as several lines (an options list, a search path, 'full_key: ...'); this keeps the gist."""
+    if isinstance(exc, InstantiationException) and exc.__cause__ is not None:
+        cause = exc.__cause__
+        if isinstance(cause, TonematchError):
+            return one_line(cause)
+        target = re.search(r"target '([^']+)'", str(exc))
+        key = re.search(r"full_key: (\S+)", str(exc))
+        where = (key.group(1) if key else "config") + (f" ({target.group(1)})" if target else "")
+        return f"cannot build {where}: {type(cause).__name__}: {' '.join(str(cause).split())}"
+    if isinstance(exc, OmegaConfBaseException) and not isinstance(exc, HydraException):
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        key = getattr(exc, "full_key", None)
+        return f"{key}: {first}" if key else first
+    parts: list[str] = []
+    for line in str(exc).splitlines():
+        if line.startswith("Config search path"):  # where Hydra looked: not the user's mistake
+            break
+        if line[:1].isspace() and line.strip() and parts:  # an item of the list the line above opens
+            parts[-1] += (" " if parts[-1].endswith(":") else ", ") + line.strip()
+        elif line.strip():
+            parts.append(line.strip())
+    return " ".join(p if p.endswith((".", ":")) else p + ";" for p in parts).rstrip(";") or one_line(exc)
+
+
+def _refuse(exc: BaseException) -> None:
+    error(config_line(exc) if isinstance(exc, CONFIG_ERRORS) else one_line(exc), PROG)
+    sys.exit(2)
+
+
+def _fresh_top(run_dir: Path) -> Path | None:
+    """The outermost folder of `run_dir` that does not exist yet (what this run will create), or
+    None where the run folder is there already (a resumed run's)."""
+    top = None
+    for folder in (run_dir, *run_dir.parents):
+        if folder.exists():
+            return top
+        top = folder
+    return top
+
+
+def check_overrides(path: str, overrides: list[str]) -> tuple[list[str], Path | None, Path | None]:
+    """Compose and resolve the config as Hydra will, before Hydra makes the run folder: a missing
+    group option, an unknown key or a broken interpolation is refused with nothing written.
+    -> (the overrides, with run_id pinned when the default timestamp is used, so Hydra makes the
+    folder checked here; the run folder; the outermost folder the run will create, or None)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+
+    with initialize_config_dir(config_dir=path, version_base="1.3", job_name="train"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    if not any(re.match(r"[+~]*run_id(=|$)", o) for o in overrides):
+        overrides = [*overrides, f"run_id={cfg.run_id}"]
+    run_dir = Path(str(cfg.hydra.run.dir)).absolute()
+    cfg.hydra.runtime.output_dir = str(run_dir)
+    HydraConfig.instance().set_config(cfg)  # ${hydra:...} resolves as in the run
+    OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True)
+    return overrides, run_dir, _fresh_top(run_dir)
+
+
+def _remove_refused_run(run_dir: Path | None, top: Path | None) -> None:
+    """A run refused before training leaves no folder behind: Hydra made it (its .hydra/ and an
+    empty train.log), and it did not exist before this command, so nothing of the user's is in it."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if top is None or run_dir is None or Path(HydraConfig.get().runtime.output_dir).absolute() != run_dir:
+        return
+    shutil.rmtree(run_dir, ignore_errors=True)
+    for folder in run_dir.parents:  # up to `top`, each only if empty
+        if not folder.is_relative_to(top):
+            break
+        try:
+            folder.rmdir()
+        except OSError:
+            break
+
+
+def _run(cfg: DictConfig, run_dir: Path | None = None, fresh: Path | None = None) -> None:
     try:
-        train(cfg)
-    except TonematchError as exc:  # a problem with the user's files or settings: one line, status 2
-        error(one_line(exc), "tonematch-train")
-        sys.exit(2)
+        run = prepare(cfg)
+    except CONFIG_ERRORS as exc:  # the user's files or settings: one line, status 2, no run folder
+        _remove_refused_run(run_dir, fresh)
+        _refuse(exc)
+    try:
+        fit(cfg, run)
+    except TonematchError as exc:
+        _refuse(exc)
 
 
 def main() -> None:
+    run_dir = fresh = None
     try:
         path = config_dir()
-    except TonematchError as exc:
-        error(one_line(exc), "tonematch-train")
-        sys.exit(2)
-    hydra.main(version_base="1.3", config_path=path, config_name="train")(_run)()
+        # a plain run is checked here; Hydra's own flags (--multirun, --cfg, --help, ...) go to it
+        if not any(arg.startswith("-") for arg in sys.argv[1:]):
+            sys.argv[1:], run_dir, fresh = check_overrides(path, sys.argv[1:])
+    except CONFIG_ERRORS as exc:
+        _refuse(exc)
+
+    def task(cfg: DictConfig) -> None:
+        _run(cfg, run_dir, fresh)
+
+    hydra.main(version_base="1.3", config_path=path, config_name="train")(task)()
 
 
 if __name__ == "__main__":
