@@ -31,12 +31,33 @@ def eq_moves(s: Settings) -> list[str]:
     return out
 
 
+def compressor_on(s: Settings) -> bool:
+    """Switched on and compressing: a ratio within 1 % of 1:1 does nothing audible."""
+    return s.enabled("compressor") and s.values["compressor.ratio"] > 1.01
+
+
+def compressor_title(s: Settings) -> str:
+    v = s.values
+    return f"{v['compressor.ratio']:.1f}:1 at {v['compressor.threshold_db']:.1f} dB" if compressor_on(s) else "off"
+
+
+def _small_eq_moves(s: Settings) -> int:
+    """Bands switched on whose move is audible in a render but not worth a word (under MIN_EQ_DB)."""
+    if not s.enabled("eq"):
+        return 0
+    gains = [s.values[f"eq.{band}.gain_db"] for band in _BAND_NAMES if s.enabled("eq", band)]
+    return sum(0.01 <= abs(g) < MIN_EQ_DB for g in gains)
+
+
 def describe(s: Settings, report: dict | None = None) -> list[str]:
     """Lines such as 'EQ: low shelf +1.5 dB at 90 Hz, ...', 'compressor: 2.5:1 at -18 dB, ...'."""
     v, lines = s.values, []
     moves = eq_moves(s)
+    small = _small_eq_moves(s)
+    if small:  # rendered all the same: say they are there
+        moves.append(f"{small} more under {MIN_EQ_DB:g} dB")
     lines.append("EQ: " + (", ".join(moves) if moves else "flat"))
-    if s.enabled("compressor") and v["compressor.ratio"] > 1.01:
+    if compressor_on(s):
         drive = (
             f", input gain {v['gain.gain_db']:+.1f} dB" if s.enabled("gain") and abs(v["gain.gain_db"]) >= 0.1 else ""
         )

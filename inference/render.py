@@ -36,6 +36,9 @@ HOT_PEAK = 16.0
 SCANNED_SUBTYPES = ("FLOAT", "DOUBLE")
 # The renderer aims within loudness.CORRECTION_TOLERANCE_LU; a miss beyond this is reported.
 TARGET_TOLERANCE_LU = 0.1
+# A limiter taking more than this off the loudest peak is heard as limiting (loud masters take
+# 3-8 dB); the run says so rather than deliver it in silence.
+HEAVY_LIMITING_DB = 12.0
 
 
 def default_subtype(input_subtype: str) -> str:
@@ -110,6 +113,12 @@ def render_file(
     report = dict(renderer.report)
     if peak > 1.0:
         note(over_full_scale(peak, w.subtype, settings))
+    if report.get("peak_limiting_db", 0.0) > HEAVY_LIMITING_DB:
+        note(
+            f"the limiter takes up to {report['peak_limiting_db']:.0f} dB off the loudest peaks to reach "
+            f"{settings.values['loudness.target_lufs']:g} LUFS: expect to hear it (flattened transients, "
+            "pumping); a lower loudness target, or more compression before it, asks less of it"
+        )
     if abs(report.get("miss_lu", 0.0)) > TARGET_TOLERANCE_LU:
         note(_missed_target(settings.values["loudness.target_lufs"], report, loudness.MAX_GAIN_DB))
     return {
@@ -181,7 +190,10 @@ def format_summary(r: dict) -> str:
             f"  loudness before limiter {rep['pre_limiter_lufs']:.2f} LUFS, gain into limiter {rep['gain_db']:+.2f} dB"
         )
     if "passes" in rep:
-        lines.append(f"  limiter passes {rep['passes']}, final miss {rep['miss_lu']:+.3f} LU from target")
+        lines.append(
+            f"  limiter passes {rep['passes']}, final miss {rep['miss_lu']:+.3f} LU from target, "
+            f"up to {rep.get('peak_limiting_db', 0.0):.1f} dB off the loudest peak"
+        )
     speed = duration / r["seconds"] if r["seconds"] > 0 else float("inf")
     lines.append(f"  time {r['seconds']:.2f} s ({speed:.0f}x real time)")
     return "\n".join(lines)

@@ -152,7 +152,7 @@ def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
     lo, hi = np.percentile(seen, [5, 99])
     ax.axvspan(lo, hi, color=_COLOURS["mix"], alpha=0.2, label="levels it sees (5-99 %)")
     ax.set(
-        title=f"compressor static curve ({v['compressor.ratio']:.1f}:1 at {v['compressor.threshold_db']:.1f} dB)",
+        title=f"compressor static curve ({explain.compressor_title(settings)})",
         xlabel="detector level (dBFS)",
         ylabel="output level (dBFS)",
         xlim=(-60, 0),

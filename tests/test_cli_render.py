@@ -528,3 +528,24 @@ def test_a_render_over_full_scale_says_it_clips(tmp_path, capsys):
     assert "over full scale: the file clips there (the limiter is off" in line, line
     code, _, err = run(["render", src, "--params", EXAMPLE_SETTINGS, "-o", str(tmp_path / "held.wav")], capsys)
     assert code == 0 and "full scale" not in err
+
+
+def test_heavy_limiting_is_said_and_its_depth_reported(tmp_path, capsys):
+    """A loudness target that asks the limiter for more than HEAVY_LIMITING_DB off the loudest
+    peak renders (the target is the user's) with one warning naming how much; the summary
+    reports the depth on every render, and a moderate target says nothing."""
+    from tonematch.inference.render import HEAVY_LIMITING_DB
+
+    src = write_wav(tmp_path / "in.wav", music_like(4.0, 44100, level_db=-24.0), 44100)
+    depth = {}
+    for lufs in (-16.0, -6.0):
+        settings = json.loads(open(EXAMPLE_SETTINGS).read())
+        next(p for p in settings["chain"] if p["processor"] == "loudness")["target_lufs"] = lufs
+        params = tmp_path / f"t{-lufs:g}.json"
+        params.write_text(json.dumps(settings))
+        code, out, err = run(["render", src, "--params", str(params), "-o", str(tmp_path / f"o{-lufs:g}.wav")], capsys)
+        assert code == 0
+        depth[lufs] = float(out.split("up to ")[1].split(" dB off")[0])
+        heavy = [line for line in err.splitlines() if "the limiter takes up to" in line]
+        assert len(heavy) == (1 if depth[lufs] > HEAVY_LIMITING_DB else 0), err
+    assert depth[-6.0] > HEAVY_LIMITING_DB > depth[-16.0]

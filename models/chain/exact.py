@@ -116,6 +116,7 @@ class _PassOne:
         # with the prediction's per-sample K-weighted power at hand the meter reads that
         self.meter = loudness.StreamingMeter(r.sample_rate, r.channels, power=self.predict)
         self.peaks: list[np.ndarray] | None = [] if self.use_limiter else None
+        self.peak = 0.0  # the loudest pre-limiter peak, linear: what the limiter will take off most
         self.stats = _Stats()
         self.tracker = limiter.Stream(s.values, r.sample_rate, r.channels) if self.use_limiter else None
         self.ksos = np.ascontiguousarray(np.broadcast_to(loudness.k_weighting(r.sample_rate)[None], (r.channels, 2, 5)))
@@ -126,6 +127,7 @@ class _PassOne:
         env = None
         if self.tracker is not None:
             env = self.tracker.peaks(y)
+            self.peak = max(self.peak, float(env.max(initial=0.0)))
             if self.peaks is not None:
                 self.peaks.append(env)
         if self.predict:
@@ -253,7 +255,7 @@ class ExactRenderer:
             yield from self._limited(pre(), gain)
             return
         predictor = self._predictor(one)
-        peaks = one.peaks
+        peaks, loudest = one.peaks, one.peak
         del one
         offset = 0.0  # measured minus predicted loudness, learnt from a pass
         for attempt in range(MAX_PASSES):
@@ -272,6 +274,9 @@ class ExactRenderer:
             out = out_meter.integrated()
             miss = target - out
             self.report.update(gain_db=gain, passes=attempt + 1, miss_lu=miss, predictions=predictor.evaluations)
+            # the most the limiter takes off a peak: the loudest one, brought up by the gain, to the ceiling
+            over = gain + 20.0 * np.log10(max(loudest, 1e-10)) - s.values["limiter.ceiling_dbtp"]
+            self.report["peak_limiting_db"] = max(0.0, float(over))
             tol = loudness.CORRECTION_TOLERANCE_LU
             # another pass only when the prediction was wrong (an unreachable target stays missed)
             if abs(miss) <= tol or abs(out - expected) <= tol or attempt == MAX_PASSES - 1:

@@ -1,0 +1,30 @@
+"""Settings in an engineer's words (inference/explain.py): what the summary, the report and the
+studio say a chain does."""
+
+
+def test_the_report_and_the_summary_call_the_same_compressor_off():
+    """The report's compressor panel is titled as the printed summary says: off when switched
+    off (--skip dynamics) or at 1:1, its ratio and threshold otherwise."""
+    from tonematch.inference import explain
+    from tonematch.models.chain.settings import Settings
+
+    s = Settings.defaults(44100)
+    s.values.update({"compressor.ratio": 1.6, "compressor.threshold_db": -14.1})
+    assert explain.compressor_title(s) == "1.6:1 at -14.1 dB" and "compressor: 1.6:1" in explain.describe(s)[1]
+    off = Settings(s.values, 44100, s.bypass | {"compressor"})
+    assert explain.compressor_title(off) == "off" and explain.describe(off)[1] == "compressor: off"
+    s.values["compressor.ratio"] = 1.0
+    assert explain.compressor_title(s) == "off"
+
+
+def test_small_eq_moves_are_counted_not_hidden():
+    """Moves under MIN_EQ_DB are rendered: the EQ line counts them rather than drop them."""
+    from tonematch.inference import explain
+    from tonematch.models.chain.settings import Settings
+
+    s = Settings.defaults(44100)
+    s.values.update({"eq.low_shelf.gain_db": 2.0, "eq.peak2.gain_db": -0.13, "eq.peak3.gain_db": 0.2})
+    line = explain.describe(s)[0]
+    assert line.startswith("EQ: low shelf +2.0 dB") and line.endswith(", 2 more under 0.25 dB"), line
+    s.values.update({"eq.peak2.gain_db": 0.0, "eq.peak3.gain_db": 0.0})
+    assert "more under" not in explain.describe(s)[0]
