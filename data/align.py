@@ -20,7 +20,13 @@ from .errors import TonematchError
 @dataclass(frozen=True)
 class Alignment:
     offset_frames: float  # the master lags the mix: master[t + offset_frames] ~ mix[t]
-    correlation: float  # normalised peak, 1 = identical up to gain
+    correlation: float  # normalised peak, 1 = identical up to gain, -1 = identical upside down
+
+    @property
+    def inverted(self) -> bool:
+        """The master is the mix's recording with its polarity flipped (only `either_polarity`
+        alignments can say so: the others refuse a negative peak)."""
+        return self.correlation < 0.0
 
 
 _INTERP_HALF = 32  # correlation samples each side used to interpolate between frames
@@ -73,9 +79,12 @@ def align_excerpts(
     min_correlation: float,
     name: str,
     sample_rate: int,
+    either_polarity: bool = False,
 ) -> Alignment:
     """mix_excerpt: [L] mono; master_excerpt: [L + 2*max_lag] mono, starting max_lag frames earlier
-    in track time. Returns the offset in track frames.
+    in track time. Returns the offset in track frames. `either_polarity`: a master whose polarity
+    is flipped against the mix is the same recording too: the peak is sought in either sign and
+    the correlation is returned with its sign (negative: inverted); else a negative peak is refused.
 
     The lag comes from the phase-transform (PHAT) correlation: every frequency weighs the same, so
     the phase of the master's EQ, which sits in a few bass or treble bins, cannot pull the peak the
@@ -92,23 +101,26 @@ def align_excerpts(
     floor = 1e-12 * float(magnitude.max(initial=0.0)) + 1e-300
     phat = irfft(cross / np.maximum(magnitude, floor), size)[:lags]
 
-    k = int(np.argmax(phat))
-    fraction = _refine_peak(phat, k)
+    k = int(np.argmax(np.abs(phat) if either_polarity else phat))
+    sign = -1.0 if either_polarity and phat[k] < 0.0 else 1.0  # an inverted master: its peak is a trough
+    fraction = _refine_peak(sign * phat, k)
     energy_y = np.concatenate([[0.0], np.cumsum(y * y)])
     energy_y = max(float(energy_y[k + n] - energy_y[k]), 0.0)
     scale = np.sqrt(float(np.dot(x, x)) * energy_y)
     peak = float(_interpolate(plain, k, [fraction])[0] / scale) if scale > 1e-12 else 0.0
-    if not peak >= min_correlation:
+    score = abs(peak) if either_polarity else peak
+    if not score >= min_correlation:
+        either = " either way up" if either_polarity else ""
         raise TonematchError(
-            f"pair {name} does not correlate (peak {peak:.2f} < {min_correlation:.2f}): not the same recording?"
-            f" (or offset beyond the +-{max_lag / sample_rate:g} s searched)"
+            f"pair {name} does not correlate (peak {score:.2f} < {min_correlation:.2f}{either}): "
+            f"not the same recording? (or offset beyond the +-{max_lag / sample_rate:g} s searched)"
         )
     if max_lag > 0 and k in (0, lags - 1):
         raise TonematchError(
             f"pair {name}: best alignment is at the edge of the +-{max_lag / sample_rate:g} s searched;"
             " raise max_offset_s"
         )
-    return Alignment(offset_frames=k - max_lag + fraction, correlation=min(peak, 1.0))
+    return Alignment(offset_frames=k - max_lag + fraction, correlation=max(min(peak, 1.0), -1.0))
 
 
 def align(
@@ -119,11 +131,13 @@ def align(
     min_correlation: float = 0.5,
     name: str = "(unnamed)",
     excerpt_s: float = 30.0,
+    either_polarity: bool = False,
 ) -> Alignment:
     """Offset of `master` relative to `mix` ([C, n] or [n] arrays at the same rate), searched
     within +-max_offset_s on an excerpt from the middle of the mix (the offset is constant over a
     track; 30 s of music pin it down and keep the FFT small). Only the two windows are made mono
-    in float64, never the whole files (200 MB for five minutes of stereo)."""
+    in float64, never the whole files (200 MB for five minutes of stereo). `either_polarity`: as
+    align_excerpts (an inverted master aligns, with a negative correlation)."""
     max_lag = int(round(max_offset_s * sample_rate))
     length = min(mix.shape[-1], int(excerpt_s * sample_rate))
     start = (mix.shape[-1] - length) // 2
@@ -134,6 +148,7 @@ def align(
         min_correlation,
         name,
         sample_rate,
+        either_polarity,
     )
 
 

@@ -7,8 +7,9 @@ Where pairs come from (`find_pairs`), checked in this order:
   * any other folder: files named `<name>_mix.<ext>` and `<name>_master.<ext>` side by side.
 
 Serving them for training is pair_dataset.PairsDataset's job (torch); finding them, and reading
-one with its master aligned to the mix (`load_pair`), is this module's, so `tonematch style fit`
-reads pairs without importing torch.
+one with its master aligned to the mix (`read_aligned`, `load_pair`; a master with its polarity
+flipped is turned back), is this module's, so `tonematch style fit` reads pairs without importing
+torch.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 from .errors import TonematchError
 from .splits import list_audio_files
 
-__all__ = ["Pair", "aligned_master", "find_pairs", "load_pair"]
+__all__ = ["AlignedPair", "Pair", "aligned_master", "find_pairs", "load_pair", "read_aligned"]
 
 
 @dataclass(frozen=True)
@@ -165,9 +166,21 @@ def aligned_master(master: np.ndarray, offset: int, frames: int) -> np.ndarray:
     return out
 
 
-def load_pair(pair, offset: int | None = None) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """(mix, master aligned to it, rate, offset): master at the mix's rate and channel count;
-    `offset`: the alignment found before (not searched again)."""
+@dataclass
+class AlignedPair:
+    """A pair read with its master aligned to the mix (`read_aligned`)."""
+
+    mix: np.ndarray  # [C, T]
+    master: np.ndarray  # [C, T]: master[t + offset] at the mix's rate and channel count, the right way up
+    sample_rate: int
+    offset: int
+    inverted: bool  # the master's polarity was flipped against the mix's, and is flipped back here
+
+
+def read_aligned(pair, offset: int | None = None, inverted: bool = False) -> AlignedPair:
+    """The mix and its master aligned to it. A master whose polarity is flipped against the mix
+    (it correlates with the mix upside down) is the same recording: it is turned back and said so
+    (`inverted`). `offset`, `inverted`: the alignment found before (not searched again)."""
     from . import audio
     from .align import align
 
@@ -176,5 +189,17 @@ def load_pair(pair, offset: int | None = None) -> tuple[np.ndarray, np.ndarray, 
         raise TonematchError(f"pair {pair.name}: the mix has {mix.shape[0]} channels, only mono or stereo")
     master, _ = audio.load(pair.master, sample_rate=sr, channels=mix.shape[0])
     if offset is None:
-        offset = int(round(align(mix, master, sr, name=pair.name).offset_frames))
-    return mix, aligned_master(master, offset, mix.shape[1]), sr, offset
+        found = align(mix, master, sr, name=pair.name, either_polarity=True)
+        offset, inverted = int(round(found.offset_frames)), found.inverted
+    aligned = aligned_master(master, offset, mix.shape[1])
+    del master
+    if inverted:
+        np.negative(aligned, out=aligned)
+    return AlignedPair(mix, aligned, sr, offset, bool(inverted))
+
+
+def load_pair(pair, offset: int | None = None, inverted: bool = False) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """(mix, master aligned to it, rate, offset): master at the mix's rate and channel count, the
+    right way up (read_aligned); `offset`, `inverted`: the alignment found before (not searched again)."""
+    a = read_aligned(pair, offset, inverted)
+    return a.mix, a.master, a.sample_rate, a.offset

@@ -48,6 +48,35 @@ def test_rejects_unrelated_audio(mix):
         align(mix, other, SR, max_offset_s=0.5)
 
 
+@pytest.mark.parametrize("offset", [1234.5, -640.25])
+def test_an_inverted_master_aligns_upside_down_when_either_polarity_is_asked(mix, offset):
+    """A master with its polarity flipped is the same recording: asked, align finds it at the
+    upright master's offset with the correlation's sign turned; unasked (training's pairs), a
+    negative peak is refused as before."""
+    upright = apply_degradation(delayed(mix, offset), SR, {"tilt_db": 4.0, "bass_db": 3.0, "level_db": -7.0})
+    found = align(mix, -upright, SR, max_offset_s=0.5, either_polarity=True)
+    plain = align(mix, upright, SR, max_offset_s=0.5)
+    assert found.inverted and found.correlation < -0.8
+    assert found.offset_frames == pytest.approx(offset, abs=0.1)
+    assert found.offset_frames == pytest.approx(plain.offset_frames, abs=1e-6)
+    assert found.correlation == pytest.approx(-plain.correlation, abs=1e-6)
+    # the upright master reads as it always did, either polarity asked or not
+    both = align(mix, upright, SR, max_offset_s=0.5, either_polarity=True)
+    assert not both.inverted and (both.offset_frames, both.correlation) == (plain.offset_frames, plain.correlation)
+    with pytest.raises(TonematchError, match=r"does not correlate \(peak -0\.\d\d < 0\.50\)"):
+        align(mix, -upright, SR, max_offset_s=0.5)
+
+
+def test_either_polarity_still_refuses_unrelated_audio(mix):
+    noise = np.random.default_rng(0).standard_normal(mix.shape).astype(np.float32) * 0.1
+    with pytest.raises(TonematchError, match=r"pair song does not correlate \(peak 0\.\d\d < 0\.50 either way up\)"):
+        align(mix, noise, SR, max_offset_s=0.5, name="song", either_polarity=True)
+    other = music_like(seconds=6.0, sample_rate=SR, seed=12)[:, ::-1]
+    for sign in (1.0, -1.0):
+        with pytest.raises(TonematchError, match="does not correlate"):
+            align(mix, sign * other, SR, max_offset_s=0.5, either_polarity=True)
+
+
 def test_offset_outside_the_search_window_is_refused(mix):
     master = delayed(mix, 0.4 * SR)
     with pytest.raises(TonematchError, match=r"offset beyond the \+-0.2 s searched"):

@@ -7,7 +7,7 @@ import torch
 
 from tonematch.data.errors import TonematchError
 from tonematch.data.pair_dataset import PairsDataset
-from tonematch.data.pairs import find_pairs
+from tonematch.data.pairs import Pair, find_pairs, load_pair, read_aligned
 from tonematch.data.synth import music_like
 
 SR, SEG = 22050, 8192
@@ -151,3 +151,25 @@ def test_dataset_refuses_unrelated_pairs_and_skips_short_ones(tmp_path):
         ds = PairsDataset(find_pairs(tmp_path), sample_rate=SR, segment_frames=SEG, max_offset_s=0.2)
     assert list(ds.alignments) == ["song"]
     assert ds.alignments["song"].offset_frames == pytest.approx(0.0, abs=0.05)
+
+
+def test_a_master_with_its_polarity_flipped_is_read_the_right_way_up(pair_folder, tmp_path):
+    """load_pair/read_aligned turn an inverted master back and say so (read_aligned's `inverted`);
+    given the alignment found before, they read it the same way again."""
+    root, mix = pair_folder
+    master = sf.read(root / "master" / "song.wav", dtype="float32")[0].T
+    sf.write(tmp_path / "inverted.wav", -master.T, SR, subtype="FLOAT")
+    upright = Pair(root / "mix" / "song.wav", root / "master" / "song.wav", "song")
+    inverted = Pair(root / "mix" / "song.wav", tmp_path / "inverted.wav", "song")
+
+    m, aligned, sr, offset = load_pair(upright)
+    assert not read_aligned(upright).inverted and offset in (1234, 1235)  # 1234.5 found to a tenth
+    a = read_aligned(inverted)
+    assert a.inverted and a.offset == offset and a.sample_rate == sr == SR
+    np.testing.assert_array_equal(a.mix, m)
+    np.testing.assert_array_equal(a.master, aligned)  # the flip is exact
+    np.testing.assert_array_equal(load_pair(inverted)[1], aligned)
+    # the alignment found before, not searched again
+    again = read_aligned(inverted, offset, inverted=True)
+    assert again.inverted and again.offset == offset
+    np.testing.assert_array_equal(again.master, aligned)

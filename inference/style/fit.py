@@ -58,25 +58,33 @@ def _fit_pairs(pairs, name, steps, check, options, say, error, progress) -> Styl
 
 def _read_pairs(pairs, error, progress: bool) -> list[PairData]:
     """Every pair read and its chain identified; one that fails is reported through `error` and
-    left out. The bar is drawn only on a terminal (disable=None), and cleared around each report
-    so that the line does not land inside it."""
+    left out, and so is what reading a pair changed (its notes: a flipped polarity, an edit left
+    out). The bar is drawn only on a terminal (disable=None), and cleared around each report so
+    that the line does not land inside it."""
     data: list[PairData] = []
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=len(pairs), unit="pair", leave=False, desc="fitting", disable=None)
+
+    def report(text: str) -> None:
+        if bar is not None:
+            bar.clear()
+        error(text)
+        if bar is not None:
+            bar.refresh()
+
     for pair in pairs:
         try:
             p = read_pair(pair)
             identify_pair(p)  # the chain's settings on the pair (sets p.settings)
             data.append(p)
         except Exception as exc:  # noqa: BLE001 - an unreadable file is one pair's problem
-            if bar is not None:
-                bar.clear()
-            error(f"pair {pair.name} left out: {_reason(exc)}")
-            if bar is not None:
-                bar.refresh()
+            report(f"pair {pair.name} left out: {_reason(exc)}")
+        else:
+            for note in p.notes:  # what reading the pair changed: a flipped polarity, an edit left out
+                report(note)
         if bar is not None:
             bar.update(1)
     if bar is not None:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from tonematch.data import heap
-from tonematch.data.pairs import load_pair
+from tonematch.data.pairs import read_aligned
 
 from .. import character, inputs, match
 from .aim import master_array
@@ -43,6 +43,15 @@ def _matched(mix: np.ndarray, sample_rate: int, reference_path: str, options: ma
     return pipeline.render_array(mix, pipeline.decide(inputs.analyse_array(mix, sample_rate), aim, options))
 
 
+def _read_as_fitted(p: PairData, pair) -> tuple[np.ndarray, np.ndarray, int]:
+    """(mix, master, rate) as the pair was read for fitting: aligned as it was, the master the
+    right way up, and only the stretch read (a fade or a cut of the master left out: the check
+    judges mastering, not the master's edits)."""
+    a = read_aligned(pair, p.offset_frames, p.inverted)
+    lo, hi = p.span if p.span is not None else (0, a.mix.shape[1])
+    return a.mix[:, lo:hi], a.master[:, lo:hi], a.sample_rate
+
+
 def holdout_indices(n: int) -> list[int]:
     """About a quarter of the pairs, spread over the list (1 for 4-6 pairs, 2 for 7-10, ...)."""
     if n < 4:
@@ -68,7 +77,7 @@ def heldout_check(data: list[PairData], pairs, options: match.Options, say=print
     generic = match.Options(refine=options.refine, steps=options.steps, model=options.model)
     for i in held:
         p = data[i]
-        mix, master, sr, _ = load_pair(by_name[p.name], p.offset_frames)
+        mix, master, sr = _read_as_fitted(p, by_name[p.name])
         ref = closest_pair(p, train)
         lufs, crest = quality.lufs(master, sr), quality.crest_db(master)
         for key in ("generic", "style"):  # one master at a time: a 5-minute master is 100 MB

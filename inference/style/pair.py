@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tonematch.data.errors import TonematchError
-from tonematch.data.pairs import load_pair
+from tonematch.data.pairs import read_aligned
 from tonematch.models.chain.settings import Settings
 
 from .. import character, inputs
+from .edits import unedited_span
 from .gain_trace import read_compressor
 from .identify import PairFit
 
@@ -25,16 +26,31 @@ class PairData:
     mix_char: dict
     master_char: dict
     offset_frames: int
+    inverted: bool = False  # the master's polarity was flipped against the mix: read turned back
+    span: tuple[int, int] | None = None  # the mix's frames read (edits.py: a fade or a cut left out); None: all
+    notes: list[str] = field(default_factory=list)  # one line each for the user: what reading the pair changed
     settings: Settings | None = None  # the pair refined toward its own master
     compressor: dict | None = None  # the compressor read from the pair's gain trace (gain_trace.py)
     fit: PairFit | None = None  # the chain identified on the pair (identify.py)
 
 
 def read_pair(pair) -> PairData:
-    mix, master, sr, offset = load_pair(pair)
-    a = inputs.analyse_array(mix, sr)
+    """A pair aligned and analysed where its master is mastering: a master with its polarity
+    flipped is read turned back, and a fade or a cut of the master at either end (edits.py) is
+    left out of the reading; each is one line in `notes`."""
+    aligned = read_aligned(pair)
+    mix, master, sr = aligned.mix, aligned.master, aligned.sample_rate
+    offset, inverted = aligned.offset, aligned.inverted
+    del aligned  # the arrays are dropped as soon as they are analysed
+    notes = []
+    if inverted:
+        notes.append(f"pair {pair.name}: its master's polarity is inverted against the mix: read flipped")
+    span = unedited_span(mix, master, sr, pair.name)
+    if span.note is not None:
+        notes.append(f"pair {pair.name}: {span.note}: left out of the reading")
+    a = inputs.analyse_array(mix[:, span.start : span.end], sr)
     del mix  # only the excerpts and levels are kept
-    b = inputs.analyse_array(master, sr)
+    b = inputs.analyse_array(master[:, span.start : span.end], sr)
     del master
     if b.lufs is None:
         raise TonematchError(f"pair {pair.name}: the master is silent where it overlaps the mix")
@@ -47,5 +63,8 @@ def read_pair(pair) -> PairData:
         character.character_of(a.clips, sr, a.true_peak_ratio),
         character.character_of(b.clips, sr, b.true_peak_ratio),
         offset,
+        inverted=inverted,
+        span=(span.start, span.end) if span.note is not None else None,
+        notes=notes,
         compressor=read_compressor(a.clips, b.clips, sr),
     )
