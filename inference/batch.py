@@ -41,6 +41,12 @@ def format_result(r: dict) -> str:
     if "refined" in notes:
         how += ", refined" if notes["refined"] else ", refinement kept the start (it measured no closer)"
     lines.append(f"  settings from the {how}; written to {r['settings_path']}")
+    if "reference_peak_dbtp" in notes:
+        who = "the style's masters peak" if notes["start"] == "style" else "the reference peaks"
+        lines.append(
+            f"  {who} at {notes['reference_peak_dbtp']:.1f} dBTP, under the lowest ceiling the "
+            f"limiter takes: the ceiling is {r['settings'].values['limiter.ceiling_dbtp']:.1f} dBTP"
+        )
     if "dc_offset_dbfs" in notes:
         dc = f"  the mix carries a DC offset ({notes['dc_offset_dbfs']:.0f} dBFS)"
         if notes["dc_removed"]:

@@ -20,7 +20,7 @@ TARGET_HELP = {
         "no_refine": "skip refinement (faster; the network's settings as they are)",
         "steps": "refinement iterations (default 8)",
         "target_lufs": "loudness target (default: the reference's)",
-        "ceiling": "true-peak ceiling (default -1.0, or the reference's peak where it is lower)",
+        "ceiling": "true-peak ceiling (default -1.0, or the reference's peak where it is lower, not under -6.0)",
         "model": "model files STEM.safetensors + STEM.json (default: the shipped model); 'none' starts from the "
         "non-learned matcher",
     },
@@ -33,7 +33,7 @@ TARGET_HELP = {
         "steps": "refinement iterations, for a style from references (default 8)",
         "target_lufs": "loudness target (default: the loudness the style gives the mix)",
         "ceiling": "true-peak ceiling (default: the style's for the mix; from references, -1.0 or the masters' "
-        "peak where it is lower)",
+        "peak where it is lower, not under -6.0)",
         "model": "not for master (an error): a style starts from its own settings",
     },
 }

@@ -235,6 +235,8 @@ def finish(
     refinement toward the target's character (a trust region around a network's start; `fixed`
     keys are not refined; `typical`: the network's typical_balance, refine.tone_anchor), amount."""
     lufs, ceiling = loudness_and_ceiling(options, target)
+    if options.ceiling_dbtp is None and not options.platform and target.true_peak_dbtp < ceiling - 0.05:
+        notes["reference_peak_dbtp"] = target.true_peak_dbtp  # under the lowest ceiling: said, not followed
     settings.values["loudness.target_lufs"] = lufs
     settings.values["limiter.ceiling_dbtp"] = ceiling
     groups = options.groups()

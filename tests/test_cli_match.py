@@ -236,3 +236,22 @@ def test_a_mix_with_a_dc_offset_is_mastered_without_it(tmp_path, capsys, example
     assert integrated_loudness(y, sr) == pytest.approx(integrated_loudness(ref, ref_sr), abs=0.5)
     code, text, _ = _run(capsys, "match", mix, "-r", example_reference, "-o", tmp_path / "k.wav", "--skip", "eq")
     assert code == 0 and "left in: the EQ is off" in text
+
+
+def test_a_reference_peaking_under_the_lowest_ceiling_is_said(tmp_path, capsys, example_mix, example_reference):
+    """The ceiling follows a reference's true peak down to the lowest the limiter takes (-6 dBTP);
+    a quieter reference's peak is said in the summary, not silently not followed."""
+    ref, sr = _read(example_reference)
+    quiet = tmp_path / "quiet.wav"
+    sf.write(quiet, (ref / np.abs(ref).max() * 10 ** (-14 / 20)).T, sr, subtype="FLOAT")
+    out = tmp_path / "out.wav"
+    code, text, err = _run(capsys, "match", example_mix, "-r", quiet, "-o", out, "--no-refine")
+    assert code == 0, err
+    assert (
+        "the reference peaks at -1" in text
+        and "under the lowest ceiling the limiter takes: the ceiling is -6.0" in text
+    )
+    chain = {p["processor"]: p for p in json.loads((tmp_path / "out.json").read_text())["chain"]}
+    assert chain["limiter"]["ceiling_dbtp"] == -6.0
+    code, text, _ = _run(capsys, "match", example_mix, "-r", quiet, "-o", tmp_path / "c.wav", "--ceiling", "-3")
+    assert code == 0 and "lowest ceiling" not in text  # the user's own ceiling is not second-guessed

@@ -64,7 +64,8 @@ def add_studio_parser(sub, common) -> None:
         "--ceiling",
         type=float,
         metavar="DBTP",
-        help="true-peak ceiling (default -1.0, or the reference's peak where it is lower; with --style, the style's)",
+        help="true-peak ceiling (default -1.0, or the reference's peak where it is lower, not under -6.0; "
+        "with --style, the style's)",
     )
     p.add_argument(
         "--model",
