@@ -180,11 +180,11 @@ def conflicts(options, bit_depth=None, no_dither: bool = False) -> list[str]:
 
 def model_inputs(stem) -> list[tuple[str, str]]:
     """The files of the model a run reads ((role, path) for the output plan)."""
-    from tonematch.models.files import DEFAULT_MODEL, _paths
+    from tonematch.models.files import DEFAULT_MODEL, model_paths
 
     if stem == "none":
         return []
-    return [("model file", str(p)) for p in _paths(stem or DEFAULT_MODEL)]
+    return [("model file", str(p)) for p in model_paths(stem or DEFAULT_MODEL)]
 
 
 def run_batch(args, jobs, many: bool, aim, options) -> int:

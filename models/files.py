@@ -36,7 +36,8 @@ FORMAT_VERSION = 1
 _SUFFIXES = (".safetensors", ".json")
 
 
-def _paths(path_stem: str | os.PathLike) -> tuple[Path, Path]:
+def model_paths(path_stem: str | os.PathLike) -> tuple[Path, Path]:
+    """(STEM.safetensors, STEM.json) of a model stem, or of either file's name given as the stem."""
     stem = str(path_stem)
     for suffix in _SUFFIXES:  # accept either file's name as the stem too
         if stem.endswith(suffix):
@@ -62,7 +63,7 @@ def _read_card(json_path: Path, kind: str, fmt: str) -> dict[str, Any]:
 
 
 def _read(path_stem: str | os.PathLike, kind: str, fmt: str, numpy: bool = False) -> tuple[dict, dict[str, Any]]:
-    tensors_path, json_path = _paths(path_stem)
+    tensors_path, json_path = model_paths(path_stem)
     for p in (tensors_path, json_path):
         if not p.is_file():
             raise TonematchError(f"{kind} file not found: {p}")
@@ -149,7 +150,7 @@ def save_model(model: MasteringModel, path_stem: str | os.PathLike, card: dict[s
     """Write `<stem>.safetensors` (weights) and `<stem>.json` (config + card fields)."""
     from safetensors.torch import save_file
 
-    tensors_path, json_path = _paths(path_stem)
+    tensors_path, json_path = model_paths(path_stem)
     state = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
     state.update({key: model.get_buffer(key).detach().to("cpu").contiguous().clone() for key in DERIVED_KEYS})
     data: dict[str, Any] = {"format": MODEL_FORMAT, "format_version": FORMAT_VERSION}
@@ -163,7 +164,7 @@ def save_model(model: MasteringModel, path_stem: str | os.PathLike, card: dict[s
 
 def card_path(path_stem: str | os.PathLike) -> Path:
     """`<stem>.json`, the model card of a stem (either file's name works as the stem too)."""
-    return _paths(path_stem)[1]
+    return model_paths(path_stem)[1]
 
 
 def set_card_field(path_stem: str | os.PathLike, key: str, value: Any) -> Path:
@@ -221,7 +222,7 @@ def load_model(
 def _check_card(path_stem, card: dict[str, Any], expected_param_names: list[str] | None) -> None:
     cfg = card.get("config")
     if not isinstance(cfg, dict):
-        raise TonematchError(f"{_paths(path_stem)[1]} has no model config")
+        raise TonematchError(f"{model_paths(path_stem)[1]} has no model config")
     _check_config(path_stem, cfg)
     names = cfg.get("param_names")
     if expected_param_names is not None and list(names or []) != list(expected_param_names):

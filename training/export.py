@@ -21,9 +21,7 @@ from tonematch.data.errors import TonematchError
 from tonematch.data.output_paths import check_output_folder
 from tonematch.inference.console import error, one_line
 from tonematch.models.chain import TABLE
-from tonematch.models.files import save_model
-
-SUFFIXES = (".safetensors", ".json")  # the model's two files
+from tonematch.models.files import model_paths, save_model
 
 
 def run_config(checkpoint: Path):
@@ -60,17 +58,14 @@ def load_checkpoint(checkpoint: Path) -> dict:
 
 def output_stem(out) -> str:
     """The model stem of -o: STEM, or either file's name (STEM.safetensors, STEM.json) as the
-    loaders take it. Its folder must exist and be writable (checked before the checkpoint is read):
-    a mistyped -o is refused, not made at whatever depth it names."""
-    stem = os.fspath(out)
-    for suffix in SUFFIXES:
-        if stem.endswith(suffix):
-            stem = stem[: -len(suffix)]
-            break
+    loaders take it (models.files.model_paths). Its folder must exist and be writable (checked
+    before the checkpoint is read): a mistyped -o is refused, not made at whatever depth it names."""
+    tensors_path, json_path = model_paths(out)
+    stem = str(json_path)[: -len(".json")]
     if not os.path.basename(stem):
         raise TonematchError(f"-o {out}: give a model stem (STEM for STEM.safetensors + STEM.json), not a folder")
-    for suffix in SUFFIXES:
-        check_output_folder(stem + suffix)
+    for path in (tensors_path, json_path):
+        check_output_folder(path)
     return stem
 
 
