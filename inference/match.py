@@ -136,7 +136,6 @@ def loudness_and_ceiling(options: Options, target: Target) -> tuple[float, float
     """The loudness target and true-peak ceiling for this run: the user's (or the platform's)
     when given, else the reference's loudness, and -1 dBTP or lower where the reference peaks lower."""
     lufs_low, lufs_high = TABLE.by_key["loudness.target_lufs"].spec.bounds(44100)
-    ceil_low, ceil_high = TABLE.by_key["limiter.ceiling_dbtp"].spec.bounds(44100)
     plat = PLATFORMS.get(options.platform) if options.platform else None
     if options.target_lufs is not None:
         lufs = options.target_lufs
@@ -151,8 +150,15 @@ def loudness_and_ceiling(options: Options, target: Target) -> tuple[float, float
     elif plat is not None:
         ceiling = plat[1]
     else:
-        ceiling = float(np.clip(min(DEFAULT_CEILING_DBTP, target.true_peak_dbtp), ceil_low, ceil_high))
+        ceiling = default_ceiling(target.true_peak_dbtp)
     return float(lufs), float(ceiling)
+
+
+def default_ceiling(true_peak_dbtp: float) -> float:
+    """The ceiling where the run names none: -1 dBTP, or lower where the reference (or a style's
+    masters) peaks lower, inside what the limiter takes."""
+    low, high = TABLE.by_key["limiter.ceiling_dbtp"].spec.bounds(44100)
+    return float(np.clip(min(DEFAULT_CEILING_DBTP, true_peak_dbtp), low, high))
 
 
 def predicted_settings(model, mix: Analysis, target: Target) -> Settings:

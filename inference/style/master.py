@@ -68,8 +68,7 @@ def mastering_ceiling(style: Style) -> float:
     style's masters peak lower), so that `style show` says what mastering will do."""
     if style.settings is not None:
         return float(style.settings["groups"]["limiter"]["ceiling_dbtp"])
-    target = match.Target(None, None, float(style.true_peak_dbtp), 44100, np.zeros((0, 2, 0), np.float32))
-    return match.loudness_and_ceiling(match.Options(), target)[1]
+    return match.default_ceiling(float(style.true_peak_dbtp))
 
 
 def choose_settings(mix: Analysis, style: Style, options: match.Options) -> tuple[Settings, dict, match.Target]:
