@@ -126,6 +126,16 @@ def test_too_short_for_loudness_still_measures_peaks():
     assert r["sample_peak_dbfs"] == pytest.approx(-3.0, abs=0.01)
 
 
+def test_a_surround_file_is_measured_without_a_loudness(tmp_path, capsys):
+    """A 5.1 file (six channels, past the five BS.1770 weighs) is analysed, not an internal
+    error: peaks measured, loudness and LRA null, as the meter documents."""
+    x = sine(1000.0, 2.0, 48000, -6.0, channels=6)
+    r = analyze_file(tmp_path, capsys, x, 48000, name="surround.wav")
+    assert r["channels"] == 6 and r["integrated_lufs"] is None and r["loudness_range_lu"] is None
+    assert r["sample_peak_dbfs"] == pytest.approx(-6.0, abs=0.01)
+    assert r["true_peak_dbtp"] == pytest.approx(-6.0, abs=0.05)
+
+
 def test_streamed_analysis_equals_whole_array(tmp_path):
     x = np.random.default_rng(1).standard_normal((2, 3 * 44100 + 999)).astype(np.float32) * 0.1
     whole = an.analyze(x, 44100)

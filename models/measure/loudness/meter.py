@@ -114,7 +114,10 @@ class _Grid:
     def __init__(self, block_s: float, overlap: float, sample_rate: float, channels: int):
         self.block_s, self.step, self.fs = block_s, 1.0 - overlap, float(sample_rate)
         self.norm = 1.0 / (block_s * self.fs)
-        self.weights = np.array(CHANNEL_WEIGHTS[:channels], dtype=np.float64)
+        # past BS.1770's five channels (5.1 and up) the extra ones count 1: no loudness is read
+        # from them (integrated and LRA are None), but the meter must take the blocks
+        extra = (1.0,) * max(0, channels - MAX_CHANNELS)
+        self.weights = np.array(CHANNEL_WEIGHTS[:channels] + extra, dtype=np.float64)
         self.next_lo = 0  # next block whose start is still ahead
         self.next_hi = 0  # next block whose end is still ahead
         self.open: dict[int, np.ndarray] = {}  # block -> running energy at its start
