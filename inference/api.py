@@ -275,11 +275,12 @@ def render(mix, settings, out_path=None, sample_rate: int | None = None, bit_dep
     from .inputs import as_audio
 
     x, sr = _load(mix, sample_rate, "mix")
+    from .render import check_length, over_full_scale
+
     settings, moved = settings.at_rate(sr)
+    check_length(x.shape[1], sr, settings, f"'{os.fspath(mix)}'" if _is_path(mix) else "the mix array", lambda: x)
     for note in moved:
         warn(note)
-    from .render import over_full_scale
-
     y = render_array(as_audio(x), settings, sr)
     peak = float(np.abs(y).max(initial=0.0))
     if peak > 1.0:

@@ -84,6 +84,7 @@ def render_file(
     for message in moved:
         note(message)
     renderer = ExactRenderer(settings, src.sample_rate, src.channels)  # validates at the input's rate
+    check_length(src.frames, src.sample_rate, settings, f"'{in_path}'", lambda: audio.load(in_path)[0])
     start = time.perf_counter()
     scale = _input_scale(in_path, src.subtype, block_frames, note)
     # read_blocks opens (and checks) the file at each call: the renderer reads it once per pass.
@@ -136,6 +137,20 @@ def render_file(
     }
 
 
+def check_length(frames: int, sample_rate: int, settings, name: str, samples: Callable[[], np.ndarray]) -> None:
+    """A loudness target needs one 400 ms block to measure: a shorter input that is not silent would
+    read as silence and get the normalisation's whole +40 dB, limited to the ceiling. `samples`
+    gives the audio, read only for such a short input (silence renders to silence, as long ones do)."""
+    from .inputs import MIN_SECONDS
+
+    short = settings.enabled("loudness") and frames < MIN_SECONDS * sample_rate
+    if short and np.abs(samples()).max(initial=0.0) > 0.0:
+        raise TonematchError(
+            f"cannot render {name}: it lasts {frames / sample_rate:.2f} s; at least {MIN_SECONDS:g} s is needed "
+            'to measure its loudness (switch the loudness stage off to render it: "enabled": false)'
+        )
+
+
 def _input_scale(in_path, subtype: str, block_frames: int, note: Callable[[str], None]) -> float:
     """1.0, or the power of two that brings a mis-scaled float file's peak to at most 0 dBFS."""
     if subtype not in SCANNED_SUBTYPES:
@@ -165,9 +180,15 @@ def over_full_scale(peak: float, subtype: str, settings) -> str:
 def _missed_target(target: float, report: dict, max_gain_db: float) -> str:
     from tonematch.models.measure.loudness.gating import FLOOR_LUFS
 
-    if report.get("pre_limiter_lufs", 0.0) <= FLOOR_LUFS:  # nothing above BS.1770's gates
-        return f"loudness target {target:g} LUFS not met: the input is silent, and so is the output"
     reached = target - report["miss_lu"]
+    if report.get("pre_limiter_lufs", 0.0) <= FLOOR_LUFS:  # nothing above BS.1770's gates
+        if reached > FLOOR_LUFS:  # quiet, not silent: the output has a loudness to name
+            return (
+                f"loudness target {target:g} LUFS not met: the input is too quiet to measure (below the -70 LUFS "
+                f"gate of BS.1770) and normalisation adds at most {max_gain_db:g} dB; the output measures "
+                f"{reached:.1f} LUFS"
+            )
+        return f"loudness target {target:g} LUFS not met: the input is silent, and so is the output"
     why = ""
     if abs(report.get("gain_db", 0.0)) >= max_gain_db - 1e-9:
         why = f": normalisation is limited to {max_gain_db:g} dB either way"

@@ -54,6 +54,13 @@ def test_render_reads_a_file_at_its_own_rate_and_says_what_the_rate_moves(mix_wa
         tonematch.render(str(low), settings, bit_depth=16)
 
 
+def test_render_refuses_an_array_shorter_than_a_loudness_block():
+    """As the command refuses such a file: 0.05 s would be read as silence and pushed +40 dB."""
+    x = music_like(1.0, SR)[:, :2205]
+    with pytest.raises(TonematchError, match="cannot render the mix array: it lasts 0.05 s; at least 0.4 s"):
+        tonematch.render(x, Settings.defaults(SR), sample_rate=SR)
+
+
 def test_render_over_full_scale_is_a_warning(mix_wav):
     loud = Settings.defaults(SR)
     loud = Settings(loud.values, SR, loud.bypass | {"limiter"})

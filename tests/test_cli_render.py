@@ -420,6 +420,39 @@ def test_a_target_that_cannot_be_met_is_a_warning(tmp_path, capsys):
     assert analyze(y.T, 44100)["integrated_lufs"] < -20.0  # not silence, just quieter than asked
 
 
+def test_a_quiet_input_says_what_the_output_measures_not_silence(tmp_path, capsys):
+    """Under BS.1770's -70 LUFS gate but not silent: the warning names the output's loudness."""
+    x = music_like(3.0, 44100, level_db=-80.0)
+    src = write_wav(tmp_path / "quiet.wav", x * 10 ** (-15 / 20), 44100, "FLOAT")  # about -85 LUFS
+    out = str(tmp_path / "o.wav")
+    code, _, err = run(["render", src, "--params", EXAMPLE_SETTINGS, "-o", out], capsys)
+    assert code == 0 and "silent" not in err, err
+    y, _ = sf.read(out, dtype="float32", always_2d=True)
+    measured = analyze(y.T, 44100)["integrated_lufs"]
+    assert measured is not None and f"the output measures {measured:.1f} LUFS" in err, (measured, err)
+
+
+def test_an_input_shorter_than_a_loudness_block_is_refused_not_pushed_40_db(tmp_path, capsys):
+    """0.05 s of music has no loudness to normalise: refused in one line (nothing written), rather
+    than read as silence and given +40 dB into the limiter; with the loudness stage off it renders."""
+    x = music_like(2.0, 44100)[:, :2205]
+    src = write_wav(tmp_path / "short.wav", x, 44100)
+    out = tmp_path / "o" / "o.wav"
+    out.parent.mkdir()
+    code, stdout, err = run(["render", src, "--params", EXAMPLE_SETTINGS, "-o", str(out)], capsys)
+    assert code == 2 and stdout == "" and os.listdir(out.parent) == []
+    assert err.splitlines() == [
+        f"tonematch: error: cannot render '{src}': it lasts 0.05 s; at least 0.4 s is needed to measure its "
+        'loudness (switch the loudness stage off to render it: "enabled": false)'
+    ]
+    params = json.loads(open(EXAMPLE_SETTINGS).read())
+    next(p for p in params["chain"] if p["processor"] == "loudness")["enabled"] = False
+    code, _, err = run(["render", src, "--params", write_params(tmp_path / "p.json", params), "-o", str(out)], capsys)
+    assert code == 0 and err == ""
+    y, _ = sf.read(str(out), dtype="float32", always_2d=True)
+    assert np.abs(y).max() < 2 * np.abs(x).max()  # no +40 dB: the example's EQ and compressor only
+
+
 @pytest.mark.parametrize("flags", [["--bit-depth", "float"], ["--bit-depth", "16"]])
 def test_the_same_render_gives_the_same_bytes(tmp_path, capsys, stereo_wav, flags):
     """No timestamp (libsndfile's PEAK chunk) and seeded dither: two renders are byte-identical."""
