@@ -95,6 +95,10 @@ def test_resolve_resume_reads_the_checkpoint(two_tracks, tmp_path):
         ("trainer.max_stepz=3", ["trainer.max_stepz", "+trainer.max_stepz=3"]),
         ("data.batch_size=abc", ["data", "invalid literal for int()", "'abc'"]),
         ("seed=${nope}", ["seed", "'nope'"]),
+        ("data.root=", ["data.root is empty"]),  # an unset $VARIABLE: not the current folder's audio
+        ("optimizer.lr=-1", ["optimizer", "Invalid learning rate: -1"]),  # was a traceback from inside fit
+        ("scheduler.warmup_steps=abc", ["scheduler", "'abc'"]),
+        ("data.batch_size=0", ["data.batch_size must be >= 1"]),
     ],
 )
 def test_config_errors_are_one_line_and_write_nothing(tmp_path, override, words):

@@ -92,6 +92,12 @@ class MasteringDataModule(pl.LightningDataModule):
             raise TonematchError(f"data kind must be one of {', '.join(KINDS)}, got {kind!r}")
         if root is None and (kind != "selfsup" or synthetic_dir is None):
             raise TonematchError("set data.root to a folder of music (or of mix/master pairs, or their CSV)")
+        if root is not None and not str(root).strip():  # data.root=$UNSET: not the current folder's audio
+            raise TonematchError("data.root is empty: give a folder of music (or of mix/master pairs, or their CSV)")
+        if int(batch_size) < 1 or int(num_workers) < 0:
+            raise TonematchError(
+                f"data.batch_size must be >= 1 and data.num_workers >= 0, got {batch_size}, {num_workers}"
+            )
         self.kind, self.root = kind, root
         self.sample_rate, self.segment_frames = int(sample_rate), int(segment_frames)
         self.batch_size, self.num_workers = int(batch_size), int(num_workers)

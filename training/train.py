@@ -102,13 +102,29 @@ def check_sources(cfg: DictConfig, datamodule) -> None:
         )
 
 
+def check_optimizer(module, trainer_cfg) -> None:
+    """The optimizer and schedule built once, thrown away, before fit: a bad setting (optimizer.lr=-1,
+    scheduler.warmup_steps=abc, no training length) is refused in one line, not a traceback from fit."""
+    if module.optimizer_factory is None:
+        return
+    steps, epochs = int(trainer_cfg.get("max_steps", -1)), int(trainer_cfg.get("max_epochs") or -1)
+    if module.scheduler_factory is not None and steps < 0 and epochs < 1:
+        raise TonematchError("a learning-rate schedule needs a training length: set trainer.max_steps")
+    try:
+        optimizer = module.optimizer_factory(params=module.model.parameters())
+        if module.scheduler_factory is not None:  # an epoch-bounded run's length is known in fit only
+            module.scheduler_factory(optimizer=optimizer, total_steps=max(1, steps if steps >= 0 else 1000))
+    except (TypeError, ValueError) as exc:
+        raise TonematchError(f"optimizer or scheduler: {' '.join(str(exc).split())}") from None
+
+
 def prepare(cfg: DictConfig, callbacks: list | None = None) -> dict:
     """Everything fit needs, built from a composed config, the user's files checked first (the
     checkpoint to resume, the data folder): {"trainer", "module", "datamodule", "ckpt_path"}."""
     ckpt_path = resolve_resume(cfg.resume, cfg.paths.checkpoint_dir, cfg.paths.output_dir)
     datamodule = instantiate(cfg.data)
     check_sources(cfg, datamodule)
-    pl.seed_everything(cfg.seed, workers=True)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)  # its line on stderr came before a refusal's one line
     module = instantiate(
         cfg.module,
         model=instantiate(cfg.model, table=TABLE),
@@ -119,6 +135,7 @@ def prepare(cfg: DictConfig, callbacks: list | None = None) -> dict:
     )
     if cfg.get("init_weights"):
         start_from(module.model, cfg.init_weights)
+    check_optimizer(module, cfg.trainer)
     loggers = _instantiate_all(cfg.get("logger"))
     callbacks = _instantiate_all(cfg.get("callbacks")) + list(callbacks or [])
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
