@@ -275,10 +275,12 @@ def render(mix, settings, out_path=None, sample_rate: int | None = None, bit_dep
     from .inputs import as_audio
 
     x, sr = _load(mix, sample_rate, "mix")
-    from .render import check_length, over_full_scale
+    from .render import check_format, check_length, over_full_scale
 
+    name = f"'{os.fspath(mix)}'" if _is_path(mix) else "the mix array"
+    check_format(sr, x.shape[0], name)
     settings, moved = settings.at_rate(sr)
-    check_length(x.shape[1], sr, settings, f"'{os.fspath(mix)}'" if _is_path(mix) else "the mix array", lambda: x)
+    check_length(x.shape[1], sr, settings, name, lambda: x)
     for note in moved:
         warn(note)
     y = render_array(as_audio(x), settings, sr)

@@ -77,8 +77,7 @@ def render_file(
 
     src = audio.info(in_path)
     audio.check_paths(in_path, out_path)
-    if src.channels not in (1, 2):
-        raise TonematchError(f"cannot render '{in_path}': {src.channels} channels, only mono or stereo")
+    check_format(src.sample_rate, src.channels, f"'{in_path}'")
     subtype = audio.parse_subtype(bit_depth) or default_subtype(src.subtype)
     settings, moved = settings.at_rate(src.sample_rate)
     for message in moved:
@@ -135,6 +134,17 @@ def render_file(
         "report": report,
         "warnings": warnings,
     }
+
+
+def check_format(sample_rate: int, channels: int, name: str) -> None:
+    """Mono or stereo at a rate tonematch works at (the chain's bands need 8 kHz and up), as match refuses."""
+    if not audio.MIN_RATE <= sample_rate <= audio.MAX_RATE:
+        raise TonematchError(
+            f"cannot render {name}: its sample rate {sample_rate} Hz is outside what tonematch works at "
+            f"({audio.MIN_RATE} to {audio.MAX_RATE} Hz)"
+        )
+    if channels not in (1, 2):
+        raise TonematchError(f"cannot render {name}: {channels} channels, only mono or stereo")
 
 
 def check_length(frames: int, sample_rate: int, settings, name: str, samples: Callable[[], np.ndarray]) -> None:

@@ -54,6 +54,14 @@ def test_render_reads_a_file_at_its_own_rate_and_says_what_the_rate_moves(mix_wa
         tonematch.render(str(low), settings, bit_depth=16)
 
 
+def test_render_refuses_a_file_at_a_rate_tonematch_does_not_work_at(tmp_path):
+    """A 4 kHz file read to an array is refused for its rate, as the command refuses it."""
+    path = str(tmp_path / "low.wav")
+    sf.write(path, music_like(1.0, SR)[:, ::11].T, 4009, subtype="PCM_16")
+    with pytest.raises(TonematchError, match=r"cannot render '.*low.wav': its sample rate 4009 Hz is outside"):
+        tonematch.render(path, Settings.defaults(SR))
+
+
 def test_render_refuses_an_array_shorter_than_a_loudness_block():
     """As the command refuses such a file: 0.05 s would be read as silence and pushed +40 dB."""
     x = music_like(1.0, SR)[:, :2205]

@@ -420,6 +420,22 @@ def test_a_target_that_cannot_be_met_is_a_warning(tmp_path, capsys):
     assert analyze(y.T, 44100)["integrated_lufs"] < -20.0  # not silence, just quieter than asked
 
 
+@pytest.mark.parametrize("sr", [4000, 400000])
+def test_a_rate_outside_what_tonematch_works_at_is_refused_in_one_line(tmp_path, capsys, sr):
+    """As match refuses it: not a band moved past its range (4 kHz), nor a render (400 kHz)."""
+    from tonematch.data.synth import music_like as any_rate_music
+
+    src = write_wav(tmp_path / "odd.wav", any_rate_music(1.0, sr), sr)
+    out = tmp_path / "o" / "o.wav"
+    out.parent.mkdir()
+    code, stdout, err = run(["render", src, "--params", EXAMPLE_SETTINGS, "-o", str(out)], capsys)
+    assert code == 2 and stdout == "" and os.listdir(out.parent) == []
+    assert err.splitlines() == [
+        f"tonematch: error: cannot render '{src}': its sample rate {sr} Hz is outside what tonematch works at "
+        "(8000 to 384000 Hz)"
+    ]
+
+
 def test_a_quiet_input_says_what_the_output_measures_not_silence(tmp_path, capsys):
     """Under BS.1770's -70 LUFS gate but not silent: the warning names the output's loudness."""
     x = music_like(3.0, 44100, level_db=-80.0)
