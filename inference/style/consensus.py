@@ -128,7 +128,11 @@ def consensus(groups: dict, rows: list, sample_rate: int) -> dict:
                     best_cost, best = c, trial
                     break
     record["chosen"] = best_cost
-    lim.update(release_ms=float(math.exp(best[0])), ceiling_dbtp=float(best[1]))
+    # stored as rendered (values() clips): a trial over 0 dBTP would otherwise be shown but not used
+    lim.update(
+        release_ms=clip_setting("limiter.release_ms", math.exp(best[0]), sample_rate),
+        ceiling_dbtp=clip_setting("limiter.ceiling_dbtp", best[1], sample_rate),
+    )
     if fixed and best[2] is not None and any(slopes):  # the lines must earn their slopes on renders too
         flat = cost(best, [0.0, 0.0])
         record["without slopes"] = flat

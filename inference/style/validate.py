@@ -12,6 +12,8 @@ from tonematch.models.chain import TABLE
 from .settings_model import GROUPS, MODEL_VERSION
 from .transfer import grid_hz
 
+CEILING_SLACK_DB = 0.5  # how far past its range an older fit's limiter ceiling was written (consensus's trials)
+
 
 def _number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))
@@ -60,7 +62,11 @@ def settings_problem(model) -> str | None:
     comp = g["compressor"]
     if not isinstance(comp, dict) or not isinstance(comp.get("on"), bool):
         return "its compressor is not an object saying whether it is on"
+    if not _count(comp.get("pairs")) or not (comp.get("reduction_db") is None or _number(comp["reduction_db"])):
+        return "its compressor's count of pairs or gain reduction is not a number"
     if comp["on"]:
+        if not _count(comp.get("timing_pairs")):
+            return "its compressor's count of pairs read for timing is not a count"
         thr = comp.get("threshold")
         bad = _line_problem(thr, "threshold", -100.0, 50.0) or _line_problem(
             comp.get("log_ratio"), "ratio", 0.0, math.log(20.0)
@@ -76,11 +82,33 @@ def settings_problem(model) -> str | None:
     bad = _line_problem(g["width"], "width", -40.0, 20.0) or _line_problem(g["loudness"], "loudness", -70.0, 10.0)
     if bad:
         return bad
+    if model.get("floor_db") is not None and not _number(model["floor_db"]):
+        return "its settings' floor is not a number of dB"
+    if not isinstance(model.get("pairs", []), list):
+        return "its settings' pairs are not a list"
     lim = g["limiter"]
     if not isinstance(lim, dict) or not _number(lim.get("ceiling_dbtp")) or not _number(lim.get("release_ms")):
         return "its limiter is not a ceiling and a release"
     if not -70.0 <= lim["ceiling_dbtp"] <= 20.0 or not 0.1 <= lim["release_ms"] <= 100000.0:
         return "its limiter's ceiling or release is out of range"
+    return _fixed_problem(g)
+
+
+def _fixed_problem(g: dict) -> str | None:
+    """A fixed setting outside the chain's range: a fit reads the chain's settings and never writes
+    one (older fits' ceilings may sit CEILING_SLACK_DB past it), so the file was edited, and master
+    would clip it silently to something other than `style show` says."""
+    lufs, width, ceiling = (
+        TABLE.by_key[k].spec for k in ("loudness.target_lufs", "width.width", "limiter.ceiling_dbtp")
+    )
+    checks = [("limiter's ceiling", g["limiter"]["ceiling_dbtp"], ceiling.low, ceiling.high, CEILING_SLACK_DB, "dBTP")]
+    if g["loudness"]["mode"] == "fixed":
+        checks.append(("loudness", g["loudness"]["value"], lufs.low, lufs.high, 0.0, "LUFS"))
+    if g["width"]["mode"] == "fixed":  # the side's gain in dB; a fit floors the width at 1e-3
+        checks.append(("width", g["width"]["value"], -60.0, 20.0 * math.log10(width.high), 0.0, "dB of side"))
+    for name, value, low, high, slack, unit in checks:
+        if not low - slack <= value <= high + slack:
+            return f"its {name} is {value:g} {unit}, outside {low:g} .. {high:.3g} {unit}"
     return None
 
 
@@ -152,11 +180,40 @@ def style_problem(style, card: dict) -> str | None:
         return f"its true peak {style.true_peak_dbtp:g} dBTP is outside -70 .. 20"
     if not isinstance(style.meta, dict) or not isinstance(style.meta.get("name", ""), str):
         return "its card's meta is not an object with a name"
+    bad = meta_problem(style.meta)
+    if bad is not None:
+        return bad
     if style.settings is not None:
         bad = settings_problem(style.settings)
         if bad is not None:
             return bad
     return habit_problem(card.get("habit"))
+
+
+def _count(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def meta_problem(meta: dict) -> str | None:
+    """Why the figures `style show` prints from a card's meta (what it was fitted on, its held-out
+    check) cannot be read as such, or None: an edited card is refused, never printed or crashed on."""
+    if meta.get("kind") not in ("pairs", "references"):
+        return "its card's meta does not say whether it was fitted on pairs or on references"
+    for key in ("pairs", "references"):
+        if key in meta and not _count(meta[key]):
+            return f"its card's {key} is {meta[key]!r}, not a count"
+    check = meta.get("check")
+    if check is None:
+        return None
+    if not isinstance(check, dict):
+        return "its card's held-out check is not a set of figures"
+    figures = [(check.get(k), ("mrstft", "lufs_error", "crest_error")) for k in ("style", "generic")]
+    figures += [(check["floor"], ("mrstft",))] if "floor" in check else []
+    if not _number(check.get("mrstft_gain")) or any(
+        not isinstance(part, dict) or not all(_number(part.get(k)) for k in keys) for part, keys in figures
+    ):
+        return "its card's held-out check is not a set of figures"
+    return None
 
 
 def habit_problem(h) -> str | None:
