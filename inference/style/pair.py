@@ -38,6 +38,10 @@ def read_pair(pair) -> PairData:
     """A pair aligned and analysed where its master is mastering: a master with its polarity
     flipped is read turned back, and a fade or a cut of the master at either end (edits.py) is
     left out of the reading; each is one line in `notes`."""
+    from tonematch.data.audio import info
+
+    if info(pair.master).channels < info(pair.mix).channels:  # upmixed, it would read as width 0
+        raise TonematchError(f"pair {pair.name}: the master is mono and its mix stereo: export the master in stereo")
     aligned = read_aligned(pair)
     mix, master, sr = aligned.mix, aligned.master, aligned.sample_rate
     offset, inverted = aligned.offset, aligned.inverted

@@ -1,0 +1,22 @@
+"""A stereo mix with a mono master (a wrong export) is left out of a fit in one line: upmixed, it
+read as a width of 0, and with few pairs the style narrowed every new mix to near mono."""
+
+import soundfile as sf
+from style_habit import make_habit_pairs
+
+from tonematch.data.pairs import find_pairs
+from tonematch.inference import style
+
+
+def test_a_mono_master_of_a_stereo_mix_is_left_out(tmp_path):
+    make_habit_pairs(tmp_path, range(3), seconds=4.0)
+    master = tmp_path / "master" / "song2.wav"
+    x, sr = sf.read(master, dtype="float32")
+    sf.write(master, x.mean(axis=1), sr, subtype="FLOAT")
+    said = []
+    fitted = style.fit_pairs(find_pairs(tmp_path), "s", check=False, error=said.append, progress=False)
+    assert said == [
+        "pair song2 left out: pair song2: the master is mono and its mix stereo: export the master in stereo"
+    ]
+    assert fitted.meta["pairs"] == 2 and "song2" not in fitted.meta["pair_names"]
+    assert fitted.settings["groups"]["width"]["value"] > -3.0  # the habit's width 1 (0 dB of side), not collapsed
