@@ -119,6 +119,44 @@ def test_resumed_run_equals_uninterrupted_run(music, tmp_path):
     assert result["weights_equal"] and result["adam_equal"]
 
 
+EPOCH_END_SCRIPT = """
+import json, sys
+import tonematch.training
+import torch
+from hydra import compose, initialize_config_dir
+from tonematch.training.config_dir import config_dir
+from tonematch.training.train import train
+
+music, tmp = sys.argv[1], sys.argv[2]
+
+
+def fit(output, extra=()):
+    overrides = ["experiment=smoke", f"data.root={music}", f"paths.output_dir={tmp}/{output}",
+                 "data.examples_per_epoch=4", "trainer.max_steps=6", "callbacks.best_checkpoint.save_top_k=-1", *extra]
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        return train(compose("train", overrides=overrides))
+
+
+whole = fit("whole")  # 2 batches per epoch, validation after each
+resumed = fit("from_best", extra=[f"resume={tmp}/whole/checkpoints/best-step0000002.ckpt"])
+a, b = whole["module"].state_dict(), resumed["module"].state_dict()
+print("RESULT " + json.dumps({"weights_equal": all(torch.equal(a[k], b[k]) for k in a)}))
+"""
+
+
+def test_resume_from_a_checkpoint_saved_at_validation_end(music, tmp_path):
+    # best-step*.ckpt (and SLURM's hpc_ckpt) are saved at an epoch's end: the epochs after the
+    # resumed one took the data of the epoch after theirs (Lightning's set_epoch ran one ahead)
+    script = tmp_path / "epoch_end.py"
+    script.write_text(EPOCH_END_SCRIPT)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(music), str(tmp_path)], capture_output=True, text=True, timeout=240
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))[7:])
+    assert result["weights_equal"]
+
+
 def test_ddp_on_two_cpu_processes(music, tmp_path):
     overrides = ["experiment=smoke", "trainer=ddp_cpu", f"data.root={music}", f"paths.log_dir={tmp_path}", "run_id=ddp"]
     run_cli(overrides, cwd=tmp_path)

@@ -36,6 +36,7 @@ class EpochSampler(DistributedSampler):
         self.size = int(size)
         self.batch_size = int(batch_size)
         self._resume: tuple[int, int] | None = None
+        self._offset = 0  # the data's epoch less the one Lightning passes to set_epoch
 
     def resume(self, epoch: int, batches_done: int) -> None:
         """The next pass yields epoch `epoch` from its batch `batches_done` on (once)."""
@@ -45,9 +46,11 @@ class EpochSampler(DistributedSampler):
         if self._resume is not None:
             epoch, skip = self._resume[0], self._resume[1] * self.batch_size
             self._resume = None
-            self.epoch = epoch
+            # restored from a checkpoint saved at an epoch's end (validation: best-step*, hpc_ckpt),
+            # Lightning's set_epoch runs one ahead from then on: the following epochs keep the step
+            self._offset = epoch - self.epoch
         else:
-            epoch, skip = self.epoch, 0
+            epoch, skip = self.epoch + self._offset, 0
         g = torch.Generator().manual_seed(epoch_seed(self.seed, epoch))
         order = torch.randperm(self.size, generator=g)[self.rank : self.total_size : self.num_replicas]
         return iter((epoch * self.size + order[skip:]).tolist())
