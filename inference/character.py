@@ -304,13 +304,17 @@ def render(frames: Frames, p: dict, bypass=frozenset(), eq_response=None) -> Ren
     before = frames.mid.sum(-1) + frames.side.sum(-1)  # mean square per channel, [N, T]
     mid_e, side_e = anp.dot(frames.mid, h2), anp.dot(frames.side, h2)
     mid_k, side_k = anp.dot(frames.mid_k, h2), anp.dot(frames.side_k, h2)
-    # the detector is a peak detector: the peak moves with the frame's energy through the EQ
+    # the peak moves with the frame's energy through the EQ
     peak = frames.peak * anp.sqrt((mid_e + side_e + _EPS) / (before + _EPS))
     gr = np.zeros(frames.peak.shape)
     c = 1.0  # per-frame power factor of the stages after the EQ
     if "compressor" not in bypass:
-        scale = peak / (frames.peak + _EPS)  # what the gain stage and the EQ did to the level
-        level = 20.0 * anp.log10(frames.levels * scale[..., None] + _EPS)
+        if p.get("compressor.rms_ms", 0.0) > 0.0:  # RMS: the frames' mean power, over its window
+            pole = _frame_pole(p["compressor.rms_ms"], frames.hop_s) * np.ones(frames.peak.shape[0])
+            level = _power_db(ballistics(mid_e + side_e, pole, pole, 0.0))[..., None]
+        else:
+            scale = peak / (frames.peak + _EPS)  # what the gain stage and the EQ did to the level
+            level = 20.0 * anp.log10(frames.levels * scale[..., None] + _EPS)
         per_sample = compressor.gain_computer(
             level, p["compressor.threshold_db"], p["compressor.ratio"], p["compressor.knee_db"], xp=anp
         )

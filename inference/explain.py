@@ -41,6 +41,12 @@ def compressor_title(s: Settings) -> str:
     return f"{v['compressor.ratio']:.1f}:1 at {v['compressor.threshold_db']:.1f} dB" if compressor_on(s) else "off"
 
 
+def detector(s: Settings) -> str:
+    """', RMS detector 20 ms' where the compressor hears RMS; nothing for the default peak."""
+    rms = s.values.get("compressor.rms_ms", 0.0)
+    return f", RMS detector {rms:.0f} ms" if rms > 0.0 else ""
+
+
 def _small_eq_moves(s: Settings) -> int:
     """Bands switched on whose move is audible in a render but not worth a word (under MIN_EQ_DB)."""
     if not s.enabled("eq"):
@@ -64,7 +70,7 @@ def describe(s: Settings, report: dict | None = None) -> list[str]:
         lines.append(
             f"compressor: {v['compressor.ratio']:.1f}:1 at {v['compressor.threshold_db']:.1f} dB, "
             f"attack {v['compressor.attack_ms']:.1f} ms, release {v['compressor.release_ms']:.0f} ms, "
-            f"knee {v['compressor.knee_db']:.0f} dB{drive}"
+            f"knee {v['compressor.knee_db']:.0f} dB{detector(s)}{drive}"
         )
     else:
         lines.append("compressor: off")

@@ -84,3 +84,46 @@ def test_detector_is_stereo_linked():
     # both channels get the same gain, driven by the loud one
     np.testing.assert_allclose(y[0, -10:] / x[0, -10:], y[1, -10:] / x[1, -10:], rtol=1e-5)
     assert y[1, -1] / x[1, -1] < 0.5
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_rms_detector_reads_a_sine_by_its_rms_where_peak_reads_its_peak(exact):
+    # a steady sine at -10 dBFS peak has an RMS of -13 dB
+    a = 10 ** (-10 / 20)
+    sine = (a * np.sin(2 * np.pi * 1000 * np.arange(SR // 2) / SR)).astype(np.float32)
+    x = np.stack([sine, sine])
+    peak = _settings(threshold_db=-30, ratio=4, knee_db=0, attack_ms=1, release_ms=50)
+    rms = _settings(threshold_db=-30, ratio=4, knee_db=0, attack_ms=1, release_ms=50, rms_ms=20)
+
+    def settled_gain_db(s):
+        y = _run(x, s, exact)
+        return 20 * np.log10(np.abs(y[0, -SR // 10 :]).max() / a)
+
+    rms_level = -10.0 - 10 * np.log10(2.0)
+    assert settled_gain_db(rms) == pytest.approx(_expected_gain_db(rms_level, -30, 4, 0), abs=0.1)
+    # the peak detector answers the waveform's peaks: more reduction than by RMS
+    assert settled_gain_db(peak) < settled_gain_db(rms) - 1.0
+
+
+def test_rms_detector_exact_and_differentiable_renders_agree_on_music_like_audio():
+    rng = np.random.default_rng(3)
+    burst = np.repeat(rng.uniform(0.05, 0.6, 40), SR // 40)[: SR // 2]
+    x = (rng.standard_normal((2, burst.size)) * burst).astype(np.float32)
+    s = _settings(threshold_db=-24, ratio=3, knee_db=6, attack_ms=10, release_ms=150, rms_ms=30)
+    exact, smooth = _run(x, s, True), _run(x, s, False)
+    assert np.abs(exact - smooth).max() < 1e-4
+    # and the window matters: a peak detector compresses the same bursts differently
+    assert (
+        np.abs(exact - _run(x, _settings(threshold_db=-24, ratio=3, knee_db=6, attack_ms=10, release_ms=150))).max()
+        > 0.01
+    )
+
+
+def test_rms_detector_carries_its_state_across_blocks():
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal((2, SR // 2)) * 0.3).astype(np.float32)
+    s = _settings(threshold_db=-24, ratio=3, attack_ms=5, release_ms=100, rms_ms=50)
+    whole = compressor.Stream(s.values, SR, 2).process(x)
+    stream = compressor.Stream(s.values, SR, 2)
+    parts = np.concatenate([stream.process(x[:, i : i + 1000]) for i in range(0, x.shape[1], 1000)], axis=1)
+    np.testing.assert_array_equal(whole, parts)

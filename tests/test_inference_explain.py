@@ -28,3 +28,22 @@ def test_small_eq_moves_are_counted_not_hidden():
     assert line.startswith("EQ: low shelf +2.0 dB") and line.endswith(", 2 more under 0.25 dB"), line
     s.values.update({"eq.peak2.gain_db": 0.0, "eq.peak3.gain_db": 0.0})
     assert "more under" not in explain.describe(s)[0]
+
+
+def test_the_compressor_line_names_an_rms_detector_and_old_settings_keep_their_fingerprint():
+    """An RMS-detecting compressor says so (the default peak detector is not named), and a
+    settings file written before the RMS window existed reads as unedited."""
+    from tonematch.inference import explain
+    from tonematch.models.chain.settings import Settings
+
+    s = Settings.defaults(44100)
+    s.values.update({"compressor.ratio": 3.0, "compressor.threshold_db": -20.0})
+    assert "RMS" not in explain.describe(s)[1]
+    stamped = s.stamped({"model": "default"})
+    old = stamped.to_dict()
+    next(p for p in old["chain"] if p["processor"] == "compressor").pop("rms_ms")
+    again = Settings.from_dict(old)
+    assert again.values["compressor.rms_ms"] == 0.0 and not again.edited
+    s.values["compressor.rms_ms"] = 25.0
+    assert explain.describe(s)[1].endswith("knee 6 dB, RMS detector 25 ms")
+    assert s.stamped({}).fingerprint() != stamped.fingerprint()

@@ -1,6 +1,8 @@
-"""Feed-forward compressor with a stereo-linked peak detector.
+"""Feed-forward compressor with a stereo-linked detector: peak (the default) or RMS.
 
-Gain computer with a quadratic soft knee and attack/release smoothing of the gain in dB
+The RMS detector (`rms_ms` > 0) hears the mean power of the channels smoothed over that window,
+as a mastering compressor's RMS switch does: it answers a passage's body rather than its
+transients. Gain computer with a quadratic soft knee and attack/release smoothing of the gain in dB
 (the "smooth decoupled" topology of Giannoulis, Massberg & Reiss, JAES 2012).
 """
 
@@ -20,6 +22,8 @@ ENTRIES = [
     Entry(NAME, None, ParamSpec("release_ms", "ms", 10.0, 1500.0, "log", 150.0)),
     Entry(NAME, None, ParamSpec("knee_db", "dB", 0.0, 24.0, "lin", 6.0)),
     Entry(NAME, None, ParamSpec("makeup_db", "dB", -6.0, 18.0, "lin", 0.0)),
+    # not learned: the network's training chain is peak-detecting; styles and people choose it
+    Entry(NAME, None, ParamSpec("rms_ms", "ms", 0.0, 300.0, "lin", 0.0, learned=False, doc="RMS window; 0: peak")),
 ]
 _EPS = 1e-10  # -200 dBFS floor keeps log finite (and gradients finite) on digital silence
 
@@ -37,13 +41,21 @@ def gain_computer(level_db, threshold_db, ratio, knee_db, xp=None):
     return xp.where(2.0 * over < -knee_db, 0.0 * over, xp.where(2.0 * over > knee_db, above, in_knee))
 
 
-def _detector_db(x: torch.Tensor) -> torch.Tensor:
-    return 20.0 * torch.log10(x.abs().amax(dim=1) + _EPS)
+def _detector_db(x: torch.Tensor, rms_ms: torch.Tensor, sample_rate: float) -> torch.Tensor:
+    """[B, C, T] float64 -> detector level in dB [B, T]: the linked peak, or where rms_ms [B] > 0
+    the channels' mean power smoothed over that window (from silence, as the exact render)."""
+    level = 20.0 * torch.log10(x.abs().amax(dim=1) + _EPS)
+    rms = rms_ms > 0.0
+    if not bool(rms.any()):
+        return level
+    pole = ops.time_constant_to_pole(torch.where(rms, rms_ms, torch.ones_like(rms_ms)), sample_rate)
+    power = ops.ballistics(x.pow(2).mean(dim=1), pole, pole, 0.0)
+    return torch.where(rms[:, None], 10.0 * torch.log10(power + _EPS**2), level)
 
 
 def apply(x: torch.Tensor, p: dict, sample_rate: float, bypass=frozenset()) -> torch.Tensor:
     col = lambda k: p[f"{NAME}.{k}"].to(torch.float64)[:, None]  # noqa: E731
-    level = _detector_db(x.double())  # [B, T]
+    level = _detector_db(x.double(), p[f"{NAME}.rms_ms"].to(torch.float64).reshape(-1), sample_rate)  # [B, T]
     static = gain_computer(level, col("threshold_db"), col("ratio"), col("knee_db"))
     att = ops.time_constant_to_pole(p[f"{NAME}.attack_ms"], sample_rate)
     rel = ops.time_constant_to_pole(p[f"{NAME}.release_ms"], sample_rate)
@@ -66,11 +78,18 @@ class Stream:
             ops.time_constant_to_pole(v["release_ms"], sample_rate),
         )
         self.state = np.zeros(1)
+        self.rms_pole = ops.time_constant_to_pole(v["rms_ms"], sample_rate) if v["rms_ms"] > 0.0 else None
+        self.power = np.zeros(1)  # the RMS detector's smoothed power, from silence
 
     def process(self, block: np.ndarray) -> np.ndarray:
         x = np.asarray(block, dtype=np.float32)
-        level = np.abs(x).max(axis=0) if x.shape[0] > 1 else np.abs(x[0])
-        level = np.log(level + np.float32(_EPS))
+        if self.rms_pole is None:
+            level = np.abs(x).max(axis=0) if x.shape[0] > 1 else np.abs(x[0])
+            level = np.log(level + np.float32(_EPS))
+        else:  # ln of the RMS level: half the ln of the power
+            power = np.empty(x.shape[1], np.float32)
+            kernels.smoothed_power(x, self.rms_pole, self.power, power)
+            level = np.float32(0.5) * np.log(power + np.float32(_EPS**2))
         gain = np.empty_like(level)
         kernels.compress_gain(level, *self.args, self.state, gain)
         return x * np.exp(gain)

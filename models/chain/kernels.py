@@ -143,6 +143,23 @@ def compress_gain(level, threshold_db, ratio, knee_db, makeup_db, att, rel, stat
     state[0] = prev
 
 
+@njit(cache=True, nogil=True)
+def smoothed_power(x, pole, state, out):
+    """The compressor's RMS detector on one block: the mean over channels of x^2, smoothed by a
+    one-pole of coefficient `pole` (ops.time_constant_to_pole of the window), float64 inside.
+    x: [C, n]; state: [1] the smoothed power, carried across blocks; out: [n] float32."""
+    channels, n = x.shape
+    prev = state[0]
+    for i in range(n):
+        s = 0.0
+        for c in range(channels):
+            v = np.float64(x[c, i])
+            s += v * v
+        prev = pole * prev + (1.0 - pole) * (s / channels)
+        out[i] = prev
+    state[0] = prev
+
+
 @njit(cache=True, parallel=True)
 def biquad_backward(grad_y, x, y, coefs):
     """Adjoint of `biquad_forward` from zero initial state.

@@ -40,6 +40,11 @@ _TOP_KEYS = ("tonematch_version", "sample_rate", "chain", "source")
 _RATE_RANGE = (1000, 1_000_000)
 
 
+# Rows added to the table after settings files were first stamped: at these values (their
+# defaults, what a file written before them means) they leave a file's fingerprint as it was.
+_ADDED_ROWS = {"compressor.rms_ms": 0.0}
+
+
 @dataclass
 class Settings:
     values: dict[str, float]
@@ -117,7 +122,8 @@ class Settings:
 
     def fingerprint(self) -> str:
         """A short digest of what the settings do (every value and switch): any edit changes it."""
-        text = json.dumps([sorted(self.bypass), sorted((k, repr(float(v))) for k, v in self.values.items())])
+        values = {k: v for k, v in self.values.items() if not (k in _ADDED_ROWS and v == _ADDED_ROWS[k])}
+        text = json.dumps([sorted(self.bypass), sorted((k, repr(float(v))) for k, v in values.items())])
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def stamped(self, provenance: dict) -> "Settings":
