@@ -47,6 +47,8 @@ def format_result(r: dict) -> str:
             f"  {who} at {notes['reference_peak_dbtp']:.1f} dBTP, under the lowest ceiling the "
             f"limiter takes: the ceiling is {r['settings'].values['limiter.ceiling_dbtp']:.1f} dBTP"
         )
+    if notes.get("mono_reference"):
+        lines.append("  the reference is mono: it has no width to follow, so the mix keeps its own")
     if "dc_offset_dbfs" in notes:
         dc = f"  the mix carries a DC offset ({notes['dc_offset_dbfs']:.0f} dBFS)"
         if notes["dc_removed"]:

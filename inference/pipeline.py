@@ -61,6 +61,10 @@ class ReferenceAim:
 
     def choose(self, mix, options):
         settings, notes = match.choose_settings(mix, self.target, options, self.model)
+        if mix.channels == 2 and self.target.clips.shape[1] == 1 and settings.enabled("width"):
+            # a mono reference's width is its format, not its mastering: the mix keeps its own
+            settings = Settings(settings.values, settings.sample_rate, settings.bypass | {"width"}, settings.source)
+            notes["mono_reference"] = True
         return settings, notes, self.target
 
     def provenance(self) -> dict:

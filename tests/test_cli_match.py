@@ -116,6 +116,27 @@ def test_mono_stays_mono_and_a_batch_skips_a_bad_file(tmp_path, capsys, example_
     assert not (out / "c_broken.wav").exists()
 
 
+def test_a_mono_reference_leaves_a_stereo_mix_its_width(tmp_path, capsys, example_mix, example_reference):
+    """A mono reference has no width to follow (the network read it as a call to narrow by about
+    a quarter): the width stays off, the run says why, and the master's side/mid is the mix's."""
+    ref, sr = _read(example_reference)
+    mono_ref = tmp_path / "mono_ref.wav"
+    sf.write(mono_ref, ref.mean(axis=0), sr, subtype="PCM_24")
+    out = tmp_path / "out.wav"
+    code, text, err = _run(capsys, "match", example_mix, "-r", mono_ref, "-o", out, *FAST)
+    assert code == 0, err
+    chain = {p["processor"]: p for p in json.loads((tmp_path / "out.json").read_text())["chain"]}
+    assert chain["width"].get("enabled") is False
+    assert "the reference is mono: it has no width to follow, so the mix keeps its own" in text
+
+    def side_over_mid_db(x):
+        return 10 * np.log10(np.sum((x[0] - x[1]) ** 2) / np.sum((x[0] + x[1]) ** 2))
+
+    x, _ = _read(example_mix)
+    y, _ = _read(out)
+    assert side_over_mid_db(y) == pytest.approx(side_over_mid_db(x), abs=0.5)
+
+
 def test_a_batch_writes_what_single_runs_write_in_the_mixes_order(tmp_path, capsys, example_reference):
     mixes = tmp_path / "mixes"
     mixes.mkdir()
