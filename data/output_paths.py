@@ -15,6 +15,8 @@ def check_output_folder(path) -> None:
     if os.path.isdir(path):
         raise TonematchError(f"cannot write '{path}': it is a folder")
     folder = os.path.dirname(os.path.abspath(path))
+    if os.path.exists(folder) and not os.path.isdir(folder):  # out.wav/x.wav: "does not exist" would mislead
+        raise TonematchError(f"cannot write '{path}': '{folder}' is a file, not a folder")
     if not os.path.isdir(folder):
         raise TonematchError(f"cannot write '{path}': folder '{folder}' does not exist")
     if not os.access(folder, os.W_OK | os.X_OK):

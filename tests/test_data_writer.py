@@ -153,6 +153,14 @@ def test_output_folder_missing(tmp_path):
         audio.check_paths(str(tmp_path / "in.wav"), p)
 
 
+def test_output_under_a_file_names_the_file_not_a_missing_folder(tmp_path):
+    """-o master.wav/x.wav: the 'folder' is an existing file; saying it does not exist misleads."""
+    (tmp_path / "master.wav").write_bytes(b"")
+    p = str(tmp_path / "master.wav" / "x.wav")
+    with pytest.raises(TonematchError, match=r"'.*master.wav' is a file, not a folder"):
+        audio.check_paths(str(tmp_path / "in.wav"), p)
+
+
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root can write anywhere")
 def test_output_folder_not_writable(tmp_path):
     locked = tmp_path / "locked"
