@@ -117,6 +117,19 @@ def test_eval_refuses_an_unwritable_out_before_any_case(tmp_path):
     refused(proc, "tonematch-eval", "is a folder")
 
 
+def test_eval_refuses_a_bad_chain_config_and_seed_in_one_line(tmp_path):
+    write_synthetic_tracks(tmp_path / "music", 2, 2.0, SR)
+    common = [tmp_path / "music", "--cases", "1", "--sample-rate", SR, "--seconds", "1", "--methods", "input"]
+    (tmp_path / "no_draw.yaml").write_text("sample_rate: 44100\n")
+    for extra, words in (  # were tracebacks (status 1)
+        (["--chain-config", tmp_path / "nope.yaml"], ["--chain-config", "no such file"]),
+        (["--chain-config", tmp_path / "no_draw.yaml"], ["no 'draw:' section"]),
+    ):
+        refused(command("eval_command", [*common, *extra], cwd=tmp_path), "tonematch-eval", *words)
+    proc = command("eval_command", [*common, "--seed", "-1"], cwd=tmp_path)  # argparse's usage, then the error
+    assert proc.returncode == 2 and "--seed >= 0" in proc.stderr.splitlines()[-1] and "Traceback" not in proc.stderr
+
+
 @pytest.mark.parametrize(
     "text, words",
     [

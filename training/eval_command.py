@@ -67,8 +67,8 @@ def parse_args(argv=None):
         help="--follow: comma list of step sizes; each gives a + and a - variant per axis (default: 1)",
     )
     args = p.parse_args(argv)
-    if args.cases < 1 or args.seconds <= 0.4:
-        p.error("--cases must be >= 1 and --seconds above 0.4 (one loudness block)")
+    if args.cases < 1 or args.seconds <= 0.4 or args.seed < 0:
+        p.error("--cases must be >= 1, --seconds above 0.4 (one loudness block) and --seed >= 0")
     if args.follow and args.chain == "project":
         p.error("--follow masters with the foreign family only (leave out --chain or say --chain foreign)")
     if args.follow and args.reference != "same-track":

@@ -44,7 +44,7 @@ from typing import Callable
 import numpy as np
 import soundfile as sf
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from tonematch.data.errors import TonematchError
 from tonematch.data.output_paths import check_output_folder
@@ -95,6 +95,16 @@ def held_out(folder, split: str, val_fraction: float, test_fraction: float, spli
     if not chosen:
         raise TonematchError(f"the {split} split of '{folder}' is empty")
     return chosen
+
+
+def draw_config(path):
+    """The `draw:` section of a chain config (--chain-config): a missing file or section is one line."""
+    if not os.path.isfile(path):
+        raise TonematchError(f"--chain-config: no such file '{path}'")
+    config = OmegaConf.load(path)
+    if not isinstance(config, DictConfig) or config.get("draw") is None:
+        raise TonematchError(f"--chain-config {path}: no 'draw:' section (as in configs/chain/default.yaml)")
+    return config.draw
 
 
 def target_reduction_db(source: np.ndarray, settings: Settings) -> float:
@@ -174,7 +184,7 @@ def make_cases(
         raise TonematchError(f"unknown chain '{chain}' (one of: {', '.join(CHAINS)})")
     dataset = case_dataset(files, count, seed, sample_rate, seconds)
     if chain == "project":
-        draw = instantiate(OmegaConf.load(chain_config).draw, sample_rate=sample_rate, seed=seed)
+        draw = instantiate(draw_config(chain_config), sample_rate=sample_rate, seed=seed)
     cases = []
     for i in range(count):
         item = dataset[i]
