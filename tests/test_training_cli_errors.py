@@ -76,6 +76,25 @@ def test_resume_from_a_truncated_checkpoint_is_one_line(two_tracks, tmp_path):
     assert not (tmp_path / "runs" / "smoke" / "other").exists()
 
 
+def test_resume_with_another_model_group_is_one_line_and_keeps_the_run_config(two_tracks, tmp_path):
+    import shutil
+
+    _, run, root = two_tracks
+    copy = tmp_path / "runs" / "smoke" / "few"
+    shutil.copytree(run, copy)
+    config = (copy / ".hydra" / "config.yaml").read_text()
+    args = ["experiment=smoke", f"data.root={root / 'music'}", f"paths.log_dir={tmp_path / 'runs'}", "run_id=few"]
+    proc = command("train", [*args, "resume=last", "model=medium"], cwd=tmp_path)  # was Lightning's traceback
+    refused(proc, "tonematch-train", "another model architecture", "resume with the run's own model group")
+    # Hydra had rewritten the run's config with model=medium: the run's checkpoints then no longer exported
+    assert (copy / ".hydra" / "config.yaml").read_text() == config
+    proc = command("export", [copy / "checkpoints" / "last.ckpt", "-o", tmp_path / "m"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (copy / ".hydra" / "config.yaml").write_text(config.replace("hidden: 64", "hidden: 96"))
+    proc = command("export", [copy / "checkpoints" / "last.ckpt", "-o", tmp_path / "m"], cwd=tmp_path)
+    refused(proc, "tonematch-export", "does not fit the model of its run's .hydra/config.yaml")
+
+
 def test_resolve_resume_reads_the_checkpoint(two_tracks, tmp_path):
     from tonematch.training.train import resolve_resume
 

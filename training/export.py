@@ -79,7 +79,11 @@ def export(checkpoint, out_stem, card: dict | None = None) -> dict:
     cfg = run_config(checkpoint)
     model = instantiate(cfg.model, table=TABLE)
     ckpt = load_checkpoint(checkpoint)
-    model.load_state_dict({k[len("model.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.")})
+    try:
+        model.load_state_dict({k[len("model.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.")})
+    except RuntimeError as exc:  # the run's config names another model group than the checkpoint's network
+        first = next((line.strip() for line in str(exc).splitlines()[1:] if line.strip()), str(exc))
+        raise TonematchError(f"{checkpoint} does not fit the model of its run's .hydra/config.yaml ({first})") from None
     info = {
         "name": cfg.get("name"),
         "training": {

@@ -102,6 +102,21 @@ def check_sources(cfg: DictConfig, datamodule) -> None:
         )
 
 
+def check_architecture(module, ckpt_path: str) -> None:
+    """The checkpoint to resume holds this config's network (same model group): a run resumed with
+    another model=... is one line, not Lightning's page of size mismatches from inside fit."""
+    from .export import load_checkpoint
+
+    saved = {k: v for k, v in load_checkpoint(Path(ckpt_path))["state_dict"].items() if k.startswith("model.")}
+    own = {k: v for k, v in module.state_dict().items() if k.startswith("model.")}
+    differ = sorted(set(saved) ^ set(own)) or [k for k in own if tuple(own[k].shape) != tuple(saved[k].shape)]
+    if differ:
+        raise TonematchError(
+            f"resume: {ckpt_path} holds another model architecture than this config's ({differ[0]} differs): "
+            f"resume with the run's own model group"
+        )
+
+
 def check_optimizer(module, trainer_cfg) -> None:
     """The optimizer and schedule built once, thrown away, before fit: a bad setting (optimizer.lr=-1,
     scheduler.warmup_steps=abc, no training length) is refused in one line, not a traceback from fit."""
@@ -135,6 +150,8 @@ def prepare(cfg: DictConfig, callbacks: list | None = None) -> dict:
     )
     if cfg.get("init_weights"):
         start_from(module.model, cfg.init_weights)
+    if ckpt_path is not None:
+        check_architecture(module, ckpt_path)
     check_optimizer(module, cfg.trainer)
     loggers = _instantiate_all(cfg.get("logger"))
     callbacks = _instantiate_all(cfg.get("callbacks")) + list(callbacks or [])
@@ -242,11 +259,13 @@ def _remove_refused_run(run_dir: Path | None, top: Path | None) -> None:
             break
 
 
-def _run(cfg: DictConfig, run_dir: Path | None = None, fresh: Path | None = None) -> None:
+def _run(cfg: DictConfig, run_dir: Path | None = None, fresh: Path | None = None, kept: dict | None = None) -> None:
     try:
         run = prepare(cfg)
     except CONFIG_ERRORS as exc:  # the user's files or settings: one line, status 2, no run folder
         _remove_refused_run(run_dir, fresh)
+        for path, text in (kept or {}).items():  # a run's own config, which tonematch-export reads
+            path.write_bytes(text)
         _refuse(exc)
     try:
         fit(cfg, run)
@@ -256,16 +275,19 @@ def _run(cfg: DictConfig, run_dir: Path | None = None, fresh: Path | None = None
 
 def main() -> None:
     run_dir = fresh = None
+    kept: dict = {}
     try:
         path = config_dir()
         # a plain run is checked here; Hydra's own flags (--multirun, --cfg, --help, ...) go to it
         if not any(arg.startswith("-") for arg in sys.argv[1:]):
             sys.argv[1:], run_dir, fresh = check_overrides(path, sys.argv[1:])
+            # Hydra rewrites an existing run's .hydra/ before the task runs: put it back if refused
+            kept = {p: p.read_bytes() for p in (run_dir / ".hydra").glob("*.yaml")}
     except CONFIG_ERRORS as exc:
         _refuse(exc)
 
     def task(cfg: DictConfig) -> None:
-        _run(cfg, run_dir, fresh)
+        _run(cfg, run_dir, fresh, kept)
 
     hydra.main(version_base="1.3", config_path=path, config_name="train")(task)()
 
