@@ -20,3 +20,21 @@ def test_a_mono_master_of_a_stereo_mix_is_left_out(tmp_path):
     ]
     assert fitted.meta["pairs"] == 2 and "song2" not in fitted.meta["pair_names"]
     assert fitted.settings["groups"]["width"]["value"] > -3.0  # the habit's width 1 (0 dB of side), not collapsed
+
+
+def test_a_master_that_is_its_mix_is_left_out_and_a_gain_only_master_is_kept(tmp_path):
+    """A master copied from its mix (a wrong file) would teach 'do nothing' in silence; a master
+    that only changes the level is a real master and stays."""
+    import numpy as np
+
+    make_habit_pairs(tmp_path, range(4), seconds=4.0)
+    mix, sr = sf.read(tmp_path / "mix" / "song1.wav", dtype="float32")
+    sf.write(tmp_path / "master" / "song1.wav", mix, sr, subtype="FLOAT")
+    mix, sr = sf.read(tmp_path / "mix" / "song3.wav", dtype="float32")
+    sf.write(tmp_path / "master" / "song3.wav", mix * np.float32(0.5), sr, subtype="FLOAT")
+    said = []
+    fitted = style.fit_pairs(find_pairs(tmp_path), "s", check=False, error=said.append, progress=False)
+    assert said == [
+        "pair song1 left out: pair song1: the master is the mix itself (a copy): there is no mastering to read"
+    ]
+    assert fitted.meta["pairs"] == 3 and "song3" in fitted.meta["pair_names"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from tonematch.data.errors import TonematchError
 from tonematch.data.pairs import read_aligned
 from tonematch.models.chain.settings import Settings
@@ -34,6 +36,20 @@ class PairData:
     fit: PairFit | None = None  # the chain identified on the pair (identify.py)
 
 
+SAME_AUDIO_DB = -60.0  # a master this close to its mix (difference re the mix) is a copy of it
+
+
+def _unmastered(mix: np.ndarray, master: np.ndarray, block: int = 1 << 20) -> bool:
+    """The aligned master is its mix within SAME_AUDIO_DB: a copied file, not a master (a gain
+    change alone is a master: it differs by the gain). Summed a block at a time (no full copy)."""
+    diff = total = 0.0
+    for s in range(0, min(mix.shape[1], master.shape[1]), block):
+        a = mix[:, s : s + block].astype(np.float64)
+        diff += float(np.sum((master[:, s : s + block] - a) ** 2))
+        total += float(np.sum(a * a))
+    return total > 0.0 and diff <= total * 10.0 ** (SAME_AUDIO_DB / 10.0)
+
+
 def read_pair(pair) -> PairData:
     """A pair aligned and analysed where its master is mastering: a master with its polarity
     flipped is read turned back, and a fade or a cut of the master at either end (edits.py) is
@@ -46,6 +62,8 @@ def read_pair(pair) -> PairData:
     mix, master, sr = aligned.mix, aligned.master, aligned.sample_rate
     offset, inverted = aligned.offset, aligned.inverted
     del aligned  # the arrays are dropped as soon as they are analysed
+    if _unmastered(mix, master):
+        raise TonematchError(f"pair {pair.name}: the master is the mix itself (a copy): there is no mastering to read")
     notes = []
     if inverted:
         notes.append(f"pair {pair.name}: its master's polarity is inverted against the mix: read flipped")
