@@ -122,6 +122,7 @@ def test_resumed_run_equals_uninterrupted_run(music, tmp_path):
 EPOCH_END_SCRIPT = """
 import json, sys
 import tonematch.training
+import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_dir
 from tonematch.training.config_dir import config_dir
@@ -130,23 +131,34 @@ from tonematch.training.train import train
 music, tmp = sys.argv[1], sys.argv[2]
 
 
-def fit(output, extra=()):
+class SaveMidStep(pl.Callback):  # as SLURM's SIGUSR1 handler does: a checkpoint inside a step
+    def on_before_backward(self, trainer, *args):
+        if trainer.global_step == 4:
+            trainer.save_checkpoint(f"{tmp}/mid_step.ckpt")
+
+
+def fit(output, extra=(), callbacks=()):
     overrides = ["experiment=smoke", f"data.root={music}", f"paths.output_dir={tmp}/{output}",
                  "data.examples_per_epoch=4", "trainer.max_steps=6", "callbacks.best_checkpoint.save_top_k=-1", *extra]
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        return train(compose("train", overrides=overrides))
+        return train(compose("train", overrides=overrides), callbacks=list(callbacks))
 
 
-whole = fit("whole")  # 2 batches per epoch, validation after each
-resumed = fit("from_best", extra=[f"resume={tmp}/whole/checkpoints/best-step0000002.ckpt"])
-a, b = whole["module"].state_dict(), resumed["module"].state_dict()
-print("RESULT " + json.dumps({"weights_equal": all(torch.equal(a[k], b[k]) for k in a)}))
+whole = fit("whole", callbacks=[SaveMidStep()])  # 2 batches per epoch, validation after each
+a = whole["module"].state_dict()
+result = {}
+for name, ckpt in (("from_best", f"{tmp}/whole/checkpoints/best-step0000002.ckpt"),
+                   ("mid_step", f"{tmp}/mid_step.ckpt")):
+    b = fit(name, extra=[f"resume={ckpt}"])["module"].state_dict()
+    result[name] = all(torch.equal(a[k], b[k]) for k in a)
+print("RESULT " + json.dumps(result))
 """
 
 
-def test_resume_from_a_checkpoint_saved_at_validation_end(music, tmp_path):
+def test_resume_from_a_checkpoint_saved_at_validation_end_or_inside_a_step(music, tmp_path):
     # best-step*.ckpt (and SLURM's hpc_ckpt) are saved at an epoch's end: the epochs after the
-    # resumed one took the data of the epoch after theirs (Lightning's set_epoch ran one ahead)
+    # resumed one took the data of the epoch after theirs (Lightning's set_epoch ran one ahead);
+    # an hpc_ckpt saved inside a step skipped that step's batch (counted as trained when fetched)
     script = tmp_path / "epoch_end.py"
     script.write_text(EPOCH_END_SCRIPT)
     proc = subprocess.run(
@@ -154,7 +166,7 @@ def test_resume_from_a_checkpoint_saved_at_validation_end(music, tmp_path):
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     result = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))[7:])
-    assert result["weights_equal"]
+    assert result == {"from_best": True, "mid_step": True}
 
 
 def test_ddp_on_two_cpu_processes(music, tmp_path):

@@ -203,7 +203,8 @@ class MasteringDataModule(pl.LightningDataModule):
         if trainer is None or trainer.state.fn != "fit":
             return {}
         epoch = trainer.current_epoch
-        done = trainer.fit_loop.epoch_loop.batch_progress.current.ready
+        # processed, not ready: a checkpoint saved inside a step (SLURM's hpc_ckpt) has not trained on it
+        done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
         per_epoch = trainer.num_training_batches
         if per_epoch != float("inf") and done >= per_epoch:
             epoch, done = epoch + 1, 0
