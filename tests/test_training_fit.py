@@ -203,3 +203,19 @@ def test_init_weights_start_a_run_from_an_exported_model(tmp_path):
     )
     with pytest.raises(TonematchError, match="not this config's model architecture"):
         start_from(other, tmp_path / "m")
+
+
+def test_init_weights_at_another_sample_rate_is_said(tmp_path, capsys):
+    """A model trained at another rate loads (same shapes) but its features meant other frequencies:
+    one warning line, where the fine-tuning started silently."""
+    from tonematch.models.files import save_model
+    from tonematch.models.model import MasteringModel
+    from tonematch.training.train import start_from
+
+    names = TABLE.learned_keys
+    save_model(MasteringModel(len(names), sample_rate=24000, param_names=names).eval(), tmp_path / "m", {})
+    start_from(MasteringModel(len(names), sample_rate=24000, param_names=names), tmp_path / "m")
+    assert "warning" not in capsys.readouterr().err
+    start_from(MasteringModel(len(names), sample_rate=16000, param_names=names), tmp_path / "m")
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "trained at 24000 Hz" in lines[0] and "16000 Hz" in lines[0], lines

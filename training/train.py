@@ -72,6 +72,12 @@ def start_from(model, stem) -> None:
     from tonematch.models.files import load_model
 
     start, _ = load_model(stem, expected_param_names=TABLE.learned_keys)
+    if int(start.sample_rate) != int(model.sample_rate):  # its mel bands and descriptors meant other frequencies
+        warn(
+            f"init_weights={stem} was trained at {int(start.sample_rate)} Hz, this run's chain.sample_rate is "
+            f"{int(model.sample_rate)} Hz: its weights start from features read at another rate",
+            PROG,
+        )
     try:
         model.load_state_dict(start.state_dict())
     except RuntimeError as exc:
