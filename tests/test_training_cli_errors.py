@@ -205,3 +205,18 @@ def test_export_refuses_a_missing_folder_and_takes_a_stem_with_an_extension(two_
         assert stem.with_suffix(".safetensors").is_file() and stem.with_suffix(".json").is_file()
     written = sorted(p.name for p in tmp_path.iterdir())
     assert written == ["other.json", "other.safetensors", "tiny.json", "tiny.safetensors"]
+
+
+def test_multirun_typos_are_one_line_before_any_job(tmp_path):
+    from tonematch.training.train import sweep_variants
+
+    # every value of every sweep is in one of the checked runs; quoted values stay whole
+    assert sweep_variants(["a=1,2", "c=x", "b='p q','r,s'"]) == [
+        ["a=1", "c=x", "b='p q'"],
+        ["a=2", "c=x", "b='p q'"],
+        ["a=1", "c=x", "b='r,s'"],
+    ]
+    assert sweep_variants(["a=glob(*)"]) == []  # left to Hydra
+    args = ["-m", f"paths.log_dir={tmp_path / 'runs'}", "experiment=smoke,nope"]  # was Hydra's lines, status 1
+    refused(command("train", args, cwd=tmp_path), "tonematch-train", "Could not find 'experiment/nope'")
+    assert not (tmp_path / "runs").exists()

@@ -248,6 +248,35 @@ def check_overrides(path: str, overrides: list[str]) -> tuple[list[str], Path | 
     return overrides, run_dir, _fresh_top(run_dir)
 
 
+def sweep_variants(overrides: list[str]) -> list[list[str]]:
+    """Plain runs that, together, hold every value of a multirun's sweeps (a=1,2 b=3,4 -> a=1 b=3,
+    a=2 b=3, a=1 b=4): each is checked as a plain run is, so a typo is one line, not Hydra's
+    multi-line error (status 1) or a traceback after part of the sweep has run. A sweep this cannot
+    list without Hydra's loader (glob, interval) -> [] (nothing checked here: Hydra says it)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import Transformer
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+        if any(o.is_sweep_override() and not o.is_discrete_sweep() for o in parsed):
+            return []
+        # encoded: a quoted value ('a b', 'a,b') stays one value when the override is parsed again
+        values = [
+            [str(v) for v in o.sweep_iterator(transformer=Transformer.encode)] if o.is_sweep_override() else [None]
+            for o in parsed
+        ]
+    except HydraException:
+        return []
+
+    def variant(index: int, value) -> list[str]:
+        return [
+            o.input_line if v[0] is None else f"{o.get_key_element()}={value if i == index else v[0]}"
+            for i, (o, v) in enumerate(zip(parsed, values))
+        ]
+
+    return [variant(-1, None)] + [variant(i, value) for i, v in enumerate(values) for value in v[1:]]
+
+
 def _remove_refused_run(run_dir: Path | None, top: Path | None) -> None:
     """A run refused before training leaves no folder behind: Hydra made it (its .hydra/ and an
     empty train.log), and it did not exist before this command, so nothing of the user's is in it."""
@@ -284,11 +313,14 @@ def main() -> None:
     kept: dict = {}
     try:
         path = config_dir()
-        # a plain run is checked here; Hydra's own flags (--multirun, --cfg, --help, ...) go to it
+        # a plain run or a multirun (-m) is checked here; Hydra's other flags (--cfg, --help, ...) go to it
         if not any(arg.startswith("-") for arg in sys.argv[1:]):
             sys.argv[1:], run_dir, fresh = check_overrides(path, sys.argv[1:])
             # Hydra rewrites an existing run's .hydra/ before the task runs: put it back if refused
             kept = {p: p.read_bytes() for p in (run_dir / ".hydra").glob("*.yaml")}
+        elif sys.argv[1] in ("-m", "--multirun") and not any(a.startswith("-") for a in sys.argv[2:]):
+            for overrides in sweep_variants(sys.argv[2:]):
+                check_overrides(path, overrides)
     except CONFIG_ERRORS as exc:
         _refuse(exc)
 
