@@ -143,6 +143,7 @@ def test_eval_refuses_a_bad_chain_config_and_seed_in_one_line(tmp_path):
     for extra, words in (  # were tracebacks (status 1)
         (["--chain-config", tmp_path / "nope.yaml"], ["--chain-config", "no such file"]),
         (["--chain-config", tmp_path / "no_draw.yaml"], ["no 'draw:' section"]),
+        (["--methods", "input,network"], ["--methods network", "give --model"]),  # was an empty row, status 0
     ):
         refused(command("eval_command", [*common, *extra], cwd=tmp_path), "tonematch-eval", *words)
     proc = command("eval_command", [*common, "--seed", "-1"], cwd=tmp_path)  # argparse's usage, then the error

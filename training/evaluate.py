@@ -348,6 +348,9 @@ def build_methods(args, extra: bool = False) -> tuple[dict[str, Method], list[st
         unknown = [m for m in keep if m not in METHOD_NAMES]
         if unknown:
             raise TonematchError(f"unknown methods: {', '.join(unknown)} (known: {', '.join(METHOD_NAMES)})")
+        needs_model = [m for m in keep if m in ("network", DEFAULT_METHOD) and m not in methods]
+        if needs_model:  # asked for by name: an empty table with status 0 would read as done
+            raise TonematchError(f"--methods {', '.join(needs_model)}: give --model STEM (the network to evaluate)")
         notes += [f"{m} is not available here (no --model, or not installed)" for m in keep if m not in methods]
         methods = {k: v for k, v in methods.items() if k in keep}
     if options:
