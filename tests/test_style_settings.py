@@ -210,3 +210,22 @@ def test_an_adaptive_eq_hears_the_balance_against_the_mids():
     brighter[-1] += 3.0
     top = transfer.grid_hz() > 8000
     assert np.all(settings_model.eq_curve(model, brighter, bumps)[top] < base[top] - 0.5)
+
+
+def test_an_rms_detecting_style_says_so_and_masters_with_it(habit):
+    """A style whose compressor hears RMS (consensus chose it) names its window in `style show`
+    and sets it in the chain it masters with; a style from before the detector reads as peak."""
+    import copy
+
+    fitted, data = habit
+    words = "\n".join(style.describe(fitted))
+    assert "peak detector" in words or "RMS detector over" in words
+    rms = copy.deepcopy(fitted)
+    comp = rms.settings["groups"]["compressor"]
+    assert comp["on"]
+    comp["rms_ms"] = 25.0
+    assert "RMS detector over 25 ms" in "\n".join(style.describe(rms))
+    values = settings_model.predict(rms.settings, data[0].fit.descriptors, SR)
+    assert values["compressor.rms_ms"] == 25.0
+    del comp["rms_ms"]
+    assert settings_model.predict(rms.settings, data[0].fit.descriptors, SR)["compressor.rms_ms"] == 0.0

@@ -231,3 +231,22 @@ def test_pipeline_method_passes_match_options_through():
     assert parse_option("platform=apple") == ("platform", "apple")
     with pytest.raises(TonematchError):
         parse_option("amount")
+
+
+def test_one_target_scored_many_times_reads_as_mrstft():
+    """quality.MRSTFT (the target's spectra taken once; float32 for the style fit's searches)
+    gives mrstft's figure, and ranks two renders as mrstft does."""
+    from tonematch.inference import quality
+
+    from signals import music_like
+
+    target = music_like(3.0, 44100, seed=2)
+    near = np.ascontiguousarray(target * 0.9, dtype=np.float32)
+    far = np.ascontiguousarray(music_like(3.0, 44100, seed=3), dtype=np.float32)
+    exact, fast = quality.MRSTFT(target), quality.MRSTFT(target, np.float32)
+    for out in (near, far):
+        assert exact(out) == pytest.approx(quality.mrstft(out, target), rel=1e-9)
+        assert fast(out) == pytest.approx(quality.mrstft(out, target), rel=1e-4)
+    assert fast(near) < fast(far)
+    with pytest.raises(ValueError):
+        fast(near[:, :-1])

@@ -130,6 +130,7 @@ def predict(model: dict, descriptors: dict, sample_rate: int, eq_only: bool = Fa
         values["compressor.ratio"] = math.exp(line_value(comp["log_ratio"], descriptors["crest"]))
         for name in ("attack_ms", "release_ms", "knee_db"):
             values[f"compressor.{name}"] = comp[name]
+        values["compressor.rms_ms"] = comp.get("rms_ms", 0.0)  # styles fitted before it: peak
     values["width.width"] = 10.0 ** (line_value(g["width"], descriptors["width_db"]) / 20.0)
     values["loudness.target_lufs"] = line_value(g["loudness"], descriptors["lufs"])
     values["limiter.ceiling_dbtp"] = g["limiter"]["ceiling_dbtp"]

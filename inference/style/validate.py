@@ -75,7 +75,8 @@ def settings_problem(model) -> str | None:
             return bad
         if thr.get("reference") not in ("dBFS", "mix loudness"):
             return "its threshold is neither in dBFS nor relative to the mix's loudness"
-        for key in ("attack_ms", "release_ms", "knee_db"):
+        # rms_ms: absent from styles fitted before the RMS detector (peak)
+        for key in ("attack_ms", "release_ms", "knee_db") + (("rms_ms",) if "rms_ms" in comp else ()):
             spec = TABLE.by_key[f"compressor.{key}"].spec
             if not _number(comp.get(key)) or not spec.low <= comp[key] <= spec.high:
                 return f"its compressor's {key} is not a number in {spec.low:g} .. {spec.high:g}"

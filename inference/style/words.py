@@ -224,7 +224,9 @@ def describe_lines(model: dict, check: dict | None = None) -> list[str]:
             else "attack and release not readable from the pairs (10 ms, 150 ms used)"
         )
         state = "adapting to the mix" if comp["mode"] == "adaptive" else "fixed"
-        text = f"  compressor, {state}: {r}, {where}, {timing}, knee {comp['knee_db']:.0f} dB"
+        rms = comp.get("rms_ms", 0.0)  # styles fitted before the RMS detector: peak
+        heard = f"RMS detector over {_ms(rms)} ms" if rms > 0.0 else "peak detector"
+        text = f"  compressor, {state}: {r}, {where}, {timing}, knee {comp['knee_db']:.0f} dB, {heard}"
         if comp.get("reduction_db") is not None:  # older style files do not carry it
             text += f"; your masters show about {comp['reduction_db']:.1f} dB of gain reduction on average"
         lines.append(text)

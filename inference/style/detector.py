@@ -1,0 +1,38 @@
+"""The compressor's detector of a style, chosen on exact renders: peak, or RMS over a window.
+
+Many mastering compressors hear a passage's RMS (or, in feedback designs, their own output)
+rather than its peaks, and their gain traces are not ones the chain's peak detector can make
+with any ratio or timing. So the consensus (consensus.py) also searches an RMS-detecting
+compressor, scored by MR-STFT to the masters, and keeps it where it renders clearly closer
+(docs/decisions.md has the figures).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+RMS_START_MS = 20.0  # the window the search starts from
+RMS_START_RATIO = 3.0  # ... and the ratio: a peak reading's ratio overstates an RMS compressor's
+RMS_EVALUATIONS = 80  # renders of the consensus pairs the search may take (Powell's method)
+# the search's reach around its start, per setting: threshold dB, ln ratio, ln attack, ln release, ln window
+RMS_BOUNDS = ((-24.0, 12.0), (0.0, math.log(20.0)), (math.log(0.1), math.log(100.0)))
+RMS_BOUNDS += ((math.log(10.0), math.log(1500.0)), (math.log(1.0), math.log(300.0)))
+
+
+def rms_search(cost: Callable[[list], float], start: list) -> tuple[float, list]:
+    """(cost, theta) of the closest RMS-detecting compressor found from `start`, consensus's
+    [ln limiter release, ceiling, threshold, ln ratio, ln attack, ln release] (the limiter's
+    two held): theta gains a seventh entry, the ln of the RMS window in ms."""
+    from scipy.optimize import minimize
+
+    u0 = [start[2], math.log(RMS_START_RATIO), start[4], start[5], math.log(RMS_START_MS)]
+    bounds = [(start[2] + RMS_BOUNDS[0][0], start[2] + RMS_BOUNDS[0][1]), *RMS_BOUNDS[1:]]
+    result = minimize(
+        lambda u: cost(start[:2] + [float(v) for v in u]),
+        u0,
+        method="Powell",
+        bounds=bounds,
+        options={"maxfev": RMS_EVALUATIONS, "xtol": 1e-2, "ftol": 1e-3},
+    )
+    return float(result.fun), start[:2] + [float(v) for v in result.x]
