@@ -134,13 +134,15 @@ def align(
     either_polarity: bool = False,
 ) -> Alignment:
     """Offset of `master` relative to `mix` ([C, n] or [n] arrays at the same rate), searched
-    within +-max_offset_s on an excerpt from the middle of the mix (the offset is constant over a
-    track; 30 s of music pin it down and keep the FFT small). Only the two windows are made mono
-    in float64, never the whole files (200 MB for five minutes of stereo). `either_polarity`: as
-    align_excerpts (an inverted master aligns, with a negative correlation)."""
+    within +-max_offset_s on an excerpt from the middle of what both files hold (the offset is
+    constant over a track; 30 s of music pin it down and keep the FFT small; a master that stops
+    early is aligned where it has audio). Only the two windows are made mono in float64, never the
+    whole files (200 MB for five minutes of stereo). `either_polarity`: as align_excerpts (an
+    inverted master aligns, with a negative correlation)."""
     max_lag = int(round(max_offset_s * sample_rate))
-    length = min(mix.shape[-1], int(excerpt_s * sample_rate))
-    start = (mix.shape[-1] - length) // 2
+    both = min(mix.shape[-1], master.shape[-1])
+    length = min(both, int(excerpt_s * sample_rate))
+    start = (both - length) // 2
     return align_excerpts(
         mono(mix[..., start : start + length]),
         mono(window(master, start - max_lag, length + 2 * max_lag)),

@@ -38,6 +38,15 @@ def test_trimmed_master(mix):
     assert align(mix, master, SR, max_offset_s=0.5).offset_frames == pytest.approx(-1234.0, abs=0.1)
 
 
+def test_a_master_that_stops_early_aligns_where_it_has_audio():
+    # 12 s of mix, a master of its first 2.5 s (delayed 300 frames): the middle of the mix, where
+    # the search once looked, holds nothing of the master
+    long_mix = music_like(seconds=12.0, sample_rate=SR, seed=12)
+    master = apply_degradation(delayed(long_mix[:, : int(2.5 * SR)], 300.0), SR, {"tilt_db": 2.0, "level_db": -3.0})
+    result = align(long_mix, master, SR, max_offset_s=0.5)
+    assert result.offset_frames == pytest.approx(300.0, abs=0.1) and result.correlation > 0.8
+
+
 def test_rejects_unrelated_audio(mix):
     noise = np.random.default_rng(0).standard_normal(mix.shape).astype(np.float32) * 0.1
     with pytest.raises(TonematchError, match=r"pair song does not correlate \(peak -?0\.\d\d < 0\.50\)") as err:
