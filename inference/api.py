@@ -46,6 +46,8 @@ class MasterResult:
         never the mix it was made from."""
         from .outputs import same_file
 
+        if not _is_path(path):
+            raise TonematchError(f"write() takes a file path (str or Path), not {type(path).__name__}")
         if self.mix_path is not None and same_file(path, self.mix_path):
             raise TonematchError(
                 f"'{os.fspath(path)}' is the mix this master was made from: an input is never written to; "
