@@ -125,7 +125,7 @@ def test_a_result_is_never_written_over_its_mix(tmp_path, example_mix, example_r
     with pytest.raises(TonematchError, match="is the mix this master was made from"):
         result.write(str(mix))
     assert mix.read_bytes() == before
-    with pytest.raises(TonematchError, match="write\\(\\) takes a file path \\(str or Path\\), not int"):
+    with pytest.raises(TonematchError, match=r"write\(\) takes a file path \(str or Path\), not int"):
         result.write(5)
     result.write(str(tmp_path / "master.flac"))
     assert "literal" not in result.settings.source  # no refinement, no copy of the reference
