@@ -26,7 +26,8 @@ held-out tracks, which the fit never saw. Mixes: style_engineer.as_mix (a random
 shelves and width). Each scored mix is mastered (a) by the style, (b) by plain matching
 (`tonematch match`'s default: the network and refinement) with the engineer's master of the
 fitted pair whose mix is closest as reference, and (c) with the chain's settings identified on
-that very pair (the floor: how close the project's chain gets to that master at all), and
+that very pair (the floor: how close the chain gets to that master with its per-pair reading,
+a peak detector; the style's consensus may choose an RMS one and land under it), and
 scored against the engineer's own master of it: MR-STFT on the excerpts the masters are
 analysed on, one at a time (inference/quality.py), LUFS error and true peak. Then each goal's figure.
 """

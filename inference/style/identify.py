@@ -5,7 +5,7 @@ transfer's, the compressor is read from the pair's gain trace (gain_trace.py; it
 read on the EQ'd mix at the mix's own level, so the fitted EQ's gain on the mix is added back),
 and the loudness and ceiling are the master's. The exact render of the pair's excerpts with
 those settings, against the master, is the pair's floor: how close the chain gets to that
-master at all.
+master with this reading (a peak detector; a style's consensus may choose RMS and do better).
 """
 
 from __future__ import annotations

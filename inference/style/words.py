@@ -247,7 +247,7 @@ def describe_lines(model: dict, check: dict | None = None) -> list[str]:
     lines.append(f"  limiter, fixed: ceiling {ceiling}, release {_ms(lim['release_ms'])} ms")
     if model.get("floor_db") is not None:
         lines.append(
-            f"how closely this chain can reproduce your masters at all (each pair with its own settings): "
+            f"how closely each pair's own reading reproduces its master (peak detector): "
             f"{model['floor_db']:.2f} dB on average (1/3-octave levels of mid and side, frame by frame)"
         )
     if check is not None:

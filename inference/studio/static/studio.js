@@ -9,7 +9,7 @@
   const STAGES = {
     gain: ["Input gain", "into the compressor"],
     eq: ["EQ", ""],
-    compressor: ["Compressor", "stereo-linked, soft knee"],
+    compressor: ["Compressor", "stereo-linked, soft knee; RMS window 0: peak detector"],
     width: ["Stereo width", "mid/side"],
     limiter: ["True-peak limiter", ""],
     loudness: ["Loudness", "sets the gain into the limiter"],
@@ -17,8 +17,8 @@
   const BANDS = { highpass: ["High-pass", "HP"], low_shelf: ["Lo shelf", "LS"], peak1: ["Bell", "1"], peak2: ["Bell", "2"],
     peak3: ["Bell", "3"], peak4: ["Bell", "4"], high_shelf: ["Hi shelf", "HS"] };
   const NAMES = { gain_db: "Gain", freq_hz: "Freq", q: "Q", threshold_db: "Threshold", ratio: "Ratio", attack_ms: "Attack",
-    release_ms: "Release", knee_db: "Knee", makeup_db: "Make-up", width: "Width", ceiling_dbtp: "Ceiling",
-    lookahead_ms: "Look-ahead", target_lufs: "Target" };
+    release_ms: "Release", knee_db: "Knee", makeup_db: "Make-up", rms_ms: "RMS window", width: "Width",
+    ceiling_dbtp: "Ceiling", lookahead_ms: "Look-ahead", target_lufs: "Target" };
 
   // -- state ------------------------------------------------------------------------------------
   const S = {
