@@ -16,7 +16,7 @@ import os
 import numpy as np
 
 from tonematch.data.atomic import write_atomic
-from tonematch.models.chain import compressor
+from tonematch.models.chain import compressor, kernels, ops
 from tonematch.models.chain.settings import Settings
 
 from . import character, explain
@@ -87,6 +87,27 @@ def gain_reduction(source, settings: Settings, gain_db: float, hop: int, skip: i
     return out
 
 
+def detector_levels(clips: np.ndarray, frames: character.Frames, settings: Settings) -> np.ndarray:
+    """The levels the compressor's detector reads on the excerpts `clips` [N, C, L] (analysed as
+    `frames`), in dBFS after the input gain (the EQ aside): each hop's sample peak, or for an RMS
+    detector the channels' mean power smoothed over its window, once settled (from three windows
+    into each excerpt), as the exact renderer's detector hears it."""
+    v = settings.values
+    drive = v["gain.gain_db"] if settings.enabled("gain") else 0.0
+    rms_ms = v["compressor.rms_ms"]
+    if rms_ms <= 0.0:
+        return 20.0 * np.log10(np.maximum(frames.peak.ravel() * 10 ** (drive / 20), 1e-6))
+    sr = settings.sample_rate
+    pole = ops.time_constant_to_pole(rms_ms, sr)
+    skip = min(int(3e-3 * rms_ms * sr), clips.shape[-1] // 2)
+    levels = []
+    for clip in clips:
+        power = np.empty(clip.shape[-1], np.float32)
+        kernels.smoothed_power(np.ascontiguousarray(clip, dtype=np.float32), pole, np.zeros(1), power)
+        levels.append(10.0 * np.log10(np.maximum(power[skip:], 1e-12)) + drive)
+    return np.concatenate(levels)
+
+
 def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
     """Write the PNG atomically. `mix`: inputs.Analysis; `target`: match.Target; `summary`: from
     pipeline.write_master (output loudness and true peak)."""
@@ -147,12 +168,11 @@ def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
         gain = np.zeros_like(levels)
     ax.plot(levels, levels + gain, color=_COLOURS["output"], lw=2, label="compressor")
     ax.plot(levels, levels, color="k", lw=0.6, ls="--", label="1:1")
-    drive = v["gain.gain_db"] if settings.enabled("gain") else 0.0
-    seen = 20.0 * np.log10(np.maximum(frames.peak.ravel() * 10 ** (drive / 20), 1e-6))
-    lo, hi = np.percentile(seen, [5, 99])
+    lo, hi = np.percentile(detector_levels(mix.clips, frames, settings), [5, 99])
     ax.axvspan(lo, hi, color=_COLOURS["mix"], alpha=0.2, label="levels it sees (5-99 %)")
+    heard = explain.detector(settings) if explain.compressor_on(settings) else ""
     ax.set(
-        title=f"compressor static curve ({explain.compressor_title(settings)})",
+        title=f"compressor static curve ({explain.compressor_title(settings)}{heard})",
         xlabel="detector level (dBFS)",
         ylabel="output level (dBFS)",
         xlim=(-60, 0),
