@@ -47,3 +47,15 @@ def test_the_compressor_line_names_an_rms_detector_and_old_settings_keep_their_f
     s.values["compressor.rms_ms"] = 25.0
     assert explain.describe(s)[1].endswith("knee 6 dB, RMS detector 25 ms")
     assert s.stamped({}).fingerprint() != stamped.fingerprint()
+
+
+def test_a_short_rms_window_is_named_to_its_precision():
+    """A window under 10 ms is read to a tenth (0.4 ms is an RMS detector, not '0 ms')."""
+    from tonematch.inference import explain
+    from tonematch.models.chain.settings import Settings
+
+    s = Settings.defaults(44100)
+    s.values.update({"compressor.ratio": 3.0, "compressor.rms_ms": 0.4})
+    assert explain.describe(s)[1].endswith("RMS detector 0.4 ms")
+    s.values["compressor.rms_ms"] = 5.0
+    assert explain.detector(s) == ", RMS detector 5.0 ms"
