@@ -18,12 +18,13 @@ from tonematch.data.concurrency import Lane
 from tonematch.data.errors import TonematchError
 from tonematch.models import excerpts
 from tonematch.models.measure.loudness import LoudnessMeter
+from tonematch.models.measure.loudness.gating import MOMENTARY_S
 from tonematch.models.measure.truepeak import TruePeakMeter
 
 EXCERPT_S, MAX_EXCERPTS = 6.0, 6
 LEVEL_BLOCK = 1 << 16  # frames the meters take at a time from an in-memory array
 # BS.1770 measures loudness on 400 ms blocks: a shorter file has no loudness to match or set.
-MIN_SECONDS = 0.4
+MIN_SECONDS = MOMENTARY_S
 SILENT_DBTP = -190.0  # db() floors at -200 dB: a true peak this low is digital silence
 
 

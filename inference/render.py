@@ -151,7 +151,7 @@ def check_length(frames: int, sample_rate: int, settings, name: str, samples: Ca
     """A loudness target needs one 400 ms block to measure: a shorter input that is not silent would
     read as silence and get the normalisation's whole +40 dB, limited to the ceiling. `samples`
     gives the audio, read only for such a short input (silence renders to silence, as long ones do)."""
-    from .inputs import MIN_SECONDS
+    from tonematch.models.measure.loudness.gating import MOMENTARY_S as MIN_SECONDS  # one BS.1770 block
 
     short = settings.enabled("loudness") and frames < MIN_SECONDS * sample_rate
     if short and np.abs(samples()).max(initial=0.0) > 0.0:
