@@ -12,27 +12,34 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-RMS_START_MS = 20.0  # the window the search starts from
-RMS_START_RATIO = 3.0  # ... and the ratio: a peak reading's ratio overstates an RMS compressor's
+RMS_WINDOWS_MS = (20.0, 7.0, 60.0)  # the search's window, then the others tried at what it found
+RMS_START_RATIO = 3.0  # the search starts here: a peak reading's ratio overstates an RMS compressor's
 RMS_EVALUATIONS = 40  # renders of the consensus pairs the search may take (Powell's method; 80 bought 0.002)
-# the search's reach around its start, per setting: threshold dB, ln ratio, ln attack, ln release, ln window
+# the search's reach around its start, per setting: threshold dB, ln ratio, ln attack, ln release
 RMS_BOUNDS = ((-24.0, 12.0), (0.0, math.log(20.0)), (math.log(0.1), math.log(100.0)))
-RMS_BOUNDS += ((math.log(10.0), math.log(1500.0)), (math.log(1.0), math.log(300.0)))
+RMS_BOUNDS += ((math.log(10.0), math.log(1500.0)),)
 
 
 def rms_search(cost: Callable[[list], float], start: list) -> tuple[float, list]:
     """(cost, theta) of the closest RMS-detecting compressor found from `start`, consensus's
     [ln limiter release, ceiling, threshold, ln ratio, ln attack, ln release] (the limiter's
-    two held): theta gains a seventh entry, the ln of the RMS window in ms."""
+    two held): theta gains a seventh entry, the ln of the RMS window in ms. The threshold, ratio
+    and timing are searched at the first of RMS_WINDOWS_MS (a search over the window too spent
+    its renders before reaching it), then the other windows are tried with what it found."""
     from scipy.optimize import minimize
 
-    u0 = [start[2], math.log(RMS_START_RATIO), start[4], start[5], math.log(RMS_START_MS)]
+    window = [math.log(RMS_WINDOWS_MS[0])]
+    u0 = [start[2], math.log(RMS_START_RATIO), start[4], start[5]]
     bounds = [(start[2] + RMS_BOUNDS[0][0], start[2] + RMS_BOUNDS[0][1]), *RMS_BOUNDS[1:]]
     result = minimize(
-        lambda u: cost(start[:2] + [float(v) for v in u]),
+        lambda u: cost(start[:2] + [float(v) for v in u] + window),
         u0,
         method="Powell",
         bounds=bounds,
         options={"maxfev": RMS_EVALUATIONS, "xtol": 1e-2, "ftol": 1e-3},
     )
-    return float(result.fun), start[:2] + [float(v) for v in result.x]
+    best = (float(result.fun), start[:2] + [float(v) for v in result.x] + window)
+    for ms in RMS_WINDOWS_MS[1:]:
+        theta = best[1][:6] + [math.log(ms)]
+        best = min(best, (cost(theta), theta), key=lambda t: t[0])
+    return best
