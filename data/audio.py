@@ -115,6 +115,16 @@ def check_sample_rate(sample_rate, what: str = "sample rate") -> int:
     return rate
 
 
+def format_problem(sample_rate: int, channels: int) -> str | None:
+    """Why a file's format is not one tonematch masters (a rate outside MIN_RATE..MAX_RATE, more
+    than two channels), in words to follow its name; None when it is."""
+    if not MIN_RATE <= sample_rate <= MAX_RATE:
+        return f"its sample rate {sample_rate} Hz is outside what tonematch works at ({MIN_RATE} to {MAX_RATE} Hz)"
+    if channels not in (1, 2):
+        return f"{channels} channels, only mono or stereo"
+    return None
+
+
 def check_array(x, what: str = "audio", max_peak: float | None = 16.0) -> np.ndarray:
     """A Python caller's audio -> [channels, frames] float32, or one TonematchError line.
 

@@ -114,13 +114,9 @@ def label(path, what: str) -> str:
 
 def check_format(sample_rate: int, channels: int, name, what: str = "mix") -> None:
     """A rate tonematch works at, mono or stereo."""
-    if not audio.MIN_RATE <= sample_rate <= audio.MAX_RATE:
-        raise TonematchError(
-            f"{label(name, what)}: its sample rate {sample_rate} Hz is outside what tonematch works "
-            f"at ({audio.MIN_RATE} to {audio.MAX_RATE} Hz)"
-        )
-    if channels not in (1, 2):
-        raise TonematchError(f"{label(name, what)}: {channels} channels, only mono or stereo")
+    problem = audio.format_problem(sample_rate, channels)
+    if problem is not None:
+        raise TonematchError(f"{label(name, what)}: {problem}")
 
 
 def check_length(frames: int, sample_rate: int, name, what: str = "mix") -> None:

@@ -138,13 +138,9 @@ def render_file(
 
 def check_format(sample_rate: int, channels: int, name: str) -> None:
     """Mono or stereo at a rate tonematch works at (the chain's bands need 8 kHz and up), as match refuses."""
-    if not audio.MIN_RATE <= sample_rate <= audio.MAX_RATE:
-        raise TonematchError(
-            f"cannot render {name}: its sample rate {sample_rate} Hz is outside what tonematch works at "
-            f"({audio.MIN_RATE} to {audio.MAX_RATE} Hz)"
-        )
-    if channels not in (1, 2):
-        raise TonematchError(f"cannot render {name}: {channels} channels, only mono or stereo")
+    problem = audio.format_problem(sample_rate, channels)
+    if problem is not None:
+        raise TonematchError(f"cannot render {name}: {problem}")
 
 
 def check_length(frames: int, sample_rate: int, settings, name: str, samples: Callable[[], np.ndarray]) -> None:
