@@ -214,7 +214,8 @@ def test_an_adaptive_eq_hears_the_balance_against_the_mids():
 
 def test_an_rms_detecting_style_says_so_and_masters_with_it(habit):
     """A style whose compressor hears RMS (consensus chose it) names its window in `style show`
-    and sets it in the chain it masters with; a style from before the detector reads as peak."""
+    (and that its timing was found on renders, not read) and sets it in the chain it masters
+    with; a style from before the detector reads as peak."""
     import copy
 
     fitted, data = habit
@@ -224,7 +225,10 @@ def test_an_rms_detecting_style_says_so_and_masters_with_it(habit):
     comp = rms.settings["groups"]["compressor"]
     assert comp["on"]
     comp["rms_ms"] = 25.0
-    assert "RMS detector over 25 ms" in "\n".join(style.describe(rms))
+    rms_words = "\n".join(style.describe(rms))
+    assert "RMS detector over 25 ms" in rms_words
+    # the detector's search set the timing: the words must not credit the gain traces
+    assert "found on renders of your pairs" in rms_words and "read on" not in rms_words.split("compressor")[1]
     values = settings_model.predict(rms.settings, data[0].fit.descriptors, SR)
     assert values["compressor.rms_ms"] == 25.0
     del comp["rms_ms"]

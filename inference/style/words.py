@@ -217,14 +217,15 @@ def describe_lines(model: dict, check: dict | None = None) -> list[str]:
         r = f"ratio {math.exp(ratio['value']):.1f}:1"
         if ratio["mode"] == "adaptive":
             r += f" ({ratio['slope'] * 100:+.0f} % per dB of the mix's crest above {ratio['x_mean']:.1f} dB)"
-        timing = (
-            f"attack {_ms(comp['attack_ms'])} ms, release {_ms(comp['release_ms'])} ms "
-            f"(read on {comp['timing_pairs']} pairs)"
-            if comp["timing_pairs"]
-            else "attack and release not readable from the pairs (10 ms, 150 ms used)"
-        )
-        state = "adapting to the mix" if comp["mode"] == "adaptive" else "fixed"
         rms = comp.get("rms_ms", 0.0)  # styles fitted before the RMS detector: peak
+        timing = f"attack {_ms(comp['attack_ms'])} ms, release {_ms(comp['release_ms'])} ms "
+        if rms > 0.0:  # the detector's search (detector.py) set the timing, not the gain traces
+            timing += "(found on renders of your pairs, with the RMS detector)"
+        elif comp["timing_pairs"]:
+            timing += f"(read on {comp['timing_pairs']} pairs)"
+        else:
+            timing = "attack and release not readable from the pairs (10 ms, 150 ms used)"
+        state = "adapting to the mix" if comp["mode"] == "adaptive" else "fixed"
         heard = f"RMS detector over {_ms(rms)} ms" if rms > 0.0 else "peak detector"
         text = f"  compressor, {state}: {r}, {where}, {timing}, knee {comp['knee_db']:.0f} dB, {heard}"
         if comp.get("reduction_db") is not None:  # older style files do not carry it
