@@ -35,6 +35,8 @@ def format_result(r: dict) -> str:
     lines = [f"{r['input']} -> {r['output']}"]
     lines += ["  " + line for line in explain.describe(r["settings"], r)]
     notes = r["notes"]
+    if "reading" in notes:
+        lines.append("  " + explain.reference_reading(notes["reading"], bool(notes.get("refined"))))
     how = {"network": "network", "matcher": "non-learned matcher"}.get(notes["start"], notes["start"])
     if notes["start"] == "style":
         how = f"style '{notes.get('style', '')}'"

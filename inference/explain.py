@@ -91,3 +91,31 @@ def describe(s: Settings, report: dict | None = None) -> list[str]:
     if s.enabled("limiter"):
         lines.append(f"limiter: ceiling {v['limiter.ceiling_dbtp']:.1f} dBTP, release {v['limiter.release_ms']:.0f} ms")
     return lines
+
+
+def _percent(share: float) -> str:
+    return f"{round(100 * share)} %"
+
+
+def reference_reading(reading: dict, refined: bool) -> str:
+    """How refinement read the reference's tonal balance and what `--literal` took of it
+    (match.finish's notes['reading']), so a listener knows which way the option moves."""
+    tilt, lit = reading["reference_tilt_db"], reading["literal"]
+    # the reading depends on `literal`: above 0.5 less of the reference's balance counts as music
+    if abs(tilt) < 0.5:
+        line = "reference: its mastering reads as bright as the network's (treble against bass, within 0.5 dB)"
+    else:
+        line = f"reference: its mastering reads {abs(tilt):.1f} dB {'brighter' if tilt > 0 else 'darker'}"
+        line += " than the network's (treble against bass)"
+    if refined:
+        line += f"; the master moved {reading['moved_tilt_db']:+.1f} dB"
+    tilt_share, detail_share = reading["tilt_share"], reading["detail_share"]
+    if tilt_share <= 0.0:
+        takes = "takes none of it"
+    elif detail_share <= 0.0:
+        takes = f"takes {_percent(tilt_share)} of the tilt, none of the finer balance or the width"
+    elif detail_share < 1.0:
+        takes = f"takes all of the tilt and {_percent(detail_share)} of the finer balance and the width"
+    else:
+        takes = "copies the tilt, the finer balance and the width"
+    return f"{line} (--literal {lit:g} {takes})"

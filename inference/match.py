@@ -5,7 +5,7 @@ toward the target's character, amount). inference/pipeline.py runs it for every 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -272,6 +272,8 @@ def finish(
             )
             settings = result.settings
             notes.update(refined=result.kept, distance_before=result.start_distance, distance_after=result.distance)
+            if result.reading is not None:
+                notes["reading"] = {"literal": options.literal, **asdict(result.reading)}
             del frames, result
             heap.release()
     return scaled(settings, options.amount), notes

@@ -112,31 +112,60 @@ def blended_target(start: dict, reference: dict, literal: float, centres_hz: np.
     reference's balance less `anchor` (tone_anchor; None: the start's balance)."""
     out = dict(start)
     move = np.asarray(reference["tone"]) - np.asarray(start["tone"] if anchor is None else anchor)
-    window = np.hanning(TONE_MOVE_SMOOTHING_BANDS + 2)[1:-1]
-    # normalised by the window's weight inside the range, so the ends are not pulled toward 0
-    smooth = np.convolve(move, window, mode="same") / np.convolve(np.ones_like(move), window, mode="same")
+    smooth = _smoothed(move)
     octaves = np.log2(np.maximum(centres_hz, 1.0))
-    # the tilt is the line through the move's mean over the bass and over the treble (what a
-    # listener calls darker or brighter), the move clipped to what one EQ region does: a
-    # least-squares line over all bands is steered by the mids and by a sparse mix's empty ends
-    fitted = np.clip(smooth, -TILT_CLIP_DB, TILT_CLIP_DB)
-    anchors = []
-    for low, high in TILT_REGIONS_HZ:
-        sel = (centres_hz >= low) & (centres_hz <= high)
-        if sel.any():
-            anchors.append((float(np.mean(octaves[sel])), float(np.mean(fitted[sel]))))
-    if len(anchors) == 2:
-        (x0, y0), (x1, y1) = anchors
-        slope = (y1 - y0) / (x1 - x0)
-        offset = y0 - slope * x0
-    else:
-        slope, offset = 0.0, 0.0
+    slope, offset = _tilt_line(smooth, centres_hz)
     tilt = slope * octaves + offset
     tilt_share, detail_share = literal_shares(literal)
     out["tone"] = start["tone"] + tilt_share * tilt + detail_share * (smooth - tilt)
     if np.shape(start["width"]) == np.shape(reference["width"]):
         out["width"] = start["width"] + detail_share * (reference["width"] - start["width"])
     return out
+
+
+def _smoothed(move: np.ndarray) -> np.ndarray:
+    window = np.hanning(TONE_MOVE_SMOOTHING_BANDS + 2)[1:-1]
+    # normalised by the window's weight inside the range, so the ends are not pulled toward 0
+    return np.convolve(move, window, mode="same") / np.convolve(np.ones_like(move), window, mode="same")
+
+
+def _tilt_line(smooth: np.ndarray, centres_hz: np.ndarray) -> tuple[float, float]:
+    """(dB per octave, dB at 1 Hz) of the line through a smoothed tonal move's mean over the bass
+    and over the treble (what a listener calls darker or brighter), the move clipped to what one
+    EQ region does: a least-squares line over all bands is steered by the mids and by a sparse
+    mix's empty ends. (0, 0) where the bands miss a region."""
+    octaves = np.log2(np.maximum(centres_hz, 1.0))
+    fitted = np.clip(smooth, -TILT_CLIP_DB, TILT_CLIP_DB)
+    anchors = []
+    for low, high in TILT_REGIONS_HZ:
+        sel = (centres_hz >= low) & (centres_hz <= high)
+        if sel.any():
+            anchors.append((float(np.mean(octaves[sel])), float(np.mean(fitted[sel]))))
+    if len(anchors) != 2:
+        return 0.0, 0.0
+    (x0, y0), (x1, y1) = anchors
+    slope = (y1 - y0) / (x1 - x0)
+    return slope, y0 - slope * x0
+
+
+def treble_over_bass_db(move, centres_hz) -> float:
+    """A tonal move's tilt as a listener hears it: the treble region's level against the bass
+    region's (TILT_REGIONS_HZ), dB, after the smoothing and clipping blended_target applies."""
+    slope, _ = _tilt_line(_smoothed(np.asarray(move, np.float64)), np.asarray(centres_hz, np.float64))
+    octaves = [np.log2(np.sqrt(low * high)) for low, high in TILT_REGIONS_HZ]
+    return float(slope * (octaves[1] - octaves[0]))
+
+
+@dataclass
+class Reading:
+    """How refinement from the network read the reference (the run's `reference:` line):
+    the reference's tilt against what it was compared with (tone_anchor), the shares of it that
+    `literal` takes, and how far the exact render of the result moved from the network's."""
+
+    reference_tilt_db: float
+    tilt_share: float
+    detail_share: float
+    moved_tilt_db: float
 
 
 @dataclass
@@ -146,6 +175,7 @@ class Refined:
     distance: float
     kept: bool  # False: the refined settings measured no better and the start was kept
     steps: int
+    reading: Reading | None = None  # from a network's start (refine's `literal`)
 
 
 @contextlib.contextmanager
@@ -323,15 +353,20 @@ def refine(
         # the mix as it is, only where a typical balance asks how far it departs from it
         mix_char = None if typical is None else character.plain(character.measure(character.neutral(frames), frames))
         anchor = tone_anchor(start_char, mix_char, typical, literal, frames.centers_hz)
+        reference_tilt = treble_over_bass_db(np.asarray(target["tone"]) - anchor, frames.centers_hz)
         target = blended_target(start_char, target, literal, frames.centers_hz, anchor)
         start_d = float(robust_distance(start_char, target, frames, weights, robust))
         unbiased = _unbiased(target, start_char, settings, frames)
         one = optimise(settings, frames, unbiased, groups, steps, pull, weights, fixed, robust)
+        reading = Reading(reference_tilt, *literal_shares(literal), 0.0)
         if one is settings:  # nothing to move: the start stands, unrefined
-            return Refined(settings, start_d, start_d, False, 0)
-        _, one_d = exact(one)
+            return Refined(settings, start_d, start_d, False, 0, reading)
+        one_char, one_d = exact(one)
         best = min([(start_d, 0, settings), (one_d, 1, one)], key=lambda t: (t[0], -t[1]))
-        return Refined(best[2], start_d, best[0], best[1] > 0, steps)
+        if best[1] > 0:
+            moved = np.asarray(one_char["tone"]) - np.asarray(start_char["tone"])
+            reading.moved_tilt_db = treble_over_bass_db(moved, frames.centers_hz)
+        return Refined(best[2], start_d, best[0], best[1] > 0, steps, reading)
     first = optimise(settings, frames, target, groups, steps, pull, weights, fixed, robust)
     if first is settings:
         return Refined(settings, start_d, start_d, False, 0)

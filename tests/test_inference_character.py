@@ -258,3 +258,32 @@ def test_the_reference_is_read_against_half_the_mix_and_half_typical_music():
     assert target_slope(0.4, None) == pytest.approx(0.2 * 1.0 + 0.8 * -0.5, abs=0.02)
     assert target_slope(1.0, typical) == pytest.approx(-0.5, abs=0.02)  # copied, whatever is typical
     np.testing.assert_allclose(refine.tone_anchor(start, mix, None, 0.4, centres), start["tone"])
+
+
+def test_the_run_says_how_it_read_the_reference_and_how_far_the_master_moved():
+    """From the network's start, match's notes carry the reading the `reference:` line prints: a
+    reference mastered 6 dB brighter (high shelf) reads brighter and moves the master's treble
+    up, 6 dB darker reads darker and moves it down, and at --literal 0 nothing is taken."""
+    from tonematch.inference import explain, match
+    from tonematch.inference.inputs import analyse_array
+
+    mix = analyse_array(music_like(12.0, SR, seed=8), SR)
+    song = music_like(12.0, SR, seed=7)
+    readings = {}
+    for shelf in (6.0, -6.0):
+        ref = render_array(song, _settings(**{"eq.high_shelf.gain_db": shelf, "eq.high_shelf.freq_hz": 3000.0}), SR)
+        target = match.target_from(analyse_array(ref, SR))
+        _, notes = match.finish(_settings(), mix, target, match.Options(literal=0.4), {"start": "network"})
+        readings[shelf] = notes
+    bright, dark = readings[6.0]["reading"], readings[-6.0]["reading"]
+    # a +/-6 dB shelf at 3 kHz moves treble against bass by about 12 dB between the two references
+    assert bright["reference_tilt_db"] - dark["reference_tilt_db"] > 6.0
+    assert bright["moved_tilt_db"] > 1.0 and dark["moved_tilt_db"] < -1.0
+    assert (bright["tilt_share"], bright["detail_share"], bright["literal"]) == (0.8, 0.0, 0.4)
+    words = explain.reference_reading(bright, refined=readings[6.0]["refined"])
+    assert "brighter" in words and "--literal 0.4 takes 80 % of the tilt" in words
+    assert "darker" in explain.reference_reading(dark, refined=readings[-6.0]["refined"])
+
+    _, notes = match.finish(_settings(), mix, target, match.Options(literal=0.0), {"start": "network"})
+    assert notes["reading"]["tilt_share"] == 0.0 and abs(notes["reading"]["moved_tilt_db"]) < 0.5
+    assert "takes none of it" in explain.reference_reading(notes["reading"], bool(notes.get("refined")))
