@@ -88,12 +88,14 @@ def add_shared_options(p: argparse.ArgumentParser, target: str) -> argparse._Arg
     return p
 
 
-def add_overwrite(p) -> None:
+def add_overwrite(
+    p, what: str = "existing outputs (the audio and the files written beside it); without it they are refused"
+) -> None:
     p.add_argument(
         "-f",
         "--overwrite",
         action="store_true",
-        help="replace existing outputs (the audio and the files written beside it); without it they are refused",
+        help=f"replace {what}",
     )
 
 

@@ -9,6 +9,8 @@ from tonematch.data.errors import TonematchError
 
 # `master` takes every option of `match` but --model: a style's settings start from the style.
 MODEL_UNUSED = "master: --model does not apply: a style starts from its own settings, not a network (use it with match)"
+# a style command writes one file: no audio beside it
+STYLE_OVERWRITE = "an existing style file (S.tmstyle); without it, it is refused"
 
 
 def add_style_parsers(sub, common) -> None:
@@ -40,7 +42,7 @@ def add_style_parsers(sub, common) -> None:
         help="refinement iterations of the held-out check's masters (default 8, as match)",
     )
     f.add_argument("--no-check", action="store_true", help="skip the held-out check (faster)")
-    add_overwrite(f)
+    add_overwrite(f, STYLE_OVERWRITE)
     f.set_defaults(func=cmd_fit)
 
     r = ss.add_parser(
@@ -52,7 +54,7 @@ def add_style_parsers(sub, common) -> None:
     r.add_argument("folder", metavar="DIR", nargs="+", help="reference masters (files or folders)")
     r.add_argument("-o", "--output", metavar="S.tmstyle", required=True, help="the style file to write")
     r.add_argument("--name", help="the style's name (default: the output's stem)")
-    add_overwrite(r)
+    add_overwrite(r, STYLE_OVERWRITE)
     r.set_defaults(func=cmd_from_references)
 
     s = ss.add_parser(

@@ -66,3 +66,9 @@ def test_every_style_action_has_a_description():
     for command, parser in COMMANDS.items():
         if command[0] == "style" and len(command) == 2:
             assert parser.description, command
+
+
+@pytest.mark.parametrize("command", [("style", "fit"), ("style", "from-references")])
+def test_a_style_command_s_overwrite_names_the_style_file_not_audio(command):
+    overwrite = next(a for a in COMMANDS[command]._actions if "--overwrite" in a.option_strings)
+    assert "audio" not in overwrite.help and "style" in overwrite.help
