@@ -51,6 +51,17 @@ def format_result(r: dict) -> str:
         )
     if notes.get("mono_reference"):
         lines.append("  the reference is mono: it has no width to follow, so the mix keeps its own")
+    shift = notes.get("mono_playback_lu", 0.0)
+    if shift > 0.0:
+        lines.append(
+            f"  the reference is mono: its loudness is taken as it plays on two speakers ({shift:+.1f} LU "
+            "over its one-channel BS.1770 reading)"
+        )
+    elif shift < 0.0:
+        lines.append(
+            f"  the mix is mono: its master sits {-shift:.1f} LU under the reference's loudness, so that on "
+            "two speakers, where it plays twice, it is as loud"
+        )
     if "dc_offset_dbfs" in notes:
         dc = f"  the mix carries a DC offset ({notes['dc_offset_dbfs']:.0f} dBFS)"
         if notes["dc_removed"]:

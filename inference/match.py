@@ -132,6 +132,11 @@ def target_from(a: Analysis, name: str = "reference") -> Target:
 # -- settings --------------------------------------------------------------------------------------
 
 
+# BS.1770 counts a mono file as one channel; played on two speakers (dual mono) it reads this
+# much louder, so a reference and a master of different channel counts are compared as played.
+PLAYBACK_MONO_LU = 10.0 * math.log10(2.0)
+
+
 def loudness_and_ceiling(options: Options, target: Target) -> tuple[float, float]:
     """The loudness target and true-peak ceiling for this run: the user's (or the platform's)
     when given, else the reference's loudness, and -1 dBTP or lower where the reference peaks lower."""
@@ -241,6 +246,13 @@ def finish(
     refinement toward the target's character (a trust region around a network's start; `fixed`
     keys are not refined; `typical`: the network's typical_balance, refine.tone_anchor), amount."""
     lufs, ceiling = loudness_and_ceiling(options, target)
+    if options.target_lufs is None and not options.platform and target.lufs is not None:
+        # "as loud as the reference" is heard on two speakers, where a mono file plays twice
+        shift = PLAYBACK_MONO_LU * (int(target.clips.shape[1] == 1) - int(mix.channels == 1))
+        if shift:
+            low, high = TABLE.by_key["loudness.target_lufs"].spec.bounds(44100)
+            lufs = float(np.clip(lufs + shift, low, high))
+            notes["mono_playback_lu"] = shift
     if options.ceiling_dbtp is None and not options.platform and target.true_peak_dbtp < ceiling - 0.05:
         notes["reference_peak_dbtp"] = target.true_peak_dbtp  # under the lowest ceiling: said, not followed
     settings.values["loudness.target_lufs"] = lufs

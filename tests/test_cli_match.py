@@ -134,7 +134,39 @@ def test_a_mono_reference_leaves_a_stereo_mix_its_width(tmp_path, capsys, exampl
 
     x, _ = _read(example_mix)
     y, _ = _read(out)
-    assert side_over_mid_db(y) == pytest.approx(side_over_mid_db(x), abs=0.5)
+    # the EQ and a limiter driven 13 dB shift full-band side/mid a little; the network's narrowing was 2.5 dB
+    assert side_over_mid_db(y) == pytest.approx(side_over_mid_db(x), abs=1.0)
+
+
+def test_a_reference_and_a_master_of_other_channel_counts_are_as_loud_as_played(
+    tmp_path, capsys, example_mix, example_reference
+):
+    """A mono file plays on both speakers, 3 LU louder than BS.1770's one-channel reading: a
+    stereo mix matched to a mono reference comes out as loud as when matched to the same
+    reference as a dual-mono stereo file, and a mono mix matched to a stereo reference sits 3 LU
+    under it (as loud when both play on two speakers). Each run says so."""
+    ref, sr = _read(example_reference)
+    mono = ref.mean(axis=0)
+    sf.write(tmp_path / "mono_ref.wav", mono, sr, subtype="FLOAT")
+    sf.write(tmp_path / "dual_ref.wav", np.stack([mono, mono]).T, sr, subtype="FLOAT")
+    lufs = {}
+    for name in ("mono_ref", "dual_ref"):
+        out = tmp_path / f"{name}_out.wav"
+        code, text, err = _run(capsys, "match", example_mix, "-r", tmp_path / f"{name}.wav", "-o", out, *FAST)
+        assert code == 0, err
+        lufs[name] = integrated_loudness(_read(out)[0], sr)
+        assert ("as it plays on two speakers (+3.0 LU" in text) == (name == "mono_ref")
+    assert lufs["mono_ref"] == pytest.approx(lufs["dual_ref"], abs=0.3)
+
+    x, _ = _read(example_mix)
+    sf.write(tmp_path / "mono_mix.wav", x.mean(axis=0), sr, subtype="FLOAT")
+    code, text, err = _run(
+        capsys, "match", tmp_path / "mono_mix.wav", "-r", example_reference, "-o", tmp_path / "m.wav", *FAST
+    )
+    assert code == 0, err
+    assert "the mix is mono: its master sits 3.0 LU under the reference's loudness" in text
+    y, _ = _read(tmp_path / "m.wav")
+    assert integrated_loudness(y, sr) == pytest.approx(integrated_loudness(ref, sr) - 3.01, abs=0.3)
 
 
 def test_a_batch_writes_what_single_runs_write_in_the_mixes_order(tmp_path, capsys, example_reference):
@@ -276,3 +308,20 @@ def test_a_reference_peaking_under_the_lowest_ceiling_is_said(tmp_path, capsys, 
     assert chain["limiter"]["ceiling_dbtp"] == -6.0
     code, text, _ = _run(capsys, "match", example_mix, "-r", quiet, "-o", tmp_path / "c.wav", "--ceiling", "-3")
     assert code == 0 and "lowest ceiling" not in text  # the user's own ceiling is not second-guessed
+
+
+def test_each_warning_of_a_batch_names_its_mix(tmp_path, capsys, example_mix, example_reference):
+    """Warnings go to stderr and masters' reports to stdout: in a batch each warning says whose it is."""
+    import shutil
+
+    mixes = tmp_path / "mixes"
+    mixes.mkdir()
+    for name in ("a", "b"):
+        shutil.copy(example_mix, mixes / f"{name}.flac")
+    out = tmp_path / "out"
+    code, _, err = _run(capsys, "match", mixes, "-r", example_reference, "-o", out, "--target-lufs", "-6", "--no-refine")
+    assert code == 0, err
+    warnings = [line for line in err.splitlines() if line.startswith("tonematch: warning:")]
+    assert len(warnings) >= 2  # the limiter's heavy work, on each mix
+    assert all(str(mixes / "a.flac") in line or str(mixes / "b.flac") in line for line in warnings), warnings
+    assert any(str(mixes / "b.flac") in line for line in warnings)
