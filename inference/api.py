@@ -37,9 +37,13 @@ class MasterResult:
     mix_path: str | None = None  # the file it was made from, never written over
 
     def describe(self) -> str:
-        from .explain import describe
+        """The settings in words, and how the reference was read where refinement read it."""
+        from .explain import describe, reference_reading
 
-        return "\n".join(describe(self.settings))
+        lines = describe(self.settings)
+        if "reading" in self.notes:
+            lines.append(reference_reading(self.notes["reading"], bool(self.notes.get("refined"))))
+        return "\n".join(lines)
 
     def write(self, path, bit_depth=None, dither: bool = True) -> None:
         """Write the audio atomically (.wav or .flac; default 24-bit), replacing a file there but
