@@ -206,6 +206,10 @@ def test_export_refuses_a_missing_folder_and_takes_a_stem_with_an_extension(two_
         assert stem.with_suffix(".safetensors").is_file() and stem.with_suffix(".json").is_file()
     written = sorted(p.name for p in tmp_path.iterdir())
     assert written == ["other.json", "other.safetensors", "tiny.json", "tiny.safetensors"]
+    # the card says what the network heard in training, as the run's own export does
+    exported, at_fit_end = (json.loads(p.read_text()) for p in (tmp_path / "tiny.json", run / "model.json"))
+    for card in (exported, at_fit_end):
+        assert card["data_kind"] == "selfsup" and card["segment_frames"] == at_fit_end["segment_frames"] > 0
 
 
 def test_multirun_typos_are_one_line_before_any_job(tmp_path):

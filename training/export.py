@@ -93,6 +93,9 @@ def export(checkpoint, out_stem, card: dict | None = None) -> dict:
             "sample_rate": int(cfg.chain.sample_rate),
             "experiment": cfg.get("name"),
         },
+        # what the network heard in training: self-supervised chain draws or real pairs, and how long a segment
+        "data_kind": cfg.data.get("kind"),
+        "segment_frames": int(cfg.data.segment_frames),
         **(card or {}),
     }
     save_model(model.eval(), out_stem, info)
