@@ -200,22 +200,19 @@ def master_many(
         from tqdm import tqdm
 
         bar = tqdm(total=len(jobs), unit="mix", leave=False, disable=None)  # None: only on a terminal
+    warn = write.get("warn")
     for job in jobs:
+        if warn is not None:  # warnings go to stderr apart from the masters' lines: each names its mix
+            write["warn"] = lambda text, mix=job.mix: _outside(bar, warn, _naming(mix, text))
         try:
             result = master_file(job.mix, aim, job.out, options, **write)
         except Exception as exc:  # noqa: BLE001 - one bad file never stops the batch
             failed += 1
-            if bar is not None:
-                bar.clear()  # the line must not land inside the progress bar
-            text = one_line(exc)
-            if str(job.mix) not in text:  # every line names its mix, once
-                text = f"{job.mix}: {text}"
+            text = _naming(job.mix, one_line(exc))
             if error is not None:
-                error(text, exc)
+                _outside(bar, error, text, exc)
             else:
-                say(text)
-            if bar is not None:
-                bar.refresh()
+                _outside(bar, say, text)
         else:
             (bar.write if bar is not None else say)(format_result(result))
         if bar is not None:
@@ -223,3 +220,17 @@ def master_many(
     if bar is not None:
         bar.close()
     return failed
+
+
+def _naming(mix, text: str) -> str:
+    """`text` naming its mix, once: a batch's lines are read apart from the masters' reports."""
+    return text if str(mix) in text else f"{mix}: {text}"
+
+
+def _outside(bar, write: Callable[..., None], *args) -> None:
+    """`write(*args)`, a line, with the progress bar cleared around it so that it does not land inside the bar."""
+    if bar is not None:
+        bar.clear()
+    write(*args)
+    if bar is not None:
+        bar.refresh()

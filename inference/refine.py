@@ -129,31 +129,37 @@ def _smoothed(move: np.ndarray) -> np.ndarray:
     return np.convolve(move, window, mode="same") / np.convolve(np.ones_like(move), window, mode="same")
 
 
-def _tilt_line(smooth: np.ndarray, centres_hz: np.ndarray) -> tuple[float, float]:
-    """(dB per octave, dB at 1 Hz) of the line through a smoothed tonal move's mean over the bass
-    and over the treble (what a listener calls darker or brighter), the move clipped to what one
-    EQ region does: a least-squares line over all bands is steered by the mids and by a sparse
-    mix's empty ends. (0, 0) where the bands miss a region."""
+def _region_means(smooth: np.ndarray, centres_hz: np.ndarray) -> list[tuple[float, float]]:
+    """(mean octave, mean dB) of a smoothed tonal move over the bass and over the treble
+    (TILT_REGIONS_HZ; what a listener calls darker or brighter), the move clipped to what one EQ
+    region does; a region the bands miss is left out."""
     octaves = np.log2(np.maximum(centres_hz, 1.0))
     fitted = np.clip(smooth, -TILT_CLIP_DB, TILT_CLIP_DB)
-    anchors = []
+    means = []
     for low, high in TILT_REGIONS_HZ:
         sel = (centres_hz >= low) & (centres_hz <= high)
         if sel.any():
-            anchors.append((float(np.mean(octaves[sel])), float(np.mean(fitted[sel]))))
-    if len(anchors) != 2:
+            means.append((float(np.mean(octaves[sel])), float(np.mean(fitted[sel]))))
+    return means
+
+
+def _tilt_line(smooth: np.ndarray, centres_hz: np.ndarray) -> tuple[float, float]:
+    """(dB per octave, dB at 1 Hz) of the line through the bass's and the treble's means (a
+    least-squares line over all bands is steered by the mids and by a sparse mix's empty ends);
+    (0, 0) where the bands miss a region."""
+    means = _region_means(smooth, centres_hz)
+    if len(means) != 2:
         return 0.0, 0.0
-    (x0, y0), (x1, y1) = anchors
+    (x0, y0), (x1, y1) = means
     slope = (y1 - y0) / (x1 - x0)
     return slope, y0 - slope * x0
 
 
 def treble_over_bass_db(move, centres_hz) -> float:
-    """A tonal move's tilt as a listener hears it: the treble region's level against the bass
-    region's (TILT_REGIONS_HZ), dB, after the smoothing and clipping blended_target applies."""
-    slope, _ = _tilt_line(_smoothed(np.asarray(move, np.float64)), np.asarray(centres_hz, np.float64))
-    octaves = [np.log2(np.sqrt(low * high)) for low, high in TILT_REGIONS_HZ]
-    return float(slope * (octaves[1] - octaves[0]))
+    """A tonal move's tilt as a listener hears it: the treble's level against the bass's, dB, as
+    blended_target reads it (smoothed, clipped); 0 where the bands miss a region."""
+    means = _region_means(_smoothed(np.asarray(move, np.float64)), np.asarray(centres_hz, np.float64))
+    return means[1][1] - means[0][1] if len(means) == 2 else 0.0
 
 
 @dataclass
