@@ -47,6 +47,8 @@ def test_truncated_and_corrupt_files_are_refused(tmp_path):
         load_style(junk)
     with pytest.raises(TonematchError, match="not found"):
         load_style(tmp_path / "missing.tmstyle")
+    with pytest.raises(TonematchError, match="is a folder, not a style file"):  # it exists: not 'not found'
+        load_style(tmp_path)
 
 
 def _rewrite(path, out, **changes):

@@ -102,6 +102,8 @@ def load_style(path) -> Style:
     from safetensors import safe_open
 
     path = Path(path)
+    if path.is_dir():
+        raise TonematchError(f"cannot read '{path}': it is a folder, not a style file")
     if not path.is_file():
         raise TonematchError(f"style file not found: {path}")
     try:
