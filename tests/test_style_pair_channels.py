@@ -15,9 +15,7 @@ def test_a_mono_master_of_a_stereo_mix_is_left_out(tmp_path):
     sf.write(master, x.mean(axis=1), sr, subtype="FLOAT")
     said = []
     fitted = style.fit_pairs(find_pairs(tmp_path), "s", check=False, error=said.append, progress=False)
-    assert said == [
-        "pair song2 left out: pair song2: the master is mono and its mix stereo: export the master in stereo"
-    ]
+    assert said == ["pair song2 left out: the master is mono and its mix stereo: export the master in stereo"]
     assert fitted.meta["pairs"] == 2 and "song2" not in fitted.meta["pair_names"]
     assert fitted.settings["groups"]["width"]["value"] > -3.0  # the habit's width 1 (0 dB of side), not collapsed
 
@@ -34,7 +32,5 @@ def test_a_master_that_is_its_mix_is_left_out_and_a_gain_only_master_is_kept(tmp
     sf.write(tmp_path / "master" / "song3.wav", mix * np.float32(0.5), sr, subtype="FLOAT")
     said = []
     fitted = style.fit_pairs(find_pairs(tmp_path), "s", check=False, error=said.append, progress=False)
-    assert said == [
-        "pair song1 left out: pair song1: the master is the mix itself (a copy): there is no mastering to read"
-    ]
+    assert said == ["pair song1 left out: the master is the mix itself (a copy): there is no mastering to read"]
     assert fitted.meta["pairs"] == 3 and "song3" in fitted.meta["pair_names"]

@@ -81,7 +81,8 @@ def _read_pairs(pairs, error, progress: bool) -> list[PairData]:
             identify_pair(p)  # the chain's settings on the pair (sets p.settings)
             data.append(p)
         except Exception as exc:  # noqa: BLE001 - an unreadable file is one pair's problem
-            report(f"pair {pair.name} left out: {_reason(exc)}")
+            reason = _reason(exc).removeprefix(f"pair {pair.name}: ")  # the line names the pair once
+            report(f"pair {pair.name} left out: {reason}")
         else:
             for note in p.notes:  # what reading the pair changed: a flipped polarity, an edit left out
                 report(note)
