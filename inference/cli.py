@@ -50,6 +50,18 @@ class Parser(argparse.ArgumentParser):
         where = f"{command}: " if command else ""
         self.exit(EXIT_ERROR, f"tonematch: error: {where}{' '.join(message.split())} (see {self.prog} --help)\n")
 
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras and not hasattr(namespace, "_unknown_to"):  # the innermost command returns first
+            namespace._unknown_to = self
+        return namespace, extras
+
+    def parse_args(self, args=None, namespace=None):
+        namespace, extras = self.parse_known_args(args, namespace)
+        if extras:  # the command that met them says so, not the top level
+            getattr(namespace, "_unknown_to", self).error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace
+
 
 def cmd_render(args: argparse.Namespace) -> int:
     from tonematch.models.chain import TABLE

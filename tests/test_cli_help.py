@@ -72,3 +72,22 @@ def test_every_style_action_has_a_description():
 def test_a_style_command_s_overwrite_names_the_style_file_not_audio(command):
     overwrite = next(a for a in COMMANDS[command]._actions if "--overwrite" in a.option_strings)
     assert "audio" not in overwrite.help and "style" in overwrite.help
+
+
+@pytest.mark.parametrize(
+    "argv, verb, extra",
+    [
+        (["master", "x.wav", "--literal", "0.9"], "master", "--literal 0.9"),
+        (["style", "show", "s.tmstyle", "--foo"], "style show", "--foo"),
+        (["match", "x.wav", "--foo"], "match", "--foo"),
+    ],
+)
+def test_an_unknown_option_names_its_command_and_that_command_s_help(capsys, argv, verb, extra):
+    from tonematch.inference.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    assert capsys.readouterr().err == (
+        f"tonematch: error: {verb}: unrecognized arguments: {extra} (see tonematch {verb} --help)\n"
+    )
