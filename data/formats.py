@@ -42,6 +42,12 @@ def parse_subtype(value) -> str | None:
     raise TonematchError(f"unknown sample format {value!r}: use 16, 24 or float")
 
 
+def check_subtype(path, subtype, name=None) -> None:
+    """Refuse a sample format that `path`'s file format cannot hold (`name`: how to name the file)."""
+    if output_format(path) == "FLAC" and parse_subtype(subtype) == "FLOAT":
+        raise TonematchError(f"cannot write '{name or os.fspath(path)}': FLAC cannot store float samples, use 16 or 24")
+
+
 def output_format(path) -> str:
     """soundfile format name from the extension; only lossless formats we can write atomically."""
     ext = os.path.splitext(os.fspath(path))[1].lower()

@@ -28,7 +28,7 @@ from .atomic import (
     sweep_stale_temps,
 )
 from .errors import TonematchError
-from .formats import DEFAULT_SUBTYPE, SUBTYPE_BITS, output_format, parse_subtype
+from .formats import DEFAULT_SUBTYPE, SUBTYPE_BITS, check_subtype, output_format, parse_subtype
 from .output_paths import check_output_folder
 from .resample import check_rate
 
@@ -59,9 +59,7 @@ class AudioWriter:
         self.replace = bool(replace)  # False: an existing file at `path` is never replaced (see atomic.place)
         fmt = output_format(self.path)
         self.subtype = parse_subtype(subtype) or DEFAULT_SUBTYPE
-        if fmt == "FLAC" and self.subtype == "FLOAT":
-            name = destination(self.path)
-            raise TonematchError(f"cannot write '{name}': FLAC cannot store float samples, use 16 or 24")
+        check_subtype(self.path, self.subtype, destination(self.path))
         check_output_folder(self.path)
         self.sample_rate = check_rate(sample_rate)
         if int(channels) < 1:

@@ -15,6 +15,7 @@ from typing import Callable
 
 from tonematch.data import heap
 from tonematch.data.errors import TonematchError
+from tonematch.data.formats import check_subtype
 
 from . import explain, match
 from .console import one_line
@@ -123,6 +124,7 @@ def plan_jobs(
     keep_extension: bool = False,
     inputs=(),
     warn: Callable[[str], None] | None = None,
+    bit_depth=None,
 ) -> tuple[list[Job], bool]:
     """Every file the run will write (each master, its settings and report), checked against
     each other and the run's `inputs` ((role, path) pairs besides the mixes) before any audio is
@@ -152,6 +154,8 @@ def plan_jobs(
     if into_folder:
         plan.folder = os.fspath(out)
     plan.check()
+    for job in jobs:  # a format the output cannot hold is known now: refused before any mix is read
+        check_subtype(job.out, bit_depth)
     if warn is not None and not report:
         for job in jobs:
             stale_report(job.out, warn)

@@ -247,6 +247,7 @@ def jobs_for(args, inputs):
         keep_extension=args.keep_extension,
         inputs=inputs,
         warn=warn,
+        bit_depth=args.bit_depth,
     )
 
 

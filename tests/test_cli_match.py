@@ -327,3 +327,19 @@ def test_each_warning_of_a_batch_names_its_mix(tmp_path, capsys, example_mix, ex
     assert len(warnings) >= 2  # the limiter's heavy work, on each mix
     assert all(str(mixes / "a.flac") in line or str(mixes / "b.flac") in line for line in warnings), warnings
     assert any(str(mixes / "b.flac") in line for line in warnings)
+
+
+def test_float_samples_for_a_flac_master_are_refused_before_any_mix_is_read(tmp_path, capsys, example_mix):
+    """FLAC holds no float: known from the options and the names, so the run is refused up front
+    (exit 2, nothing written), not each .flac mix after its analysis (exit 1)."""
+    import shutil
+
+    mixes = tmp_path / "mixes"
+    mixes.mkdir()
+    shutil.copy(example_mix, mixes / "a.flac")
+    (mixes / "b.wav").write_bytes(b"not audio: never read")
+    out = tmp_path / "out"
+    code, text, err = _run(capsys, "match", mixes, "-r", example_mix, "-o", out, "--bit-depth", "float")
+    assert code == 2 and text == ""
+    assert err == f"tonematch: error: cannot write '{out / 'a.flac'}': FLAC cannot store float samples, use 16 or 24\n"
+    assert not out.exists()
