@@ -116,7 +116,7 @@ def render_file(
     if report.get("peak_limiting_db", 0.0) > HEAVY_LIMITING_DB:
         note(
             f"the limiter takes up to {report['peak_limiting_db']:.0f} dB off the loudest peaks to reach "
-            f"{settings.values['loudness.target_lufs']:g} LUFS: expect to hear it (flattened transients, "
+            f"{settings.values['loudness.target_lufs']:.1f} LUFS: expect to hear it (flattened transients, "
             "pumping); a lower loudness target, or more compression before it, asks less of it"
         )
     if abs(report.get("miss_lu", 0.0)) > TARGET_TOLERANCE_LU:
@@ -190,17 +190,17 @@ def _missed_target(target: float, report: dict, max_gain_db: float) -> str:
     if report.get("pre_limiter_lufs", 0.0) <= FLOOR_LUFS:  # nothing above BS.1770's gates
         if reached > FLOOR_LUFS:  # quiet, not silent: the output has a loudness to name
             return (
-                f"loudness target {target:g} LUFS not met: the input is too quiet to measure (below the -70 LUFS "
+                f"loudness target {target:.1f} LUFS not met: the input is too quiet to measure (below the -70 LUFS "
                 f"gate of BS.1770) and normalisation adds at most {max_gain_db:g} dB; the output measures "
                 f"{reached:.1f} LUFS"
             )
-        return f"loudness target {target:g} LUFS not met: the input is silent, and so is the output"
+        return f"loudness target {target:.1f} LUFS not met: the input is silent, and so is the output"
     why = ""
     if abs(report.get("gain_db", 0.0)) >= max_gain_db - 1e-9:
         why = f": normalisation is limited to {max_gain_db:g} dB either way"
     elif report["miss_lu"] > 0:
         why = ": the limiter cannot make it louder under its ceiling"
-    return f"loudness target {target:g} LUFS not met, the output measures {reached:.1f} LUFS{why}"
+    return f"loudness target {target:.1f} LUFS not met, the output measures {reached:.1f} LUFS{why}"
 
 
 def format_summary(r: dict) -> str:

@@ -415,7 +415,7 @@ def test_a_target_that_cannot_be_met_is_a_warning(tmp_path, capsys):
     code, _, err = run(["render", src, "--params", EXAMPLE_SETTINGS, "-o", out], capsys)
     assert code == 0
     lines = err.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("tonematch: warning: loudness target -14 LUFS not met"), err
+    assert len(lines) == 1 and lines[0].startswith("tonematch: warning: loudness target -14.0 LUFS not met"), err
     y, _ = sf.read(out, dtype="float32", always_2d=True)
     assert analyze(y.T, 44100)["integrated_lufs"] < -20.0  # not silence, just quieter than asked
 
@@ -554,7 +554,7 @@ def test_a_silent_input_renders_silence_and_says_why_the_target_is_missed(tmp_pa
     code, _, err = run(["render", src, "--params", EXAMPLE_SETTINGS, "-o", out], capsys)
     assert code == 0
     assert err.splitlines() == [
-        "tonematch: warning: loudness target -14 LUFS not met: the input is silent, and so is the output"
+        "tonematch: warning: loudness target -14.0 LUFS not met: the input is silent, and so is the output"
     ]
     assert np.abs(sf.read(out, dtype="float32")[0]).max() <= 2.0**-15  # the dither's last bit at most
 
