@@ -313,6 +313,6 @@ def test_a_style_studio_has_no_reference_audio_and_aims_at_the_styles_target(tmp
             ro = c.get("/api/readouts").json()
             assert ro["tone"]["reference_label"] == "style target" and len(ro["tone"]["reference"]) > 10
             assert set(ro["levels"]["gain_db"]) == {"mix", "master"}
-            assert c.get("/api/settings").json()["source"]["style"] == str(style)
+            assert c.get("/api/settings").json()["source"]["style"] == style.name
     finally:
         s.close()

@@ -39,7 +39,7 @@ def test_master_one_file_and_a_batch_with_a_bad_file(fitted, tmp_path, capsys):
     out = tmp_path / "one.wav"
     assert main(["master", str(mix), "--style", str(style), "-o", str(out), "--steps", "10", "--bit-depth", "24"]) == 0
     settings = json.loads(out.with_suffix(".json").read_text())
-    assert settings["source"]["started_from"] == "style" and settings["source"]["style"] == str(style)
+    assert settings["source"]["started_from"] == "style" and settings["source"]["style"] == style.name
     assert sf.info(out).subtype == "PCM_24"
     assert "settings from the style 'mine'" in capsys.readouterr().out
 

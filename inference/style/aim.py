@@ -6,6 +6,7 @@ rest (rate, provenance, the render) is the pipeline's, as for a reference or the
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,13 +21,15 @@ from .model import Style
 @dataclass
 class StyleAim:
     style: Style  # a loaded style (style.file.load_style) or one just fitted
-    path: str | None = None  # the .tmstyle it was loaded from, for the provenance
+    path: str | None = None  # the .tmstyle it was loaded from, for the provenance (by its name alone)
 
     def choose(self, mix, options):
         return choose_settings(mix, self.style, options)
 
     def provenance(self) -> dict:
-        return {**({"style": str(self.path)} if self.path is not None else {}), "style_name": self.style.name}
+        # a shared settings file names its style as it names its reference: no folders of this machine
+        named = {"style": os.path.basename(os.fspath(self.path))} if self.path is not None else {}
+        return {**named, "style_name": self.style.name}
 
 
 def master_array(
