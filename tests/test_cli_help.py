@@ -91,3 +91,20 @@ def test_an_unknown_option_names_its_command_and_that_command_s_help(capsys, arg
     assert capsys.readouterr().err == (
         f"tonematch: error: {verb}: unrecognized arguments: {extra} (see tonematch {verb} --help)\n"
     )
+
+
+def test_every_tonematch_eval_option_with_a_default_states_it():
+    from tonematch.training.eval_command import build_parser as eval_parser
+
+    parser = eval_parser()
+    missing = [
+        a.option_strings[0]
+        for a in parser._actions
+        if a.option_strings
+        and a.help != argparse.SUPPRESS
+        and a.default not in (None, False, argparse.SUPPRESS)
+        and "default" not in (a.help or "")
+    ]
+    assert missing == []
+    model = next(a for a in parser._actions if "--model" in a.option_strings)
+    assert "without it" in model.help  # no shipped-model default: the network's rows are left out

@@ -9,24 +9,30 @@ import sys
 from . import evaluate
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tonematch-eval", description=evaluate.__doc__.split("\n\n")[0])
     p.add_argument("folder", help="music; with --split test, the training folder (its held-out tracks are used)")
     p.add_argument(
         "--split",
         choices=("all", "test", "val"),
         default="all",
-        help="which tracks of FOLDER: all, or the held-out split the training recipe made",
+        help="which tracks of FOLDER: all (the default), or the held-out split the training recipe made",
     )
-    p.add_argument("--val-fraction", type=float, default=0.05, help="as data.val_fraction in training")
-    p.add_argument("--test-fraction", type=float, default=0.1, help="as data.test_fraction in training")
+    p.add_argument("--val-fraction", type=float, default=0.05, help="as data.val_fraction in training (default 0.05)")
+    p.add_argument("--test-fraction", type=float, default=0.1, help="as data.test_fraction in training (default 0.1)")
     p.add_argument("--steps", type=int, help="refinement steps (default: the match default)")
     p.add_argument("--methods", help="comma list of methods to run (default: all)")
-    p.add_argument("--model", help="model stem: STEM.safetensors + STEM.json")
-    p.add_argument("--cases", type=int, default=32)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--sample-rate", type=int, default=44100)
-    p.add_argument("--seconds", type=float, default=6.0)
+    p.add_argument(
+        "--model",
+        help="model stem: STEM.safetensors + STEM.json; without it the network's rows (network, network + "
+        "refine) are left out",
+    )
+    p.add_argument(
+        "--cases", type=int, default=32, help="cases drawn from the tracks, mixes with --follow (default 32)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the cases' draw (default 0)")
+    p.add_argument("--sample-rate", type=int, default=44100, help="rate the cases are made at, in Hz (default 44100)")
+    p.add_argument("--seconds", type=float, default=6.0, help="length of each segment (default 6 s)")
     p.add_argument(
         "--reference",
         choices=evaluate.REFERENCES,
@@ -66,6 +72,11 @@ def parse_args(argv=None):
         default="1",
         help="--follow: comma list of step sizes; each gives a + and a - variant per axis (default: 1)",
     )
+    return p
+
+
+def parse_args(argv=None):
+    p = build_parser()
     args = p.parse_args(argv)
     if args.cases < 1 or args.seconds <= 0.4 or args.seed < 0:
         p.error("--cases must be >= 1, --seconds above 0.4 (one loudness block) and --seed >= 0")
