@@ -108,3 +108,12 @@ def test_every_tonematch_eval_option_with_a_default_states_it():
     assert missing == []
     model = next(a for a in parser._actions if "--model" in a.option_strings)
     assert "without it" in model.help  # no shipped-model default: the network's rows are left out
+
+
+def test_typical_s_split_fractions_state_their_defaults(capsys):
+    from tonematch.training.typical import main as typical
+
+    with pytest.raises(SystemExit):
+        typical(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default 0.05)" in text and "(default 0.1)" in text

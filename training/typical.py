@@ -54,8 +54,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m tonematch.training.typical", description=__doc__.split("\n\n")[0])
     p.add_argument("folder", help="the training folder (its training split is read)")
     p.add_argument("-o", "--output", required=True, help="model stem whose STEM.json gets the typical_balance")
-    p.add_argument("--val-fraction", type=float, default=0.05)
-    p.add_argument("--test-fraction", type=float, default=0.1)
+    p.add_argument("--val-fraction", type=float, default=0.05, help="as data.val_fraction in training (default 0.05)")
+    p.add_argument("--test-fraction", type=float, default=0.1, help="as data.test_fraction in training (default 0.1)")
     args = p.parse_args(argv)
     try:
         if not card_path(args.output).is_file():  # before a minute of reading the corpus
