@@ -84,3 +84,14 @@ def test_the_studio_takes_match_s_literal(example_mix, example_reference):
             build_parser().parse_args(["match", str(example_mix), "-r", str(example_reference), "-o", "x.wav"])
         ).literal
     )
+
+
+def test_a_style_studio_refuses_literal_as_master_does(capsys, example_mix, tmp_path):
+    """--literal copies a reference; with --style there is none, and `tonematch master` refuses it:
+    the studio must not take it and start a session that silently ignores it."""
+    out = tmp_path / "o.wav"
+    args = ["studio", str(example_mix), "--style", str(tmp_path / "s.tmstyle"), "-o", str(out), "--no-browser"]
+    assert main([*args, "--literal", "0.9"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("tonematch: error: studio: --literal") and "\n" not in err
+    assert not out.exists()

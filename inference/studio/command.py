@@ -134,6 +134,8 @@ def cmd_studio(args: argparse.Namespace) -> int:
         from ..cli_style import MODEL_UNUSED
 
         raise TonematchError(MODEL_UNUSED)
+    if args.literal is not None and args.style is not None:  # as `tonematch master`, which has no --literal
+        raise TonematchError("studio: --literal applies to a reference (-r): a style has no reference to copy")
     if not _loopback(args.host):
         warn(
             f"studio: listening on {args.host}, not on 127.0.0.1 only: anyone who can reach this machine and has "
