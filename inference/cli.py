@@ -141,12 +141,14 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     # -v is accepted before or after the subcommand; SUPPRESS keeps the subparser from resetting it.
+    # The top level has its own -v (default False): a parent's action is shared by every parser it
+    # is given to, so set_defaults(verbose=False) on it would reset `tonematch -v match ...` too.
     common = Parser(add_help=False)
     common.add_argument(
         "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors"
     )
-    parser = Parser(prog="tonematch", description="Learned, explainable audio mastering.", parents=[common])
-    parser.set_defaults(verbose=False)
+    parser = Parser(prog="tonematch", description="Learned, explainable audio mastering.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks on errors")
     from tonematch import __version__
 
     parser.add_argument("--version", action="version", version=f"tonematch {__version__}")

@@ -117,3 +117,12 @@ def test_typical_s_split_fractions_state_their_defaults(capsys):
         typical(["--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "(default 0.05)" in text and "(default 0.1)" in text
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+@pytest.mark.parametrize("command", [["analyze", "x.wav"], ["match", "x.wav", "-r", "r.wav", "-o", "o.wav"]])
+def test_verbose_is_taken_before_or_after_the_command(command, where):
+    """`tonematch -v match ...` as the usage line shows it: the command's own -v must not reset it."""
+    argv = ["-v", *command] if where == "before" else [*command, "-v"]
+    assert build_parser().parse_args(argv).verbose is True
+    assert build_parser().parse_args(command).verbose is False
