@@ -144,6 +144,25 @@ def test_one_limiter_pass_lands_on_a_loud_target():
     assert r.report["passes"] == 1 and abs(r.report["miss_lu"]) <= 0.05
 
 
+@pytest.mark.parametrize("target, closest_lu", [(-10.0, 0.0), (-9.0, 0.0), (-13.0, 2.0), (-18.0, 3.5)])
+def test_gain_search_across_a_gating_jump_lands_nearest_the_target(target, closest_lu):
+    """A click track (every 0.1 s) with a 0.4 s tone: as the limiter flattens the clicks, their
+    blocks fall under BS.1770's relative gate and the output's loudness leaps from about -21.5
+    to -11 LUFS over a fraction of a dB of gain. Targets on either branch are reached; one in
+    the gap lands on its nearer edge. The secant alone hopped between the branches and kept its
+    last step: -10 LUFS rendered at -60.8, -9 at -38.8, -13 at -24.1, -18 at -10.0."""
+    from tonematch.models.chain.exact import ExactRenderer
+
+    x = np.zeros((2, 10 * SR), np.float32)
+    x[:, :: SR // 10] = 0.9
+    x[:, SR : SR + int(0.4 * SR)] += 0.3 * np.sin(2 * np.pi * 440 * np.arange(int(0.4 * SR)) / SR)
+    s = Settings.defaults(SR)
+    s.values.update({"loudness.target_lufs": target, "limiter.ceiling_dbtp": -1.0})
+    r = ExactRenderer(s, SR, 2)
+    list(r.blocks(lambda: iter([x])))
+    assert abs(r.report["miss_lu"]) <= closest_lu + 0.1, r.report
+
+
 @pytest.mark.parametrize("release_ms", [5.0, 60.0, 300.0])
 def test_prediction_split_over_two_threads_equals_one_sweep(release_ms, monkeypatch):
     """The loudness prediction sweeps a long file in two halves (the second warmed up over a few

@@ -163,21 +163,36 @@ def solve_gain_db(
     """Gain whose predicted loudness (lufs_at(g) + offset_lu) is `target`, by secant steps
     (loudness.next_gain_db) from `gain_db`; returns (gain, predicted loudness there). A target
     the limiter cannot reach (its loudness-vs-gain slope near 0) stops at max_steps or at
-    loudness.MAX_GAIN_DB."""
+    loudness.MAX_GAIN_DB.
+
+    The curve can jump: when limiting pulls blocks under BS.1770's relative gate, they leave
+    the average and the loudness leaps up by several LU over a fraction of a dB of gain. A
+    target inside such a jump has no gain; the secant would then hop between the two branches
+    and stop wherever its steps ran out (10 LU off). So once gains below and above the target
+    are known, a step outside them is replaced by their midpoint (the search closes on the
+    jump), and the gain returned is the one predicted closest to the target."""
     prev_g = prev_miss = None
+    below = above = None  # the loudest gain predicted under the target, the quietest over it
+    best = None
     g = gain_db
-    for _ in range(max_steps):
+    for step in range(max_steps + 1):
         predicted = lufs_at(g) + offset_lu
         miss = target - predicted
-        if abs(miss) <= tolerance_lu:
+        if best is None or abs(miss) < abs(target - best[1]):
+            best = (g, predicted)
+        if abs(miss) <= tolerance_lu or step == max_steps:
             break
+        if miss > 0:
+            below = g if below is None else max(below, g)
+        else:
+            above = g if above is None else min(above, g)
         g_next = loudness.next_gain_db(g, miss, prev_g, prev_miss)
+        if below is not None and above is not None and not below < g_next < above:
+            g_next = 0.5 * (below + above)
         if g_next == g:  # at the gain bound
             break
         g, prev_g, prev_miss = g_next, g, miss
-    else:
-        predicted = lufs_at(g) + offset_lu
-    return g, predicted
+    return best
 
 
 def batch_gain_db(y, peak, offset: int, gain_db, p: dict, sample_rate: float, offset_lu=None):
