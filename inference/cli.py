@@ -223,6 +223,16 @@ def _on_sigterm():
     return signal.signal(signal.SIGTERM, _raise_terminated)
 
 
+def _run(args: argparse.Namespace) -> int:
+    try:
+        return args.func(args)
+    except Exception as exc:
+        hidden = console.hidden_interrupt(exc)  # Ctrl-C or SIGTERM met inside a compiled kernel
+        if hidden is not None:
+            raise hidden from None
+        raise
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     previous = _on_sigterm()
@@ -231,7 +241,7 @@ def main(argv=None) -> int:
             # numpy's overflow / invalid-value warnings: the input checks and the refusals of
             # non-finite settings speak for them in one line, a warning dump would only confuse
             warnings.simplefilter("ignore", RuntimeWarning)
-            code = args.func(args)
+            code = _run(args)
         sys.stdout.flush()
     except BrokenPipeError:
         # e.g. `tonematch render --list-params | head`: the reader left; nothing went wrong here.

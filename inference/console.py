@@ -33,6 +33,16 @@ def one_line(exc: BaseException) -> str:
     return text
 
 
+def hidden_interrupt(exc: BaseException) -> BaseException | None:
+    """The Ctrl-C or SIGTERM (a BaseException, not an Exception) that `exc` carries, if any. A
+    signal handler that raises while a numba kernel returns (its result is unpickled in Python)
+    comes back wrapped in SystemError ('... returned a result with an exception set'), once per
+    level, which `except Exception` would report as a bug or a bad mix."""
+    while isinstance(exc, SystemError):
+        exc = exc.__cause__
+    return exc if isinstance(exc, BaseException) and not isinstance(exc, Exception) else None
+
+
 def traceback_if(verbose: bool, exc: BaseException) -> None:
     """Under -v, the traceback of an error reported in one line (a batch goes on after it)."""
     if verbose:

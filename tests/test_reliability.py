@@ -351,6 +351,51 @@ def test_a_bug_is_one_line_with_exit_1_and_its_traceback_under_verbose(files, ca
     assert code == 1 and "Traceback" in err and "ZeroDivisionError" in err
 
 
+def _wrapped(interrupt: BaseException):
+    """A signal handler's exception as a numba kernel hands it back: its result is unpickled in
+    Python, where the handler runs, and CPython wraps what it raised in SystemError at each level."""
+
+    def raise_it(*args, **kwargs):
+        try:
+            try:
+                raise interrupt
+            except BaseException as exc:
+                raise SystemError("<function _numba_unpickle> returned a result with an exception set") from exc
+        except SystemError as exc:
+            raise SystemError("CPUDispatcher(<function _group_stats>) returned a result with an exception set") from exc
+
+    return raise_it
+
+
+@pytest.mark.parametrize(
+    "name, interrupt, status", [("interrupted", KeyboardInterrupt(), 130), ("terminated", None, 143)]
+)
+def test_a_signal_inside_a_compiled_kernel_is_an_interrupt_not_a_bug(
+    files, capsys, monkeypatch, name, interrupt, status
+):
+    from tonematch.inference import analyze, batch
+    from tonematch.inference.cli import Terminated
+
+    interrupt = interrupt or Terminated()
+    monkeypatch.setattr(analyze, "analyze_file", _wrapped(interrupt))
+    code, out, err = run(capsys, "analyze", files / "mix.wav")
+    assert code == status and err.splitlines() == [f"tonematch: {name}"]
+    # in a batch it stops the run, not only the mix it met
+    folder = files / "in"
+    folder.mkdir()
+    for stem in ("a", "b"):
+        write(folder / f"{stem}.wav", music_like(2.0, SR, seed=3))
+    calls = []
+
+    def master_file(*args, **kwargs):
+        calls.append(args[0])
+        _wrapped(interrupt)()
+
+    monkeypatch.setattr(batch, "master_file", master_file)
+    code, out, err = run(capsys, "match", folder, "-r", files / "ref.wav", "-o", files / "out", *FAST)
+    assert code == status and err.splitlines()[-1] == f"tonematch: {name}" and len(calls) == 1
+
+
 def test_no_clobber_rename_holds_against_a_file_that_appears_during_the_run(tmp_path):
     """The plan's check and the final rename are moments apart: without --overwrite the rename
     itself never replaces a file (a hard link fails where the name exists)."""
