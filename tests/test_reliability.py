@@ -394,6 +394,21 @@ def test_a_signal_inside_a_compiled_kernel_is_an_interrupt_not_a_bug(
     monkeypatch.setattr(batch, "master_file", master_file)
     code, out, err = run(capsys, "match", folder, "-r", files / "ref.wav", "-o", files / "out", *FAST)
     assert code == status and err.splitlines()[-1] == f"tonematch: {name}" and len(calls) == 1
+    # nor is it one reference master, or one pair, left out of a style
+    from tonematch.inference import inputs
+    from tonematch.inference.style import fit
+
+    monkeypatch.setattr(inputs, "analyse_input", _wrapped(interrupt))
+    code, out, err = run(capsys, "style", "from-references", folder, "-o", files / "refs.tmstyle")
+    assert code == status and err.splitlines() == [f"tonematch: {name}"]
+    for side in ("mix", "master"):
+        (files / "pairs" / side).mkdir(parents=True)
+        for stem in ("a", "b"):
+            write(files / "pairs" / side / f"{stem}.wav", music_like(2.0, SR, seed=3))
+    monkeypatch.setattr(fit, "read_pair", _wrapped(interrupt))
+    code, out, err = run(capsys, "style", "fit", files / "pairs", "-o", files / "pairs.tmstyle")
+    assert code == status and err.splitlines()[-1] == f"tonematch: {name}"
+    assert not (files / "refs.tmstyle").exists() and not (files / "pairs.tmstyle").exists()
 
 
 def test_no_clobber_rename_holds_against_a_file_that_appears_during_the_run(tmp_path):

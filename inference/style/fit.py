@@ -8,6 +8,7 @@ from tonematch.data import heap
 from tonematch.data.errors import TonematchError
 
 from .. import match
+from ..console import hidden_interrupt
 from .character_fit import fit_style
 from .heldout import format_check, heldout_check
 from .identify import identify_pair
@@ -81,6 +82,8 @@ def _read_pairs(pairs, error, progress: bool) -> list[PairData]:
             identify_pair(p)  # the chain's settings on the pair (sets p.settings)
             data.append(p)
         except Exception as exc:  # noqa: BLE001 - an unreadable file is one pair's problem
+            if hidden_interrupt(exc) is not None:  # but Ctrl-C or SIGTERM met inside a compiled kernel stops
+                raise hidden_interrupt(exc) from None
             reason = _reason(exc).removeprefix(f"pair {pair.name}: ")  # the line names the pair once
             report(f"pair {pair.name} left out: {reason}")
         else:
