@@ -8,7 +8,7 @@ import os
 from tonematch.data.errors import TonematchError
 
 # `master` takes every option of `match` but --model: a style's settings start from the style.
-MODEL_UNUSED = "master: --model does not apply: a style starts from its own settings, not a network (use it with match)"
+MODEL_UNUSED = "--model does not apply: a style starts from its own settings, not a network (use it with match)"
 # a style command writes one file: no audio beside it
 STYLE_OVERWRITE = "an existing style file (S.tmstyle); without it, it is refused"
 
@@ -209,7 +209,7 @@ def cmd_master(args: argparse.Namespace) -> int:
     if options is None:
         return 0
     if options.model is not None:
-        raise TonematchError(MODEL_UNUSED)
+        raise TonematchError(f"master: {MODEL_UNUSED}")
     from .style import load_style
     from .style.aim import StyleAim
 

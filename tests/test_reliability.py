@@ -514,7 +514,7 @@ def test_master_refuses_a_model_it_would_not_use(files, capsys):
         "/nonexistent",
         "-o",
         files / "o.wav",
-        needle="--model does not apply",
+        needle="master: --model does not apply",
     )
 
 

@@ -95,3 +95,6 @@ def test_a_style_studio_refuses_literal_as_master_does(capsys, example_mix, tmp_
     err = capsys.readouterr().err.strip()
     assert err.startswith("tonematch: error: studio: --literal") and "\n" not in err
     assert not out.exists()
+    # --model is refused as master refuses it, in the studio's own name
+    assert main([*args, "--model", "none"]) == 2
+    assert capsys.readouterr().err.startswith("tonematch: error: studio: --model does not apply")

@@ -113,3 +113,26 @@ def test_a_style_masters_report_calls_its_target_the_style_target():
     # style.choose_settings names its target "style NAME"; a reference keeps its file name
     assert target_label(SimpleNamespace(name="style mine")) == "style target"
     assert target_label(SimpleNamespace(name="ref.wav")) == "reference"
+
+
+def test_the_studio_does_not_say_it_refines_a_style_of_settings(fitted, tmp_path):
+    """A style fitted on pairs is the engineer's own chain, never refined: the studio's start-up
+    lines must not say it refines."""
+    from tonematch.inference.match import Options
+    from tonematch.inference.studio.session import Studio
+
+    root, style = fitted
+    said = []
+    s = Studio(
+        root / "mix" / "song0.wav",
+        tmp_path / "o.wav",
+        style=style,
+        options=Options(),
+        background=False,
+        say=said.append,
+    )
+    try:
+        assert "choosing the settings" in said and not any("refining" in line for line in said), said
+        assert s.notes.get("refined") is None  # and the decision did not refine either
+    finally:
+        s.close()

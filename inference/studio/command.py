@@ -133,7 +133,7 @@ def cmd_studio(args: argparse.Namespace) -> int:
     if args.model is not None and args.style is not None:
         from ..cli_style import MODEL_UNUSED
 
-        raise TonematchError(MODEL_UNUSED)
+        raise TonematchError(f"studio: {MODEL_UNUSED}")
     if args.literal is not None and args.style is not None:  # as `tonematch master`, which has no --literal
         raise TonematchError("studio: --literal applies to a reference (-r): a style has no reference to copy")
     if not _loopback(args.host):

@@ -241,7 +241,9 @@ class Studio:
                 from ..style.aim import StyleAim
 
                 aim = StyleAim(load_style(self.style_path), str(self.style_path))
-            say("choosing the settings" + (", refining" if options.refine else ""))
+            # a style fitted on pairs is the engineer's own chain: it is never refined
+            refines = options.refine and (reference is not None or aim.style.settings is None)
+            say("choosing the settings" + (", refining" if refines else ""))
             source = {"mix": os.path.basename(os.fspath(self.mix_path))}
             self.decision = pipeline.decide(self.mix, aim, at_one, self.mix_path, source)
             settings, self.notes, self.target = self.decision.settings, self.decision.notes, self.decision.target
