@@ -107,6 +107,8 @@ def reference_reading(reading: dict, refined: bool) -> str:
     else:
         line = f"reference: its mastering reads {abs(tilt):.1f} dB {'brighter' if tilt > 0 else 'darker'}"
         line += " than the network's (treble against bass)"
+    # the part of the balance that --literal copies from 0.5 up
+    line += f", its finer balance {reading['reference_detail_db']:.1f} dB RMS apart"
     if refined:
         line += f"; the master moved {reading['moved_tilt_db']:+.1f} dB"
     tilt_share, detail_share = reading["tilt_share"], reading["detail_share"]

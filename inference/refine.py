@@ -162,13 +162,24 @@ def treble_over_bass_db(move, centres_hz) -> float:
     return means[1][1] - means[0][1] if len(means) == 2 else 0.0
 
 
+def detail_db(move, centres_hz) -> float:
+    """RMS over the bands, dB, of what a tonal move holds beyond its tilt: the finer balance
+    blended_target copies from `literal` 0.5 up (the smoothed move less its tilt line)."""
+    centres_hz = np.asarray(centres_hz, np.float64)
+    smooth = _smoothed(np.asarray(move, np.float64))
+    slope, offset = _tilt_line(smooth, centres_hz)
+    rest = smooth - (slope * np.log2(np.maximum(centres_hz, 1.0)) + offset)
+    return float(np.sqrt(np.mean(rest**2)))
+
+
 @dataclass
 class Reading:
-    """How refinement from the network read the reference (the run's `reference:` line):
-    the reference's tilt against what it was compared with (tone_anchor), the shares of it that
-    `literal` takes, and how far the exact render of the result moved from the network's."""
+    """How refinement from the network read the reference (the run's `reference:` line): the
+    reference's tilt and finer balance against what it was compared with (tone_anchor), the
+    shares `literal` takes, and how far the exact render of the result tilted from the network's."""
 
     reference_tilt_db: float
+    reference_detail_db: float
     tilt_share: float
     detail_share: float
     moved_tilt_db: float
@@ -359,12 +370,13 @@ def refine(
         # the mix as it is, only where a typical balance asks how far it departs from it
         mix_char = None if typical is None else character.plain(character.measure(character.neutral(frames), frames))
         anchor = tone_anchor(start_char, mix_char, typical, literal, frames.centers_hz)
-        reference_tilt = treble_over_bass_db(np.asarray(target["tone"]) - anchor, frames.centers_hz)
+        move = np.asarray(target["tone"]) - anchor
+        reference_move = (treble_over_bass_db(move, frames.centers_hz), detail_db(move, frames.centers_hz))
         target = blended_target(start_char, target, literal, frames.centers_hz, anchor)
         start_d = float(robust_distance(start_char, target, frames, weights, robust))
         unbiased = _unbiased(target, start_char, settings, frames)
         one = optimise(settings, frames, unbiased, groups, steps, pull, weights, fixed, robust)
-        reading = Reading(reference_tilt, *literal_shares(literal), 0.0)
+        reading = Reading(*reference_move, *literal_shares(literal), 0.0)
         if one is settings:  # nothing to move: the start stands, unrefined
             return Refined(settings, start_d, start_d, False, 0, reading)
         one_char, one_d = exact(one)

@@ -282,6 +282,9 @@ def test_the_run_says_how_it_read_the_reference_and_how_far_the_master_moved():
     assert (bright["tilt_share"], bright["detail_share"], bright["literal"]) == (0.8, 0.0, 0.4)
     words = explain.reference_reading(bright, refined=readings[6.0]["refined"])
     assert "brighter" in words and "--literal 0.4 takes 80 % of the tilt" in words
+    # a shelf is mostly tilt: what is left for 0.5 and up to copy is the smaller part
+    assert 0.0 <= bright["reference_detail_db"] < abs(bright["reference_tilt_db"])
+    assert f"finer balance {bright['reference_detail_db']:.1f} dB RMS apart" in words
     assert "darker" in explain.reference_reading(dark, refined=readings[-6.0]["refined"])
 
     _, notes = match.finish(_settings(), mix, target, match.Options(literal=0.0), {"start": "network"})
