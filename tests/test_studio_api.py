@@ -316,3 +316,22 @@ def test_a_style_studio_has_no_reference_audio_and_aims_at_the_styles_target(tmp
             assert c.get("/api/settings").json()["source"]["style"] == style.name
     finally:
         s.close()
+
+
+def test_a_refined_start_says_how_the_reference_was_read(tmp_path, example_mix, example_reference):
+    """With refinement on, 'What the chain does' ends with the run's reading of the reference,
+    said of the start settings; without refinement there is no reading to give."""
+    s = Studio(example_mix, tmp_path / "o.wav", reference=example_reference, options=match.Options(steps=3))
+    try:
+        with _client(s) as c:
+            c.headers["X-Tonematch-Token"] = TOKEN
+            lines = c.get("/api/state").json()["describe"]
+            read = [line for line in lines if line.startswith("reference, as the start settings read it: ")]
+            assert len(read) == 1 and "its mastering reads" in read[0] and "--literal 0.4" in read[0], lines
+    finally:
+        s.close()
+    s = Studio(example_mix, tmp_path / "p.wav", reference=example_reference, options=FAST)
+    try:
+        assert not any(line.startswith("reference, as") for line in s.preview_json()["describe"])
+    finally:
+        s.close()

@@ -656,9 +656,17 @@ class Studio:
             "render_seconds": p.seconds,
             "warnings": p.warnings,
             "levels": self.levels(p),
-            "describe": explain.describe(p.settings, {"report": {"gain_db": p.gain_db}}),
+            "describe": explain.describe(p.settings, {"report": {"gain_db": p.gain_db}}) + self._reading(),
             "region": self.region.seconds(self.sample_rate),
         }
+
+    def _reading(self) -> list[str]:
+        """How refinement read the reference when the studio chose its start settings (the run's
+        `reference:` line), said of the start: edits move the master, not the reading."""
+        if "reading" not in self.notes:
+            return []
+        words = explain.reference_reading(self.notes["reading"], bool(self.notes.get("refined")))
+        return ["", "reference, as the start settings read it: " + words.removeprefix("reference: ")]
 
     def readouts(self) -> dict:
         """Tonal balance (mix, master, reference), the EQ curve and the gain reduction of the
