@@ -198,6 +198,11 @@ def _missed_target(target: float, report: dict, max_gain_db: float) -> str:
     why = ""
     if abs(report.get("gain_db", 0.0)) >= max_gain_db - 1e-9:
         why = f": normalisation is limited to {max_gain_db:g} dB either way"
+    elif report.get("loudness_jump"):
+        why = (
+            ": the loudness leaps past it at this gain (limiting pulls quiet stretches under BS.1770's gate), "
+            "so no gain lands on it; a target a little higher or lower does"
+        )
     elif report["miss_lu"] > 0:
         why = ": the limiter cannot make it louder under its ceiling"
     return f"loudness target {target:.1f} LUFS not met, the output measures {reached:.1f} LUFS{why}"

@@ -161,6 +161,14 @@ def test_gain_search_across_a_gating_jump_lands_nearest_the_target(target, close
     r = ExactRenderer(s, SR, 2)
     list(r.blocks(lambda: iter([x])))
     assert abs(r.report["miss_lu"]) <= closest_lu + 0.1, r.report
+    # a target in the gap is said to be one, not blamed on a limiter out of headroom
+    from tonematch.inference.render import _missed_target
+
+    if closest_lu > 0.0:
+        assert r.report["loudness_jump"] is True
+        assert "leaps past it" in _missed_target(target, r.report, 40.0)
+    else:
+        assert not r.report.get("loudness_jump")
 
 
 @pytest.mark.parametrize("release_ms", [5.0, 60.0, 300.0])
@@ -181,3 +189,18 @@ def test_prediction_split_over_two_threads_equals_one_sweep(release_ms, monkeypa
     whole = [pred.lufs(g) for g in (0.0, 6.0, 12.0)]
     assert np.allclose(split, whole, atol=1e-9), (split, whole)
     assert split[2] - split[0] < 11.0  # the limiter took loudness away: the prediction is not a plain gain
+
+
+def test_a_target_past_the_limiters_reach_is_not_called_a_leap():
+    """Music pushed to -6 LUFS under a -6 dBTP ceiling: the limiter runs out of headroom, the
+    loudness creeps up with the gain to the gain's bound (no leap), and the warning does not
+    speak of one."""
+    from tonematch.inference.render import _missed_target
+    from tonematch.models.chain.exact import ExactRenderer
+
+    s = Settings.defaults(SR)
+    s.values.update({"loudness.target_lufs": -6.0, "limiter.ceiling_dbtp": -6.0})
+    r = ExactRenderer(s, SR, 2)
+    list(r.blocks(lambda: iter([music_like(6.0, SR, seed=3)])))
+    assert r.report["miss_lu"] > 0.5 and r.report["loudness_jump"] is False, r.report
+    assert "leaps past it" not in _missed_target(-6.0, r.report, 40.0)

@@ -37,6 +37,9 @@ from .settings import Settings
 
 Source = Callable[[], Iterable[np.ndarray]]  # returns a fresh iterator of [C, n] float32 blocks
 STATS_DECIMATION = 16  # segment length of the prediction's statistics for files beyond the cache
+# A missed target is called a leap when the predicted loudness moves more than JUMP_LU over
+# +/- JUMP_PROBE_DB of gain (blocks crossing BS.1770's relative gate), not a limiter at its end
+JUMP_PROBE_DB, JUMP_LU = 0.25, 1.0
 
 
 class _Restart:
@@ -282,6 +285,9 @@ class ExactRenderer:
             if abs(miss) <= tol or abs(out - expected) <= tol or attempt == MAX_PASSES - 1:
                 break
             offset += out - expected
+        if abs(miss) > tol:  # a leap in loudness at this gain: no gain lands on the target (predict.solve_gain_db)
+            step = JUMP_PROBE_DB
+            self.report["loudness_jump"] = predictor.lufs(gain + step) - predictor.lufs(gain - step) > JUMP_LU
         if provisional:
             return
         if kept is not None:
