@@ -4,12 +4,35 @@ numba kernels compiled with nogil and numpy's FFTs release the GIL, so a meter f
 runs on the second core while the caller does other work; the results do not depend on timing
 (one worker, submission order). Only serial kernels may run here: numba's workqueue layer must
 not see parallel regions from two threads.
+
+And one lock, `ENGINE`, for the numba kernels with parallel regions (`parallel=True`): they run
+one at a time in this process. The workqueue threading layer (numba's fallback where OpenMP and
+TBB are missing) aborts the whole process when two threads launch parallel regions at once, as
+two threads calling `tonematch.match` would; two cores gain nothing from overlapping them anyway.
+Every such kernel is defined under `one_at_a_time`; the studio holds the same lock around its
+work (a reentrant lock: the kernels inside take it again).
 """
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+
+ENGINE = threading.RLock()
+
+
+def one_at_a_time(kernel):
+    """`kernel` (a numba dispatcher compiled with parallel=True) called under `ENGINE`. The
+    dispatcher itself stays reachable as `__wrapped__`. A kernel must never be submitted to a
+    `Lane`: the caller holding ENGINE while it drains the lane would wait on itself."""
+
+    def call(*args):
+        with ENGINE:
+            return kernel(*args)
+
+    return functools.update_wrapper(call, kernel, updated=())
 
 
 class Lane:

@@ -19,6 +19,7 @@ import numpy as np
 import scipy.fft
 from numba import njit, prange
 
+from tonematch.data.concurrency import one_at_a_time
 from tonematch.data.errors import TonematchError
 from tonematch.models import files
 from tonematch.models.descriptors import DESCRIPTOR_NAMES, describe
@@ -54,6 +55,7 @@ def _conv3x3(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(out.reshape(w.shape[0], b, h, wd).transpose(1, 0, 2, 3))
 
 
+@one_at_a_time
 @njit(cache=True, parallel=True)
 def _group_stats(x, groups):
     """Mean and 1 / sqrt(var + eps) of each (item, group) of [B, C, H, W] (biased variance, float64 sums)."""
@@ -78,6 +80,7 @@ def _group_stats(x, groups):
     return mean, inv
 
 
+@one_at_a_time
 @njit(cache=True, parallel=True)
 def _norm_gelu_pool(x, mean, inv, weight, bias, groups):
     """GroupNorm's affine step, GELU and 2x2 average pooling (floor) in one sweep:

@@ -19,9 +19,10 @@ The preview is the master of the region, rendered by the exact renderer:
   (exactjob.py), once the change's readouts are drawn, and any newer change kills it. It also
   measures the whole master (loudness, true peak) and updates `offset_lu`.
 
-Every computation in this process that runs the chain's numba kernels holds one lock
-(`_engine`): their parallel regions must not run from two threads at once, and two cores gain
-nothing from overlapping them.
+Every computation here that runs the chain's numba kernels holds the process's engine lock
+(`_engine`, data.concurrency.ENGINE, which every kernel with parallel regions takes too): their
+parallel regions must not run from two threads at once (another session, or an API call, in the
+same process included), and two cores gain nothing from overlapping them.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from typing import Callable
 import numpy as np
 
 from tonematch.data import audio
+from tonematch.data.concurrency import ENGINE
 from tonematch.data.errors import TonematchError
 from tonematch.data.resample import resampled_frames
 from tonematch.models.chain import TABLE
@@ -215,7 +217,7 @@ class Studio:
         self._check_outputs(options)
 
         self._lock = threading.RLock()  # the state below
-        self._engine = threading.Lock()  # the numba kernels (see the module's docstring)
+        self._engine = ENGINE  # the numba kernels (see the module's docstring)
         self._tmp = tempfile.TemporaryDirectory(prefix="tonematch-studio-")
         self.version = 0
         self._serial = 0

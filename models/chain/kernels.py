@@ -11,9 +11,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from tonematch.data.concurrency import one_at_a_time
 from tonematch.models.measure.loudness.meter import k_weight_step
 
 
+@one_at_a_time
 @njit(cache=True, parallel=True)
 def biquad_forward(x, coefs, state):
     """Direct form II transposed biquad per row.
@@ -38,6 +40,7 @@ def biquad_forward(x, coefs, state):
     return y
 
 
+@one_at_a_time
 @njit(cache=True, parallel=True, nogil=True)
 def sos_forward(x, sos, state):
     """A cascade of biquads per row, four sections per sweep over the block.
@@ -160,6 +163,7 @@ def smoothed_power(x, pole, state, out):
     state[0] = prev
 
 
+@one_at_a_time
 @njit(cache=True, parallel=True)
 def biquad_backward(grad_y, x, y, coefs):
     """Adjoint of `biquad_forward` from zero initial state.
@@ -200,6 +204,7 @@ def biquad_backward(grad_y, x, y, coefs):
     return grad_x, grad_c
 
 
+@one_at_a_time
 @njit(cache=True, parallel=True)
 def ballistics_forward(x, att, rel, state):
     """One-pole smoother with separate attack and release coefficients, per row.
@@ -223,6 +228,7 @@ def ballistics_forward(x, att, rel, state):
     return y
 
 
+@one_at_a_time
 @njit(cache=True, parallel=True)
 def ballistics_backward(grad_y, x, y, att, rel, initial):
     """Adjoint of `ballistics_forward` (branch choices frozen as in the forward pass).

@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from tonematch.data.concurrency import one_at_a_time
+
 GUARD = 8
 # Detection aims this far below the ceiling. It covers what detection cannot see: the
 # interpolator's passband error (< 0.015 dB to 18 kHz), the gain still moving across the
@@ -70,6 +72,7 @@ def _curve_row(q, rel, la, g_out, arg_out, r_out):
         g_out[n] = r_sum * inv
 
 
+@one_at_a_time
 @njit(cache=True, parallel=True)
 def curve(q, rel, la):
     """Gain curves G [R, T] for required gains q [R, T] (float64), release poles rel [R].
@@ -83,6 +86,7 @@ def curve(q, rel, la):
     return g, arg, r
 
 
+@one_at_a_time
 @njit(cache=True, parallel=True)
 def curve_backward(grad_g, q, arg, r, rel, la):
     """Adjoint of `curve` (branches frozen as in the forward pass): grad_q [R, T], grad_rel [R]."""
