@@ -16,11 +16,14 @@ work (a reentrant lock: the kernels inside take it again).
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 ENGINE = threading.RLock()
+if hasattr(os, "register_at_fork"):  # a child forked while another thread held it starts with it free
+    os.register_at_fork(after_in_child=ENGINE._at_fork_reinit)
 
 
 def one_at_a_time(kernel):

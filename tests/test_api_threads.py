@@ -11,6 +11,9 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+
+import pytest
 
 CHILD = textwrap.dedent(
     """
@@ -56,3 +59,28 @@ def test_concurrent_api_calls_run_and_match_the_serial_results(example_mix, exam
     )
     assert p.returncode == 0, p.stderr[-2000:]
     assert p.stdout.strip() == "same"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_child_forked_while_another_thread_runs_a_kernel_can_run_kernels():
+    from tonematch.data.concurrency import ENGINE
+
+    held, done = threading.Event(), threading.Event()
+
+    def hold():
+        with ENGINE:
+            held.set()
+            done.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    held.wait(10)
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: the lock is free (it would wait forever on the parent's thread)
+            os._exit(0 if ENGINE.acquire(timeout=5) else 1)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        done.set()
+        thread.join()
+    assert os.waitstatus_to_exitcode(status) == 0
