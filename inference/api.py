@@ -145,8 +145,8 @@ def _number(value, name: str, integer: bool = False):
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TonematchError(f"{name} must be a number, got {value!r}")
-    if integer:
-        if isinstance(value, float) and not value.is_integer():
+    if integer:  # numpy's floats too (np.float32 is no float): 3.5 is refused, not cut to 3
+        if not isinstance(value, numbers.Integral) and not float(value).is_integer():
             raise TonematchError(f"{name} must be a whole number, got {value!r}")
         return int(value)
     value = float(value)

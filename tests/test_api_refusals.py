@@ -146,3 +146,12 @@ def test_list_params_beside_a_render_is_refused(capsys, mix_wav, tmp_path):
     code = main(["render", str(mix_wav), "--params", "x.json", "-o", str(tmp_path / "o.wav"), "--list-params"])
     assert code == 2 and "--list-params only prints the table" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("steps", [3.5, np.float32(3.5), np.float16(2.5), np.float32("inf"), np.float64("nan")])
+def test_a_step_count_that_is_no_whole_number_is_refused_whatever_its_type(steps):
+    from tonematch.inference.api import options_of
+
+    with pytest.raises(TonematchError, match="steps must be a whole number"):
+        options_of({"steps": steps})
+    assert options_of({"steps": np.float32(3.0)}).steps == 3 == options_of({"steps": np.int64(3)}).steps
