@@ -89,23 +89,43 @@ def gain_reduction(source, settings: Settings, gain_db: float, hop: int, skip: i
 
 def detector_levels(clips: np.ndarray, frames: character.Frames, settings: Settings) -> np.ndarray:
     """The levels the compressor's detector reads on the excerpts `clips` [N, C, L] (analysed as
-    `frames`), in dBFS after the input gain (the EQ aside): each hop's sample peak, or for an RMS
-    detector the channels' mean power smoothed over its window, once settled (from three windows
-    into each excerpt), as the exact renderer's detector hears it."""
-    v = settings.values
-    drive = v["gain.gain_db"] if settings.enabled("gain") else 0.0
-    rms_ms = v["compressor.rms_ms"]
-    if rms_ms <= 0.0:
-        return 20.0 * np.log10(np.maximum(frames.peak.ravel() * 10 ** (drive / 20), 1e-6))
+    `frames`), in dBFS: the excerpts through the input gain and the EQ (the exact renderer's
+    stages before the compressor), then each hop's sample peak, or for an RMS detector the
+    channels' mean power smoothed over its window, once settled (from three windows into each
+    excerpt), as the exact renderer's detector hears it."""
+    from tonematch.models.chain.exact import render_array
+
     sr = settings.sample_rate
-    pole = ops.time_constant_to_pole(rms_ms, sr)
+    heard = Settings(settings.values, sr, settings.bypass | {"compressor", "width", "limiter", "loudness"})
+    rms_ms = settings.values["compressor.rms_ms"]
+    hop = max(1, int(round(frames.hop_s * sr)))
+    pole = ops.time_constant_to_pole(rms_ms, sr) if rms_ms > 0.0 else None
     skip = min(int(3e-3 * rms_ms * sr), clips.shape[-1] // 2)
     levels = []
     for clip in clips:
-        power = np.empty(clip.shape[-1], np.float32)
-        kernels.smoothed_power(np.ascontiguousarray(clip, dtype=np.float32), pole, np.zeros(1), power)
-        levels.append(10.0 * np.log10(np.maximum(power[skip:], 1e-12)) + drive)
+        x = np.ascontiguousarray(render_array(clip, heard, sr), dtype=np.float32)
+        if pole is None:
+            peak = np.abs(x).max(axis=0)
+            cut = max(hop, peak.size // hop * hop)
+            peak = np.pad(peak, (0, max(0, cut - peak.size)))[:cut].reshape(-1, hop).max(axis=1)
+            levels.append(20.0 * np.log10(np.maximum(peak, 1e-6)))
+        else:
+            power = np.empty(x.shape[-1], np.float32)
+            kernels.smoothed_power(x, pole, np.zeros(1), power)
+            levels.append(10.0 * np.log10(np.maximum(power[skip:], 1e-12)))
     return np.concatenate(levels)
+
+
+def static_curve(settings: Settings, levels_db: np.ndarray) -> np.ndarray:
+    """The compressor's output level (dBFS) for a steady detector level `levels_db`: the gain
+    computer's change plus the make-up gain (the levels themselves where the compressor is off)."""
+    if not settings.enabled("compressor"):
+        return np.asarray(levels_db, dtype=np.float64)
+    v = settings.values
+    gain = compressor.gain_computer(
+        levels_db, v["compressor.threshold_db"], v["compressor.ratio"], v["compressor.knee_db"], xp=np
+    )
+    return levels_db + gain + v["compressor.makeup_db"]
 
 
 def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
@@ -160,13 +180,7 @@ def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
     ax = axes[1, 0]
     v = settings.values
     levels = np.linspace(-60.0, 0.0, 241)
-    if settings.enabled("compressor"):
-        gain = compressor.gain_computer(
-            levels, v["compressor.threshold_db"], v["compressor.ratio"], v["compressor.knee_db"], xp=np
-        )
-    else:
-        gain = np.zeros_like(levels)
-    ax.plot(levels, levels + gain, color=_COLOURS["output"], lw=2, label="compressor")
+    ax.plot(levels, static_curve(settings, levels), color=_COLOURS["output"], lw=2, label="compressor")
     ax.plot(levels, levels, color="k", lw=0.6, ls="--", label="1:1")
     lo, hi = np.percentile(detector_levels(mix.clips, frames, settings), [5, 99])
     ax.axvspan(lo, hi, color=_COLOURS["mix"], alpha=0.2, label="levels it sees (5-99 %)")

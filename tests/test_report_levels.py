@@ -23,3 +23,46 @@ def test_the_levels_band_follows_the_detector():
         rms = np.percentile(report.detector_levels(mix.clips, frames, s), [5, 99])
         assert np.all(np.abs(rms - (-6.02 - 3.01 + 2.0)) < 0.2), (rms_ms, rms)
     assert explain.detector(s) == ", RMS detector 300 ms"
+
+
+def test_the_levels_band_hears_the_eq():
+    """The compressor's detector follows the EQ: a bass sine under a +6 dB low shelf reaches it
+    boosted, and the band of levels it sees says so (peak and RMS detectors)."""
+    t = np.arange(4 * SR) / SR
+    x = np.stack([0.25 * np.sin(2 * np.pi * 60.0 * t)] * 2).astype(np.float32)  # peak -12.04 dBFS
+    mix = inputs.analyse_array(x, SR)
+    frames = character.analyse(mix.clips, SR, mix.true_peak_ratio)
+    s = Settings.defaults(SR)
+    s.values.update({"compressor.ratio": 3.0, "compressor.threshold_db": -20.0, "gain.gain_db": 1.0})
+    s.values.update({"eq.low_shelf.gain_db": 6.0, "eq.low_shelf.freq_hz": 200.0})
+    boost = 10.0 * np.log10(character.eq_power_at(s.values, np.array([60.0]), SR, s.bypass)[0])
+    assert boost > 5.0, boost
+    peak = np.percentile(report.detector_levels(mix.clips, frames, s), [5, 99])
+    assert np.all(np.abs(peak - (-12.04 + 1.0 + boost)) < 0.2), (peak, boost)
+    s.values["compressor.rms_ms"] = 30.0
+    rms = np.percentile(report.detector_levels(mix.clips, frames, s), [5, 99])
+    assert np.all(np.abs(rms - (-12.04 - 3.01 + 1.0 + boost)) < 0.2), (rms, boost)
+
+
+def test_the_static_curve_is_what_the_compressor_does_to_a_steady_level():
+    """The curve's output level is the exact compressor's on a steady (DC) input, make-up gain included."""
+    from tonematch.models.chain.exact import render_array
+
+    s = Settings.defaults(SR)
+    s.values.update(
+        {
+            "compressor.ratio": 4.0,
+            "compressor.threshold_db": -20.0,
+            "compressor.knee_db": 6.0,
+            "compressor.makeup_db": 4.0,
+        }
+    )
+    only = Settings(s.values, SR, s.bypass | {"gain", "eq", "width", "limiter", "loudness"})
+    levels = np.array([-40.0, -22.0, -20.0, -12.0, -3.0])
+    real = [
+        20.0 * np.log10(render_array(np.full((2, SR // 2), 10 ** (lv / 20), np.float32), only, SR)[0, -1])
+        for lv in levels
+    ]
+    assert np.allclose(report.static_curve(s, levels), real, atol=0.01), (report.static_curve(s, levels), real)
+    s.bypass = s.bypass | {"compressor"}
+    assert np.allclose(report.static_curve(s, levels), levels)
