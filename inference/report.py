@@ -1,6 +1,6 @@
 """`--report`: one picture of what a master did (OUT.png beside the output).
 
-Six panels, readable at a glance: the EQ curve; long-term spectra of mix and reference (a style
+Six panels, readable at a glance: the EQ curve; long-term spectra of the analysed excerpts of mix and reference (a style
 master's: "style target", the style's prediction for the mix) and the frame model's prediction
 of the output's; the compressor's static curve over the range of levels it saw; the compressor's and the limiter's
 gain reduction on the analysed excerpts, where they lie in the mix; loudness and true peak of mix,
@@ -169,7 +169,7 @@ def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
             fr.centers_hz, _spectrum_db(r, fr), label=label, color=_COLOURS[name], lw=1.8 if name != "mix" else 1.2
         )
     ax.set(
-        title="tonal balance: long-term spectrum, 1/2-octave smoothed, level-aligned",
+        title="tonal balance of the analysed excerpts\n(long-term spectrum, 1/2-octave smoothed, level-aligned)",
         xlabel="Hz",
         ylabel="dB",
         xlim=(25, c[-1]),

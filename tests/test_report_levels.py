@@ -66,3 +66,25 @@ def test_the_static_curve_is_what_the_compressor_does_to_a_steady_level():
     assert np.allclose(report.static_curve(s, levels), real, atol=0.01), (report.static_curve(s, levels), real)
     s.bypass = s.bypass | {"compressor"}
     assert np.allclose(report.static_curve(s, levels), levels)
+
+
+def test_the_panels_say_what_they_plot(tmp_path, monkeypatch):
+    """The tonal balance is read on the analysed excerpts (not the whole song) and the output's
+    curve is the frame model's; a style master's third curve and bars are its 'style target'."""
+    from matplotlib.figure import Figure
+
+    from tonematch.inference import match
+
+    drawn = []
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: drawn.append(fig))
+    t = np.arange(2 * SR) / SR
+    x = np.stack([0.3 * np.sin(2 * np.pi * 440.0 * t), 0.2 * np.sin(2 * np.pi * 660.0 * t)]).astype(np.float32)
+    mix = inputs.analyse_array(x, SR)
+    summary = {"input": "mix.wav", "output": "out.wav", "input_lufs": mix.lufs, "output_lufs": -14.0}
+    summary.update(input_true_peak_dbtp=mix.true_peak_dbtp, output_true_peak_dbtp=-1.0, frames=x.shape[1])
+    for name, third in (("reference", "reference"), ("style mine", "style target")):
+        report.write_report(tmp_path / "r.png", mix, match.target_from(mix, name), Settings.defaults(SR), summary)
+        tone, levels = drawn[-1].axes[1], drawn[-1].axes[4]
+        assert "analysed excerpts" in tone.get_title()
+        assert [t.get_text() for t in tone.get_legend().get_texts()] == ["mix", "output (frame model)", third]
+        assert [t.get_text() for t in levels.get_xticklabels()][2::3] == [third, third]
