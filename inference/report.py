@@ -35,8 +35,11 @@ def _eq_curve(settings: Settings, freqs: np.ndarray) -> np.ndarray:
 
 
 def _spectrum_db(r: character.Rendered, frames: character.Frames) -> np.ndarray:
-    """The tonal balance the refinement matches (smoothed, level-aligned), in dB."""
-    return character.plain(character.measure(r, frames))["tone"]
+    """The tonal balance the refinement matches (smoothed), in dB, level-aligned over the range it
+    compares (character.tone_range): what lies outside it (a reference cut at 16 kHz, a 96 kHz
+    file's ultrasonics) does not move the curve."""
+    tone = character.plain(character.measure(r, frames))["tone"]
+    return tone - tone[character.tone_range(frames.centers_hz, frames.sample_rate)].mean()
 
 
 def _ratio_db(num: np.ndarray, den: np.ndarray, hop: int) -> np.ndarray:

@@ -88,3 +88,20 @@ def test_the_panels_say_what_they_plot(tmp_path, monkeypatch):
         assert "analysed excerpts" in tone.get_title()
         assert [t.get_text() for t in tone.get_legend().get_texts()] == ["mix", "output (frame model)", third]
         assert [t.get_text() for t in levels.get_xticklabels()][2::3] == [third, third]
+
+
+def test_the_tonal_balance_is_aligned_over_the_range_it_compares():
+    """Two files alike from 30 Hz to 16 kHz get one curve there, whatever lies above (ultrasonics
+    of a 96 kHz file, or none: a reference cut at 16 kHz)."""
+    sr = 96000
+    rng = np.random.default_rng(1)
+    spec = np.fft.rfft(rng.standard_normal((2, 2 * sr)))
+    f = np.fft.rfftfreq(2 * sr, 1.0 / sr)
+    audible = np.fft.irfft(spec * ((f > 20.0) & (f < 15000.0)) / np.sqrt(np.maximum(f, 20.0)), axis=-1)
+    ultra = np.fft.irfft(spec * (f > 25000.0), axis=-1)
+    curves = []
+    for x in (audible, audible + 0.3 * np.abs(audible).max() / np.abs(ultra).max() * ultra):
+        frames = character.analyse(inputs.analyse_array(x.astype(np.float32), sr).clips, sr)
+        curves.append(report._spectrum_db(character.neutral(frames), frames))
+    sel = (frames.centers_hz > 60.0) & (frames.centers_hz < 12000.0)
+    assert np.abs(curves[0] - curves[1])[sel].max() < 0.1, np.abs(curves[0] - curves[1])[sel].max()
