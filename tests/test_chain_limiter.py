@@ -1,5 +1,7 @@
 """Limiter: true-peak ceiling on hard transients and inter-sample peaks; transparent below it."""
 
+import functools
+
 import numpy as np
 import pytest
 import torch
@@ -171,6 +173,13 @@ def test_gain_search_across_a_gating_jump_lands_nearest_the_target(target, close
         assert not r.report.get("loudness_jump")
 
 
+@functools.cache
+def _hot_music() -> np.ndarray:
+    """31 s of hot music, made once for the three releases: over predict.SPLIT_MIN_SAMPLES and
+    four warm-ups of the 300 ms release (25 time constants each)."""
+    return music_like(31.0, 44100, seed=3, level_db=-6)
+
+
 @pytest.mark.parametrize("release_ms", [5.0, 60.0, 300.0])
 def test_prediction_split_over_two_threads_equals_one_sweep(release_ms, monkeypatch):
     """The loudness prediction sweeps a long file in two halves (the second warmed up over a few
@@ -178,7 +187,7 @@ def test_prediction_split_over_two_threads_equals_one_sweep(release_ms, monkeypa
     from tonematch.models.chain.limiter import predict
 
     sr = 44100
-    x = music_like(60.0, sr, seed=3, level_db=-6)
+    x = _hot_music()
     env = np.abs(x).max(axis=0).astype(np.float32)  # a hot envelope: the limiter works hard
     e = (x.astype(np.float64) ** 2).sum(axis=0).astype(np.float32)
     rel = float(np.exp(-1.0 / (release_ms * 1e-3 * sr)))
