@@ -290,9 +290,13 @@ def _levels_panel(ax, summary: dict, target, ceiling) -> None:
     x_l, x_t = np.arange(3), np.arange(3) + 4.0
     heights = [(v if v is not None else floor) - floor for v in lufs]
     ax.bar(x_l, heights, 0.7, bottom=floor, color=colours)
-    for x, v, h in zip(x_l, lufs, heights):
-        ax.annotate("-" if v is None else f"{v:.1f}", (x, floor + h), xytext=(0, 3), textcoords="offset points",
-                    ha="center", va="bottom", fontsize=9)  # fmt: skip
+    # where match compared mono and stereo as they play (match.PLAYBACK_MONO_LU), the mono bars say so
+    shift = (summary.get("notes") or {}).get("mono_playback_lu", 0.0)
+    mono = [shift < 0.0, shift < 0.0, shift > 0.0]
+    for x, v, h, m in zip(x_l, lufs, heights, mono):
+        text = "-" if v is None else f"{v:.1f}" + (f"\nmono: {abs(shift):+.1f}\non 2 speakers" if m else "")
+        ax.annotate(text, (x, floor + h), xytext=(0, 3), textcoords="offset points",
+                    ha="center", va="bottom", fontsize=9 if not m else 7)  # fmt: skip
     ax.set(ylabel="integrated loudness (LUFS)", ylim=(floor, 0.0), xlim=(-0.6, 6.6))
     ax2 = ax.twinx()
     tp_floor = min(-24.0, min(v for v in tps if v is not None) - 6.0)

@@ -88,6 +88,11 @@ def test_the_panels_say_what_they_plot(tmp_path, monkeypatch):
         assert "analysed excerpts" in tone.get_title()
         assert [t.get_text() for t in tone.get_legend().get_texts()] == ["mix", "output (frame model)", third]
         assert [t.get_text() for t in levels.get_xticklabels()][2::3] == [third, third]
+    # a mono reference that match took as it plays: its loudness bar says so, and only its
+    summary["notes"] = {"mono_playback_lu": 3.0103}
+    report.write_report(tmp_path / "r.png", mix, match.target_from(mix, "reference"), Settings.defaults(SR), summary)
+    numbers = [t.get_text() for t in drawn[-1].axes[4].texts if "LUFS" not in t.get_text()][:3]
+    assert "on 2 speakers" in numbers[2] and not any("speakers" in n for n in numbers[:2]), numbers
 
 
 def test_the_tonal_balance_is_aligned_over_the_range_it_compares():
