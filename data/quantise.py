@@ -34,6 +34,8 @@ def _rounded(x, scale, mult, out):
 def quantise(x: np.ndarray, bits: int, rng: np.random.Generator | None) -> np.ndarray:
     """Float32 [n, C] -> int16 (bits=16) or int32 holding 24 bits in its top bytes (bits=24, as
     libsndfile stores them); dithered from `rng` (advanced by 2 n C doubles) unless it is None."""
+    # one memory layout (C, writable): each layout or read-only flag is its own compiled kernel to load
+    x = np.require(x, np.float32, ["C", "W"])
     scale = float(2 ** (bits - 1))
     out = np.empty(x.shape, np.int16 if bits == 16 else np.int32)
     mult = 1.0 if bits == 16 else 256.0  # int32(q) << 8, exact in float64

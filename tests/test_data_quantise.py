@@ -30,3 +30,21 @@ def test_same_integers_and_dither_stream_as_numpy(bits, dither):
         got = quantise(x, bits, new if dither else None)
         assert got.dtype == expected.dtype and np.array_equal(got, expected)
     assert old.random() == new.random()
+
+
+def test_every_layout_runs_one_compiled_kernel():
+    """F-order, strided and read-only blocks quantise as a C block does, through the one compiled
+    kernel (each layout or read-only flag would be another kernel to load: ~25 ms a process)."""
+    from tonematch.data import quantise as q
+
+    x = (np.random.default_rng(0).standard_normal((4096, 2)) * 0.3).astype(np.float32)
+    want = q.quantise(x, 16, np.random.default_rng(1))
+    frozen = x.copy()
+    frozen.setflags(write=False)
+    wide = np.zeros((4096, 4), np.float32)
+    wide[:, ::2] = x
+    for given in (np.asfortranarray(x), frozen, wide[:, ::2]):
+        assert np.array_equal(q.quantise(given, 16, np.random.default_rng(1)), want)
+    # one kernel per output type (16 or 24 bits), never per input layout
+    inputs = {(sig[0].layout, sig[0].mutable) for sig in q._dithered.signatures}
+    assert inputs == {("C", True)}, q._dithered.signatures

@@ -197,7 +197,8 @@ class LoudnessMeter:
         if block.ndim != 2 or block.shape[0] != self.channels:
             raise ValueError(f"expected [{self.channels}, n] blocks, got {block.shape}")
         if block.shape[1]:
-            self._feed(np.ascontiguousarray(block))
+            # C-contiguous and writable: a read-only block would compile and load another kernel
+            self._feed(np.require(block, requirements=["C", "W"]))
 
     def _finish(self) -> None:
         if self._frames is not None:
