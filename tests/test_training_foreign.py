@@ -49,6 +49,75 @@ print(sorted(m for m in sys.modules if "foreign" in m or m == "tonematch.trainin
     assert proc.stdout.strip().splitlines()[-1] == "[]"
 
 
+REPO = FOREIGN.parent.parent
+PACKAGES = {"tonematch.data": "data", "tonematch.models": "models", "tonematch.training": "training"}
+PACKAGES.update({"tonematch.inference": "inference", "tonematch": "tonematch"})
+EVALUATION_ONLY = ("tonematch.training.foreign", "tonematch.training.evaluate", "tonematch.training.follow")
+
+
+def _source(module: str, root: Path) -> Path | None:
+    for prefix in sorted(PACKAGES, key=len, reverse=True):
+        if module == prefix or module.startswith(prefix + "."):
+            base = root / PACKAGES[prefix] / module[len(prefix) :].lstrip(".").replace(".", "/")
+            for path in (base.with_suffix(".py"), base / "__init__.py"):
+                if path.is_file():
+                    return path
+    return None
+
+
+def reachable(entries, root: Path = REPO) -> dict:
+    """{module: the module that imports it}, over every import statement of the tonematch
+    modules reachable from `entries`, those inside functions included (they run later, so an
+    import-time check of sys.modules does not see them)."""
+    found, todo = {m: None for m in entries}, list(entries)
+    while todo:
+        module = todo.pop()
+        path = _source(module, root)
+        if path is None:
+            continue
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = package
+                for _ in range(node.level - 1):
+                    base = base.rpartition(".")[0]
+                stem = (base + "." + node.module if node.module else base) if node.level else node.module
+                names.add(stem)
+                names.update(stem + "." + a.name for a in node.names)
+        for name in names:
+            parts = name.split(".")
+            for i in range(1, len(parts) + 1):
+                sub = ".".join(parts[:i])
+                if sub.startswith("tonematch") and sub not in found and _source(sub, root) is not None:
+                    found[sub] = module
+                    todo.append(sub)
+    return found
+
+
+TRAINING_ENTRIES = [f"tonematch.training.{m}" for m in ("train", "export", "datamodule", "module", "chain_draw")]
+TRAINING_ENTRIES += ["tonematch.data.selfsup", "tonematch.data.degrade", "tonematch.data.pair_dataset"]
+
+
+def test_no_import_on_the_training_path_reaches_the_foreign_family_even_inside_a_function():
+    found = reachable(TRAINING_ENTRIES)
+    assert "tonematch.data.degrade" in found and "tonematch.training.chain_draw" in found
+    leaks = {m: found[m] for m in found if m.startswith(EVALUATION_ONLY)}
+    assert not leaks, f"evaluation-only modules on the training path (module: imported by): {leaks}"
+
+
+def test_the_static_check_sees_an_import_made_inside_a_function(tmp_path):
+    for folder in ("data", "training"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "__init__.py").write_text("")
+    (tmp_path / "training" / "foreign").mkdir()
+    (tmp_path / "training" / "foreign" / "__init__.py").write_text("")
+    (tmp_path / "training" / "chain_draw.py").write_text("def draw():\n    from .foreign import draw\n")
+    assert "tonematch.training.foreign" in reachable(["tonematch.training.chain_draw"], tmp_path)
+
+
 def test_the_foreign_family_shares_only_the_measurements():
     """No processor of the project's chain (or anything else of tonematch but the meters) is
     imported by the foreign package: its EQ, compressor and limiter are its own."""
