@@ -245,3 +245,16 @@ def test_onecycle_takes_any_length(total, warmup):
     top = max(range(total), key=lrs.__getitem__)
     assert all(a < b for a, b in zip(lrs[: top + 1], lrs[1 : top + 1]))
     assert all(a > b for a, b in zip(lrs[top:], lrs[top + 1 :]))
+
+
+def test_a_run_holds_out_what_tonematch_eval_tests_by_default(tmp_path):
+    """The data config's split fractions are tonematch-eval's defaults (and the CPU recipe's), so
+    a run without overrides never trains or picks its checkpoint on tracks the evaluation counts
+    as held out."""
+    from tonematch.training.eval_command import build_parser
+
+    cfg, _ = composed(tmp_path, ["experiment=gpu_recipe"])
+    recipe, _ = composed(tmp_path, ["experiment=cpu_recipe"])
+    args = build_parser().parse_args(["folder"])
+    for c in (cfg, recipe):
+        assert (c.data.val_fraction, c.data.test_fraction) == (args.val_fraction, args.test_fraction)

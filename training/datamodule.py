@@ -77,7 +77,7 @@ class MasteringDataModule(pl.LightningDataModule):
         val_examples: int = 256,
         test_examples: int = 256,
         val_fraction: float = 0.05,
-        test_fraction: float = 0.05,
+        test_fraction: float = 0.1,
         seed: int = 0,
         split_seed: int = 0,
         cache_dir: str | None = None,
