@@ -9,11 +9,16 @@ from tonematch.models.chain.settings import Settings
 SR = 44100
 
 
-def test_the_levels_band_follows_the_detector():
+def _sine(freq_hz: float, amplitude: float):
+    """(analysis, frames) of 4 s of a stereo sine, as the report receives a mix."""
     t = np.arange(4 * SR) / SR
-    x = np.stack([0.5 * np.sin(2 * np.pi * 1000.0 * t)] * 2).astype(np.float32)  # peak -6.02 dBFS
+    x = np.stack([amplitude * np.sin(2 * np.pi * freq_hz * t)] * 2).astype(np.float32)
     mix = inputs.analyse_array(x, SR)
-    frames = character.analyse(mix.clips, SR, mix.true_peak_ratio)
+    return mix, character.analyse(mix.clips, SR, mix.true_peak_ratio)
+
+
+def test_the_levels_band_follows_the_detector():
+    mix, frames = _sine(1000.0, 0.5)  # peak -6.02 dBFS
     s = Settings.defaults(SR)
     s.values.update({"compressor.ratio": 3.0, "compressor.threshold_db": -20.0, "gain.gain_db": 2.0})
     peak = np.percentile(report.detector_levels(mix.clips, frames, s), [5, 99])
@@ -28,10 +33,7 @@ def test_the_levels_band_follows_the_detector():
 def test_the_levels_band_hears_the_eq():
     """The compressor's detector follows the EQ: a bass sine under a +6 dB low shelf reaches it
     boosted, and the band of levels it sees says so (peak and RMS detectors)."""
-    t = np.arange(4 * SR) / SR
-    x = np.stack([0.25 * np.sin(2 * np.pi * 60.0 * t)] * 2).astype(np.float32)  # peak -12.04 dBFS
-    mix = inputs.analyse_array(x, SR)
-    frames = character.analyse(mix.clips, SR, mix.true_peak_ratio)
+    mix, frames = _sine(60.0, 0.25)  # peak -12.04 dBFS
     s = Settings.defaults(SR)
     s.values.update({"compressor.ratio": 3.0, "compressor.threshold_db": -20.0, "gain.gain_db": 1.0})
     s.values.update({"eq.low_shelf.gain_db": 6.0, "eq.low_shelf.freq_hz": 200.0})
