@@ -21,6 +21,7 @@ from tonematch.models.chain.settings import Settings
 
 from . import character, explain
 
+SETTLE_S = 0.5  # an excerpt's gain-reduction trace is drawn from here: the envelopes start from rest
 _COLOURS = {"mix": "#8c8c8c", "output": "#d62728", "reference": "#1f77b4"}
 
 
@@ -234,7 +235,8 @@ def _wrapped(parts: list[str], width: int) -> list[str]:
 
 def _gain_reduction_panel(ax, mix, settings: Settings, summary: dict) -> None:
     """Compressor and limiter gain reduction on each analysed excerpt, drawn where the excerpt
-    lies in the mix (excerpts of a short mix overlap; each starts from rest)."""
+    lies in the mix (excerpts of a short mix overlap). Each is rendered from rest, so its first
+    SETTLE_S, where the envelopes settle (up to 1.4 dB off the whole render), is not drawn."""
     from tonematch.models.excerpts import excerpt_starts
 
     sr = settings.sample_rate
@@ -248,13 +250,14 @@ def _gain_reduction_panel(ax, mix, settings: Settings, summary: dict) -> None:
     hop = max(1, int(0.01 * sr))
     colours = {"compressor": "#ff9f1c", "limiter": _COLOURS["output"]}
     lowest, drawn = 0.0, set()
+    settle = int(SETTLE_S * sr) if length > 4 * SETTLE_S * sr else 0  # a very short mix: all of it
     for start, clip in zip(starts, clips):
-        traces = gain_reduction(clip, settings, gain_db, hop)
+        traces = gain_reduction(clip, settings, gain_db, hop, skip=settle)
         for stage in ("compressor", "limiter"):
             g = traces[stage]
             if g is None:
                 continue
-            t = (start + np.arange(g.size) * hop) / sr
+            t = (start + settle + np.arange(g.size) * hop) / sr
             label = stage if stage not in drawn else None
             if stage == "compressor":
                 ax.fill_between(t, g, 0.0, color=colours[stage], alpha=0.45, lw=0, label=label)

@@ -112,3 +112,21 @@ def test_the_tonal_balance_is_aligned_over_the_range_it_compares():
         curves.append(report._spectrum_db(character.neutral(frames), frames))
     sel = (frames.centers_hz > 60.0) & (frames.centers_hz < 12000.0)
     assert np.abs(curves[0] - curves[1])[sel].max() < 0.1, np.abs(curves[0] - curves[1])[sel].max()
+
+
+def test_gain_reduction_is_drawn_once_the_envelopes_settle():
+    """Each excerpt renders from rest: its first SETTLE_S is left out of the panel, so a steady
+    tone under a slow compressor draws its steady gain reduction, not the attack from rest."""
+    from matplotlib.figure import Figure
+
+    mix, _ = _sine(1000.0, 0.5)
+    s = Settings.defaults(SR)
+    s.values.update({"compressor.ratio": 4.0, "compressor.threshold_db": -30.0, "compressor.attack_ms": 100.0})
+    s.bypass = s.bypass | {"limiter", "loudness"}
+    ax = Figure().subplots()
+    report._gain_reduction_panel(ax, mix, s, {"frames": mix.clips.shape[-1]})
+    (fill,) = ax.collections
+    t, g = fill.get_paths()[0].vertices.T
+    drawn = g[g < -0.01]
+    assert t.min() >= report.SETTLE_S - 1e-9
+    assert np.ptp(drawn) < 0.5, (drawn.min(), drawn.max())  # steady, no ramp from 0
