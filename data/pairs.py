@@ -46,15 +46,17 @@ def _warn_unmatched(unmatched: list[str], where) -> None:
         warnings.warn(f"{len(unmatched)} file(s) in '{where}' have no partner and are ignored: {shown}", stacklevel=3)
 
 
-def _index(files: list[Path], root: Path, strip: str = "") -> dict[str, Path]:
-    """key -> file; two files with one key (song.wav and song.flac) would be a silent guess."""
-    out: dict[str, Path] = {}
+def _index(files: list[Path], root: Path, strip: str = "") -> dict[str, tuple[str, Path]]:
+    """key in any case -> (key as spelled, file): a master exported as Song.flac is the master of
+    song.wav (one name on macOS and Windows disks); two files with one key (song.wav and
+    song.flac, or Song.wav and song.wav) would be a silent guess."""
+    out: dict[str, tuple[str, Path]] = {}
     for f in files:
         key = _key(f, root)
         key = key[: len(key) - len(strip)] if strip else key
-        if key in out:
-            raise TonematchError(f"ambiguous pair files: '{out[key]}' and '{f}' have the same name")
-        out[key] = f
+        if key.casefold() in out:
+            raise TonematchError(f"ambiguous pair files: '{out[key.casefold()][1]}' and '{f}' have the same name")
+        out[key.casefold()] = (key, f)
     return out
 
 
@@ -62,11 +64,11 @@ def _from_subfolders(folder: Path) -> list[Pair]:
     mixes = _index(list_audio_files(folder / "mix"), folder / "mix")
     masters = _index(list_audio_files(folder / "master"), folder / "master")
     _warn_unmatched(
-        [f"mix/{k}" for k in sorted(mixes.keys() - masters.keys())]
-        + [f"master/{k}" for k in sorted(masters.keys() - mixes.keys())],
+        [f"mix/{mixes[k][0]}" for k in sorted(mixes.keys() - masters.keys())]
+        + [f"master/{masters[k][0]}" for k in sorted(masters.keys() - mixes.keys())],
         folder,
     )
-    return [Pair(mixes[k], masters[k], k) for k in sorted(mixes.keys() & masters.keys())]
+    return [Pair(mixes[k][1], masters[k][1], mixes[k][0]) for k in sorted(mixes.keys() & masters.keys())]
 
 
 def _from_suffixes(folder: Path) -> list[Pair]:
@@ -78,12 +80,12 @@ def _from_suffixes(folder: Path) -> list[Pair]:
     paired = set(mix_files) | set(master_files)
     others = [f for f in files if f not in paired]
     _warn_unmatched(
-        [mixes[k].name for k in sorted(mixes.keys() - masters.keys())]
-        + [masters[k].name for k in sorted(masters.keys() - mixes.keys())]
+        [mixes[k][1].name for k in sorted(mixes.keys() - masters.keys())]
+        + [masters[k][1].name for k in sorted(masters.keys() - mixes.keys())]
         + [f.name for f in others],
         folder,
     )
-    return [Pair(mixes[k], masters[k], k) for k in sorted(mixes.keys() & masters.keys())]
+    return [Pair(mixes[k][1], masters[k][1], mixes[k][0]) for k in sorted(mixes.keys() & masters.keys())]
 
 
 def _from_csv(manifest: Path) -> list[Pair]:

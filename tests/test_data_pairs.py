@@ -43,6 +43,25 @@ def test_subfolder_convention_matches_by_path(tmp_path):
     ]
 
 
+def test_pair_files_match_in_any_case(tmp_path):
+    """A master exported as Song.flac is song.wav's (one name on macOS and Windows disks); two
+    mixes that differ only in case are refused as ambiguous, not guessed."""
+    for rel in ("mix/song.wav", "master/Song.flac", "mix/Live/B.wav", "master/live/b.wav"):
+        touch_audio(tmp_path / rel)
+    pairs = find_pairs(tmp_path)
+    assert [(p.name, p.mix.name, p.master.name) for p in pairs] == [
+        ("Live/B", "B.wav", "b.wav"),
+        ("song", "song.wav", "Song.flac"),
+    ]
+    suffixed = tmp_path / "suffixed"
+    for rel in ("Take1_mix.wav", "take1_Master.flac"):
+        touch_audio(suffixed / rel)
+    assert [(p.name, p.master.name) for p in find_pairs(suffixed)] == [("Take1", "take1_Master.flac")]
+    touch_audio(tmp_path / "mix" / "SONG.wav")
+    with pytest.raises(TonematchError, match="ambiguous pair files"):
+        find_pairs(tmp_path)
+
+
 def test_suffix_convention(tmp_path):
     for rel in ("song1_mix.wav", "song1_master.flac", "x/song2_MIX.wav", "x/song2_master.wav", "other.wav"):
         touch_audio(tmp_path / rel)
