@@ -114,7 +114,7 @@ def _manifest_rows(manifest: Path) -> list[tuple[int, dict[str, str]]]:
     one without the mix and master columns is an error."""
     try:
         with open(manifest, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.DictReader(f))
+            rows = list(csv.DictReader(f, skipinitialspace=True))  # "a.wav", "b.wav": a quote after a space
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise TonematchError(f"cannot read manifest '{manifest}': {e}") from None
     columns = {c.strip().lower(): c for c in (rows[0].keys() if rows else []) if c}

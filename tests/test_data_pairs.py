@@ -91,6 +91,18 @@ def test_csv_manifest_paths_are_relative_to_it(tmp_path):
         find_pairs(manifest)
 
 
+def test_csv_manifest_with_spaces_and_quotes(tmp_path):
+    """Paths with spaces and commas, quoted the way people write CSV by hand: a space after the
+    comma before a quote is not part of the path."""
+    touch_audio(tmp_path / "My Mixes" / "song 1.wav")
+    touch_audio(tmp_path / "Masters, final" / "song 1 (master).flac")
+    manifest = tmp_path / "lists" / "my pairs.csv"
+    manifest.parent.mkdir()
+    manifest.write_text('mix, master, name\n"../My Mixes/song 1.wav", "../Masters, final/song 1 (master).flac", one\n')
+    [pair] = find_pairs(manifest)
+    assert (pair.name, pair.mix.name, pair.master.name) == ("one", "song 1.wav", "song 1 (master).flac")
+
+
 def test_find_pairs_errors(tmp_path):
     with pytest.raises(TonematchError, match="does not exist"):
         find_pairs(tmp_path / "nowhere")
