@@ -29,6 +29,9 @@ class Alignment:
         return self.correlation < 0.0
 
 
+# a master's music may start this far from its mix's: a count-in or pre-roll of a bar or two at a
+# slow tempo (2 s, the search's edge before, refused a master exported with 2 s of silence ahead)
+MAX_OFFSET_S = 10.0
 _INTERP_HALF = 32  # correlation samples each side used to interpolate between frames
 _SHIFT_HALF = 16  # taps each side of the fractional-delay filter
 
@@ -117,8 +120,8 @@ def align_excerpts(
         )
     if max_lag > 0 and k in (0, lags - 1):
         raise TonematchError(
-            f"pair {name}: best alignment is at the edge of the +-{max_lag / sample_rate:g} s searched;"
-            " raise max_offset_s"
+            f"pair {name}: best alignment is at the edge of the +-{max_lag / sample_rate:g} s searched: does the"
+            " master start that much before or after its mix? (trim its lead-in, or raise max_offset_s)"
         )
     return Alignment(offset_frames=k - max_lag + fraction, correlation=max(min(peak, 1.0), -1.0))
 
@@ -127,7 +130,7 @@ def align(
     mix: np.ndarray,
     master: np.ndarray,
     sample_rate: int,
-    max_offset_s: float = 2.0,
+    max_offset_s: float = MAX_OFFSET_S,
     min_correlation: float = 0.5,
     name: str = "(unnamed)",
     excerpt_s: float = 30.0,

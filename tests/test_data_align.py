@@ -86,6 +86,21 @@ def test_either_polarity_still_refuses_unrelated_audio(mix):
             align(mix, sign * other, SR, max_offset_s=0.5, either_polarity=True)
 
 
+@pytest.mark.parametrize("lead_s", [2.0, 4.5])
+def test_a_master_with_a_lead_in_aligns_with_the_defaults(mix, lead_s):
+    """A master exported with silence, or a count-in of clicks, ahead of the music (as style fit
+    reads it: align's defaults); 2 s was the search's edge and was refused."""
+    lead = np.zeros((2, int(lead_s * SR)), np.float32)
+    t = np.arange(int(0.03 * SR)) / SR
+    click = 0.3 * np.sin(2 * np.pi * 1500 * t) * np.exp(-t / 0.008)
+    for k in range(1, int(lead_s / 0.5)):  # a click every 0.5 s after the first second of silence
+        if k * 0.5 >= 1.0:
+            lead[:, int(k * 0.5 * SR) : int(k * 0.5 * SR) + t.size] += click
+    master = np.concatenate([lead, 0.5 * mix], axis=1)
+    result = align(mix, master, SR, either_polarity=True)
+    assert result.offset_frames == pytest.approx(lead_s * SR, abs=0.1) and result.correlation > 0.9
+
+
 def test_offset_outside_the_search_window_is_refused(mix):
     master = delayed(mix, 0.4 * SR)
     with pytest.raises(TonematchError, match=r"offset beyond the \+-0.2 s searched"):
