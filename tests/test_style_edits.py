@@ -136,6 +136,16 @@ def test_a_master_cut_short_is_read_where_it_has_audio(song, clean, tmp_path):
     _reads_the_engineer(p)
 
 
+def test_a_master_a_few_samples_short_or_long_is_no_edit(song, tmp_path):
+    """An export's rounding (a master 7 samples short, or 5 of silence longer) is no cut: no line
+    (it said "no audio over the last 0.1 s"), the missing samples left out all the same."""
+    mix, master = song
+    short = read_pair(_write(tmp_path, "short7", mix, master[:, :-7]))
+    assert short.notes == [] and short.span == (0, mix.shape[1] - 7)
+    longer = read_pair(_write(tmp_path, "long5", mix, np.pad(master, ((0, 0), (0, 5)))))
+    assert longer.notes == [] and longer.span is None
+
+
 def test_a_master_with_too_little_audio_cannot_be_read(song):
     mix, master = song
     short = master.copy()

@@ -39,13 +39,14 @@ MARGIN_S = 0.25  # and this much earlier: a fade's first fraction of a dB
 SILENT = 10.0 ** (-80.0 / 20.0)  # master samples under this (-80 dBFS) are no audio
 AUDIBLE_DB = 60.0  # ... which matters where the mix peaks within this of its own peak
 MIN_KEPT_S = 1.0  # less than this left: the pair cannot be read
+UNNOTED_S = 0.01  # a master this little short at an end (an export's rounding) is cut without a line
 CHUNK = 1 << 18  # frames measured at a time (no copy of a whole file)
 
 
 @dataclass(frozen=True)
 class Span:
     """The mix's frames [start, end) the pair is read on, and what was left out, in words (None
-    when nothing was: the whole pair is read)."""
+    when nothing was, or only the few samples under UNNOTED_S a master lacks at an end)."""
 
     start: int
     end: int
@@ -173,15 +174,15 @@ def unedited_span(mix: np.ndarray, master: np.ndarray, sample_rate: int, name: s
     if faded["head"]:
         start += faded["head"] + margin
         words.append(f"fades in over the first {_seconds(silent['head'] + faded['head'], sample_rate)}")
-    elif silent["head"]:
+    elif silent["head"] >= UNNOTED_S * sample_rate:
         words.append(f"has no audio over the first {_seconds(silent['head'], sample_rate)}")
     if faded["tail"]:
         end -= faded["tail"] + margin
         words.append(f"fades out over the last {_seconds(silent['tail'] + faded['tail'], sample_rate)}")
-    elif silent["tail"]:
+    elif silent["tail"] >= UNNOTED_S * sample_rate:
         words.append(f"has no audio over the last {_seconds(silent['tail'], sample_rate)}")
     if not words:
-        return Span(0, frames)
+        return Span(start, end)  # read whole, or but for a few samples the master lacks
     note = "its master " + " and ".join(words)
     if end - start < MIN_KEPT_S * sample_rate:
         raise TonematchError(f"pair {name}: {note}: too little is left to read")

@@ -67,7 +67,7 @@ def read_pair(pair) -> PairData:
     notes = []
     if inverted:
         notes.append(f"pair {pair.name}: its master's polarity is inverted against the mix: read flipped")
-    span = unedited_span(mix, master, sr, pair.name)
+    span, frames = unedited_span(mix, master, sr, pair.name), mix.shape[1]
     if span.note is not None:
         notes.append(f"pair {pair.name}: {span.note}: left out of the reading")
     a = inputs.analyse_array(mix[:, span.start : span.end], sr)
@@ -86,7 +86,7 @@ def read_pair(pair) -> PairData:
         character.character_of(b.clips, sr, b.true_peak_ratio),
         offset,
         inverted=inverted,
-        span=(span.start, span.end) if span.note is not None else None,
+        span=(span.start, span.end) if (span.start, span.end) != (0, frames) else None,
         notes=notes,
         compressor=read_compressor(a.clips, b.clips, sr),
     )
