@@ -177,12 +177,33 @@ class AlignedPair:
     sample_rate: int
     offset: int
     inverted: bool  # the master's polarity was flipped against the mix's, and is flipped back here
+    swapped: bool = False  # the master's left and right were swapped against the mix's, and are swapped back here
+
+
+SWAPPED_SIDE = -0.5  # a master's side (L - R) correlating with its mix's under this: its channels are swapped
+
+
+def _channels_swapped(mix: np.ndarray, master: np.ndarray, block: int = 1 << 20) -> bool:
+    """The aligned stereo master's side is its mix's upside down: left and right were swapped on
+    export (read as they are, the side transfer is negative and a style fits width 0). Mastering
+    keeps the side's sign (width >= 0); a mono mix or master has no side to say anything.
+    Summed a block at a time (no full copy)."""
+    if mix.shape[0] != 2:
+        return False
+    dot = mix_energy = master_energy = 0.0
+    for s in range(0, mix.shape[1], block):
+        a = mix[0, s : s + block].astype(np.float64) - mix[1, s : s + block]
+        b = master[0, s : s + block].astype(np.float64) - master[1, s : s + block]
+        dot, mix_energy, master_energy = dot + float(a @ b), mix_energy + float(a @ a), master_energy + float(b @ b)
+    return dot < SWAPPED_SIDE * np.sqrt(mix_energy * master_energy)
 
 
 def read_aligned(pair, offset: int | None = None, inverted: bool = False) -> AlignedPair:
     """The mix and its master aligned to it. A master whose polarity is flipped against the mix
     (it correlates with the mix upside down) is the same recording: it is turned back and said so
-    (`inverted`). `offset`, `inverted`: the alignment found before (not searched again)."""
+    (`inverted`). `offset`, `inverted`: the alignment found before (not searched again). A stereo
+    master whose left and right are swapped against the mix is read swapped back (`swapped`;
+    found again on every read: the same files give the same answer)."""
     from . import audio
     from .align import align
 
@@ -197,7 +218,10 @@ def read_aligned(pair, offset: int | None = None, inverted: bool = False) -> Ali
     del master
     if inverted:
         np.negative(aligned, out=aligned)
-    return AlignedPair(mix, aligned, sr, offset, bool(inverted))
+    swapped = _channels_swapped(mix, aligned)
+    if swapped:
+        aligned = np.ascontiguousarray(aligned[::-1])
+    return AlignedPair(mix, aligned, sr, offset, bool(inverted), swapped)
 
 
 def load_pair(pair, offset: int | None = None, inverted: bool = False) -> tuple[np.ndarray, np.ndarray, int, int]:

@@ -204,3 +204,19 @@ def test_a_master_with_its_polarity_flipped_is_read_the_right_way_up(pair_folder
     again = read_aligned(inverted, offset, inverted=True)
     assert again.inverted and again.offset == offset
     np.testing.assert_array_equal(again.master, aligned)
+
+
+def test_a_master_with_its_channels_swapped_is_read_swapped_back(pair_folder, tmp_path):
+    """A master exported with left and right swapped is read swapped back and said so (read as it
+    was, its side ran against the mix's and style fit read width 0: every master made mono);
+    a mono master of a stereo mix, with no side, is not swapped."""
+    root, mix = pair_folder
+    master = sf.read(root / "master" / "song.wav", dtype="float32")[0].T
+    sf.write(tmp_path / "swapped.wav", -master[::-1].T, SR, subtype="FLOAT")  # swapped and inverted
+    upright = read_aligned(Pair(root / "mix" / "song.wav", root / "master" / "song.wav", "song"))
+    assert not upright.swapped
+    a = read_aligned(Pair(root / "mix" / "song.wav", tmp_path / "swapped.wav", "song"))
+    assert a.swapped and a.inverted and a.offset == upright.offset
+    np.testing.assert_array_equal(a.master, upright.master)
+    sf.write(tmp_path / "dual_mono.wav", np.stack([master.mean(axis=0)] * 2).T, SR, subtype="FLOAT")
+    assert not read_aligned(Pair(root / "mix" / "song.wav", tmp_path / "dual_mono.wav", "song")).swapped

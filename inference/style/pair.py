@@ -52,21 +52,25 @@ def _unmastered(mix: np.ndarray, master: np.ndarray, block: int = 1 << 20) -> bo
 
 def read_pair(pair) -> PairData:
     """A pair aligned and analysed where its master is mastering: a master with its polarity
-    flipped is read turned back, and a fade or a cut of the master at either end (edits.py) is
-    left out of the reading; each is one line in `notes`."""
+    flipped, or its left and right swapped, is read turned back, and a fade or a cut of the
+    master at either end (edits.py) is left out of the reading; each is one line in `notes`."""
     from tonematch.data.audio import info
 
     if info(pair.master).channels < info(pair.mix).channels:  # upmixed, it would read as width 0
         raise TonematchError(f"pair {pair.name}: the master is mono and its mix stereo: export the master in stereo")
     aligned = read_aligned(pair)
     mix, master, sr = aligned.mix, aligned.master, aligned.sample_rate
-    offset, inverted = aligned.offset, aligned.inverted
+    offset, inverted, swapped = aligned.offset, aligned.inverted, aligned.swapped
     del aligned  # the arrays are dropped as soon as they are analysed
     if _unmastered(mix, master):
         raise TonematchError(f"pair {pair.name}: the master is the mix itself (a copy): there is no mastering to read")
     notes = []
     if inverted:
         notes.append(f"pair {pair.name}: its master's polarity is inverted against the mix: read flipped")
+    if swapped:
+        notes.append(
+            f"pair {pair.name}: its master's left and right channels are swapped against the mix: read swapped back"
+        )
     span, frames = unedited_span(mix, master, sr, pair.name), mix.shape[1]
     if span.note is not None:
         notes.append(f"pair {pair.name}: {span.note}: left out of the reading")
