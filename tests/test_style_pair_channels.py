@@ -34,3 +34,12 @@ def test_a_master_that_is_its_mix_is_left_out_and_a_gain_only_master_is_kept(tmp
     fitted = style.fit_pairs(find_pairs(tmp_path), "s", check=False, error=said.append, progress=False)
     assert said == ["pair song1 left out: the master is the mix itself (a copy): there is no mastering to read"]
     assert fitted.meta["pairs"] == 3 and "song3" in fitted.meta["pair_names"]
+
+
+def test_a_left_out_line_names_its_pair_once():
+    from tonematch.data.errors import TonematchError
+    from tonematch.inference.style.fit import left_out
+
+    for text in ("pair a b does not correlate (peak 0.00 < 0.50)", "pair a b: does not correlate (peak 0.00 < 0.50)"):
+        assert left_out("a b", TonematchError(text)) == "pair a b left out: does not correlate (peak 0.00 < 0.50)"
+    assert left_out("x", ValueError("bad")) == "pair x left out: ValueError: bad"

@@ -84,8 +84,7 @@ def _read_pairs(pairs, error, progress: bool) -> list[PairData]:
         except Exception as exc:  # noqa: BLE001 - an unreadable file is one pair's problem
             if hidden_interrupt(exc) is not None:  # but Ctrl-C or SIGTERM met inside a compiled kernel stops
                 raise hidden_interrupt(exc) from None
-            reason = _reason(exc).removeprefix(f"pair {pair.name}: ")  # the line names the pair once
-            report(f"pair {pair.name} left out: {reason}")
+            report(left_out(pair.name, exc))
         else:
             for note in p.notes:  # what reading the pair changed: a flipped polarity, an edit left out
                 report(note)
@@ -94,6 +93,15 @@ def _read_pairs(pairs, error, progress: bool) -> list[PairData]:
     if bar is not None:
         bar.close()
     return data
+
+
+def left_out(name: str, exc: Exception) -> str:
+    """'pair NAME left out: why', naming the pair once (the reasons from reading and aligning
+    start 'pair NAME: ...' or 'pair NAME does ...')."""
+    reason = _reason(exc)
+    for prefix in (f"pair {name}: ", f"pair {name} "):
+        reason = reason.removeprefix(prefix)
+    return f"pair {name} left out: {reason}"
 
 
 def _reason(exc: Exception) -> str:
