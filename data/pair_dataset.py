@@ -9,7 +9,7 @@ import math
 import warnings
 from dataclasses import dataclass
 
-from .align import Alignment, align_excerpts, mono, read_fractional
+from .align import MAX_OFFSET_S, Alignment, align_excerpts, mono, read_fractional
 from .cache import DecodeCache
 from .errors import TonematchError
 from .pairs import Pair
@@ -42,7 +42,7 @@ class PairsDataset(SegmentDataset):
         seed: int = 0,
         deterministic: bool = False,
         cache: DecodeCache | None = None,
-        max_offset_s: float = 2.0,
+        max_offset_s: float = MAX_OFFSET_S,
         min_correlation: float = 0.5,
         excerpt_s: float = 30.0,
         silence_db: float = -50.0,
