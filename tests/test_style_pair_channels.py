@@ -43,3 +43,15 @@ def test_a_left_out_line_names_its_pair_once():
     for text in ("pair a b does not correlate (peak 0.00 < 0.50)", "pair a b: does not correlate (peak 0.00 < 0.50)"):
         assert left_out("a b", TonematchError(text)) == "pair a b left out: does not correlate (peak 0.00 < 0.50)"
     assert left_out("x", ValueError("bad")) == "pair x left out: ValueError: bad"
+
+
+def test_a_mono_mix_with_a_stereo_master_is_read_in_mono_and_said(tmp_path):
+    """The master is read as its mix is (mono): no width is learnt from the pair, and one line
+    says so rather than a silent width of 1."""
+    make_habit_pairs(tmp_path, range(1), seconds=4.0)
+    mix = tmp_path / "mix" / "song0.wav"
+    x, sr = sf.read(mix, dtype="float32")
+    sf.write(mix, x.mean(axis=1), sr, subtype="FLOAT")
+    [pair] = find_pairs(tmp_path)
+    p = style.read_pair(pair)
+    assert p.notes == ["pair song0: its mix is mono and its master stereo: read in mono (no width is learnt from it)"]

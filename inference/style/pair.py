@@ -56,7 +56,8 @@ def read_pair(pair) -> PairData:
     master at either end (edits.py) is left out of the reading; each is one line in `notes`."""
     from tonematch.data.audio import info
 
-    if info(pair.master).channels < info(pair.mix).channels:  # upmixed, it would read as width 0
+    channels = info(pair.mix).channels, info(pair.master).channels
+    if channels[1] < channels[0]:  # upmixed, it would read as width 0
         raise TonematchError(f"pair {pair.name}: the master is mono and its mix stereo: export the master in stereo")
     aligned = read_aligned(pair)
     mix, master, sr = aligned.mix, aligned.master, aligned.sample_rate
@@ -65,6 +66,10 @@ def read_pair(pair) -> PairData:
     if _unmastered(mix, master):
         raise TonematchError(f"pair {pair.name}: the master is the mix itself (a copy): there is no mastering to read")
     notes = []
+    if channels[0] < channels[1]:  # read as the mix is: the master's width has no mix width to follow
+        notes.append(
+            f"pair {pair.name}: its mix is mono and its master stereo: read in mono (no width is learnt from it)"
+        )
     if inverted:
         notes.append(f"pair {pair.name}: its master's polarity is inverted against the mix: read flipped")
     if swapped:
