@@ -186,9 +186,11 @@ def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
     levels = np.linspace(-60.0, 0.0, 241)
     ax.plot(levels, static_curve(settings, levels), color=_COLOURS["output"], lw=2, label="compressor")
     ax.plot(levels, levels, color="k", lw=0.6, ls="--", label="1:1")
-    lo, hi = np.percentile(detector_levels(mix.clips, frames, settings), [5, 99])
-    ax.axvspan(lo, hi, color=_COLOURS["mix"], alpha=0.2, label="levels it sees (5-99 %)")
-    heard = explain.detector(settings) if explain.compressor_on(settings) else ""
+    heard = ""
+    if explain.compressor_on(settings):  # a compressor that is off hears nothing
+        lo, hi = np.percentile(detector_levels(mix.clips, frames, settings), [5, 99])
+        ax.axvspan(lo, hi, color=_COLOURS["mix"], alpha=0.2, label="levels it sees (5-99 %)")
+        heard = explain.detector(settings)
     ax.set(
         title=f"compressor static curve ({explain.compressor_title(settings)}{heard})",
         xlabel="detector level (dBFS)",

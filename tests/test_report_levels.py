@@ -90,6 +90,13 @@ def test_the_panels_say_what_they_plot(tmp_path, monkeypatch):
         assert "analysed excerpts" in tone.get_title()
         assert [t.get_text() for t in tone.get_legend().get_texts()] == ["mix", "output (frame model)", third]
         assert [t.get_text() for t in levels.get_xticklabels()][2::3] == [third, third]
+    # the compressor's panel shows the levels it sees only when it is on
+    comp = drawn[-1].axes[2]
+    assert [t.get_text() for t in comp.get_legend().get_texts()] == ["compressor", "1:1"]  # defaults: ratio 1
+    on = Settings.defaults(SR)
+    on.values["compressor.ratio"] = 3.0
+    report.write_report(tmp_path / "r.png", mix, match.target_from(mix, "reference"), on, summary)
+    assert "levels it sees (5-99 %)" in [t.get_text() for t in drawn[-1].axes[2].get_legend().get_texts()]
     # a mono reference that match took as it plays: its loudness bar says so, and only its
     summary["notes"] = {"mono_playback_lu": 3.0103}
     report.write_report(tmp_path / "r.png", mix, match.target_from(mix, "reference"), Settings.defaults(SR), summary)
