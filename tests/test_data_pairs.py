@@ -73,12 +73,19 @@ def test_suffix_convention(tmp_path):
     ]
 
 
-def test_csv_manifest_paths_are_relative_to_it(tmp_path):
-    touch_audio(tmp_path / "audio" / "m.wav")
-    touch_audio(tmp_path / "audio" / "M.flac")
-    manifest = tmp_path / "lists" / "pairs.csv"
+def _manifest(tmp_path, mix: str, master: str, name: str, text: str):
+    """The files `mix` and `master` (relative to tmp_path) and a CSV manifest `lists/NAME` holding `text`."""
+    touch_audio(tmp_path / mix)
+    touch_audio(tmp_path / master)
+    manifest = tmp_path / "lists" / name
     manifest.parent.mkdir()
-    manifest.write_text("Mix,Master,name\n../audio/m.wav,../audio/M.flac,first\n\n")
+    manifest.write_text(text)
+    return manifest
+
+
+def test_csv_manifest_paths_are_relative_to_it(tmp_path):
+    text = "Mix,Master,name\n../audio/m.wav,../audio/M.flac,first\n\n"
+    manifest = _manifest(tmp_path, "audio/m.wav", "audio/M.flac", "pairs.csv", text)
     [pair] = find_pairs(manifest)
     assert pair.name == "first" and pair.mix == tmp_path / "lists" / ".." / "audio" / "m.wav"
     assert pair.master.is_file()
@@ -94,11 +101,8 @@ def test_csv_manifest_paths_are_relative_to_it(tmp_path):
 def test_csv_manifest_with_spaces_and_quotes(tmp_path):
     """Paths with spaces and commas, quoted the way people write CSV by hand: a space after the
     comma before a quote is not part of the path."""
-    touch_audio(tmp_path / "My Mixes" / "song 1.wav")
-    touch_audio(tmp_path / "Masters, final" / "song 1 (master).flac")
-    manifest = tmp_path / "lists" / "my pairs.csv"
-    manifest.parent.mkdir()
-    manifest.write_text('mix, master, name\n"../My Mixes/song 1.wav", "../Masters, final/song 1 (master).flac", one\n')
+    text = 'mix, master, name\n"../My Mixes/song 1.wav", "../Masters, final/song 1 (master).flac", one\n'
+    manifest = _manifest(tmp_path, "My Mixes/song 1.wav", "Masters, final/song 1 (master).flac", "my pairs.csv", text)
     [pair] = find_pairs(manifest)
     assert (pair.name, pair.mix.name, pair.master.name) == ("one", "song 1.wav", "song 1 (master).flac")
 
