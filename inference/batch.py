@@ -18,7 +18,7 @@ from tonematch.data.errors import TonematchError
 from tonematch.data.formats import check_subtype
 
 from . import explain, match
-from .console import hidden_interrupt, one_line
+from .console import one_line, reraise_interrupt
 from .formatting import hz
 from .outputs import OutputPlan
 from .pipeline import Aim, master_file, report_path, settings_path
@@ -211,9 +211,7 @@ def master_many(
         try:
             result = master_file(job.mix, aim, job.out, options, **write)
         except Exception as exc:  # noqa: BLE001 - one bad file never stops the batch
-            hidden = hidden_interrupt(exc)  # but Ctrl-C or SIGTERM met inside a compiled kernel does
-            if hidden is not None:
-                raise hidden from None
+            reraise_interrupt(exc)  # but Ctrl-C or SIGTERM met inside a compiled kernel does
             failed += 1
             text = _naming(job.mix, one_line(exc))
             if error is not None:

@@ -227,9 +227,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         return args.func(args)
     except Exception as exc:
-        hidden = console.hidden_interrupt(exc)  # Ctrl-C or SIGTERM met inside a compiled kernel
-        if hidden is not None:
-            raise hidden from None
+        console.reraise_interrupt(exc)  # Ctrl-C or SIGTERM met inside a compiled kernel
         raise
 
 

@@ -157,7 +157,7 @@ def cmd_from_references(args: argparse.Namespace) -> int:
     warning line and left out, as style fit leaves out a pair (exit 0 when the style is written)."""
     from . import style
     from .batch import expand_inputs
-    from .console import hidden_interrupt, one_line, traceback_if, warn
+    from .console import one_line, reraise_interrupt, traceback_if, warn
     from .inputs import analyse_input
 
     _style_path(args)  # a wrong extension is refused before the references are listed
@@ -168,8 +168,7 @@ def cmd_from_references(args: argparse.Namespace) -> int:
         try:
             masters.append(analyse_input(path, "reference master", warn=warn))
         except Exception as exc:  # noqa: BLE001 - one unusable reference is left out
-            if hidden_interrupt(exc) is not None:  # but Ctrl-C or SIGTERM met inside a compiled kernel stops
-                raise hidden_interrupt(exc) from None
+            reraise_interrupt(exc)  # but Ctrl-C or SIGTERM met inside a compiled kernel stops
             traceback_if(args.verbose, exc)
             text = one_line(exc)
             warn(f"{text if str(path) in text else f'{path}: {text}'} (left out)")

@@ -43,6 +43,14 @@ def hidden_interrupt(exc: BaseException) -> BaseException | None:
     return exc if isinstance(exc, BaseException) and not isinstance(exc, Exception) else None
 
 
+def reraise_interrupt(exc: BaseException) -> None:
+    """Raise the Ctrl-C or SIGTERM `exc` hides (hidden_interrupt), if any: an `except Exception`
+    that goes on after one bad file must still stop for it."""
+    hidden = hidden_interrupt(exc)
+    if hidden is not None:
+        raise hidden from None
+
+
 def traceback_if(verbose: bool, exc: BaseException) -> None:
     """Under -v, the traceback of an error reported in one line (a batch goes on after it)."""
     if verbose:

@@ -8,7 +8,7 @@ from tonematch.data import heap
 from tonematch.data.errors import TonematchError
 
 from .. import match
-from ..console import hidden_interrupt
+from ..console import reraise_interrupt
 from .character_fit import fit_style
 from .heldout import format_check, heldout_check
 from .identify import identify_pair
@@ -82,8 +82,7 @@ def _read_pairs(pairs, error, progress: bool) -> list[PairData]:
             identify_pair(p)  # the chain's settings on the pair (sets p.settings)
             data.append(p)
         except Exception as exc:  # noqa: BLE001 - an unreadable file is one pair's problem
-            if hidden_interrupt(exc) is not None:  # but Ctrl-C or SIGTERM met inside a compiled kernel stops
-                raise hidden_interrupt(exc) from None
+            reraise_interrupt(exc)  # but Ctrl-C or SIGTERM met inside a compiled kernel stops
             report(left_out(pair.name, exc))
         else:
             for note in p.notes:  # what reading the pair changed: a flipped polarity, an edit left out
