@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tonematch.models.chain.settings import Settings
 
-from .formatting import hz
+from .formatting import hz, ms
 
 _BAND_NAMES = {
     "low_shelf": "low shelf",
@@ -44,7 +44,7 @@ def compressor_title(s: Settings) -> str:
 def detector(s: Settings) -> str:
     """', RMS detector 20 ms' where the compressor hears RMS; nothing for the default peak."""
     rms = s.values.get("compressor.rms_ms", 0.0)
-    return f", RMS detector {rms:.1f} ms" if 0.0 < rms < 10.0 else f", RMS detector {rms:.0f} ms" if rms > 0.0 else ""
+    return f", RMS detector {ms(rms)} ms" if rms > 0.0 else ""
 
 
 def _small_eq_moves(s: Settings) -> int:

@@ -1,4 +1,4 @@
-"""Frequencies as the reports and explanations print them."""
+"""Frequencies and times as the reports and explanations print them."""
 
 from __future__ import annotations
 
@@ -11,3 +11,8 @@ def hz(f: float) -> str:
 def hz_short(f: float) -> str:
     """'90', '2.5k': a frequency in a band label (unit implied)."""
     return f"{f / 1000:g}k" if f >= 1000 else f"{f:g}"
+
+
+def ms(v: float) -> str:
+    """A time in ms to the precision it is read at (the unit written after it): '7.3', '150'."""
+    return f"{v:.1f}" if v < 10 else f"{v:.0f}"

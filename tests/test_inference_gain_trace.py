@@ -138,7 +138,7 @@ def styles(tmp_path_factory):
 
 def test_a_style_learns_fast_or_slow_and_masters_with_it(styles):
     from tonematch.inference import style
-    from tonematch.inference.style.words import _ms
+    from tonematch.inference.formatting import ms as _ms
 
     read = {name: s.settings["groups"]["compressor"] for name, s in styles.items()}
     for name, truth in (("fast", FAST), ("slow", SLOW)):

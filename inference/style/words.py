@@ -6,17 +6,12 @@ import math
 
 from tonematch.models.chain.settings import Settings
 
-from ..formatting import hz
+from ..formatting import hz, ms
 from .identify import settings_of
 from .master import mastering_ceiling
 from .model import SCALARS, Habit, Style
 
 FAST_ATTACK_MS, SLOW_ATTACK_MS = 5.0, 20.0  # "fast" below, "slow" above (a bus compressor's 30 ms), in `style show`
-
-
-def _ms(v: float) -> str:
-    """A time in ms to the precision it is read at (the unit written after it)."""
-    return f"{v:.1f}" if v < 10 else f"{v:.0f}"
 
 
 def _signed(v: float, unit: str) -> str:
@@ -87,7 +82,7 @@ def _compression_words(h: Habit) -> list[str]:
     attack, release = h.attack_ms, h.release_ms
     pace = "fast" if attack < FAST_ATTACK_MS else "slow" if attack > SLOW_ATTACK_MS else "medium"
     return [
-        f"compression: {pace}, attack {_ms(attack)} ms, release {_ms(release)} ms (read from "
+        f"compression: {pace}, attack {ms(attack)} ms, release {ms(release)} ms (read from "
         f"{h.timing_pairs} of the pairs), {start}{amount}",
         "  fixed: attack and release, as read",
         "  adapts per mix: ratio and threshold, set to reach the block crest and loudness spread below",
@@ -218,7 +213,7 @@ def describe_lines(model: dict, check: dict | None = None) -> list[str]:
         if ratio["mode"] == "adaptive":
             r += f" ({ratio['slope'] * 100:+.0f} % per dB of the mix's crest above {ratio['x_mean']:.1f} dB)"
         rms = comp.get("rms_ms", 0.0)  # styles fitted before the RMS detector: peak
-        timing = f"attack {_ms(comp['attack_ms'])} ms, release {_ms(comp['release_ms'])} ms "
+        timing = f"attack {ms(comp['attack_ms'])} ms, release {ms(comp['release_ms'])} ms "
         if rms > 0.0:  # the detector's search (detector.py) set the timing, not the gain traces
             timing += "(found on renders of your pairs, with the RMS detector)"
         elif comp["timing_pairs"]:
@@ -226,7 +221,7 @@ def describe_lines(model: dict, check: dict | None = None) -> list[str]:
         else:
             timing = "attack and release not readable from the pairs (10 ms, 150 ms used)"
         state = "adapting to the mix" if comp["mode"] == "adaptive" else "fixed"
-        heard = f"RMS detector over {_ms(rms)} ms" if rms > 0.0 else "peak detector"
+        heard = f"RMS detector over {ms(rms)} ms" if rms > 0.0 else "peak detector"
         text = f"  compressor, {state}: {r}, {where}, {timing}, knee {comp['knee_db']:.0f} dB, {heard}"
         if comp.get("reduction_db") is not None:  # older style files do not carry it
             text += f"; your masters show about {comp['reduction_db']:.1f} dB of gain reduction on average"
@@ -245,7 +240,7 @@ def describe_lines(model: dict, check: dict | None = None) -> list[str]:
     lines.append(text)
     lim = g["limiter"]
     ceiling = _signed(lim["ceiling_dbtp"], "dBTP")
-    lines.append(f"  limiter, fixed: ceiling {ceiling}, release {_ms(lim['release_ms'])} ms")
+    lines.append(f"  limiter, fixed: ceiling {ceiling}, release {ms(lim['release_ms'])} ms")
     if model.get("floor_db") is not None:
         lines.append(
             f"how closely each pair's own reading reproduces its master (peak detector): "
