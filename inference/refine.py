@@ -113,9 +113,7 @@ def blended_target(start: dict, reference: dict, literal: float, centres_hz: np.
     out = dict(start)
     move = np.asarray(reference["tone"]) - np.asarray(start["tone"] if anchor is None else anchor)
     smooth = _smoothed(move)
-    octaves = np.log2(np.maximum(centres_hz, 1.0))
-    slope, offset = _tilt_line(smooth, centres_hz)
-    tilt = slope * octaves + offset
+    tilt = _tilt(smooth, centres_hz)
     tilt_share, detail_share = literal_shares(literal)
     out["tone"] = start["tone"] + tilt_share * tilt + detail_share * (smooth - tilt)
     if np.shape(start["width"]) == np.shape(reference["width"]):
@@ -143,16 +141,16 @@ def _region_means(smooth: np.ndarray, centres_hz: np.ndarray) -> list[tuple[floa
     return means
 
 
-def _tilt_line(smooth: np.ndarray, centres_hz: np.ndarray) -> tuple[float, float]:
-    """(dB per octave, dB at 1 Hz) of the line through the bass's and the treble's means (a
-    least-squares line over all bands is steered by the mids and by a sparse mix's empty ends);
-    (0, 0) where the bands miss a region."""
+def _tilt(smooth: np.ndarray, centres_hz: np.ndarray) -> np.ndarray:
+    """The tilt of a smoothed tonal move at each band, dB: the line over log frequency through
+    the bass's and the treble's means (a least-squares line over all bands is steered by the mids
+    and by a sparse mix's empty ends); 0 where the bands miss a region."""
     means = _region_means(smooth, centres_hz)
     if len(means) != 2:
-        return 0.0, 0.0
+        return np.zeros_like(smooth)
     (x0, y0), (x1, y1) = means
     slope = (y1 - y0) / (x1 - x0)
-    return slope, y0 - slope * x0
+    return slope * np.log2(np.maximum(centres_hz, 1.0)) + (y0 - slope * x0)
 
 
 def treble_over_bass_db(move, centres_hz) -> float:
@@ -165,10 +163,8 @@ def treble_over_bass_db(move, centres_hz) -> float:
 def detail_db(move, centres_hz) -> float:
     """RMS over the bands, dB, of what a tonal move holds beyond its tilt: the finer balance
     blended_target copies from `literal` 0.5 up (the smoothed move less its tilt line)."""
-    centres_hz = np.asarray(centres_hz, np.float64)
     smooth = _smoothed(np.asarray(move, np.float64))
-    slope, offset = _tilt_line(smooth, centres_hz)
-    rest = smooth - (slope * np.log2(np.maximum(centres_hz, 1.0)) + offset)
+    rest = smooth - _tilt(smooth, np.asarray(centres_hz, np.float64))
     return float(np.sqrt(np.mean(rest**2)))
 
 

@@ -286,8 +286,8 @@ class ExactRenderer:
                 break
             offset += out - expected
         if abs(miss) > tol:  # a leap in loudness at this gain: no gain lands on the target (predict.solve_gain_db)
-            step = JUMP_PROBE_DB
-            self.report["loudness_jump"] = predictor.lufs(gain + step) - predictor.lufs(gain - step) > JUMP_LU
+            leap = predictor.lufs(gain + JUMP_PROBE_DB) - predictor.lufs(gain - JUMP_PROBE_DB)
+            self.report["loudness_jump"] = leap > JUMP_LU
         if provisional:
             return
         if kept is not None:
