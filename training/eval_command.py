@@ -18,8 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="all",
         help="which tracks of FOLDER: all (the default), or the held-out split the training recipe made",
     )
-    p.add_argument("--val-fraction", type=float, default=0.05, help="as data.val_fraction in training (default 0.05)")
-    p.add_argument("--test-fraction", type=float, default=0.1, help="as data.test_fraction in training (default 0.1)")
+    evaluate.add_split_options(p)
     p.add_argument("--steps", type=int, help="refinement steps (default: the match default)")
     p.add_argument("--methods", help="comma list of methods to run (default: all)")
     p.add_argument(

@@ -84,6 +84,12 @@ OTHER_TRACK_STREAM = 0x07E2  # mixed into the seed: the other-track picks draw n
 FOREIGN_STREAM = 0xF0E1  # the foreign chain's draws, likewise
 
 
+def add_split_options(p) -> None:
+    """--val-fraction and --test-fraction, the data config's defaults: which tracks a run held out."""
+    p.add_argument("--val-fraction", type=float, default=0.05, help="as data.val_fraction in training (default 0.05)")
+    p.add_argument("--test-fraction", type=float, default=0.1, help="as data.test_fraction in training (default 0.1)")
+
+
 def held_out(folder, split: str, val_fraction: float, test_fraction: float, split_seed: int = 0) -> list:
     """The files of one split of FOLDER, as the training datamodule splits it (by track, seeded)."""
     files = list_audio_files(folder)

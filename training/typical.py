@@ -24,7 +24,7 @@ from tonematch.inference.inputs import analyse_input
 from tonematch.models import excerpts
 from tonematch.models.files import card_path, set_card_field
 
-from .evaluate import held_out
+from .evaluate import add_split_options, held_out
 
 SAMPLE_RATE = 44100
 
@@ -54,8 +54,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m tonematch.training.typical", description=__doc__.split("\n\n")[0])
     p.add_argument("folder", help="the training folder (its training split is read)")
     p.add_argument("-o", "--output", required=True, help="model stem whose STEM.json gets the typical_balance")
-    p.add_argument("--val-fraction", type=float, default=0.05, help="as data.val_fraction in training (default 0.05)")
-    p.add_argument("--test-fraction", type=float, default=0.1, help="as data.test_fraction in training (default 0.1)")
+    add_split_options(p)
     args = p.parse_args(argv)
     try:
         if not card_path(args.output).is_file():  # before a minute of reading the corpus
