@@ -29,8 +29,8 @@ class Alignment:
         return self.correlation < 0.0
 
 
-# a master's music may start this far from its mix's: a count-in or pre-roll of a bar or two at a
-# slow tempo (2 s, the search's edge before, refused a master exported with 2 s of silence ahead)
+# a master's music may start this far from its mix's: a count-in or a pre-roll of silence of a bar
+# or two at a slow tempo
 MAX_OFFSET_S = 10.0
 _INTERP_HALF = 32  # correlation samples each side used to interpolate between frames
 _SHIFT_HALF = 16  # taps each side of the fractional-delay filter

@@ -14,7 +14,7 @@ from typing import Callable
 
 RMS_WINDOWS_MS = (20.0, 7.0, 60.0)  # the search's window, then the others tried at what it found
 RMS_START_RATIO = 3.0  # the search starts here: a peak reading's ratio overstates an RMS compressor's
-RMS_EVALUATIONS = 40  # renders of the consensus pairs the search may take (Powell's method; 80 bought 0.002)
+RMS_EVALUATIONS = 40  # renders of the consensus pairs the search may take (Powell's; more bought little: docs)
 # the search's reach around its start, per setting: threshold dB, ln ratio, ln attack, ln release
 RMS_BOUNDS = ((-24.0, 12.0), (0.0, math.log(20.0)), (math.log(0.1), math.log(100.0)))
 RMS_BOUNDS += ((math.log(10.0), math.log(1500.0)),)
