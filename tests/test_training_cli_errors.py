@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -107,23 +108,59 @@ def test_resolve_resume_reads_the_checkpoint(two_tracks, tmp_path):
         resolve_resume(str(bad), tmp_path, tmp_path)
 
 
-@pytest.mark.parametrize(
-    "override, words",
-    [
-        ("experiment=nope", ["Could not find 'experiment/nope'", "cpu_recipe, gpu_recipe, smoke"]),
-        ("trainer.max_stepz=3", ["trainer.max_stepz", "+trainer.max_stepz=3"]),
-        ("data.batch_size=abc", ["data", "invalid literal for int()", "'abc'"]),
-        ("seed=${nope}", ["seed", "'nope'"]),
-        ("data.root=", ["data.root is empty"]),  # an unset $VARIABLE: not the current folder's audio
-        ("optimizer.lr=-1", ["optimizer", "Invalid learning rate: -1"]),  # was a traceback from inside fit
-        ("scheduler.warmup_steps=abc", ["scheduler", "'abc'"]),
-        ("data.batch_size=0", ["data.batch_size must be >= 1"]),
-    ],
-)
-def test_config_errors_are_one_line_and_write_nothing(tmp_path, override, words):
-    proc = command("train", ["experiment=smoke", override, f"paths.log_dir={tmp_path / 'runs'}"], cwd=tmp_path)
-    refused(proc, "tonematch-train", *words)
-    assert not (tmp_path / "runs").exists()  # no empty run folder (nor its parents) left behind
+CONFIG_ERRORS = {
+    "experiment=nope": ["Could not find 'experiment/nope'", "cpu_recipe, gpu_recipe, smoke"],
+    "trainer.max_stepz=3": ["trainer.max_stepz", "+trainer.max_stepz=3"],
+    "data.batch_size=abc": ["data", "invalid literal for int()", "'abc'"],
+    "seed=${nope}": ["seed", "'nope'"],
+    "data.root=": ["data.root is empty"],  # an unset $VARIABLE: not the current folder's audio
+    "optimizer.lr=-1": ["optimizer", "Invalid learning rate: -1"],  # was a traceback from inside fit
+    "scheduler.warmup_steps=abc": ["scheduler", "'abc'"],
+    "data.batch_size=0": ["data.batch_size must be >= 1"],
+}
+
+# tonematch-train's own main() on each override in turn, in one interpreter: the command's status
+# and stderr without paying torch's and Lightning's imports once per case
+REFUSALS = """
+import contextlib, io, json, sys
+from hydra.core.global_hydra import GlobalHydra
+from tonematch.training.train import main
+results = []
+for override, log_dir in json.loads(sys.argv[1]):
+    sys.argv = ["tonematch-train", "experiment=smoke", override, "paths.log_dir=" + log_dir]
+    err, status = io.StringIO(), 0
+    with contextlib.redirect_stderr(err):
+        try:
+            main()
+        except SystemExit as exc:
+            status = exc.code
+    GlobalHydra.instance().clear()
+    results.append({"returncode": status, "stderr": err.getvalue()})
+print("\\n" + json.dumps(results))
+"""
+
+
+@pytest.fixture(scope="module")
+def config_refusals(tmp_path_factory):
+    root = tmp_path_factory.mktemp("refusals")
+    cases = [[override, str(root / str(i) / "runs")] for i, override in enumerate(CONFIG_ERRORS)]
+    env = {k: v for k, v in os.environ.items() if k not in ("LOCAL_RANK", "WORLD_SIZE", "RANK")}
+    cmd = [sys.executable, "-c", REFUSALS, json.dumps(cases)]
+    proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {override: (result, Path(log_dir)) for (override, log_dir), result in zip(cases, results)}
+
+
+@pytest.mark.parametrize("override", list(CONFIG_ERRORS))
+def test_config_errors_are_one_line_and_write_nothing(config_refusals, override):
+    result, log_dir = config_refusals[override]
+    refused(
+        subprocess.CompletedProcess([], result["returncode"], "", result["stderr"]),
+        "tonematch-train",
+        *CONFIG_ERRORS[override],
+    )
+    assert not log_dir.exists()  # no empty run folder (nor its parents) left behind
 
 
 def test_eval_refuses_an_unwritable_out_before_any_case(tmp_path):
