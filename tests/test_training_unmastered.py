@@ -43,3 +43,27 @@ def test_cases_take_mixes_from_the_subfolder_and_references_from_the_rest(tmp_pa
     with pytest.raises(TonematchError, match="under 'nothing"):
         unmastered.make_cases(files, "nothing", 1, 0, SR, 1.0)
     assert os.path.isdir(tmp_path / "raw")
+
+
+def test_time_per_case_is_the_method_alone_not_the_measures(monkeypatch):
+    """The time column is what a method took; the 1/3-octave and loudness measures of its output
+    are the evaluation's own cost (they made the identity read 0.23 s a case)."""
+    import time
+
+    real = unmastered.measure
+
+    def slow_measure(*args):
+        time.sleep(0.4)  # stands for the measures' cost, well above any timer's noise
+        return real(*args)
+
+    monkeypatch.setattr(unmastered, "measure", slow_measure)
+    case = {"input": music_like(3.0, SR, seed=6, level_db=-24), "reference": music_like(3.0, SR, seed=7)}
+    case.update(track="mix.wav", reference_track="master.wav")
+
+    def slow_copy(audio, reference):
+        time.sleep(0.15)
+        return audio
+
+    results, _ = unmastered.run([case], {"input": lambda a, r: a, "slow": slow_copy}, SR)
+    assert results["input"]["seconds"] < 0.1
+    assert 0.15 <= results["slow"]["seconds"] < 0.35
