@@ -277,8 +277,10 @@ class ExactRenderer:
             out = out_meter.integrated()
             miss = target - out
             self.report.update(gain_db=gain, passes=attempt + 1, miss_lu=miss, predictions=predictor.evaluations)
-            # the most the limiter takes off a peak: the loudest one, brought up by the gain, to the ceiling
-            over = gain + 20.0 * np.log10(max(loudest, 1e-10)) - s.values["limiter.ceiling_dbtp"]
+            # the most the limiter takes off a peak: the loudest one, brought up by the gain, to where
+            # the limiter aims (MARGIN_DB under the ceiling)
+            aim = s.values["limiter.ceiling_dbtp"] - limiter.MARGIN_DB
+            over = gain + 20.0 * np.log10(max(loudest, 1e-10)) - aim
             self.report["peak_limiting_db"] = max(0.0, float(over))
             tol = loudness.CORRECTION_TOLERANCE_LU
             # another pass only when the prediction was wrong (an unreachable target stays missed)
