@@ -97,7 +97,10 @@ def reachable(entries, root: Path = REPO) -> dict:
     return found
 
 
-TRAINING_ENTRIES = [f"tonematch.training.{m}" for m in ("train", "export", "datamodule", "module", "chain_draw")]
+# typical: the recipe's last step, whose typical balance is written into the shipped model
+TRAINING_ENTRIES = [
+    f"tonematch.training.{m}" for m in ("train", "export", "datamodule", "module", "chain_draw", "typical")
+]
 TRAINING_ENTRIES += ["tonematch.data.selfsup", "tonematch.data.degrade", "tonematch.data.pair_dataset"]
 
 

@@ -51,7 +51,7 @@ from tonematch.data.output_paths import check_output_folder
 from tonematch.data.resample import resample
 from tonematch.data.segments import audible, rms_db
 from tonematch.data.selfsup import SelfSupervisedDataset
-from tonematch.data.splits import list_audio_files, split_files
+from tonematch.data.splits import list_audio_files
 from tonematch.inference import match as matching, pipeline
 from tonematch.inference.console import error, one_line
 from tonematch.inference.inputs import analyse_array
@@ -62,6 +62,7 @@ from tonematch.models.files import load_model
 
 from . import metrics
 from .config_dir import config_dir
+from .splits import add_split_options, held_out  # noqa: F401 (follow, unmastered and eval_command take them from here)
 
 COLUMNS = [  # (key, header, format)
     ("mrstft", "MR-STFT", "{:.3f}"),
@@ -82,25 +83,6 @@ REFERENCES = ("same-track", "other-track")
 CHAINS = ("project", "foreign")
 OTHER_TRACK_STREAM = 0x07E2  # mixed into the seed: the other-track picks draw no numbers the cases use
 FOREIGN_STREAM = 0xF0E1  # the foreign chain's draws, likewise
-
-
-def add_split_options(p) -> None:
-    """--val-fraction and --test-fraction, the data config's defaults: which tracks a run held out."""
-    p.add_argument("--val-fraction", type=float, default=0.05, help="as data.val_fraction in training (default 0.05)")
-    p.add_argument("--test-fraction", type=float, default=0.1, help="as data.test_fraction in training (default 0.1)")
-
-
-def held_out(folder, split: str, val_fraction: float, test_fraction: float, split_seed: int = 0) -> list:
-    """The files of one split of FOLDER, as the training datamodule splits it (by track, seeded)."""
-    files = list_audio_files(folder)
-    if not files:
-        raise TonematchError(f"no audio files in '{folder}'")
-    if split == "all":
-        return files
-    chosen = split_files(files, val_fraction, test_fraction, split_seed, root=folder)[split]
-    if not chosen:
-        raise TonematchError(f"the {split} split of '{folder}' is empty")
-    return chosen
 
 
 def draw_config(path):

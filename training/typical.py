@@ -24,7 +24,7 @@ from tonematch.inference.inputs import analyse_input
 from tonematch.models import excerpts
 from tonematch.models.files import card_path, set_card_field
 
-from .evaluate import add_split_options, held_out
+from .splits import add_split_options, held_out
 
 SAMPLE_RATE = 44100
 
