@@ -19,7 +19,7 @@ from tonematch.data.formats import check_subtype
 
 from . import explain, match
 from .console import one_line, reraise_interrupt
-from .formatting import hz
+from .formatting import hz, signed
 from .outputs import OutputPlan
 from .pipeline import Aim, master_file, report_path, settings_path
 
@@ -59,8 +59,9 @@ def format_result(r: dict) -> str:
             "over its one-channel BS.1770 reading)"
         )
     elif shift < 0.0:
+        aim = "the style's masters'" if notes["start"] == "style" else "the reference's"
         lines.append(
-            f"  the mix is mono: its master sits {-shift:.1f} LU under the reference's loudness, so that on "
+            f"  the mix is mono: its master sits {-shift:.1f} LU under {aim} loudness, so that on "
             "two speakers, where it plays twice, it is as loud"
         )
     if "dc_offset_dbfs" in notes:
@@ -74,8 +75,8 @@ def format_result(r: dict) -> str:
         return "-" if v is None else f"{v:.1f} LUFS"
 
     lines.append(
-        f"  before: {lufs(r['input_lufs'])}, {r['input_true_peak_dbtp']:+.1f} dBTP; "
-        f"after: {lufs(r['output_lufs'])}, {r['output_true_peak_dbtp']:+.1f} dBTP"
+        f"  before: {lufs(r['input_lufs'])}, {signed(r['input_true_peak_dbtp'])} dBTP; "
+        f"after: {lufs(r['output_lufs'])}, {signed(r['output_true_peak_dbtp'])} dBTP"
     )
     if "report_path" in r:
         lines.append(f"  report: {r['report_path']}")

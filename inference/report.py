@@ -20,6 +20,7 @@ from tonematch.models.chain import compressor, kernels, ops
 from tonematch.models.chain.settings import Settings
 
 from . import character, explain
+from .formatting import signed
 
 SETTLE_S = 0.5  # an excerpt's gain-reduction trace is drawn from here: the envelopes start from rest
 _COLOURS = {"mix": "#8c8c8c", "output": "#d62728", "reference": "#1f77b4"}
@@ -308,7 +309,7 @@ def _levels_panel(ax, summary: dict, target, ceiling) -> None:
     top = max(3.0, max(tps) + 3.0)
     ax2.bar(x_t, [v - tp_floor for v in tps], 0.7, bottom=tp_floor, color=colours, alpha=0.55, hatch="//")
     for x, v in zip(x_t, tps):
-        ax2.annotate(f"{round(v, 1) + 0.0:+.1f}", (x, v), xytext=(0, 3), textcoords="offset points",
+        ax2.annotate(signed(v), (x, v), xytext=(0, 3), textcoords="offset points",
                      ha="center", va="bottom", fontsize=9)  # fmt: skip
     if ceiling is not None:
         ax2.hlines(ceiling, 3.4, 6.6, colors="k", linestyles=":", lw=1.2)

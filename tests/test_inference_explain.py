@@ -59,3 +59,10 @@ def test_a_short_rms_window_is_named_to_its_precision():
     assert explain.describe(s)[1].endswith("RMS detector 0.4 ms")
     s.values["compressor.rms_ms"] = 5.0
     assert explain.detector(s) == ", RMS detector 5.0 ms"
+
+
+def test_a_level_just_under_zero_prints_without_a_minus_zero():
+    from tonematch.inference.formatting import signed
+
+    # a master 0.04 dB under full scale printed "-0.0 dBTP" in the run's before/after line
+    assert [signed(v) for v in (-0.04, 0.04, -0.06, -1.0, 0.96)] == ["+0.0", "+0.0", "-0.1", "-1.0", "+1.0"]
