@@ -134,3 +134,20 @@ def test_loudness_spread_reads_macro_dynamics():
     stepped[:, : 3 * SR] *= 10.0  # 20 dB louder for half the clip
     assert metrics.momentary_spread_lu(stepped, SR) == pytest.approx(20.0, abs=1.0)
     assert metrics.momentary_spread_lu(np.zeros((2, SR), np.float32), SR) == 0.0
+
+
+def test_the_report_calls_the_tracks_held_out_only_for_a_held_out_split():
+    """--split all (the default) reads every track of the folder, training tracks too: the report
+    must not call them held out."""
+    from types import SimpleNamespace
+
+    mix = music_like(2.0, SR, seed=8)
+    references = [music_like(2.0, SR, seed=9), equalise(music_like(2.0, SR, seed=9), [Tilt(0.6)], SR)]
+    masterings = [follow.Mastering("base", "base", 0.0, None), follow.Mastering("tone", "brighter", 1.0, None)]
+    case = {"input": mix, "masterings": masterings, "references": references, "ideals": references}
+    records, notes, timings = follow.run([case], {"input": lambda a, r: a}, SR)
+    seen = [{"track": "a.wav", "reference_track": "b.wav"}]
+    for split, held in (("all", False), ("test", True)):
+        args = SimpleNamespace(split=split, folder="/music", seed=0, seconds=2.0, sample_rate=SR)
+        text = follow.report(records, notes, timings, seen, args, ("tone",), (1.0,))
+        assert ("held-out" in text) == held, split

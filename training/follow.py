@@ -262,12 +262,13 @@ def report(records: dict, notes: list[str], timings: list[dict], cases_seen: lis
             if key != "mix":
                 per_mix.setdefault(key, []).append(value)
     timing_line = ", ".join(f"{key} {np.mean(v):.1f} s" for key, v in per_mix.items())
+    held = "held-out " if args.split != "all" else ""  # --split all reads the training tracks too
     head = (
         f"# tonematch follow evaluation\n\n{len(timings)} mixes from {where}, seed {args.seed}, "
         f"{args.seconds:g} s at {args.sample_rate} Hz, {k} variants per mix (axes {', '.join(axes)}; "
         f"scales {', '.join(f'{s:g}' for s in scales)}) around a random foreign base mastering.\n\n"
-        "Mix: a held-out segment degraded as the self-supervised cases are (data/degrade.py); reference: a "
-        "segment of a different held-out track through the foreign family (training/foreign, never used in "
+        f"Mix: a {held}segment degraded as the self-supervised cases are (data/degrade.py); reference: a "
+        f"segment of a different {held}track through the foreign family (training/foreign, never used in "
         "training); ideal: the clean mix segment through the same foreign mastering. One step: "
         + "; ".join(f"{a}: {steps[a]}" for a in axes)
         + f". {DEFAULT_NOTE}\n"
