@@ -1,6 +1,8 @@
 """Real before/after pairs for training: each pair aligned once at construction, then served as
 input = mix segment, target = the time-aligned master segment (sub-frame, by band-limited
-interpolation), reference = another, non-overlapping master segment of the same track.
+interpolation), reference = another, non-overlapping master segment of the same track. A master
+whose polarity is flipped against its mix is served the right way up (target and reference), as
+style fit reads it (pairs.read_aligned).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class _Aligned:
     first: int  # range of valid mix segment starts, inclusive
     last: int
     master_frames: int
+    sign: float  # -1: the master is the mix upside down, and is served flipped back
 
 
 class PairsDataset(SegmentDataset):
@@ -84,6 +87,7 @@ class PairsDataset(SegmentDataset):
             min_correlation,
             pair.name,
             self.sample_rate,
+            either_polarity=True,  # an inverted master is the same recording: flipped back in __getitem__
         )
         whole = math.floor(alignment.offset_frames)
         # Mix start s needs mix[s, s+S) and master[s+whole-H, s+whole+S+H) inside the files.
@@ -92,7 +96,8 @@ class PairsDataset(SegmentDataset):
         # The reference needs S master frames clear of the target: possible at one end if at all.
         if last < first or not (last + whole >= S or first + whole + 2 * S <= master_frames):
             return None
-        return _Aligned(pair, alignment, whole, alignment.offset_frames - whole, first, last, master_frames)
+        sign = -1.0 if alignment.inverted else 1.0
+        return _Aligned(pair, alignment, whole, alignment.offset_frames - whole, first, last, master_frames, sign)
 
     def _place(self, rng, it: _Aligned) -> tuple[int, int] | None:
         """A mix start and a reference start clear of the target, or None if this draw has no room."""
@@ -143,8 +148,8 @@ class PairsDataset(SegmentDataset):
         target = read_fractional(padded, it.fraction, H)
         return {
             "input": to_tensor(mix),
-            "target": to_tensor(target),
-            "reference": to_tensor(reference),
+            "target": to_tensor(it.sign * target),
+            "reference": to_tensor(it.sign * reference),
             "track": it.pair.name,
             "start": int(s),
             "reference_start": int(r),

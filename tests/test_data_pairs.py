@@ -224,3 +224,24 @@ def test_a_master_with_its_channels_swapped_is_read_swapped_back(pair_folder, tm
     np.testing.assert_array_equal(a.master, upright.master)
     sf.write(tmp_path / "dual_mono.wav", np.stack([master.mean(axis=0)] * 2).T, SR, subtype="FLOAT")
     assert not read_aligned(Pair(root / "mix" / "song.wav", tmp_path / "dual_mono.wav", "song")).swapped
+
+
+def test_dataset_serves_an_inverted_master_the_right_way_up(pair_folder, tmp_path):
+    """Training pairs read a master whose polarity is flipped as style fit does (read_aligned):
+    the same recording, target and reference flipped back. Before, the pair was refused as 'does
+    not correlate (peak -0.99 < 0.50)' and no training on the folder could start."""
+    root, mix = pair_folder
+    master = sf.read(root / "master" / "song.wav", dtype="float32")[0].T
+    (tmp_path / "mix").mkdir()
+    (tmp_path / "master").mkdir()
+    sf.write(tmp_path / "mix" / "song.wav", mix.T, SR, subtype="FLOAT")
+    sf.write(tmp_path / "master" / "song.wav", -master.T, SR, subtype="FLOAT")
+    ds = PairsDataset(find_pairs(tmp_path), sample_rate=SR, segment_frames=SEG, examples_per_epoch=3, max_offset_s=0.2)
+    assert ds.alignments["song"].offset_frames == pytest.approx(1234.5, abs=0.1)
+    assert ds.alignments["song"].inverted
+    for i in range(len(ds)):
+        item = ds[i]
+        s, r = item["start"], item["reference_start"]
+        err = item["target"].numpy() - 1.6 * mix[:, s : s + SEG]  # upright: 1.6 x the mix
+        assert 10 * np.log10(np.mean(err**2) / np.mean((1.6 * mix[:, s : s + SEG]) ** 2)) < -30
+        np.testing.assert_array_equal(item["reference"].numpy(), master[:, r : r + SEG])
