@@ -67,3 +67,30 @@ def test_time_per_case_is_the_method_alone_not_the_measures(monkeypatch):
     results, _ = unmastered.run([case], {"input": lambda a, r: a, "slow": slow_copy}, SR)
     assert results["input"]["seconds"] < 0.1
     assert 0.15 <= results["slow"]["seconds"] < 0.35
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [["--chain", "foreign"], ["--chain", "project"], ["--reference", "other-track"], ["--chain-config", "x.yaml"]],
+)
+def test_options_it_would_ignore_are_refused_in_one_line(extra, capsys):
+    """--unmastered masters nothing and draws its references from other songs: a --chain or
+    --reference given with it was silently ignored (the report read as if they had applied)."""
+    from tonematch.training import eval_command
+
+    with pytest.raises(SystemExit) as stop:
+        eval_command.parse_args(["music", "--unmastered", "raw", *extra])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert stop.value.code == 2 and len(lines) == 1
+    assert lines[0].startswith("tonematch-eval: error: --unmastered") and extra[0] in lines[0]
+    assert eval_command.parse_args(["music", "--unmastered", "raw"]).unmastered == "raw"
+
+
+@pytest.mark.parametrize("split, words", [("all", "1 cases from `music`:"), ("test", "from the test split of `music`")])
+def test_the_header_names_the_split_only_when_there_is_one(split, words):
+    from tonematch.training import eval_command
+
+    args = eval_command.parse_args(["music", "--unmastered", "raw", "--split", split, "--cases", "1"])
+    head = unmastered.report({}, [], [], args).split("\n\n")[1]
+    assert words in head and ("the all split" not in head)
+    assert ("other tracks of the split" in head) == (split != "all")

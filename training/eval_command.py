@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tonematch.inference.console import error
+
 from . import evaluate
 
 
@@ -83,6 +85,14 @@ def parse_args(argv=None):
         p.error("--follow masters with the foreign family only (leave out --chain or say --chain foreign)")
     if args.follow and args.reference != "same-track":
         p.error("--follow picks its own reference (another track): leave out --reference")
+    if args.unmastered and (args.follow or args.chain or args.chain_config or args.reference != "same-track"):
+        # one line and status 2, as every other refusal of an evaluation (argparse's prints its usage first)
+        error(
+            "--unmastered masters nothing and takes its references from other songs as they are: leave out "
+            "--follow, --chain, --chain-config and --reference",
+            "tonematch-eval",
+        )
+        sys.exit(2)
     args.chain = args.chain or ("foreign" if args.follow else "project")
     return args
 

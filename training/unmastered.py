@@ -112,10 +112,12 @@ def run(cases, methods, sample_rate: int) -> tuple[dict, list[str]]:
 
 
 def report(results: dict, notes: list[str], cases: list[dict], args) -> str:
+    # --split all is the whole folder, not a split of it
+    where, others = (f"the {args.split} split of ", " of the split") if args.split != "all" else ("", "")
     head = (
-        f"# tonematch: unmastered mixes against other songs' masters\n\n{args.cases} cases from the "
-        f"{args.split} split of `{args.folder}`: mixes under `{args.unmastered}/` as they are, references "
-        f"from the other tracks of the split; {args.seconds:g} s at {args.sample_rate} Hz. Means over cases. "
+        f"# tonematch: unmastered mixes against other songs' masters\n\n{args.cases} cases from "
+        f"{where}`{args.folder}`: mixes under `{args.unmastered}/` as they are, references "
+        f"from the other tracks{others}; {args.seconds:g} s at {args.sample_rate} Hz. Means over cases. "
         "'tone distance closed': 1 - (output's 1/3-octave distance to the reference) / (the mix's).\n\n"
     )
     lines = ["| method | cases | " + " | ".join(h for _, h, _ in COLUMNS) + " |", "|" + "---|" * (len(COLUMNS) + 2)]
