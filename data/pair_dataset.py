@@ -1,8 +1,9 @@
 """Real before/after pairs for training: each pair aligned once at construction, then served as
 input = mix segment, target = the time-aligned master segment (sub-frame, by band-limited
 interpolation), reference = another, non-overlapping master segment of the same track. A master
-whose polarity is flipped against its mix is served the right way up (target and reference), as
-style fit reads it (pairs.read_aligned).
+whose polarity is flipped against its mix is served the right way up, and one whose left and right
+are swapped is served swapped back (target and reference), as style fit reads them
+(pairs.read_aligned).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from .align import MAX_OFFSET_S, Alignment, align_excerpts, mono, read_fractional
 from .cache import DecodeCache
 from .errors import TonematchError
-from .pairs import Pair
+from .pairs import Pair, _channels_swapped
 from .segments import SegmentDataset, item_rng, rms_db, to_tensor
 
 
@@ -28,6 +29,7 @@ class _Aligned:
     last: int
     master_frames: int
     sign: float  # -1: the master is the mix upside down, and is served flipped back
+    swapped: bool  # the master's left and right are the mix's right and left: served swapped back
 
 
 class PairsDataset(SegmentDataset):
@@ -80,8 +82,9 @@ class PairsDataset(SegmentDataset):
         max_lag = int(round(max_offset_s * self.sample_rate))
         length = min(mix_frames, int(excerpt_s * self.sample_rate))
         start = (mix_frames - length) // 2
+        mix_excerpt = self.reader.read(pair.mix, start, length)
         alignment = align_excerpts(
-            mono(self.reader.read(pair.mix, start, length)),
+            mono(mix_excerpt),
             mono(self.reader.read(pair.master, start - max_lag, length + 2 * max_lag)),
             max_lag,
             min_correlation,
@@ -97,7 +100,11 @@ class PairsDataset(SegmentDataset):
         if last < first or not (last + whole >= S or first + whole + 2 * S <= master_frames):
             return None
         sign = -1.0 if alignment.inverted else 1.0
-        return _Aligned(pair, alignment, whole, alignment.offset_frames - whole, first, last, master_frames, sign)
+        # read as it is, a swapped master's side runs against the mix's: a width no chain can set
+        master_excerpt = sign * self.reader.read(pair.master, start + round(alignment.offset_frames), length)
+        swapped = _channels_swapped(mix_excerpt, master_excerpt)
+        fraction = alignment.offset_frames - whole
+        return _Aligned(pair, alignment, whole, fraction, first, last, master_frames, sign, swapped)
 
     def _place(self, rng, it: _Aligned) -> tuple[int, int] | None:
         """A mix start and a reference start clear of the target, or None if this draw has no room."""
@@ -146,6 +153,8 @@ class PairsDataset(SegmentDataset):
         # Target: master frames s + offset ... read with margins, then shifted by the fraction.
         padded = self.reader.read(it.pair.master, s + it.whole - H, S + 2 * H)
         target = read_fractional(padded, it.fraction, H)
+        if it.swapped:
+            target, reference = target[::-1], reference[::-1]
         return {
             "input": to_tensor(mix),
             "target": to_tensor(it.sign * target),

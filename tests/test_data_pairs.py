@@ -245,3 +245,22 @@ def test_dataset_serves_an_inverted_master_the_right_way_up(pair_folder, tmp_pat
         err = item["target"].numpy() - 1.6 * mix[:, s : s + SEG]  # upright: 1.6 x the mix
         assert 10 * np.log10(np.mean(err**2) / np.mean((1.6 * mix[:, s : s + SEG]) ** 2)) < -30
         np.testing.assert_array_equal(item["reference"].numpy(), master[:, r : r + SEG])
+
+
+def test_dataset_serves_a_master_with_its_channels_swapped_back(pair_folder, tmp_path):
+    """A master exported with left and right swapped (and inverted) is served swapped back and
+    upright, as read_aligned reads it for style fit; before, its target's side ran against the
+    mix's (correlation -1.00): a width no chain setting can make."""
+    root, mix = pair_folder
+    master = sf.read(root / "master" / "song.wav", dtype="float32")[0].T
+    (tmp_path / "mix").mkdir()
+    (tmp_path / "master").mkdir()
+    sf.write(tmp_path / "mix" / "song.wav", mix.T, SR, subtype="FLOAT")
+    sf.write(tmp_path / "master" / "song.wav", -master[::-1].T, SR, subtype="FLOAT")
+    ds = PairsDataset(find_pairs(tmp_path), sample_rate=SR, segment_frames=SEG, examples_per_epoch=3, max_offset_s=0.2)
+    for i in range(len(ds)):
+        item = ds[i]
+        s, r = item["start"], item["reference_start"]
+        err = item["target"].numpy() - 1.6 * mix[:, s : s + SEG]
+        assert 10 * np.log10(np.mean(err**2) / np.mean((1.6 * mix[:, s : s + SEG]) ** 2)) < -30
+        np.testing.assert_array_equal(item["reference"].numpy(), master[:, r : r + SEG])
