@@ -241,7 +241,7 @@ def score(folder: Path, style_path: Path, say) -> dict:
         ref = closest_pair(data, train)
         mine, settings, _ = style.master_array(mix, sr, s, match.Options())
         generic = api.match(mix, ref.master_path, sample_rate=sr).audio
-        fit = identify(data.mix, data.master, data.mix_char, data.compressor, floor=False)
+        fit = identify(data.mix, data.master, data.mix_char, data.compressor, data.played_master_lufs(), floor=False)
         floor = render_own(mix, sr, fit)
         row = {"name": p.name, "lufs": quality.lufs(master, sr)}
         for key, out in (("style", mine), ("matching", generic), ("floor", floor)):

@@ -40,6 +40,16 @@ class Analysis:
     true_peak_ratio: float
 
 
+# BS.1770 counts a mono file as one channel; played on two speakers (dual mono) it reads this
+# much louder, so loudness readings of different channel counts are compared as played.
+PLAYBACK_MONO_LU = 10.0 * math.log10(2.0)
+
+
+def played_lufs(a: Analysis) -> float | None:
+    """The loudness of `a` as it plays on two speakers: its BS.1770 reading, a mono one raised."""
+    return None if a.lufs is None else a.lufs + (PLAYBACK_MONO_LU if a.channels == 1 else 0.0)
+
+
 def db(v: float) -> float:
     return 20.0 * math.log10(max(v, 1e-10))
 

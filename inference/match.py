@@ -17,7 +17,7 @@ from tonematch.models import excerpts, numpy_runtime
 from tonematch.models.chain import TABLE
 from tonematch.models.chain.settings import Settings
 
-from .inputs import Analysis
+from .inputs import PLAYBACK_MONO_LU, Analysis
 
 # Streaming targets: (integrated loudness LUFS, true-peak ceiling dBTP), as the services publish.
 PLATFORMS = {
@@ -97,6 +97,13 @@ class Target:
     # model, and the target at each other mix rate met (with its own character and reading)
     readings: dict = field(default_factory=dict, repr=False, compare=False)
     rates: dict = field(default_factory=dict, repr=False, compare=False)
+    played: bool = False  # `lufs` is already as played on two speakers (a style's), whatever the clips'
+
+    def playback_shift_lu(self, mix: Analysis) -> float:
+        """LU added to this target's loudness for `mix`, so that the master and the target are as
+        loud as they play: a mono file plays on both speakers (PLAYBACK_MONO_LU)."""
+        mono_target = self.clips.shape[1] == 1 and not self.played
+        return PLAYBACK_MONO_LU * (int(mono_target) - int(mix.channels == 1))
 
     def measured(self) -> dict:
         """The character refinement matches; measured on first use (only refinement pays)."""
@@ -130,11 +137,6 @@ def target_from(a: Analysis, name: str = "reference") -> Target:
 
 
 # -- settings --------------------------------------------------------------------------------------
-
-
-# BS.1770 counts a mono file as one channel; played on two speakers (dual mono) it reads this
-# much louder, so a reference and a master of different channel counts are compared as played.
-PLAYBACK_MONO_LU = 10.0 * math.log10(2.0)
 
 
 def loudness_and_ceiling(options: Options, target: Target) -> tuple[float, float]:
@@ -248,7 +250,7 @@ def finish(
     lufs, ceiling = loudness_and_ceiling(options, target)
     if options.target_lufs is None and not options.platform and target.lufs is not None:
         # "as loud as the reference" is heard on two speakers, where a mono file plays twice
-        shift = PLAYBACK_MONO_LU * (int(target.clips.shape[1] == 1) - int(mix.channels == 1))
+        shift = target.playback_shift_lu(mix)
         if shift:
             low, high = TABLE.by_key["loudness.target_lufs"].spec.bounds(44100)
             lufs = float(np.clip(lufs + shift, low, high))

@@ -14,7 +14,7 @@ import numpy as np
 from tonematch.data.errors import TonematchError
 
 from .. import character
-from ..inputs import Analysis
+from ..inputs import Analysis, played_lufs
 from .model import BUMP_HZ, SCALARS, Style, band_centres, bump_basis, project
 from .pair import PairData
 
@@ -75,12 +75,12 @@ def fit_style(data: list[PairData], name: str = "style") -> Style:
     mixes = {
         "spread": [float(p.mix_char["spread"]) for p in data],
         "crest": [float(p.mix_char["crest"]) for p in data],
-        "lufs": [float(p.mix.lufs) if p.mix.lufs is not None else float(p.mix_char["lufs"]) for p in data],
+        "lufs": [float(played_lufs(p.mix)) if p.mix.lufs is not None else float(p.mix_char["lufs"]) for p in data],
     }
     masters = {
         "spread": [float(p.master_char["spread"]) for p in data],
         "crest": [float(p.master_char["crest"]) for p in data],
-        "lufs": [float(p.master.lufs) for p in data],
+        "lufs": [float(p.played_master_lufs()) for p in data],
     }
     slines = [shrunk_line(mixes[n], masters[n]) for n in SCALARS]
     return Style(
@@ -109,7 +109,7 @@ def style_from_references(masters: list[Analysis], name: str = "style") -> Style
         if c["width"].size:
             widths.append(c["width"].clip(-40, 20))
         m.extra = {"spread": float(c["spread"]), "crest": float(c["crest"])}
-    lufs = [m.lufs for m in masters if m.lufs is not None]
+    lufs = [played_lufs(m) for m in masters if m.lufs is not None]
     if not lufs:
         raise TonematchError("the reference masters are silent")
     return Style(

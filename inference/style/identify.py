@@ -17,6 +17,7 @@ import numpy as np
 
 from tonematch.models.chain import TABLE
 
+from ..inputs import played_lufs
 from .bands import eq_response_db, fit_bands
 from .distance import spectral_distance
 from .model import BUMP_HZ, band_centres, bump_basis, project
@@ -26,7 +27,8 @@ CORRECTIONS = 1  # output-space corrections of the EQ and width (identify)
 
 
 def mix_descriptors(mix_char: dict, mix_lufs: float | None, sample_rate: int) -> dict:
-    """What the adaptive lines read off a mix: its loudness (LUFS), block crest (dB), loudness
+    """What the adaptive lines read off a mix: its loudness as it plays (LUFS, inputs.played_lufs:
+    the compressor's linked detector hears a mono mix as a stereo one 3 LU louder), block crest (dB), loudness
     spread (LU), width (side over mid above 200 Hz, dB) and tonal balance in the style's seven
     bumps (dB, model.project)."""
     centres = band_centres(sample_rate)
@@ -77,9 +79,10 @@ def clip_setting(key: str, value: float, sample_rate: int) -> float:
     return float(min(max(value, low), high))
 
 
-def identify(mix, master, mix_char: dict, compressor: dict | None, floor: bool = True) -> PairFit:
+def identify(mix, master, mix_char: dict, compressor: dict | None, master_lufs: float, floor: bool = True) -> PairFit:
     """The chain's settings for one aligned pair (mix, master: inputs.Analysis of the same
-    excerpts; `compressor`: gain_trace.read_compressor's reading of them).
+    excerpts; `compressor`: gain_trace.read_compressor's reading of them; `master_lufs`: the
+    master's loudness as it plays, pair.PairData.played_master_lufs).
 
     The transfer estimate has its own bias on a given piece of music (the compressor's gain
     varies inside its frames, differently at different frequencies). So the excerpts are
@@ -103,7 +106,8 @@ def identify(mix, master, mix_char: dict, compressor: dict | None, floor: bool =
             values["compressor.release_ms"] = clip_setting("compressor.release_ms", compressor["release_ms"], sr)
     if compressor is not None and "limiter_release_ms" in compressor:
         values["limiter.release_ms"] = clip_setting("limiter.release_ms", compressor["limiter_release_ms"], sr)
-    values["loudness.target_lufs"] = clip_setting("loudness.target_lufs", master.lufs, sr)
+    # as the master plays (a pair read in mono would read under it): a mix of either kind gets it
+    values["loudness.target_lufs"] = clip_setting("loudness.target_lufs", master_lufs, sr)
     values["limiter.ceiling_dbtp"] = clip_setting("limiter.ceiling_dbtp", min(master.true_peak_dbtp, 0.0), sr)
     eq_error = math.nan
     for step in range(CORRECTIONS + 1):
@@ -123,7 +127,7 @@ def identify(mix, master, mix_char: dict, compressor: dict | None, floor: bool =
         eq_response_db(eq, tr.grid_hz, sr),
         tr.curve_db,
         tr.weight,
-        mix_descriptors(mix_char, mix.lufs, sr),
+        mix_descriptors(mix_char, played_lufs(mix), sr),
         timing,
         compressed,
         math.nan,
@@ -169,6 +173,6 @@ def render_own(mix: np.ndarray, sample_rate: int, fit: PairFit) -> np.ndarray:
 
 def identify_pair(p) -> PairFit:
     """Identify a pair.PairData (its compressor already read): sets p.fit and p.settings."""
-    p.fit = identify(p.mix, p.master, p.mix_char, p.compressor)
+    p.fit = identify(p.mix, p.master, p.mix_char, p.compressor, p.played_master_lufs())
     p.settings = settings_of(p.fit.values, p.mix.sample_rate)
     return p.fit

@@ -19,8 +19,8 @@ from tonematch.models.chain import TABLE
 from tonematch.models.chain.settings import Settings
 
 from .. import character, match, matcher
-from ..inputs import Analysis
-from .identify import mix_descriptors, settings_of
+from ..inputs import Analysis, played_lufs
+from .identify import clip_setting, mix_descriptors, settings_of
 from .model import COMPRESSOR_KEYS, Habit, Style, band_centres
 from .settings_model import predict
 
@@ -42,7 +42,7 @@ def start_settings(mix: Analysis, mix_char: dict, target_char: dict, habit: Habi
         d = float(np.clip(target_char["width"][1:] - mix_char["width"][1:], -20, 20).mean())
         s.values["width.width"] = float(np.clip(10.0 ** (d / 20.0), 0.0, 2.0))
     comp = GENERIC_COMPRESSOR if habit is None else habit.compressor()
-    mix_lufs = mix.lufs if mix.lufs is not None else -20.0
+    mix_lufs = played_lufs(mix) if mix.lufs is not None else -20.0
     low, high = TABLE.by_key["compressor.threshold_db"].spec.bounds(sr)
     s.values["compressor.threshold_db"] = float(np.clip(mix_lufs + comp["threshold_rel_lufs"], low, high))
     for name in COMPRESSOR_KEYS[1:]:
@@ -55,9 +55,16 @@ def start_settings(mix: Analysis, mix_char: dict, target_char: dict, habit: Habi
 def target_for(style: Style, mix: Analysis) -> tuple[match.Target, dict]:
     """(the target this style sets for the mix, the mix's own character)."""
     mix_char = character.character_of(mix.clips, mix.sample_rate, mix.true_peak_ratio)
-    pred = style.predict(mix_char, mix.lufs, mix.sample_rate)
+    pred = style.predict(mix_char, played_lufs(mix), mix.sample_rate)
+    # the style's loudness is its masters' as they play: match.finish lowers it for a mono mix
     target = match.Target(
-        pred, float(pred["lufs"]), float(style.true_peak_dbtp), mix.sample_rate, mix.clips, name=f"style {style.name}"
+        pred,
+        float(pred["lufs"]),
+        float(style.true_peak_dbtp),
+        mix.sample_rate,
+        mix.clips,
+        name=f"style {style.name}",
+        played=True,
     )
     return target, mix_char
 
@@ -105,12 +112,18 @@ def _from_settings(mix: Analysis, fitted: Style, options: match.Options) -> tupl
 
     sr = mix.sample_rate
     mix_char = character.character_of(mix.clips, sr, mix.true_peak_ratio)
-    values = predict(fitted.settings, mix_descriptors(mix_char, mix.lufs, sr), sr)
+    values = predict(fitted.settings, mix_descriptors(mix_char, played_lufs(mix), sr), sr)
     settings = settings_of(values, sr)
     if not fitted.settings["groups"]["compressor"]["on"]:
         settings.values["compressor.ratio"] = 1.0
     target = match.Target(
-        None, values["loudness.target_lufs"], values["limiter.ceiling_dbtp"], sr, mix.clips, name=f"style {fitted.name}"
+        None,
+        values["loudness.target_lufs"],
+        values["limiter.ceiling_dbtp"],
+        sr,
+        mix.clips,
+        name=f"style {fitted.name}",
+        played=True,
     )
     lufs, ceiling = match.loudness_and_ceiling(options, target)
     if options.target_lufs is None and options.platform is None:
@@ -119,7 +132,9 @@ def _from_settings(mix: Analysis, fitted: Style, options: match.Options) -> tupl
         ceiling = values["limiter.ceiling_dbtp"]
     notes = {"start": "style", "style": fitted.name, "target_lufs": float(lufs), "settings_from": "style settings"}
     settings, notes = match.finish(settings, mix, target, replace(options, refine=False), notes)
-    settings.values["loudness.target_lufs"] = float(lufs)
+    # a mono mix plays on both speakers: its file sits under the style's loudness (finish's note)
+    lufs_file = clip_setting("loudness.target_lufs", lufs + notes.get("mono_playback_lu", 0.0), sr)
+    settings.values["loudness.target_lufs"] = lufs_file
     settings.values["limiter.ceiling_dbtp"] = float(ceiling)
     target.lufs, target.true_peak_dbtp = float(lufs), float(ceiling)
     rendered = render_array(excerpts.joined(mix.clips), settings, sr)

@@ -31,9 +31,14 @@ class PairData:
     inverted: bool = False  # the master's polarity was flipped against the mix: read turned back
     span: tuple[int, int] | None = None  # the mix's frames read (edits.py: a fade or a cut left out); None: all
     notes: list[str] = field(default_factory=list)  # one line each for the user: what reading the pair changed
+    master_lufs: float | None = None  # the master's loudness as it plays (LUFS): read_pair sets it
     settings: Settings | None = None  # the pair refined toward its own master
     compressor: dict | None = None  # the compressor read from the pair's gain trace (gain_trace.py)
     fit: PairFit | None = None  # the chain identified on the pair (identify.py)
+
+    def played_master_lufs(self) -> float:
+        """The master's loudness as it plays: read_pair's reading, else its excerpts', played."""
+        return inputs.played_lufs(self.master) if self.master_lufs is None else self.master_lufs
 
 
 SAME_AUDIO_DB = -60.0  # a master this close to its mix (difference re the mix) is a copy of it
@@ -85,6 +90,9 @@ def read_pair(pair) -> PairData:
     del master
     if b.lufs is None:
         raise TonematchError(f"pair {pair.name}: the master is silent where it overlaps the mix")
+    master_lufs = inputs.played_lufs(b)
+    if channels[0] < channels[1]:  # read in mono, its side is gone: the stereo master's own reading
+        master_lufs = _stereo_lufs(pair.master, sr, offset, frames, span)
     return PairData(
         pair.name,
         str(pair.mix),
@@ -98,4 +106,21 @@ def read_pair(pair) -> PairData:
         span=(span.start, span.end) if (span.start, span.end) != (0, frames) else None,
         notes=notes,
         compressor=read_compressor(a.clips, b.clips, sr),
+        master_lufs=master_lufs,
     )
+
+
+def _stereo_lufs(path, sample_rate: int, offset: int, frames: int, span) -> float:
+    """Integrated loudness of a stereo master over the mix's span, aligned as the pair was read
+    (the polarity does not change it; nor a left/right swap)."""
+    from tonematch.data import audio
+    from tonematch.data.pairs import aligned_master
+    from tonematch.models.measure.loudness import integrated_loudness
+
+    master, _ = audio.load(path, sample_rate=sample_rate)
+    aligned = aligned_master(master, offset, frames)[:, span.start : span.end]
+    del master
+    lufs = integrated_loudness(aligned, sample_rate)
+    if lufs is None:
+        raise TonematchError(f"{path}: the master is silent where it overlaps the mix")
+    return float(lufs)
