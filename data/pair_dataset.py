@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from .align import MAX_OFFSET_S, Alignment, align_excerpts, mono, read_fractional
 from .cache import DecodeCache
 from .errors import TonematchError
-from .pairs import Pair, _channels_swapped
+from .pairs import Pair, channels_swapped
 from .segments import SegmentDataset, item_rng, rms_db, to_tensor
 
 
@@ -102,7 +102,7 @@ class PairsDataset(SegmentDataset):
         sign = -1.0 if alignment.inverted else 1.0
         # read as it is, a swapped master's side runs against the mix's: a width no chain can set
         master_excerpt = sign * self.reader.read(pair.master, start + round(alignment.offset_frames), length)
-        swapped = _channels_swapped(mix_excerpt, master_excerpt)
+        swapped = channels_swapped(mix_excerpt, master_excerpt)
         fraction = alignment.offset_frames - whole
         return _Aligned(pair, alignment, whole, fraction, first, last, master_frames, sign, swapped)
 

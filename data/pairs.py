@@ -183,7 +183,7 @@ class AlignedPair:
 SWAPPED_SIDE = -0.5  # a master's side (L - R) correlating with its mix's under this: its channels are swapped
 
 
-def _channels_swapped(mix: np.ndarray, master: np.ndarray, block: int = 1 << 20) -> bool:
+def channels_swapped(mix: np.ndarray, master: np.ndarray, block: int = 1 << 20) -> bool:
     """The aligned stereo master's side is its mix's upside down: left and right were swapped on
     export (read as they are, the side transfer is negative and a style fits width 0). Mastering
     keeps the side's sign (width >= 0); a mono mix or master has no side to say anything.
@@ -218,7 +218,7 @@ def read_aligned(pair, offset: int | None = None, inverted: bool = False) -> Ali
     del master
     if inverted:
         np.negative(aligned, out=aligned)
-    swapped = _channels_swapped(mix, aligned)
+    swapped = channels_swapped(mix, aligned)
     if swapped:
         aligned = np.ascontiguousarray(aligned[::-1])
     return AlignedPair(mix, aligned, sr, offset, bool(inverted), swapped)
