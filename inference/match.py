@@ -98,6 +98,8 @@ class Target:
     readings: dict = field(default_factory=dict, repr=False, compare=False)
     rates: dict = field(default_factory=dict, repr=False, compare=False)
     played: bool = False  # `lufs` is already as played on two speakers (a style's), whatever the clips'
+    # the top of what the audio can hold (0.45 x its own rate): resampled up, it has nothing above
+    reach_hz: float | None = None
 
     def playback_shift_lu(self, mix: Analysis) -> float:
         """LU added to this target's loudness for `mix`, so that the master and the target are as
@@ -124,6 +126,9 @@ class Target:
                 character=None,
                 sample_rate=sample_rate,
                 clips=clips,
+                reach_hz=min(self.reach_hz or np.inf, 0.45 * self.sample_rate)
+                if sample_rate > self.sample_rate
+                else self.reach_hz,
                 true_peak_ratio=1.0,
                 model_input=None,
                 readings={},
@@ -283,6 +288,7 @@ def finish(
                 fixed=fixed,
                 literal=options.literal if from_network else None,
                 typical=typical if from_network else None,
+                reach_hz=target.reach_hz,
             )
             settings = result.settings
             notes.update(refined=result.kept, distance_before=result.start_distance, distance_after=result.distance)

@@ -334,6 +334,7 @@ def refine(
     fixed=(),
     literal: float | None = None,
     typical: dict | None = None,
+    reach_hz: float | None = None,
 ) -> Refined:
     """Refine `settings` for the excerpts `clips` [N, C, L] (analysed as `frames`) towards the
     `target` character (its terms weighted by `weights`, e.g. NETWORK_WEIGHTS), and check on
@@ -350,6 +351,7 @@ def refine(
     frame model cannot see). With `literal` (a network's start) the target is the blend of the
     start's exact character and `target` (blended_target), matched without the robust terms;
     `typical` (the model's typical_balance) sets what the reference is compared with (tone_anchor).
+    `reach_hz`: the top of what the target's audio holds (a reference at a lower rate; reached).
     """
     sr = frames.sample_rate
     tp = frames.true_peak_ratio
@@ -366,6 +368,7 @@ def refine(
         # the mix as it is, only where a typical balance asks how far it departs from it
         mix_char = None if typical is None else character.plain(character.measure(character.neutral(frames), frames))
         anchor = tone_anchor(start_char, mix_char, typical, literal, frames.centers_hz)
+        target = reached(target, anchor, frames.centers_hz, reach_hz)
         move = np.asarray(target["tone"]) - anchor
         reference_move = (treble_over_bass_db(move, frames.centers_hz), detail_db(move, frames.centers_hz))
         target = blended_target(start_char, target, literal, frames.centers_hz, anchor)
@@ -390,6 +393,19 @@ def refine(
     _, second_d = exact(second)
     best = min([(start_d, 0, settings), (first_d, 1, first), (second_d, 2, second)], key=lambda t: (t[0], -t[1]))
     return Refined(best[2], start_d, best[0], best[1] > 0, steps + steps // 2)
+
+
+def reached(target: dict, anchor, centres_hz: np.ndarray, reach_hz: float | None) -> dict:
+    """`target` with its tone above `reach_hz` (a reference at a lower rate has nothing there:
+    its format, not its mastering) following `anchor` from the last band within reach."""
+    above = np.asarray(centres_hz) > (reach_hz or np.inf)
+    above[:-1] |= above[1:]  # the tone's three-band smoothing carries an empty band into the one below
+    if not above.any() or above.all():
+        return target
+    tone, anchor = np.array(target["tone"], dtype=np.float64), np.asarray(anchor, dtype=np.float64)
+    last = np.flatnonzero(~above)[-1]
+    tone[above] = anchor[above] + (tone[last] - anchor[last])
+    return {**target, "tone": tone}
 
 
 def _unbiased(target: dict, exact_char: dict, settings: Settings, frames: character.Frames) -> dict:
