@@ -74,8 +74,11 @@ def format_result(r: dict) -> str:
     def lufs(v):
         return "-" if v is None else f"{v:.1f} LUFS"
 
+    # a mis-scaled float mix (render._input_scale) is measured as the chain reads it, turned down
+    scaled = r.get("input_scale_db", 0.0)
+    before = f"before (as read, turned down {-scaled:.1f} dB)" if scaled < 0.0 else "before"
     lines.append(
-        f"  before: {lufs(r['input_lufs'])}, {signed(r['input_true_peak_dbtp'])} dBTP; "
+        f"  {before}: {lufs(r['input_lufs'])}, {signed(r['input_true_peak_dbtp'])} dBTP; "
         f"after: {lufs(r['output_lufs'])}, {signed(r['output_true_peak_dbtp'])} dBTP"
     )
     if "report_path" in r:

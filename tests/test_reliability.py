@@ -548,9 +548,12 @@ def test_a_hot_float_mix_is_mastered_as_rendered_without_numpy_noise(files, caps
     """A float mix peaking at 1e30 (+600 dBFS) is turned down by a power of two for the analysis
     as for the render (one warning line), and its master keeps the ceiling."""
     write(files / "hot.wav", music_like(2.0, SR, seed=4) * np.float32(1e30), subtype="FLOAT")
-    code, _, err = run(capsys, "match", files / "hot.wav", "-r", files / "ref.wav", "-o", files / "o.wav", *FAST)
+    code, out, err = run(capsys, "match", files / "hot.wav", "-r", files / "ref.wav", "-o", files / "o.wav", *FAST)
     assert code == 0, err
     lines = err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("tonematch: warning: ") and "mis-scaled" in lines[0], err
+    # the before line is the mix as the chain read it, not the file's +600 dBFS: it says so
+    turned = float(lines[0].split("turned down ")[1].split(" dB")[0])
+    assert f"  before (as read, turned down {turned:.1f} dB): " in out, out
     y, _ = sf.read(files / "o.wav", dtype="float32")
     assert np.isfinite(y).all() and 20 * np.log10(np.abs(y).max()) <= -1.0 + 0.05
