@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tonematch.models.chain.settings import Settings
 
-from .formatting import hz, ms
+from .formatting import hz, ms, signed
 
 _BAND_NAMES = {
     "low_shelf": "low shelf",
@@ -109,10 +109,14 @@ def reference_reading(reading: dict, refined: bool) -> str:
         line += " than the network's (treble against bass)"
     # the part of the balance that --literal copies from 0.5 up
     line += f", its finer balance {reading['reference_detail_db']:.1f} dB RMS apart"
-    if refined:
-        line += f"; the master moved {reading['moved_tilt_db']:+.1f} dB"
+    amount = reading.get("amount", 1.0)
+    if refined:  # the amount scales every EQ gain, so the move about as much
+        line += f"; the master moved {signed(reading['moved_tilt_db'] * amount)} dB"
     tilt_share, detail_share = reading["tilt_share"], reading["detail_share"]
-    if tilt_share <= 0.0:
+    if not reading.get("eq", True):
+        width = f" and {_percent(detail_share)} of the width" if detail_share > 0.0 else ""
+        takes = f"takes none of the balance (the EQ is skipped){width}"
+    elif tilt_share <= 0.0:
         takes = "takes none of it"
     elif detail_share <= 0.0:
         takes = f"takes {_percent(tilt_share)} of the tilt, none of the finer balance or the width"
@@ -120,4 +124,6 @@ def reference_reading(reading: dict, refined: bool) -> str:
         takes = f"takes all of the tilt and {_percent(detail_share)} of the finer balance and the width"
     else:
         takes = "copies the tilt, the finer balance and the width"
+    if amount < 1.0:
+        takes += f"; --amount {amount:g} scales the move"
     return f"{line} (--literal {lit:g} {takes})"

@@ -293,7 +293,13 @@ def finish(
             settings = result.settings
             notes.update(refined=result.kept, distance_before=result.start_distance, distance_after=result.distance)
             if result.reading is not None:
-                notes["reading"] = {"literal": options.literal, **asdict(result.reading)}
+                # what the master took: the EQ carries the tone, and the amount scales the move
+                notes["reading"] = {
+                    "literal": options.literal,
+                    **asdict(result.reading),
+                    "amount": options.amount,
+                    "eq": "eq" in refinable,
+                }
             del frames, result
             heap.release()
     return scaled(settings, options.amount), notes
