@@ -80,8 +80,10 @@ class PairsDataset(SegmentDataset):
         mix_frames = self.reader.frames(pair.mix)
         master_frames = self.reader.frames(pair.master)
         max_lag = int(round(max_offset_s * self.sample_rate))
-        length = min(mix_frames, int(excerpt_s * self.sample_rate))
-        start = (mix_frames - length) // 2
+        # from the middle of what both files hold, as align() does: a master that stops early aligns
+        both = min(mix_frames, master_frames)
+        length = min(both, int(excerpt_s * self.sample_rate))
+        start = (both - length) // 2
         mix_excerpt = self.reader.read(pair.mix, start, length)
         alignment = align_excerpts(
             mono(mix_excerpt),

@@ -264,3 +264,23 @@ def test_dataset_serves_a_master_with_its_channels_swapped_back(pair_folder, tmp
         err = item["target"].numpy() - 1.6 * mix[:, s : s + SEG]
         assert 10 * np.log10(np.mean(err**2) / np.mean((1.6 * mix[:, s : s + SEG]) ** 2)) < -30
         np.testing.assert_array_equal(item["reference"].numpy(), master[:, r : r + SEG])
+
+
+def test_dataset_aligns_a_master_that_stops_early(tmp_path):
+    """The alignment excerpt comes from the middle of what both files hold, as align() takes it:
+    from the middle of the mix, a master cut to its first third had nothing there to correlate."""
+    mix = music_like(seconds=9.0, sample_rate=SR, seed=6)
+    master = (delayed(mix, 1234.5) * 1.6)[:, : 3 * SR]
+    (tmp_path / "mix").mkdir()
+    (tmp_path / "master").mkdir()
+    sf.write(tmp_path / "mix" / "song.wav", mix.T, SR, subtype="FLOAT")
+    sf.write(tmp_path / "master" / "song.wav", master.T, SR, subtype="FLOAT")
+    ds = PairsDataset(
+        find_pairs(tmp_path), sample_rate=SR, segment_frames=SEG, examples_per_epoch=3, max_offset_s=0.2, excerpt_s=2.0
+    )
+    assert ds.alignments["song"].offset_frames == pytest.approx(1234.5, abs=0.1)
+    for i in range(len(ds)):
+        item = ds[i]
+        s = item["start"]
+        err = item["target"].numpy() - 1.6 * mix[:, s : s + SEG]
+        assert 10 * np.log10(np.mean(err**2) / np.mean((1.6 * mix[:, s : s + SEG]) ** 2)) < -30
