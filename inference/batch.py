@@ -50,6 +50,12 @@ def format_result(r: dict) -> str:
             f"  {who} at {notes['reference_peak_dbtp']:.1f} dBTP, under the lowest ceiling the "
             f"limiter takes: the ceiling is {r['settings'].values['limiter.ceiling_dbtp']:.1f} dBTP"
         )
+    if "reference_lufs" in notes:
+        who = "the style's masters ask" if notes["start"] == "style" else "the reference asks"
+        lines.append(
+            f"  {who} {notes['reference_lufs']:.1f} LUFS of this mix, outside the loudness the chain "
+            f"takes: the target is {r['settings'].values['loudness.target_lufs']:.1f} LUFS"
+        )
     if notes.get("mono_reference"):
         lines.append("  the reference is mono: it has no width to follow, so the mix keeps its own")
     shift = notes.get("mono_playback_lu", 0.0)

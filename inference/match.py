@@ -257,9 +257,12 @@ def finish(
         # "as loud as the reference" is heard on two speakers, where a mono file plays twice
         shift = target.playback_shift_lu(mix)
         if shift:
-            low, high = TABLE.by_key["loudness.target_lufs"].spec.bounds(44100)
-            lufs = float(np.clip(lufs + shift, low, high))
             notes["mono_playback_lu"] = shift
+        low, high = TABLE.by_key["loudness.target_lufs"].spec.bounds(44100)
+        wanted = target.lufs + shift  # clamped once, after the shift, so a mono mix keeps its 3 LU
+        lufs = float(np.clip(wanted, low, high))
+        if not low <= wanted <= high:
+            notes["reference_lufs"] = wanted  # as played, out of the loudness stage's range: said, not followed
     if options.ceiling_dbtp is None and not options.platform and target.true_peak_dbtp < ceiling - 0.05:
         notes["reference_peak_dbtp"] = target.true_peak_dbtp  # under the lowest ceiling: said, not followed
     settings.values["loudness.target_lufs"] = lufs
