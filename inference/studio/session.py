@@ -725,17 +725,19 @@ class Studio:
         with self._lock:
             amount = self.amount
             settings = self.with_provenance(self.effective(), amount, studio=True)
-            replace_ok = self.overwrite or self._exported
         decision = pipeline.Decision(settings, self.target, {**self.notes, "studio": True})
         options = replace(self.options, amount=amount)
         with self._engine:
+            # read once the engine is ours: a second export asked while the first ran replaces it
+            with self._lock:
+                replace_ok = self.overwrite or self._exported
             self._check_outputs(options, overwrite=replace_ok)
             summary = pipeline.write_master(
                 self.mix_path, self.mix, decision, self.out_path, report=True, warn=self.warn, replace=replace_ok
             )
             summary["total_seconds"] = time.perf_counter() - start
-        with self._lock:
-            self._exported = True
+            with self._lock:
+                self._exported = True
         return {
             **self.outputs(),
             "lufs": summary.get("output_lufs"),
