@@ -213,7 +213,7 @@ class Studio:
         options = options or match.Options()
         self.options = options
         self.overwrite = bool(overwrite)
-        self._exported = False
+        self._written: dict[str, tuple] = {}  # what this session's last export left: path -> stat signature
         self._check_outputs(options)
 
         self._lock = threading.RLock()  # the state below
@@ -730,14 +730,14 @@ class Studio:
         with self._engine:
             # read once the engine is ours: a second export asked while the first ran replaces it
             with self._lock:
-                replace_ok = self.overwrite or self._exported
+                replace_ok = self.overwrite or self._ours()
             self._check_outputs(options, overwrite=replace_ok)
             summary = pipeline.write_master(
                 self.mix_path, self.mix, decision, self.out_path, report=True, warn=self.warn, replace=replace_ok
             )
             summary["total_seconds"] = time.perf_counter() - start
             with self._lock:
-                self._exported = True
+                self._written = {p: _signature(p) for p in self.outputs().values()}
         return {
             **self.outputs(),
             "lufs": summary.get("output_lufs"),
@@ -745,6 +745,15 @@ class Studio:
             "seconds": summary.get("total_seconds"),
             "warnings": summary.get("warnings", []),
         }
+
+    def _ours(self) -> bool:
+        """Whether every output on disk is still the file this session's last export wrote (so a new
+        export may replace it): one put there since, by hand or by another program, is not."""
+        for path in self.outputs().values():
+            there = _signature(path)
+            if there is not None and there != self._written.get(path):
+                return False
+        return True
 
     # -- audio -----------------------------------------------------------------------------------
 
@@ -808,6 +817,15 @@ class Studio:
         if self._worker is not None:
             self._worker.join(timeout=10)
         self._tmp.cleanup()
+
+
+def _signature(path) -> tuple | None:
+    """(inode, size, mtime) of a file, None where there is none."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _list(x, digits: int = 2) -> list:
