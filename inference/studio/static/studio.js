@@ -25,9 +25,10 @@
     params: [], byKey: {}, settings: null, amount: 1, start: null, startAmount: 1, sr: 44100, duration: 0,
     region: { start_s: 0, length_s: 0 }, regionSerial: 0, overview: [], loudest: 0, serial: 0, exact: false,
     preview: null, readouts: null, files: {}, hasReference: true, hist: [], hi: -1, snaps: [], snapKey: "",
-    inflight: false, pending: false, lastLatency: null, readoutsSerial: 0, busyExport: false,
+    inflight: false, pending: false, lastLatency: null, readoutsSerial: 0, busyExport: false, version: 0,
   };
   const clone = (x) => JSON.parse(JSON.stringify(x));
+  const strip = (s) => { const c = clone(s); delete c.source; delete c.tonematch_version; return c; };
   const stateKey = (st) => JSON.stringify([st.amount, st.settings.chain]);
 
   // -- the server -------------------------------------------------------------------------------
@@ -597,6 +598,7 @@
     try {
       const r = await api("PUT", `/api/settings?amount=${st.amount}`, st.settings);
       const preview = await r.json();
+      S.version = preview.version;
       if (!S.pending) {
         S.preview = preview; S.serial = preview.serial; S.exact = preview.exact;
         player.setLevels(preview.levels.gain_db, $("matched").checked);
@@ -636,7 +638,8 @@
     try {
       const st = await getJSON("/api/status");
       ui.whole(st);
-      if (!S.inflight && st.current && st.serial !== S.serial) {
+      if (!S.inflight && st.current && st.version !== S.version) await resync();
+      else if (!S.inflight && st.current && st.serial !== S.serial) {
         S.serial = st.serial; S.exact = st.exact;
         const buf = await fetchBuffer("master");
         if (!S.inflight) {
@@ -647,6 +650,32 @@
       }
     } catch (e) { /* the server may be busy exporting; try again */ }
     setTimeout(poll, 700);
+  }
+
+  // another tab (or a script) changed the settings or moved the region: take them, so that the
+  // controls show what this page plays; undo goes back to this page's own last state
+  async function resync() {
+    const st = await getJSON("/api/state");
+    if (S.inflight) return; // this page's own change came meanwhile: it wins
+    const theirs = { settings: strip(st.settings), amount: st.amount };
+    if (stateKey(theirs) !== stateKey({ settings: S.settings, amount: S.amount })) {
+      S.hist = S.hist.slice(0, S.hi + 1); S.hist.push(clone(theirs)); S.hi = S.hist.length - 1;
+      S.settings = clone(theirs.settings); S.amount = theirs.amount; updateControls();
+    }
+    const moved = st.region.start_s !== S.region.start_s || st.region.length_s !== S.region.length_s;
+    S.version = st.version; S.preview = st; S.serial = st.serial; S.exact = st.exact;
+    if (moved) {
+      S.region = st.region; S.regionSerial += 1; player.offset = 0;
+      const len = String(Math.round(st.region.length_s));
+      if ([...$("regionlen").options].some((o) => o.value === len)) $("regionlen").value = len;
+      await loadAudio(); ui.region();
+    } else {
+      const buf = await fetchBuffer("master"); player.setBuffer("master", buf);
+      remember(S.regionSerial + "|" + stateKey({ settings: S.settings, amount: S.amount }), buf);
+    }
+    player.setLevels(st.levels.gain_db, $("matched").checked);
+    ui.meters(); ui.status();
+    await loadReadouts();
   }
 
   // -- region -------------------------------------------------------------------------------------
@@ -669,7 +698,7 @@
       S.inflight = true; ui.status();
       const r = await api("PUT", "/api/region", { start_s: start, length_s: length });
       const p = await r.json();
-      S.region = p.region; S.preview = p; S.serial = p.serial; S.exact = p.exact; S.regionSerial += 1;
+      S.region = p.region; S.preview = p; S.serial = p.serial; S.exact = p.exact; S.regionSerial += 1; S.version = p.version;
       player.offset = 0;
       await loadAudio();
       player.setLevels(p.levels.gain_db, $("matched").checked);
@@ -740,7 +769,7 @@
       let d;
       try { d = JSON.parse(await f.text()); } catch (err) { fail(new Error(`${f.name} is not valid JSON: ${err.message}`)); return; }
       try {
-        await api("PUT", "/api/settings?amount=1", d);
+        S.version = (await (await api("PUT", "/api/settings?amount=1", d)).json()).version;
         const full = await getJSON("/api/settings?base=true");
         delete full.source; delete full.tonematch_version;
         commit({ settings: full, amount: 1 });
@@ -835,9 +864,8 @@
     S.params = st.params; S.byKey = Object.fromEntries(st.params.map((p) => [p.key, p]));
     S.sr = st.sample_rate; S.duration = st.duration_s; S.region = st.region; S.overview = st.overview.peaks;
     S.loudest = st.loudest_start_s; S.files = st.files; S.hasReference = !!st.files.reference;
-    const strip = (s) => { const c = clone(s); delete c.source; delete c.tonematch_version; return c; };
     S.settings = strip(st.settings); S.amount = st.amount; S.start = strip(st.start_settings); S.startAmount = st.start_amount;
-    S.preview = st; S.serial = st.serial; S.exact = st.exact;
+    S.preview = st; S.serial = st.serial; S.exact = st.exact; S.version = st.version;
     S.hist = [{ settings: clone(S.settings), amount: S.amount }]; S.hi = 0;
     S.snapKey = "tonematch-studio:" + st.files.mix;
     const base = (p) => (p ? p.split(/[\\/]/).pop() : "");
