@@ -846,6 +846,8 @@ def params_table(sample_rate: int) -> list[dict]:
     rows = []
     for e in TABLE.entries:
         low, high = e.spec.bounds(sample_rate)
+        # a low rate can lower a log row's bottom under its table range, which render still refuses
+        low = min(max(low, e.spec.low), high)
         rows.append(
             {
                 "key": e.key,
