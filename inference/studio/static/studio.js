@@ -26,6 +26,7 @@
     region: { start_s: 0, length_s: 0 }, regionSerial: 0, overview: [], loudest: 0, serial: 0, exact: false,
     preview: null, readouts: null, files: {}, hasReference: true, hist: [], hi: -1, snaps: [], snapKey: "",
     inflight: false, pending: false, lastLatency: null, readoutsSerial: 0, busyExport: false, version: 0,
+    good: null, // the last state the server took: a refused change goes back to it
   };
   const clone = (x) => JSON.parse(JSON.stringify(x));
   const strip = (s) => { const c = clone(s); delete c.source; delete c.tonematch_version; return c; };
@@ -598,7 +599,7 @@
     try {
       const r = await api("PUT", `/api/settings?amount=${st.amount}`, st.settings);
       const preview = await r.json();
-      S.version = preview.version;
+      S.version = preview.version; S.good = clone(st);
       if (!S.pending) {
         S.preview = preview; S.serial = preview.serial; S.exact = preview.exact;
         player.setLevels(preview.levels.gain_db, $("matched").checked);
@@ -614,8 +615,9 @@
       }
     } catch (e) {
       fail(e);
-      if (e.status === 400 && S.hi >= 0) { // the server kept the last good settings: so does the page
-        S.settings = clone(S.hist[S.hi].settings); S.amount = S.hist[S.hi].amount; updateControls();
+      if (e.status === 400 && S.good) { // the server kept the last good settings: so does the page
+        if (S.hist.length > 1 && stateKey(S.hist[S.hi]) === stateKey(st)) { S.hist.splice(S.hi, 1); S.hi = Math.max(0, S.hi - 1); }
+        S.settings = clone(S.good.settings); S.amount = S.good.amount; updateControls();
       }
     }
     S.inflight = false; ui.status();
@@ -662,6 +664,7 @@
       S.hist = S.hist.slice(0, S.hi + 1); S.hist.push(clone(theirs)); S.hi = S.hist.length - 1;
       S.settings = clone(theirs.settings); S.amount = theirs.amount; updateControls();
     }
+    S.good = clone(theirs);
     const moved = st.region.start_s !== S.region.start_s || st.region.length_s !== S.region.length_s;
     S.version = st.version; S.preview = st; S.serial = st.serial; S.exact = st.exact;
     if (moved) {
@@ -866,7 +869,7 @@
     S.loudest = st.loudest_start_s; S.files = st.files; S.hasReference = !!st.files.reference;
     S.settings = strip(st.settings); S.amount = st.amount; S.start = strip(st.start_settings); S.startAmount = st.start_amount;
     S.preview = st; S.serial = st.serial; S.exact = st.exact; S.version = st.version;
-    S.hist = [{ settings: clone(S.settings), amount: S.amount }]; S.hi = 0;
+    S.hist = [{ settings: clone(S.settings), amount: S.amount }]; S.hi = 0; S.good = clone(S.hist[0]);
     S.snapKey = "tonematch-studio:" + st.files.mix;
     const base = (p) => (p ? p.split(/[\\/]/).pop() : "");
     $("files").innerHTML = `<b>${base(st.files.mix)}</b> → ${base(st.files.outputs.audio)} · ` +
