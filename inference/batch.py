@@ -70,6 +70,11 @@ def format_result(r: dict) -> str:
             f"  the mix is mono: its master sits {-shift:.1f} LU under {aim} loudness, so that on "
             "two speakers, where it plays twice, it is as loud"
         )
+    if "style_eq_refitted_below_hz" in notes:
+        lines.append(
+            "  the style's EQ has a band above what this mix's rate allows: its curve is refitted below "
+            f"{hz(notes['style_eq_refitted_below_hz'])}"
+        )
     if "dc_offset_dbfs" in notes:
         dc = f"  the mix carries a DC offset ({notes['dc_offset_dbfs']:.0f} dBFS)"
         if notes["dc_removed"]:

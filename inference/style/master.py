@@ -22,7 +22,7 @@ from .. import character, match, matcher
 from ..inputs import Analysis, played_lufs
 from .identify import clip_setting, mix_descriptors, settings_of
 from .model import COMPRESSOR_KEYS, Habit, Style, band_centres
-from .settings_model import predict
+from .settings_model import beyond_rate, predict
 
 # A compressor to start from where a style has no habit (from references): refinement moves it.
 GENERIC_COMPRESSOR = {"threshold_rel_lufs": 6.0, "ratio": 2.0, "attack_ms": 10.0, "release_ms": 150.0, "knee_db": 6.0}
@@ -131,6 +131,9 @@ def _from_settings(mix: Analysis, fitted: Style, options: match.Options) -> tupl
     if options.ceiling_dbtp is None and options.platform is None:
         ceiling = values["limiter.ceiling_dbtp"]
     notes = {"start": "style", "style": fitted.name, "target_lufs": float(lufs), "settings_from": "style settings"}
+    eq = fitted.settings["groups"]["eq"]
+    if eq["mode"] == "fixed" and beyond_rate(eq["values"], sr):  # settings_model.predict refitted it
+        notes["style_eq_refitted_below_hz"] = 0.45 * sr
     settings, notes = match.finish(settings, mix, target, replace(options, refine=False), notes)
     # a mono mix plays on both speakers: its file sits under the style's loudness (finish's note)
     lufs_file = clip_setting("loudness.target_lufs", lufs + notes.get("mono_playback_lu", 0.0), sr)

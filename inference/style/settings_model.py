@@ -98,6 +98,24 @@ def eq_curve(model: dict, tone, bump_hz) -> np.ndarray:
     )
 
 
+def beyond_rate(eq_values: dict, sample_rate: int) -> bool:
+    """Whether an EQ band that does something sits above what `sample_rate` allows."""
+    return any(
+        key.endswith(".freq_hz")
+        and clip_setting(key, value, sample_rate) < value
+        and eq_values.get(key.replace(".freq_hz", ".gain_db"), 0.0) != 0.0
+        for key, value in eq_values.items()
+    )
+
+
+def _fit_below_top(curve: np.ndarray, weight, sample_rate: int) -> dict:
+    """The chain's bands fitted to an EQ curve on the grid up to 0.45 x the rate (above it, nothing
+    to hear)."""
+    weight = np.asarray(weight, np.float64).copy()
+    weight[grid_hz() > 0.45 * sample_rate] = 0.0
+    return fit_bands(curve, weight, grid_hz(), sample_rate, prune=True)[0]
+
+
 def predict(model: dict, descriptors: dict, sample_rate: int, eq_only: bool = False) -> dict:
     """The chain's settings (engineer's units, every key of the table) the style sets for a mix
     of these descriptors (mix_descriptors); `eq_only`: the fixed EQ, width and limiter only (the
@@ -115,11 +133,12 @@ def predict(model: dict, descriptors: dict, sample_rate: int, eq_only: bool = Fa
         return {k: clip_setting(k, v, sample_rate) for k, v in values.items()}
     if eq["mode"] == "fixed":
         values.update(eq["values"])
+        if "curve_db" in eq and beyond_rate(eq["values"], sample_rate):
+            # a band the rate cannot hold would move to its top at full gain: the curve is refitted below
+            values.update(_fit_below_top(np.asarray(eq["curve_db"]), eq["weight"], sample_rate))
     else:
         curve = eq_curve(eq, descriptors["tone"], model["bump_hz"])
-        weight = np.asarray(eq["weight"], np.float64).copy()
-        weight[grid_hz() > 0.45 * sample_rate] = 0.0
-        values.update(fit_bands(curve, weight, grid_hz(), sample_rate, prune=True)[0])
+        values.update(_fit_below_top(curve, eq["weight"], sample_rate))
     comp = g["compressor"]
     if comp["on"]:
         thr = comp["threshold"]
