@@ -70,7 +70,7 @@ def describe(s: Settings, report: dict | None = None) -> list[str]:
         lines.append(
             f"compressor: {v['compressor.ratio']:.1f}:1 at {v['compressor.threshold_db']:.1f} dB, "
             f"attack {v['compressor.attack_ms']:.1f} ms, release {v['compressor.release_ms']:.0f} ms, "
-            f"knee {v['compressor.knee_db']:.0f} dB{detector(s)}{drive}"
+            f"knee {round(v['compressor.knee_db'], 1):g} dB{detector(s)}{drive}"
         )
     else:
         lines.append("compressor: off")

@@ -66,3 +66,12 @@ def test_a_level_just_under_zero_prints_without_a_minus_zero():
 
     # a master 0.04 dB under full scale printed "-0.0 dBTP" in the run's before/after line
     assert [signed(v) for v in (-0.04, 0.04, -0.06, -1.0, 0.96)] == ["+0.0", "+0.0", "-0.1", "-1.0", "+1.0"]
+
+
+def test_the_knee_is_said_to_the_tenth_the_studio_shows():
+    from tonematch.inference import explain
+    from tonematch.models.chain.settings import Settings
+
+    s = Settings.defaults(44100)
+    s.values.update({"compressor.ratio": 2.0, "compressor.knee_db": 5.5})
+    assert "knee 5.5 dB" in explain.describe(s)[1]  # was "knee 6 dB" beside the studio's 5.5

@@ -88,7 +88,7 @@
   function fmt(p, v) {
     switch (p.unit) {
       case "Hz": return v >= 1000 ? `${(v / 1000).toFixed(v >= 10000 ? 1 : 2)} kHz` : `${v.toFixed(v < 100 ? 1 : 0)} Hz`;
-      case "dB": return `${fmtDb(v)} dB`;
+      case "dB": return p.name === "knee_db" ? `${num(v)} dB` : `${fmtDb(v)} dB`;  // a knee is a width, not a gain
       case "ms": return `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ms`;
       case ":1": return `${v.toFixed(v < 10 ? 2 : 1)}:1`;
       case "LUFS": return `${num(v)} LUFS`;
