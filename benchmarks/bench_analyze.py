@@ -51,7 +51,7 @@ def measure(cmd: list[str]) -> tuple[float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--hour", action="store_true", help="also a 60-minute file (streaming path)")
-    ap.add_argument("--cli-hour", action="store_true", help="also the CLI on the hour file (loads it whole today)")
+    ap.add_argument("--cli-hour", action="store_true", help="also the CLI on the hour file (it streams too)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per measurement; the best wall time counts")
     args = ap.parse_args()
     tonematch = os.path.join(os.path.dirname(sys.executable), "tonematch")
