@@ -128,6 +128,11 @@ def held_out_tracks(min_s: float, max_s: float, count: int, scored: int) -> tupl
     the shorter held-out ones of 20 s or more, up to `scored`), sorted by path."""
     from tonematch.training.evaluate import held_out
 
+    if not os.path.isdir(CORPUS):
+        raise SystemExit(
+            f"no corpus at {CORPUS}: this benchmark needs its held-out music "
+            "(../shared/corpus/fetch.sh, or set $TONEMATCH_CORPUS)"
+        )
     tracks = sorted(set(held_out(CORPUS, "test", 0.05, 0.1)) | set(held_out(CORPUS, "val", 0.05, 0.1)))
     fit, score = [], []
     for path in tracks:
