@@ -33,6 +33,8 @@ SUFFIX = ".tmstyle"
 TENSORS = ("bump_hz", "tone_a", "tone_c", "width_a", "width_c", "scalar_a", "scalar_c")
 CHARACTER_VERSION = "1"  # inference/character.py's measurement, as a style reads it
 FORMAT_VERSION_WITHOUT_SETTINGS = "2"
+MAX_CARD_DEPTH = 32  # a fitted card nests 6 levels; a deeper one is hostile (reading it recurses per level)
+MAX_INT_DIGITS = 15  # a card's counts and figures; a longer integer overflows a float
 
 
 def base_version() -> str:
@@ -132,17 +134,17 @@ def load_style(path) -> Style:
     if _digest(arrays) != metadata.get("sha256"):
         raise TonematchError(f"'{path}' is corrupt: its numbers do not match their checksum")
     try:
-        card = json.loads(metadata["card"], parse_constant=_no_constant)
+        card = _parse_card(metadata["card"])
         k = arrays["bump_hz"].shape
         if arrays["tone_a"].shape != k or arrays["tone_c"].shape != k or arrays["scalar_a"].shape != (3,):
             raise ValueError("tensor shapes disagree")
         style = Style(
             **{n: np.asarray(arrays[n], dtype=np.float64) for n in TENSORS},
-            true_peak_dbtp=float(card["true_peak_dbtp"]),
+            true_peak_dbtp=_float(card["true_peak_dbtp"], "true peak"),
             settings=card.get("settings") if metadata["format_version"] != FORMAT_VERSION_WITHOUT_SETTINGS else None,
             meta=card.get("meta") or {},
         )
-    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise TonematchError(f"'{path}' has an unreadable style card: {' '.join(str(exc).split())}") from None
     problem = style_problem(style, card)
     if problem is not None:
@@ -154,3 +156,36 @@ def load_style(path) -> Style:
 
 def _no_constant(name: str):
     raise ValueError(f"the card holds {name}, which is not a number a style can use")
+
+
+def _no_huge_int(text: str) -> int:
+    # float() of a longer integer overflows where the card's numbers are read
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"the card holds an integer of {len(text)} digits, which is not a number a style can use")
+    return int(text)
+
+
+def _parse_card(text: str):
+    """The card's JSON object, refused (ValueError) where it nests deeper than a style's card
+    does: reading, checking and printing it recurse once per level."""
+    try:
+        card = json.loads(text, parse_constant=_no_constant, parse_int=_no_huge_int)
+    except RecursionError:
+        raise ValueError(f"the card nests deeper than {MAX_CARD_DEPTH} levels") from None
+    if not isinstance(card, dict):
+        raise ValueError("the card is not a JSON object")
+    stack = [(card, 1)]
+    while stack:  # containers only, level by level, without recursing
+        v, depth = stack.pop()
+        if depth > MAX_CARD_DEPTH:
+            raise ValueError(f"the card nests deeper than {MAX_CARD_DEPTH} levels")
+        inner = v.values() if isinstance(v, dict) else v
+        stack.extend((x, depth + 1) for x in inner if isinstance(x, (dict, list)))
+    return card
+
+
+def _float(v, what: str) -> float:
+    """A card's number as a float; a string, a boolean or null is refused, never converted."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ValueError(f"its {what} is {v!r}, not a number")
+    return float(v)

@@ -75,6 +75,8 @@ def adaptive_line(x, y, noise: float = 0.0) -> dict:
 
 
 def line_value(line: dict, x: float) -> float:
+    if line["mode"] == "fixed":  # as `style show` says it: a fit writes no slope on a fixed line
+        return float(line["value"])
     return float(line["value"] + line["slope"] * (x - line["x_mean"]))
 
 

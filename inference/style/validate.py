@@ -12,6 +12,7 @@ from tonematch.models.chain import TABLE
 from .settings_model import GROUPS, MODEL_VERSION
 from .transfer import grid_hz
 
+X_MEAN_LIMIT = 200.0  # a line's average mix: a crest or side level in dB, a loudness in LUFS
 CEILING_SLACK_DB = 0.5  # how far past its range an older fit's limiter ceiling was written (consensus's trials)
 
 
@@ -27,6 +28,8 @@ def _line_problem(line, name: str, low: float, high: float) -> str | None:
             return f"its {name}'s {key} is not a number"
     if not low <= float(line["value"]) <= high or abs(float(line["slope"])) > 10.0:
         return f"its {name} lies outside {low:g} .. {high:g} (or its slope beyond +-10)"
+    if abs(float(line["x_mean"])) > X_MEAN_LIMIT:
+        return f"its {name}'s average mix is {float(line['x_mean']):.3g}, beyond +-{X_MEAN_LIMIT:g}"
     return None
 
 

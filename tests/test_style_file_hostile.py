@@ -1,0 +1,89 @@
+"""A hostile .tmstyle card (nested thousands deep, an integer of hundreds of digits, a true peak
+given as a string or a boolean, a line's average mix of 1e300) is one `tonematch: error:` line and
+status 2, never an internal error; and a fixed line masters as `style show` words it, fixed."""
+
+import json
+
+import numpy as np
+import pytest
+from style_engineer import SR, make_mix
+from test_style_card_edits import _edit, settings_style
+
+import tonematch
+from tonematch.inference.cli import main
+from tonematch.inference.quality import lufs
+from tonematch.inference.style import describe, load_style, save_style
+
+
+def _raw_edit(path, build):
+    """Replace the card with `build(card_json_text)`, a text no dict round trip can hold."""
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    with safe_open(str(path), framework="numpy") as f:
+        metadata, tensors = dict(f.metadata()), {k: f.get_tensor(k) for k in f.keys()}
+    metadata["card"] = build(metadata["card"])
+    save_file(tensors, str(path), metadata=metadata)
+
+
+def _deep_in_meta(levels: int):
+    return lambda text: text.replace('"meta": {', '"meta": {"x": ' + "[" * levels + "]" * levels + ", ", 1)
+
+
+@pytest.mark.parametrize(
+    "build, needle",
+    [
+        (_deep_in_meta(5000), "nests deeper than"),  # json.loads itself recursed past Python's limit
+        (_deep_in_meta(600), "nests deeper than"),  # loaded, then `show --json` recursed past it
+        (lambda t: t.replace('"true_peak_dbtp": -1.2', '"true_peak_dbtp": -1' + "0" * 400, 1), "digits"),
+        (lambda t: t.replace('"pairs": 6', '"pairs": 1' + "0" * 400, 1), "digits"),
+    ],
+)
+def test_a_card_no_json_dump_writes_is_one_error_line(tmp_path, capsys, build, needle):
+    path = save_style(settings_style(), tmp_path / "s.tmstyle")
+    text = json.dumps(json.loads(_card_text(path)))  # the separators the replacements expect
+    _raw_edit(path, lambda _: build(text))
+    for extra in ([], ["--json"]):
+        assert main(["style", "show", str(path), *extra]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and len(err.splitlines()) == 1, err
+        assert err.startswith("tonematch: error: ") and needle in err and "internal error" not in err
+
+
+def _card_text(path) -> str:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="numpy") as f:
+        return f.metadata()["card"]
+
+
+@pytest.mark.parametrize("value", ["-1", True, None])
+def test_a_true_peak_that_is_not_a_number_is_refused(tmp_path, capsys, value):
+    path = save_style(settings_style(), tmp_path / "s.tmstyle")
+    _edit(path, lambda card: card.__setitem__("true_peak_dbtp", value))
+    assert main(["style", "show", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "true peak" in err and "internal error" not in err
+
+
+def test_a_line_whose_average_mix_is_absurd_is_refused(tmp_path, capsys):
+    """An adaptive loudness around a mix of 1e300 LUFS: every master at the table's floor."""
+    path = save_style(settings_style(), tmp_path / "s.tmstyle")
+    loud = {"mode": "adaptive", "value": -11.0, "slope": 1.0, "x_mean": 1e300}
+    _edit(path, lambda card: card["settings"]["groups"]["loudness"].update(loud))
+    assert main(["style", "show", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "loudness's average mix" in err
+
+
+def test_a_fixed_line_masters_as_show_says_it(tmp_path):
+    """A fixed loudness of -11 LUFS carrying a slope (no fit writes one): `style show` says
+    'fixed: -11.0 LUFS', and the master lands there, not 1 LU per LU of the mix away."""
+    path = save_style(settings_style(), tmp_path / "s.tmstyle")
+    _edit(path, lambda card: card["settings"]["groups"]["loudness"].update(slope=1.0, x_mean=-40.0))
+    style = load_style(path)
+    assert "loudness, fixed: -11.0 LUFS" in "\n".join(describe(style))
+    mix = make_mix(3, 4.0)
+    result = tonematch.master(mix, style, sample_rate=SR, refine=False)
+    assert result.settings.values["loudness.target_lufs"] == pytest.approx(-11.0, abs=1e-6)
+    assert lufs(np.asarray(result.audio, np.float64), SR) == pytest.approx(-11.0, abs=0.5)
