@@ -12,6 +12,7 @@ release; the browser's decode and scheduling come on top of this figure.
 
 from __future__ import annotations
 
+import argparse
 import glob
 import os
 import re
@@ -42,18 +43,24 @@ def song() -> np.ndarray:
 
 
 def main() -> int:
-    folder = tempfile.mkdtemp()
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
+    with tempfile.TemporaryDirectory() as folder:  # the 3-minute mix (32 MB) goes with it
+        return bench(folder)
+
+
+def bench(folder: str) -> int:
     sf.write(os.path.join(folder, "mix.wav"), song(), SR)
     reference = os.path.join(HERE, "..", "examples", "reference.flac")
     cmd = [os.path.join(BIN, "tonematch"), "studio", os.path.join(folder, "mix.wav"), "-r", reference]
     cmd += ["--no-browser", "-o", os.path.join(folder, "out.wav")]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        found = None
+        found, said = None, []
         while found is None:
             line = proc.stdout.readline()
             if not line:
-                raise SystemExit("the studio did not start")
+                raise SystemExit("the studio did not start:\n" + "".join(said[-20:]))
+            said.append(line)
             found = re.search(r"(http://\S+)/\?token=(\S+)", line)
         base, token = found.group(1), found.group(2)
 
