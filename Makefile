@@ -47,7 +47,7 @@ bench: venv
 # Generated files only; the environment stays (distclean removes it too). The numba kernel cache
 # lives in __pycache__ too: `make warmup` compiles it again.
 clean:
-	rm -rf out .pytest_cache build
+	rm -rf out .pytest_cache .ruff_cache build
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
