@@ -248,6 +248,12 @@ def master(mix, style, sample_rate: int | None = None, **options) -> MasterResul
         from .style import load_style
 
         path, style = os.fspath(style), load_style(style)
+    else:  # a Style edited in Python is checked as its file would be: never a master of garbage
+        from .style.file import style_object_problem
+
+        problem = style_object_problem(style)
+        if problem is not None:
+            raise TonematchError(f"style '{style.name}' is not a usable style: {problem}")
     return _master(mix, StyleAim(style, path), sample_rate, opts)
 
 

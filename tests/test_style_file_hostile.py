@@ -1,8 +1,11 @@
 """A hostile .tmstyle card (nested thousands deep, an integer of hundreds of digits, a true peak
 given as a string or a boolean, a line's average mix of 1e300) is one `tonematch: error:` line and
-status 2, never an internal error; and a fixed line masters as `style show` words it, fixed."""
+status 2, never an internal error; a fixed line masters as `style show` words it, fixed; and the
+API refuses a Style object edited into non-finite numbers as load_style refuses such a file."""
 
 import json
+import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -87,3 +90,28 @@ def test_a_fixed_line_masters_as_show_says_it(tmp_path):
     result = tonematch.master(mix, style, sample_rate=SR, refine=False)
     assert result.settings.values["loudness.target_lufs"] == pytest.approx(-11.0, abs=1e-6)
     assert lufs(np.asarray(result.audio, np.float64), SR) == pytest.approx(-11.0, abs=0.5)
+
+
+@pytest.mark.parametrize(
+    "edit, needle",
+    [
+        (lambda s: replace(s, tone_c=np.full_like(s.tone_c, np.nan)), "'tone_c' holds non-finite numbers"),
+        (lambda s: replace(s, scalar_c=np.array([3.0, 13.0, np.inf])), "'scalar_c' holds non-finite numbers"),
+        (lambda s: replace(s, true_peak_dbtp=float("nan")), "true_peak_dbtp is nan"),
+    ],
+)
+def test_the_api_refuses_a_style_object_edited_into_garbage(edit, needle):
+    """tonematch.master(mix, Style) checks the object as load_style checks a file: a loudness of
+    inf was mastered at the table's top (-6 LUFS), a NaN balance with an EQ fitted to NaN."""
+    style = settings_style()
+    style.settings = None  # a style of character: its tensors and true peak aim the master
+    with pytest.raises(tonematch.TonematchError, match="not a usable style: .*" + re.escape(needle)):
+        tonematch.master(make_mix(3, 2.0), edit(style), sample_rate=SR, refine=False)
+
+
+def test_the_api_refuses_settings_edited_into_garbage():
+    style = settings_style()
+    style.settings["groups"]["loudness"]["value"] = float("nan")
+    with pytest.raises(tonematch.TonematchError, match="its loudness's value is not a number"):
+        tonematch.master(make_mix(3, 2.0), style, sample_rate=SR, refine=False)
+    assert tonematch.master(make_mix(3, 2.0), settings_style(), sample_rate=SR, refine=False).audio.size

@@ -77,6 +77,16 @@ def card_of(style: Style) -> dict:
     }
 
 
+def style_object_problem(style: Style) -> str | None:
+    """Why a Style object (fitted, loaded, or edited in Python) cannot master, as load_style would
+    refuse its file, or None: checked on its card as the file would hold it (non-finite numbers
+    become null there, and are refused as not numbers)."""
+    from dataclasses import replace as copy
+
+    card = card_of(style)
+    return style_problem(copy(style, settings=card["settings"], meta=card["meta"]), card)
+
+
 def save_style(style: Style, path, replace: bool = True) -> Path:
     """Write `style` to `path` atomically (the suffix .tmstyle is added if
     missing); replace=False never replaces an existing file (data.atomic.place)."""
