@@ -115,3 +115,11 @@ def test_the_api_refuses_settings_edited_into_garbage():
     with pytest.raises(tonematch.TonematchError, match="its loudness's value is not a number"):
         tonematch.master(make_mix(3, 2.0), style, sample_rate=SR, refine=False)
     assert tonematch.master(make_mix(3, 2.0), settings_style(), sample_rate=SR, refine=False).audio.size
+
+
+def test_show_never_says_minus_zero():
+    """A fitted width of 0.9996 (side -0.003 dB) read 'side −0.0 dB' in `style show`."""
+    style = settings_style()
+    style.settings["groups"]["width"]["value"] = -0.003
+    text = "\n".join(describe(style))
+    assert "stereo width, fixed: 1.00 (side +0.0 dB)" in text and "\u22120.0" not in text
