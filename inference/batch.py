@@ -75,6 +75,11 @@ def format_result(r: dict) -> str:
             "  the style's EQ has a band above what this mix's rate allows: its curve is refitted below "
             f"{hz(notes['style_eq_refitted_below_hz'])}"
         )
+    if "clipped_fraction" in notes:
+        lines.append(
+            f"  the mix is clipped: {100 * notes['clipped_fraction']:.1f} % of the samples read sit flat at its "
+            "peak; mastering cannot restore what the clipping cut off (export the mix with headroom, if you can)"
+        )
     if "dc_offset_dbfs" in notes:
         dc = f"  the mix carries a DC offset ({notes['dc_offset_dbfs']:.0f} dBFS)"
         if notes["dc_removed"]:

@@ -91,6 +91,22 @@ def dc_offset(x: np.ndarray) -> float:
     return float(np.abs(np.mean(x, axis=axes, dtype=np.float64)).max())
 
 
+def clipped_fraction(x: np.ndarray) -> float:
+    """The share of the samples of [..., n] audio that sit flat at its own peak magnitude, in runs
+    of three or more along the last axis: the flat tops a clipper, or a mix exported over full
+    scale, leaves (at any level: a clipped mix turned down keeps them). Music reads 0."""
+    a = np.abs(np.asarray(x))
+    peak = float(a.max(initial=0.0))
+    if not peak > 0.0 or a.shape[-1] < 3:
+        return 0.0
+    top = a >= np.float32(peak) * (1.0 - 1e-4)  # within a 16-bit step: +32767 and -32768 are both tops
+    run = top[..., :-2] & top[..., 1:-1] & top[..., 2:]
+    flat = np.zeros_like(top)
+    for k in range(3):  # every sample of each run of three
+        flat[..., k : k + run.shape[-1]] |= run
+    return float(flat.mean())
+
+
 def crest_factor_db(x: np.ndarray) -> float | None:
     r = rms(x)
     return db(sample_peak(x) / r) if r > 0 else None
