@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 
 from tonematch.data.atomic import write_atomic
 from tonematch.data.errors import TonematchError
@@ -74,6 +74,7 @@ def _read(path_stem: str | os.PathLike, kind: str, fmt: str, numpy: bool = False
             f"this tonematch reads version {FORMAT_VERSION}"
         )
     try:
+        _check_dtypes(tensors_path)
         if numpy:
             from safetensors.numpy import load_file as load_numpy
 
@@ -86,6 +87,22 @@ def _read(path_stem: str | os.PathLike, kind: str, fmt: str, numpy: bool = False
         detail = " ".join(str(exc).split())[:160]
         raise TonematchError(f"{tensors_path} is not a readable safetensors file: {detail}") from None
     return tensors, card
+
+
+# What a trained network's tensors are. Others (bfloat16, float8: numpy cannot read them; integers:
+# not weights) are refused by name from the file's header, before any tensor is read.
+_FLOAT_DTYPES = ("F16", "F32", "F64")
+
+
+def _check_dtypes(tensors_path: Path) -> None:
+    with safe_open(str(tensors_path), framework="numpy") as f:
+        for key in f.keys():
+            dtype = f.get_slice(key).get_dtype()
+            if dtype not in _FLOAT_DTYPES:
+                raise TonematchError(
+                    f"{tensors_path}: '{key}' holds {dtype} numbers; a model's tensors are float16, float32 "
+                    "or float64 (export it again with tonematch-export)"
+                )
 
 
 def _no_constant(name: str):
@@ -119,19 +136,58 @@ def _check_config(path_stem, cfg: dict[str, Any]) -> None:
     from tonematch.data.audio import check_sample_rate
 
     try:
-        check_sample_rate(cfg.get("sample_rate", 44100), "model sample rate")
+        for key in ("n_params", "sample_rate", "excerpt_frames"):  # what save_model always writes
+            if key not in cfg:
+                raise TonematchError(f"'{key}' is missing")
+        check_sample_rate(cfg["sample_rate"], "model sample rate")
         for key in ("n_params", "excerpt_frames", "max_excerpts"):
-            value = cfg.get(key, 1)
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10**8:
-                raise TonematchError(f"'{key}' is {value!r}, not a positive whole number")
+            _whole(key, cfg.get(key, 1), 10**8)
         names = cfg.get("param_names")
         if names is not None and (not isinstance(names, list) or len(names) != cfg.get("n_params")):
             raise TonematchError("'param_names' does not list n_params names")
         for key in ("encoder_kwargs", "controller_kwargs"):
             if not isinstance(cfg.get(key) or {}, dict):
                 raise TonematchError(f"'{key}' is not an object")
+        _check_sizes(cfg.get("encoder_kwargs") or {}, cfg.get("controller_kwargs") or {})
     except TonematchError as exc:
         raise TonematchError(f"model {path_stem} has an invalid config: {exc}") from None
+
+
+# The architecture's sizes a model file may ask for (the shipped model's in brackets): several times
+# any trained one, yet small enough that rebuilding the network, or the load's test prediction,
+# never asks for gigabytes. A corrupt or hostile card is refused before anything is allocated.
+_ENCODER_LIMITS = {"n_fft": 8192, "hop": 8192, "n_mels": 512, "embed_dim": 1024}  # [2048, 512, 64, 128]
+_MAX_BLOCKS, _MAX_CHANNELS, _MAX_HIDDEN = 6, 512, 4096  # [4 blocks, 128 channels, hidden 384]
+
+
+def _whole(key: str, value, top: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+        raise TonematchError(f"'{key}' is {value!r}, not a whole number from 1 to {top}")
+    return value
+
+
+def _check_sizes(enc: dict[str, Any], ctl: dict[str, Any]) -> None:
+    """encoder_kwargs and controller_kwargs: known names, whole sizes within the limits above."""
+    for where, kwargs, known in (
+        ("encoder_kwargs", enc, (*_ENCODER_LIMITS, "channels")),
+        ("controller_kwargs", ctl, ("hidden", "dropout")),
+    ):
+        unknown = sorted(str(k) for k in kwargs if k not in known)
+        if unknown:
+            raise TonematchError(f"'{where}' holds '{unknown[0]}', which the network does not take")
+    for key, top in _ENCODER_LIMITS.items():
+        if key in enc:
+            _whole(f"encoder_kwargs.{key}", enc[key], top)
+    channels = enc.get("channels", [1])
+    if not isinstance(channels, list) or not 1 <= len(channels) <= _MAX_BLOCKS:
+        raise TonematchError(f"'encoder_kwargs.channels' is not a list of 1 to {_MAX_BLOCKS} sizes")
+    for c in channels:
+        _whole("encoder_kwargs.channels", c, _MAX_CHANNELS)
+    if "hidden" in ctl:
+        _whole("controller_kwargs.hidden", ctl["hidden"], _MAX_HIDDEN)
+    dropout = ctl.get("dropout", 0.0)
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+        raise TonematchError(f"'controller_kwargs.dropout' is {dropout!r}, not a number from 0 to 1")
 
 
 def encoder_fingerprint(model: MasteringModel) -> str:
