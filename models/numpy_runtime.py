@@ -222,9 +222,52 @@ def load(path_stem: str | os.PathLike, expected_param_names: list[str] | None = 
         raise TonematchError(f"model {path_stem} lacks {', '.join(missing)}: export it again with tonematch-export")
     if card["config"].get("descriptor_names", DESCRIPTOR_NAMES) != DESCRIPTOR_NAMES:
         raise TonematchError(f"model {path_stem} was trained with other descriptors than this tonematch computes")
+    _check_shapes(w, card["config"], path_stem)
     model = NumpyModel(w, card["config"], card)
     _smoke_test(model, path_stem)
     return model
+
+
+def expected_shapes(config: dict) -> dict[str, tuple[int, ...]]:
+    """Every tensor of the network a card's config describes and its shape, as model.py builds it
+    (the encoder's and controller's own defaults where the card names none)."""
+    enc, ctl = config.get("encoder_kwargs") or {}, config.get("controller_kwargs") or {}
+    channels = list(enc.get("channels", (32, 64, 128, 128)))
+    n_mels, embed, hidden = enc.get("n_mels", 96), enc.get("embed_dim", 256), ctl.get("hidden", 512)
+    n_fft, _, _ = encoder_geometry(config["sample_rate"], enc.get("n_fft", 2048), enc.get("hop", 512), len(channels))
+    shapes = {"encoder.mel": (n_mels, n_fft // 2 + 1), "encoder.window": (n_fft,)}
+    c_in = 2
+    for i, c in enumerate(channels):
+        shapes[f"encoder.cnn.{i}.0.weight"] = (c, c_in, 3, 3)
+        shapes[f"encoder.cnn.{i}.1.weight"] = shapes[f"encoder.cnn.{i}.1.bias"] = (c,)
+        c_in = c
+    features = 2 * embed + 3 * len(DESCRIPTOR_NAMES)
+    n = int(config["n_params"])
+    shapes.update({
+        "encoder.head.0.weight": (embed, 2 * c_in * (n_mels // 2 ** len(channels))),
+        "encoder.head.0.bias": (embed,), "encoder.head.1.weight": (embed,), "encoder.head.1.bias": (embed,),
+        "controller.net.0.weight": (hidden, features), "controller.net.0.bias": (hidden,),
+        "controller.net.3.weight": (hidden, hidden), "controller.net.3.bias": (hidden,),
+        "controller.out.weight": (n, hidden), "controller.out.bias": (n,),
+    })  # fmt: skip
+    return shapes
+
+
+def _check_shapes(w: dict[str, np.ndarray], config: dict, path_stem) -> None:
+    """The tensors are those of the card's architecture, no more and no fewer, each of its shape:
+    what load_model refuses (strict keys and shapes), so a card beside another model's weights, or
+    an extra tensor, is not taken here while tonematch-eval refuses it."""
+    shapes = expected_shapes(config)
+    missing, unexpected = sorted(set(shapes) - set(w)), sorted(set(w) - set(shapes))
+    if missing or unexpected:
+        what = f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}"
+        raise TonematchError(f"weights in {path_stem} do not match the model its card describes: {what}")
+    for key, shape in shapes.items():
+        if tuple(w[key].shape) != shape:
+            raise TonematchError(
+                f"weights in {path_stem} do not match the model its card describes: '{key}' has shape "
+                f"{tuple(w[key].shape)}, expected {shape}"
+            )
 
 
 def _smoke_test(model: NumpyModel, path_stem) -> None:

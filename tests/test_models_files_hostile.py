@@ -113,3 +113,30 @@ def test_float16_and_float64_weights_still_load(tmp_path, dtype):
         w.update({k: v.astype(dtype) for k, v in w.items()})
 
     numpy_runtime.load(_copy(tmp_path, tensors=change))
+
+
+def _extra(w):
+    w["extra.thing"] = np.zeros(4, np.float32)
+
+
+def _scalar_bias(w):  # broadcast by numpy, refused by torch
+    w["controller.out.bias"] = np.array(0.5, np.float32)
+
+
+@pytest.mark.parametrize(
+    "changes, needle",
+    [
+        ({"tensors": _extra}, "unexpected ['extra.thing']"),
+        ({"tensors": _scalar_bias}, "'controller.out.bias' has shape ()"),
+        ({"controller": {"hidden": 256}}, "'controller.net.0.weight' has shape (384, 361), expected (256, 361)"),
+        ({"encoder": {"embed_dim": 64}}, "'encoder.head.0.weight' has shape (128, 1024), expected (64, 1024)"),
+    ],
+)
+def test_weights_that_are_not_the_cards_architecture_are_refused_as_load_model_refuses_them(tmp_path, changes, needle):
+    """An extra tensor, a bias of another shape, or a card beside another architecture's weights
+    (the card of a hidden-256 model next to these): the numpy runtime took them, running whatever
+    the tensors held and ignoring the card's sizes, while tonematch-eval's loader refused them."""
+    stem = _copy(tmp_path, **changes)
+    with pytest.raises(TonematchError, match="do not match the model its card describes") as exc:
+        numpy_runtime.load(stem)
+    assert needle in str(exc.value)

@@ -87,7 +87,7 @@ def _nan(w):
     [
         (_flip_bytes, None, "corrupt"),
         (_one_huge, None, "far beyond any trained weight"),
-        (_cut_shape, None, "does not fit together"),
+        (_cut_shape, None, "do not match the model its card describes"),
         (_nan, None, "NaN or infinite"),
         (None, lambda t: t.replace('"format_version": 1,', '"format_version": 1, "note": NaN,'), "NaN"),
         (None, lambda t: _config(t, sample_rate=-24000), "sample rate"),
