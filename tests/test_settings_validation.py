@@ -70,6 +70,13 @@ CASES = {
         "eq.high_shelf.freq_hz",
     ),
     "not_utf8": (b'{"chain": []}\xff\xfe', "not valid JSON"),
+    # two answers to one question: json kept the last silently (a +12 dB gain read as 0 by a person)
+    "duplicate_value": (
+        chain_text('{"processor": "gain", "gain_db": 0.0, "gain_db": 12.0}'),
+        "'gain_db' appears twice",
+    ),
+    "duplicate_band_value": (chain_text('{"processor": "eq", "peak1": {"q": 1, "q": 4}}'), "'q' appears twice"),
+    "duplicate_top_key": (settings_text(sample_rate="44100, " + '"sample_rate": 48000'), "'sample_rate' appears twice"),
 }
 
 

@@ -224,7 +224,9 @@ class Settings:
     def from_json(cls, path: str) -> "Settings":
         try:
             with open(path) as f:
-                d = json.load(f)
+                d = json.load(f, object_pairs_hook=_unique_keys)
+        except TonematchError as exc:
+            raise TonematchError(f"settings '{path}': {exc}") from None
         except FileNotFoundError:
             raise TonematchError(f"settings file not found: {path}") from None
         except IsADirectoryError:
@@ -252,6 +254,18 @@ class Settings:
                     label = f"{e.band}.{e.spec.name}" if e.band else e.spec.name
                     lines.append(f"  {label:24s} {self.values[e.key]:10.4g} {e.spec.unit}{off}")
         return "\n".join(lines)
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object whose names are unique: `{"gain_db": 0, "gain_db": 12}` is two answers to one
+    question (json keeps the last silently, a reader may see the first), so it is refused."""
+    d: dict = {}
+    for key, value in pairs:
+        if key in d:
+            where = f" in '{d['processor']}'" if isinstance(d.get("processor"), str) else ""
+            raise TonematchError(f"'{key}' appears twice in one object{where}: keep one")
+        d[key] = value
+    return d
 
 
 def _sample_rate(value, fallback: int | None) -> int:
