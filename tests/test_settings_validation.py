@@ -76,6 +76,8 @@ CASES = {
         "'gain_db' appears twice",
     ),
     "duplicate_band_value": (chain_text('{"processor": "eq", "peak1": {"q": 1, "q": 4}}'), "'q' appears twice"),
+    # 2 MB of junk in `source` was read, rendered with and copied into OUT.json
+    "huge_file": (settings_text(source='{"pad": "' + "x" * 2_000_000 + '"}'), "a settings file is a few KB"),
     "duplicate_top_key": (settings_text(sample_rate="44100, " + '"sample_rate": 48000'), "'sample_rate' appears twice"),
 }
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -36,6 +37,9 @@ def _version() -> str:
 
 
 _TOP_KEYS = ("tonematch_version", "sample_rate", "chain", "source")
+# A settings file is about 2 KB; one of megabytes (a `source` padded with junk, which render would
+# copy into OUT.json, or not a settings file at all) is refused before it is read into memory.
+_MAX_BYTES = 1_000_000
 # What a settings file may name as its rate: whole Hz in a range libsndfile and the filters cover.
 _RATE_RANGE = (1000, 1_000_000)
 
@@ -223,10 +227,14 @@ class Settings:
     @classmethod
     def from_json(cls, path: str) -> "Settings":
         try:
+            if os.path.getsize(path) > _MAX_BYTES:
+                raise TonematchError(
+                    f"{path} is {os.path.getsize(path) / 1e6:.0f} MB; a settings file is a few KB: it is not one"
+                )
             with open(path) as f:
                 d = json.load(f, object_pairs_hook=_unique_keys)
         except TonematchError as exc:
-            raise TonematchError(f"settings '{path}': {exc}") from None
+            raise TonematchError(f"settings '{path}': {exc}" if str(path) not in str(exc) else str(exc)) from None
         except FileNotFoundError:
             raise TonematchError(f"settings file not found: {path}") from None
         except IsADirectoryError:
