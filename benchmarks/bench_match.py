@@ -351,6 +351,8 @@ def bench(minutes: float, folder: str, runs: int, batch: int) -> None:
     print(f"  {'peak memory (max), MB':28s}" + "".join(f"{mem[n]:15.0f}" for n in names))
     if "matchering" in med:
         print(f"  matchering, one file: {med['matchering']:.2f} s, peak {mem['matchering']:.0f} MB")
+    elif mg is not None:
+        print("  matchering failed on every run (its error is above): no ratio")
     else:
         print("  matchering not run (pip install matchering; GPL, benchmark only; files up to 10 minutes)")
     limit = MEMORY_MB.get(minutes, 600)
