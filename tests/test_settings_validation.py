@@ -148,3 +148,14 @@ def test_the_api_refuses_what_the_command_refuses(tmp_path, wav, key, value):
     assert not out.exists()
     settings.values[key] = Settings.defaults(44100).values[key]
     assert tonematch.render(str(wav), settings).shape[0] == 2
+
+
+def test_a_settings_file_with_a_byte_order_mark_loads(tmp_path):
+    """JSON is UTF-8, and some editors (older Notepad) write a BOM first: it was refused."""
+    from tonematch.models.chain.settings import Settings
+
+    s = Settings.defaults(44100)
+    s.to_json(tmp_path / "s.json")
+    text = (tmp_path / "s.json").read_text(encoding="utf-8")
+    (tmp_path / "bom.json").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    assert Settings.from_json(tmp_path / "bom.json").values == Settings.from_json(tmp_path / "s.json").values

@@ -231,7 +231,7 @@ class Settings:
                 raise TonematchError(
                     f"{path} is {os.path.getsize(path) / 1e6:.0f} MB; a settings file is a few KB: it is not one"
                 )
-            with open(path) as f:
+            with open(path, encoding="utf-8-sig") as f:  # JSON is UTF-8; Notepad may write a BOM
                 d = json.load(f, object_pairs_hook=_unique_keys)
         except TonematchError as exc:
             raise TonematchError(f"settings '{path}': {exc}" if str(path) not in str(exc) else str(exc)) from None
