@@ -264,13 +264,16 @@ def make_files(folder: str, minutes: float, batch: int) -> tuple[str, str, list[
 
 def timed(cmd: list[str]) -> tuple[float, float, int]:
     """(wall seconds, peak RSS MB, exit code) of one whole process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        print(f"  ! {' '.join(cmd[:4])} ... exited {code}: {proc.stderr.read().decode()[-300:]}")
+    # stderr to a file, not a pipe: a child that says more than a pipe holds would wait on us forever
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            err.seek(0)
+            print(f"  ! {' '.join(cmd[:4])} ... exited {code}: {err.read().decode(errors='replace')[-300:]}")
     return wall, usage.ru_maxrss / 1024.0, code
 
 
