@@ -19,7 +19,6 @@ from tonematch.models.measure.dynamics import (
 
 from .formatting import hz_short
 
-TRUE_PEAK_OVERSAMPLING = 4  # BS.1770-4 Annex 2: 4x is enough at 44.1/48 kHz
 BANDS = spectrum.BANDS  # the eight named bands (tonematch.models.measure.spectrum)
 BLOCK_FRAMES = 65536  # frames per block when streaming a file
 

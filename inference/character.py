@@ -28,7 +28,6 @@ from tonematch.models.measure import loudness as bs1770
 from tonematch.models.measure.spectrum import centred_frames, hann
 
 N_FFT_S = 0.046  # analysis window (~2048 samples at 44.1 kHz)
-HOP_S = 0.0116  # frame hop (~512 samples at 44.1 kHz)
 LOW_HZ = 25.0
 BAND_OCTAVES = 1.0 / 6.0
 WIDTH_EDGES_HZ = (20.0, 200.0, 1000.0, 5000.0, 20000.0)  # broad bands for the stereo image
@@ -60,7 +59,6 @@ class Frames:
     freqs_hz: np.ndarray  # [F] centres of the fine bands
     band_of: np.ndarray  # [F, B] 1 where fine band f lies in tonal band b
     centers_hz: np.ndarray  # [B] band centres
-    edges_hz: np.ndarray
     sample_rate: int
     channels: int
     hop_s: float
@@ -82,7 +80,7 @@ def band_edges(sample_rate: int, n_fft: int, octaves: float = BAND_OCTAVES, min_
 
 
 def _layout(sample_rate: int, n_fft: int):
-    """Tonal band edges and centres, the first bin of each fine band (a band runs to the next's
+    """Tonal band centres, the first bin of each fine band (a band runs to the next's
     first bin, the last to Nyquist), the K-weighting's power per bin, the fine bands' centres
     and the fine -> tonal band matrix."""
     edges = band_edges(sample_rate, n_fft)
@@ -94,7 +92,7 @@ def _layout(sample_rate: int, n_fft: int):
     band_of = np.zeros((len(fine_hz), len(centers)))
     tonal = np.clip(np.searchsorted(edges, fine_hz, side="right") - 1, 0, len(centers) - 1)
     band_of[np.arange(len(fine_hz)), tonal] = 1.0
-    return edges, centers, fine[:-1], _k_power_at(sample_rate, bin_hz), fine_hz, band_of
+    return centers, fine[:-1], _k_power_at(sample_rate, bin_hz), fine_hz, band_of
 
 
 def analyse(clips: np.ndarray, sample_rate: int, true_peak_ratio: float = 1.0, levels: bool = True) -> Frames:
@@ -108,7 +106,7 @@ def analyse(clips: np.ndarray, sample_rate: int, true_peak_ratio: float = 1.0, l
     window = hann(n_fft).astype(np.float32)
     # power per bin scaled so that summing the bins gives the frame's mean square (Parseval)
     scale = 2.0 / (n_fft * float(np.square(window, dtype=np.float64).sum()))
-    edges, centers, starts, k_power, fine_hz, band_of = _layout(sample_rate, n_fft)
+    centers, starts, k_power, fine_hz, band_of = _layout(sample_rate, n_fft)
     ranks = ((np.arange(LEVEL_QUANTILES) + 0.5) / LEVEL_QUANTILES * (hop - 1)).astype(np.int64)
     out = {k: [] for k in ("mid", "side", "mid_k", "side_k", "peak", "levels")}
     for x in clips:
@@ -138,7 +136,6 @@ def analyse(clips: np.ndarray, sample_rate: int, true_peak_ratio: float = 1.0, l
         freqs_hz=fine_hz,
         band_of=band_of,
         centers_hz=centers,
-        edges_hz=edges,
         sample_rate=int(sample_rate),
         channels=channels,
         hop_s=hop / sample_rate,

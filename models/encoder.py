@@ -52,7 +52,6 @@ class SpectrogramEncoder(nn.Module):
         self.n_fft, self.hop, self.min_samples = encoder_geometry(sample_rate, n_fft, hop, len(channels))
         self.n_mels = n_mels
         self.embed_dim = embed_dim
-        self.min_frames = 2 ** len(channels)  # one frame left after every pooling step
 
         window = torch.hann_window(self.n_fft, periodic=True)
         self.register_buffer("window", window, persistent=False)

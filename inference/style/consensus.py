@@ -32,7 +32,7 @@ def _subset(a, count: int):
     return replace(a, clips=a.clips[pick])
 
 
-def _heard(use: list, values, bases: list, sample_rate: int):
+def _heard(use: list, values, bases: list):
     """The detector's cost: MR-STFT of the renders to the masters' excerpts (float32, the masters'
     spectra taken once). The 1/3-octave distance the rest of the consensus uses scores a level
     trace frame by frame, and on bench_style's fixed engineer it preferred the peak detector
@@ -150,7 +150,7 @@ def consensus(groups: dict, rows: list, sample_rate: int) -> dict:
                     best_cost, best = c, trial
                     break
     if fixed:  # an RMS detector, from the compressor chosen (or the medians, where none was)
-        heard = _heard(use, values, bases, sample_rate)
+        heard = _heard(use, values, bases)
         peak_heard = heard(best)
         rms_heard, rms_theta = rms_search(heard, best if best[2] is not None else best[:2] + theta[2:])
         record["peak detector, MR-STFT"], record["rms detector, MR-STFT"] = peak_heard, rms_heard

@@ -47,13 +47,12 @@ def mix_descriptors(mix_char: dict, mix_lufs: float | None, sample_rate: int) ->
 @dataclass
 class PairFit:
     """One pair identified: the chain's settings for it (engineer's units), the fitted EQ's
-    response on the grid (dB, 0 dB where it does nothing) and the measured curve it was fitted
-    to, the mix's descriptors, whether the compressor's timing was read, and the floor (the
+    response on the grid (dB, 0 dB where it does nothing) and how much the mix says there (0..1),
+    the mix's descriptors, whether the compressor's timing was read, and the floor (the
     exact render with these settings against the master: 1/3-octave distance, dB)."""
 
     values: dict
     curve_db: np.ndarray
-    measured_db: np.ndarray
     weight: np.ndarray
     descriptors: dict
     timing: bool
@@ -125,7 +124,6 @@ def identify(mix, master, mix_char: dict, compressor: dict | None, master_lufs: 
     fit = PairFit(
         values,
         eq_response_db(eq, tr.grid_hz, sr),
-        tr.curve_db,
         tr.weight,
         mix_descriptors(mix_char, played_lufs(mix), sr),
         timing,

@@ -35,7 +35,6 @@ ENTRIES = [Entry(NAME, None, ParamSpec("target_lufs", "LUFS", -30.0, -6.0, "lin"
 
 MAX_GAIN_DB = 40.0  # normalisation never boosts more than this (a near-silent file stays quiet)
 CORRECTION_TOLERANCE_LU = 0.05  # another pass after the limiter only when it missed by more
-MAX_CORRECTIONS = 6  # heavy limiting towards a loud target may need a few secant steps
 
 
 class StreamingMeter(_measure.LoudnessMeter):

@@ -15,7 +15,7 @@ song" needs.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -278,6 +278,3 @@ def variants(base: ForeignSettings, axes=tuple(AXES), scales=(1.0,)) -> list[tup
             out.append((axis, up + suffix, float(scale), step(base, axis, scale)))
             out.append((axis, down + suffix, -float(scale), step(base, axis, -scale)))
     return out
-
-
-SETTING_NAMES = tuple(f.name for f in fields(ForeignSettings))
