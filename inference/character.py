@@ -246,7 +246,7 @@ def _blocks(z, hop_s: float):
 class Rendered:
     """The chain's output, in frames: per frame [N, T] the mean square per channel, the sample
     peak and the K-weighted energy (channels summed); per band [B] mid and side power summed
-    over all frames; the integrated loudness and the compressor's gain change per frame."""
+    over all frames; the integrated loudness."""
 
     energy: np.ndarray
     peak: np.ndarray
@@ -254,7 +254,6 @@ class Rendered:
     band_mid: np.ndarray
     band_side: np.ndarray
     lufs: float
-    gain_reduction_db: np.ndarray  # (<= 0)
 
 
 def _frame_pole(ms, hop_s: float):
@@ -303,7 +302,6 @@ def render(frames: Frames, p: dict, bypass=frozenset(), eq_response=None) -> Ren
     mid_k, side_k = anp.dot(frames.mid_k, h2), anp.dot(frames.side_k, h2)
     # the peak moves with the frame's energy through the EQ
     peak = frames.peak * anp.sqrt((mid_e + side_e + _EPS) / (before + _EPS))
-    gr = np.zeros(frames.peak.shape)
     c = 1.0  # per-frame power factor of the stages after the EQ
     if "compressor" not in bypass:
         if p.get("compressor.rms_ms", 0.0) > 0.0:  # RMS: the frames' mean power, over its window
@@ -353,7 +351,6 @@ def render(frames: Frames, p: dict, bypass=frozenset(), eq_response=None) -> Ren
         band_mid=anp.dot(h2 * anp.dot(weights, flat(frames.mid)), frames.band_of),
         band_side=anp.dot(w2 * h2 * anp.dot(weights, flat(frames.side)), frames.band_of),
         lufs=bs1770.gated_lufs(_blocks(k_out, frames.hop_s), anp),
-        gain_reduction_db=gr,
     )
 
 
@@ -368,7 +365,6 @@ def neutral(frames: Frames) -> Rendered:
         flat(frames.mid),
         flat(frames.side),
         bs1770.gated_lufs(_blocks(k_energy, frames.hop_s), anp),
-        np.zeros_like(frames.peak),
     )
 
 

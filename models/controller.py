@@ -27,7 +27,6 @@ class Controller(nn.Module):
     ):
         super().__init__()
         self.embed_dim = embed_dim
-        self.n_descriptors = n_descriptors
         self.n_params = n_params
         self.net = nn.Sequential(
             nn.Linear(2 * embed_dim + 3 * n_descriptors, hidden),

@@ -32,7 +32,6 @@ class ExportBestModel(pl.Callback):
     def __init__(self, path: str, card: dict | None = None):
         self.path = str(path)
         self.card = dict(card or {})
-        self.exported: str | None = None
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.is_global_zero:
@@ -58,7 +57,6 @@ class ExportBestModel(pl.Callback):
         }
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         save_model(model.eval(), self.path, card)
-        self.exported = self.path
         # print, not pl_module.print: with the progress bar on, that goes to the bar, and at fit end
         # there is none left to write it, so the line was lost
         print(f"exported model: {self.path}.safetensors / .json ({card['training']['source']})", flush=True)

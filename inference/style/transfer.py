@@ -41,14 +41,12 @@ def stft(x: np.ndarray, n: int) -> np.ndarray:
 @dataclass
 class Transfer:
     """What one aligned pair says about the chain, on the grid (grid_hz): the EQ curve |H| in dB
-    (up to a constant), how much the mix says there (weight, 0..1), the width, and how much of
-    the master's mid the model H g explains (coherence, 0..1)."""
+    (up to a constant), how much the mix says there (weight, 0..1) and the width."""
 
     grid_hz: np.ndarray
     curve_db: np.ndarray
     weight: np.ndarray
     width: float
-    coherence: float
 
 
 def _gain_trace(y: np.ndarray, xe: np.ndarray, short: int) -> np.ndarray:
@@ -93,8 +91,6 @@ def transfer(mix: np.ndarray, master: np.ndarray, sample_rate: int) -> Transfer:
         gain = _gain_trace(ym, xe, short)
     fy = stft(ym / gain, n)
     sxy = (np.conj(fx[loud]) * fy[loud]).sum(0)
-    syy = (np.abs(fy[loud]) ** 2).sum(0)
-    coherence = float(np.sum(np.abs(sxy) ** 2 / sxx) / max(float(np.sum(syy)), 1e-30))
     bins = np.arange(px.shape[-1]) * sample_rate / n
     grid = grid_hz()
     edges = np.concatenate([[grid[0] * 2 ** (-GRID_OCTAVES / 2)], grid * 2 ** (GRID_OCTAVES / 2)])
@@ -119,4 +115,4 @@ def transfer(mix: np.ndarray, master: np.ndarray, sample_rate: int) -> Transfer:
         side = float(np.sum(np.abs(fxs) ** 2))
         if side > 1e-6 * float(np.sum(sxx[above] * np.abs(hf[above]) ** 2)):
             width = float(np.clip((np.conj(fxs) * fys).real.sum() / side, 0.0, 2.0))
-    return Transfer(grid, curve, weight, width, coherence)
+    return Transfer(grid, curve, weight, width)
