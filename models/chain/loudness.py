@@ -4,9 +4,9 @@ The meter (K-weighting, block grid, gating; streaming and differentiable) lives 
 tonematch.models.measure.loudness and agrees with pyloudnorm to 1e-6 LU; its names are
 re-exported here. `StreamingMeter` reports FLOOR_LUFS for silence, as `loudness_lufs` does.
 
-Normalisation: the gain that brings the pre-limiter signal to the target is applied before the
-limiter; if the limiter then takes loudness away, correction passes (secant steps on gain -> loudness) add it
-back until the output lands on the target. Both renderers follow exactly this recipe.
+Normalisation: the gain into the limiter is the one whose predicted limited loudness is the target
+(limiter/predict.py); another limiter pass follows only when that prediction missed. Both renderers
+follow exactly this recipe.
 """
 
 from __future__ import annotations

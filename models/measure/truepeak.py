@@ -2,8 +2,8 @@
 
 Between x[n] and x[n+1] the three phases n + 1/4, 1/2, 3/4 are estimated by a Kaiser-windowed
 sinc over x[n - TAPS_LEFT .. n + TAPS_RIGHT]; the true-peak envelope at n is the max of |x[n]|
-and those three. The limiter detects with it (torch `true_peak_envelope`, numba
-limiter/detect.py), and `true_peak_dbtp` / `TruePeakMeter` measure with it.
+and those three. The limiter detects with its taps (numba limiter/detect.py), and
+`true_peak_dbtp` / `TruePeakMeter` measure with it.
 """
 
 from __future__ import annotations
