@@ -1,7 +1,8 @@
-"""`tonematch` command line: match, render and analyze.
+"""`tonematch` command line: render and analyze here; match (cli_match.py), master and style
+(cli_style.py) and studio (studio/command.py) join the parser from their own modules.
 
 Imports stay light at module level (no torch): `tonematch --help` and `tonematch analyze` start
-fast, and only `render` pays for the chain. Exit statuses (the README's table; tests/test_reliability*):
+fast, and only the commands that render pay for the chain. Exit statuses (the README's table; tests/test_reliability*):
 
   0    done (also a batch in which every mix was written)
   1    a batch in which some mix failed (each reported in one line, the others written), or an
