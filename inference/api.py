@@ -235,7 +235,7 @@ def master(mix, style, sample_rate: int | None = None, **options) -> MasterResul
     from .style.aim import StyleAim
 
     if "literal" in options:  # as `tonematch master` has no --literal
-        raise TonematchError("literal= is for matching a reference (tonematch.match): a style has none to copy")
+        raise TonematchError("literal= is for matching a reference (tonematch.match): a style sets how much it copies")
     opts = options_of(options)
     if opts.model is not None:
         raise TonematchError(MODEL_UNUSED.replace("--model", "model="))

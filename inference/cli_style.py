@@ -8,7 +8,10 @@ import os
 from tonematch.data.errors import TonematchError
 
 # `master` takes every option of `match` but --model: a style's settings start from the style.
-MODEL_UNUSED = "--model does not apply: a style starts from its own settings, not a network (use it with match)"
+MODEL_UNUSED = (
+    "--model does not apply: a style of pairs starts from its own settings, a style from references from the "
+    "shipped network (use --model with match)"
+)
 # a style command writes one file: no audio beside it
 STYLE_OVERWRITE = "an existing style file (S.tmstyle); without it, it is refused"
 

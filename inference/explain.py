@@ -98,17 +98,21 @@ def _percent(share: float) -> str:
 
 
 def reference_reading(reading: dict, refined: bool) -> str:
-    """How refinement read the reference's tonal balance and what `--literal` took of it
-    (match.finish's notes['reading']), so a listener knows which way the option moves."""
+    """How refinement read the reference's tonal balance (a style from references: its masters'
+    average) and what `--literal` (a style: its own fixed share) took of it (match.finish's
+    notes['reading']), so a listener knows which way the option moves."""
     tilt, lit = reading["reference_tilt_db"], reading["literal"]
+    style = reading.get("of") == "style"
+    line, its = ("style: its references' average balance", "their") if style else ("reference: its mastering", "its")
     # the reading depends on `literal`: above 0.5 less of the reference's balance counts as music
     if abs(tilt) < 0.5:
-        line = "reference: its mastering reads as bright as the network's (treble against bass, within 0.5 dB)"
+        line += " reads as bright as the network's (treble against bass, within 0.5 dB)"
     else:
-        line = f"reference: its mastering reads {abs(tilt):.1f} dB {'brighter' if tilt > 0 else 'darker'}"
-        line += " than the network's (treble against bass)"
+        line += (
+            f" reads {abs(tilt):.1f} dB {'brighter' if tilt > 0 else 'darker'} than the network's (treble against bass)"
+        )
     # the part of the balance that --literal copies from 0.5 up
-    line += f", its finer balance {reading['reference_detail_db']:.1f} dB RMS apart"
+    line += f", {its} finer balance {reading['reference_detail_db']:.1f} dB RMS apart"
     amount = reading.get("amount", 1.0)
     if refined:  # the amount scales every EQ gain, so the move about as much
         line += f"; the master moved {signed(reading['moved_tilt_db'] * amount)} dB"
@@ -126,4 +130,4 @@ def reference_reading(reading: dict, refined: bool) -> str:
         takes = "copies the tilt, the finer balance and the width"
     if amount < 1.0:
         takes += f"; --amount {amount:g} scales the move"
-    return f"{line} (--literal {lit:g} {takes})"
+    return f"{line} ({'the style' if style else f'--literal {lit:g}'} {takes})"

@@ -173,25 +173,32 @@ def default_ceiling(true_peak_dbtp: float) -> float:
     return float(np.clip(min(DEFAULT_CEILING_DBTP, true_peak_dbtp), low, high))
 
 
-def predicted_settings(model, mix: Analysis, target: Target) -> Settings:
-    """The network's settings for the mix at its native rate (analysis at the model's rate).
+def network_reading(model, clips: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """(embedding, descriptors): the numpy network's reading of a track's excerpts [N, C, T] at
+    `sample_rate`, as it reads a reference (a style from references keeps its masters' readings)."""
+    return model.embed_track(resample(excerpts.joined(clips), sample_rate, model.sample_rate))
+
+
+def predicted_settings(model, mix: Analysis, target: Target | None = None, reading=None) -> Settings:
+    """The network's settings for the mix at its native rate (analysis at the model's rate),
+    against `target`'s audio or a reading of a reference ((embedding, descriptors): network_reading).
     `model`: the numpy runtime (models.numpy_runtime; what load_model returns) or the torch model."""
     rate = model.sample_rate
     x = resample(excerpts.joined(mix.clips), mix.sample_rate, rate)
-    ref = target.model_input
-    if ref is None:
-        ref = resample(excerpts.joined(target.clips), target.sample_rate, rate)
-        target.model_input = ref
-    if isinstance(model, numpy_runtime.NumpyModel):
+    if reading is None and isinstance(model, numpy_runtime.NumpyModel):
         if id(model) not in target.readings:
-            target.readings[id(model)] = (model, *model.embed_track(ref))
-        _, embedding, descriptors = target.readings[id(model)]
-        unit = model.predict_track(x, reference_embedding=embedding, reference_descriptors=descriptors)
+            target.readings[id(model)] = (model, *network_reading(model, target.clips, target.sample_rate))
+        reading = target.readings[id(model)][1:]
+    if reading is not None:
+        unit = model.predict_track(x, reference_embedding=reading[0], reference_descriptors=reading[1])
     else:  # a torch MasteringModel (training's evaluation hands one in)
         import torch
 
+        if target.model_input is None:
+            target.model_input = resample(excerpts.joined(target.clips), target.sample_rate, rate)
         with torch.no_grad():
-            unit = model.predict_track(torch.from_numpy(x), reference=torch.from_numpy(ref)).double().numpy()
+            ref = torch.from_numpy(target.model_input)
+            unit = model.predict_track(torch.from_numpy(x), reference=ref).double().numpy()
     settings = Settings.from_unit(unit, rate)
     settings = Settings(settings.values, mix.sample_rate, settings.bypass, settings.source)
     settings, _ = settings.at_rate(mix.sample_rate)
@@ -247,11 +254,20 @@ def choose_settings(mix: Analysis, target: Target, options: Options, model=None)
 
 
 def finish(
-    settings: Settings, mix: Analysis, target: Target, options: Options, notes: dict, fixed=(), typical=None
+    settings: Settings,
+    mix: Analysis,
+    target: Target,
+    options: Options,
+    notes: dict,
+    fixed=(),
+    typical=None,
+    from_network: bool | None = None,
 ) -> tuple[Settings, dict]:
     """From start settings to the final ones: the run's loudness and ceiling, the chosen groups,
-    refinement toward the target's character (a trust region around a network's start; `fixed`
-    keys are not refined; `typical`: the network's typical_balance, refine.tone_anchor), amount."""
+    refinement toward the target's character (from a network's start, `from_network`, by default
+    where notes['start'] says 'network': toward a blend of the two at options.literal, the
+    network's groups only; `fixed` keys are not refined; `typical`: the network's typical_balance,
+    refine.tone_anchor), amount."""
     lufs, ceiling = loudness_and_ceiling(options, target)
     if options.target_lufs is None and not options.platform and target.lufs is not None:
         # "as loud as the reference" is heard on two speakers, where a mono file plays twice
@@ -273,7 +289,8 @@ def finish(
     if options.refine and options.steps != 0:
         from . import character, refine
 
-        from_network = notes["start"] == "network"
+        if from_network is None:
+            from_network = notes["start"] == "network"
         refinable = tuple(
             g for g in groups if g in refine.GROUP_KEYS and (g in refine.NETWORK_GROUPS or not from_network)
         )
@@ -302,6 +319,7 @@ def finish(
                     **asdict(result.reading),
                     "amount": options.amount,
                     "eq": "eq" in refinable,
+                    "of": "style" if notes["start"] == "style" else "reference",
                 }
             del frames, result
             heap.release()

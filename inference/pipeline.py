@@ -136,7 +136,7 @@ def decide(mix: Analysis, aim: Aim, options: match.Options, name="the mix", sour
         "started_from": notes["start"],
         "refined": bool(notes.get("refined", False)),
         # how literally the reference was copied, where refinement from the network used it
-        **({"literal": options.literal} if notes["start"] == "network" and "refined" in notes else {}),
+        **({"literal": notes["reading"]["literal"]} if "reading" in notes else {}),
         "amount": options.amount,
         "groups": list(options.groups()),
     }

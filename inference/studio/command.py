@@ -135,7 +135,7 @@ def cmd_studio(args: argparse.Namespace) -> int:
 
         raise TonematchError(f"studio: {MODEL_UNUSED}")
     if args.literal is not None and args.style is not None:  # as `tonematch master`, which has no --literal
-        raise TonematchError("studio: --literal applies to a reference (-r): a style has no reference to copy")
+        raise TonematchError("studio: --literal applies to a reference (-r): a style sets how much it copies")
     if not _loopback(args.host):
         warn(
             f"studio: listening on {args.host}, not on 127.0.0.1 only: anyone who can reach this machine and has "

@@ -1,11 +1,14 @@
 """The start settings and target a style sets for a mix.
 
 A style of settings predicts the engineer's chain for the mix (settings_model.predict) and keeps
-it (no refinement: the settings are the engineer's own). A style of character predicts the
-target character from the mix's own, starts from settings fitted to that target (EQ by
-matcher.fit_eq on target-minus-mix tone, width from the width difference, the compression habit),
-then takes the same loudness/ceiling, group, refinement and amount steps as `match`. The style
-as the pipeline's aim, and mastering an array with it, are in aim.py.
+it (no refinement: the settings are the engineer's own). A style of character (from reference
+masters, or a file from before the settings style) predicts the target character from the mix's
+own. From references, with the network, the network reads the mix against itself and refinement
+moves its tonal balance STYLE_LITERAL of the way toward that target (_from_network); otherwise
+(a format-2 pair style, or a source tree without the shipped network) settings fitted to the whole target are the start
+(start_settings). Both then take match's
+loudness/ceiling, group, refinement and amount steps. The style as the pipeline's aim, and
+mastering an array with it, are in aim.py.
 """
 
 from __future__ import annotations
@@ -27,6 +30,11 @@ from .settings_model import beyond_rate, predict
 # A compressor to start from where a style has no habit (from references): refinement moves it.
 GENERIC_COMPRESSOR = {"threshold_rel_lufs": 6.0, "ratio": 2.0, "attack_ms": 10.0, "release_ms": 150.0, "knee_db": 6.0}
 TIMING_KEYS = ("compressor.attack_ms", "compressor.release_ms")  # read from the gain trace, not refined
+# How literally a style of character's target balance is copied from the network's start (match's
+# --literal, refine.literal_shares): 0.2 takes 40 % of its tilt, none of its detail or width. On
+# bench_style's foreign engineers, masters of other songs were no guide to a mix's tone: 0 measured
+# closest to the engineer, 0.2 kept most of that and still follows the references (docs/decisions.md).
+STYLE_LITERAL = 0.2
 
 
 def start_settings(mix: Analysis, mix_char: dict, target_char: dict, habit: Habit | None) -> Settings:
@@ -80,27 +88,50 @@ def mastering_ceiling(style: Style) -> float:
 
 def choose_settings(mix: Analysis, style: Style, options: match.Options) -> tuple[Settings, dict, match.Target]:
     """(settings, notes, target) the style gives a mix: a style of settings its predicted chain
-    (_from_settings), a style of character a predicted target and start, then match's own loudness,
-    groups, refinement and amount (match.finish). The target's excerpts are the mix rendered
-    with the start settings, so a report's style-target curve shows what the style aims for."""
+    (_from_settings); a style from references the network's start (_from_network); else
+    settings fitted to the style's predicted target (start_settings); then match's own
+    loudness, groups, refinement and amount (match.finish). The target's excerpts are the mix
+    rendered with the style's settings, so a report's style-target curve shows what the style does."""
     if style.settings is not None:  # a style of settings: the engineer's chain, predicted for the mix
         return _from_settings(mix, style, options)
     from tonematch.models.chain.exact import render_array
 
+    # a style from references has no habit; a character style fitted on pairs (format 2) keeps its own
+    model = match.load_model(options.model) if style.habit is None else None
     target, mix_char = target_for(style, mix)
-    start = start_settings(mix, mix_char, target.character, style.habit)
-    rendered = render_array(excerpts.joined(mix.clips), start, mix.sample_rate)
+    notes = {"start": "style", "style": style.name, "target_lufs": float(target.lufs)}
+    if model is not None:
+        settings, notes = _from_network(mix, target, options, notes, model)
+        shown = settings
+    else:
+        start = start_settings(mix, mix_char, target.character, style.habit)
+        timed = style.habit is not None and style.habit.timing_pairs > 0
+        settings, notes = match.finish(start, mix, target, options, notes, fixed=TIMING_KEYS if timed else ())
+        shown = start  # the whole target's settings: what the style aims for
+    rendered = render_array(excerpts.joined(mix.clips), shown, mix.sample_rate)
     target.clips = excerpts.split(rendered, mix.clips.shape[0])
-    timed = style.habit is not None and style.habit.timing_pairs > 0
-    settings, notes = match.finish(
+    return settings, notes, target
+
+
+def _from_network(mix: Analysis, target: match.Target, options: match.Options, notes: dict, model):
+    """(settings, notes): the network's settings for the mix read against the mix itself (what it
+    hears this mix needs, with no other song's music in the way), then match.finish: refinement
+    from the network's start moves the balance STYLE_LITERAL of the way toward the style's target.
+    The style's masters were other songs: their balance is as much their music as their mastering."""
+    from tonematch.data import heap
+
+    notes["settings_from"] = "network"
+    start = match.predicted_settings(model, mix, reading=match.network_reading(model, mix.clips, mix.sample_rate))
+    heap.release()  # the network's activations, handed back before refinement
+    return match.finish(
         start,
         mix,
         target,
-        options,
-        {"start": "style", "style": style.name, "target_lufs": float(target.lufs)},
-        fixed=TIMING_KEYS if timed else (),
+        replace(options, literal=STYLE_LITERAL),
+        notes,
+        typical=model.typical_balance,
+        from_network=True,
     )
-    return settings, notes, target
 
 
 def _from_settings(mix: Analysis, fitted: Style, options: match.Options) -> tuple[Settings, dict, match.Target]:

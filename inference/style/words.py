@@ -8,7 +8,7 @@ from tonematch.models.chain.settings import Settings
 
 from ..formatting import hz, ms
 from .identify import settings_of
-from .master import mastering_ceiling
+from .master import STYLE_LITERAL, mastering_ceiling
 from .model import SCALARS, Habit, Style
 
 FAST_ATTACK_MS, SLOW_ATTACK_MS = 5.0, 20.0  # "fast" below, "slow" above (a bus compressor's 30 ms), in `style show`
@@ -126,11 +126,7 @@ def describe(style: Style) -> list[str]:
             f"  loudness {h.target_lufs:.1f} LUFS, {_ceiling_words(style, h.ceiling_dbtp, 'your pairs: {:.1f} dBTP')}"
         )
     else:
-        ceiling = _ceiling_words(style, style.true_peak_dbtp, "the references peak at {:.1f} dBTP on average")
-        lines.append(
-            f"target: loudness {style.scalar_c[2]:.1f} LUFS, {ceiling}, block crest {style.scalar_c[1]:.1f} dB, "
-            f"loudness spread {style.scalar_c[0]:.1f} LU (the references' average)"
-        )
+        return lines + _references_lines(style)
     lines.append(
         "how it follows each mix (0 %: every mix brought to the style's own value; 100 %: the mix's own value kept):"
     )
@@ -172,6 +168,34 @@ def describe(style: Style) -> list[str]:
             f"({100 * c['mrstft_gain']:.0f} % closer); loudness error {c['style']['lufs_error']:.2f} LU, "
             f"crest error {c['style']['crest_error']:.2f} dB"
         )
+    return lines
+
+
+def _references_lines(style: Style) -> list[str]:
+    """How a style from references masters (master._from_network), and the references' average
+    it moves toward: per band, the balance and the width, then their dynamics."""
+    from ..character import WIDTH_EDGES_HZ
+    from ..refine import literal_shares
+
+    tilt_share = literal_shares(STYLE_LITERAL)[0]
+    ceiling = _ceiling_words(style, style.true_peak_dbtp, "the references peak at {:.1f} dBTP on average")
+    lines = [
+        f"loudness {style.scalar_c[2]:.1f} LUFS (the references' average, as they play), {ceiling}",
+        "each mix: the network's settings for it as it hears it (EQ, compressor, width), then refinement moves "
+        f"the master's tonal balance {100 * tilt_share:.0f} % of the way toward the references' average below, in "
+        "its tilt (treble against bass); their finer balance and width are mostly their music, not copied",
+        "the references' average tonal balance, per band (the level in dB relative to the average over the bands):",
+    ]
+    lines += [f"  {hz(f)}: {_relative('the average')(c)}" for f, c in zip(style.bump_hz, style.tone_c)]
+    if style.width_c.size:
+        lines.append("their stereo width, per band: the side's level relative to the mid in dB:")
+        edges = list(zip(WIDTH_EDGES_HZ[:-1], WIDTH_EDGES_HZ[1:]))
+        for (lo, hi), c in list(zip(edges, style.width_c))[1:]:  # below 200 Hz: near mono
+            lines.append(f"  {hz(lo)} to {hz(hi)}: {_relative('the mid')(c)}")
+    lines.append(
+        f"their dynamics: block crest {style.scalar_c[1]:.1f} dB, loudness spread {style.scalar_c[0]:.1f} LU "
+        "(the network reads each mix's own)"
+    )
     return lines
 
 
