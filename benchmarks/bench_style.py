@@ -4,6 +4,8 @@
   python benchmarks/bench_style.py --engineer fixed     # one of them (fixed, adaptive)
   python benchmarks/bench_style.py --pairs 4 --min-s 60 --scored 2   # a small run
   python benchmarks/bench_style.py --engineer own --habit slow       # the project's own synthetic engineer
+  python benchmarks/bench_style.py --references --pairs 6 --min-s 60 --max-s 60 --scored 10
+                                                        # styles from the engineers' masters alone
 
 Two synthetic engineers master with the evaluation-only processor family (training/foreign:
 linear-phase FIR EQ, feedback RMS compressor with program-dependent release, M/S width, soft
@@ -262,7 +264,8 @@ def score(folder: Path, style_path: Path, say) -> dict:
     return {"rows": rows, "style": s}
 
 
-def run_engineer(engineer: str, args, tmp: Path) -> dict:
+def built(engineer: str, args, tmp: Path) -> Path:
+    """The engineer's folder: fit/ (pairs of the longer held-out tracks) and score/ (the shorter)."""
     fit_tracks, score_tracks = held_out_tracks(args.min_s, args.max_s, args.pairs, args.scored)
     folder = Path(args.keep) / engineer if args.keep else tmp / engineer
     start = time.perf_counter()
@@ -274,6 +277,47 @@ def run_engineer(engineer: str, args, tmp: Path) -> dict:
         f"to fit, {len(score_tracks)} held-out mixes to score (built in {time.perf_counter() - start:.0f} s)",
         flush=True,
     )
+    return folder
+
+
+def references_engineer(engineer: str, args, tmp: Path) -> None:
+    """`style from-references` on the engineer's masters of held-out tracks (the first one, three
+    and all of them), each other held-out mix mastered in it and by matching the closest of those
+    masters; MR-STFT to the engineer's own master, as score() measures."""
+    from tonematch.data.pairs import find_pairs, load_pair
+    from tonematch.inference import api, match, style
+    from tonematch.inference.inputs import analyse_input
+    from tonematch.inference.style.distance import excerpt_mrstft
+    from tonematch.inference.style.heldout import closest_pair
+
+    # the references: the first --pairs held-out tracks of --min-s or more; the scored mixes: the
+    # held-out tracks after them, whatever their length (up to --max-s of each)
+    long, short = held_out_tracks(args.min_s, args.max_s, 1000, 1000)
+    refs, scored = long[: args.pairs], (long[args.pairs :] + short)[: args.scored]
+    folder = Path(args.keep) / f"references-{engineer}" if args.keep else tmp / f"references-{engineer}"
+    build(folder / "fit", refs, engineer, args.seed, args.max_s)
+    build(folder / "score", scored, engineer, args.seed + 100, args.max_s)
+    print(f"\n== {engineer} engineer (foreign chain): {len(refs)} reference masters, {len(scored)} held-out mixes")
+    fits = find_pairs(folder / "fit")
+    train = [style.read_pair(p) for p in fits]
+    masters = [analyse_input(p.master, "reference master") for p in fits]
+    styles = {n: style.style_from_references(masters[:n]) for n in sorted({1, min(3, len(fits)), len(fits)})}
+    mrstft: dict = {"matching": [], **{n: [] for n in styles}}
+    for p in find_pairs(folder / "score"):
+        mix, master, sr, _ = load_pair(p)
+        ref = closest_pair(style.read_pair(p), train)
+        mrstft["matching"].append(excerpt_mrstft(api.match(mix, ref.master_path, sample_rate=sr).audio, master, sr))
+        for n, s in styles.items():
+            mrstft[n].append(excerpt_mrstft(style.master_array(mix, sr, s, match.Options())[0], master, sr))
+    figures = ", ".join(f"{n} masters {np.mean(mrstft[n]):.3f}" for n in styles)
+    print(
+        f"style from references, MR-STFT to the engineer's masters (lower is closer), mean of "
+        f"{len(mrstft['matching'])} mixes: {figures}; matching the closest master {np.mean(mrstft['matching']):.3f}"
+    )
+
+
+def run_engineer(engineer: str, args, tmp: Path) -> dict:
+    folder = built(engineer, args, tmp)
     out = folder / "style.tmstyle"
     wall, peak, code = timed(
         [str(BIN / "tonematch"), "style", "fit", str(folder / "fit"), "-o", str(out), "-f", *args.fit_args]
@@ -363,6 +407,7 @@ def main() -> int:
     p.add_argument("--max-s", type=float, default=300.0, help="at most this much of each track (seconds)")
     p.add_argument("--seed", type=int, default=0, help="the mixes' and engineers' draws start here")
     p.add_argument("--habit", choices=("usual", "fast", "slow"), default="usual", help="with --engineer own")
+    p.add_argument("--references", action="store_true", help="styles from the engineers' masters alone, no fit")
     p.add_argument("--keep", metavar="DIR", help="build the pairs in DIR and keep them (reused when present)")
     p.add_argument("fit_args", nargs="*", help="more arguments for `tonematch style fit` (after --)")
     args = p.parse_args()
@@ -372,6 +417,10 @@ def main() -> int:
 
     goals = []
     with tempfile.TemporaryDirectory() as tmp:
+        if args.references:
+            for engineer in ("fixed", "adaptive") if args.engineer == "both" else (args.engineer,):
+                references_engineer(engineer, args, Path(tmp))
+            return 0
         for engineer in ("fixed", "adaptive") if args.engineer == "both" else (args.engineer,):
             result = run_engineer(engineer, args, Path(tmp))
             print("\n".join(describe(result["style"])))

@@ -30,10 +30,10 @@ from .settings_model import beyond_rate, predict
 # A compressor to start from where a style has no habit (from references): refinement moves it.
 GENERIC_COMPRESSOR = {"threshold_rel_lufs": 6.0, "ratio": 2.0, "attack_ms": 10.0, "release_ms": 150.0, "knee_db": 6.0}
 TIMING_KEYS = ("compressor.attack_ms", "compressor.release_ms")  # read from the gain trace, not refined
-# How literally a style of character's target balance is copied from the network's start (match's
-# --literal, refine.literal_shares): 0.2 takes 40 % of its tilt, none of its detail or width. On
-# bench_style's foreign engineers, masters of other songs were no guide to a mix's tone: 0 measured
-# closest to the engineer, 0.2 kept most of that and still follows the references (docs/decisions.md).
+# How literally a style from references copies its masters' average balance from the network's
+# start (match's --literal, refine.literal_shares): 0.2 takes 40 % of its tilt, none of its detail
+# or width (masters of other songs carry their music in both). Chosen on bench_style's foreign
+# engineers, where it measured closest on the adaptive one (docs/decisions.md).
 STYLE_LITERAL = 0.2
 
 
