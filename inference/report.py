@@ -151,8 +151,8 @@ def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
 
     fig = Figure(figsize=(13, 11.5))
     axes = fig.subplots(3, 2)
-    matched_to = target.name if target.name.startswith("style ") else f"reference {target.name}"
-    fig.suptitle(f"tonematch: {summary['input']} -> {summary['output']}\nmatched to {matched_to}", fontsize=12)
+    how = f"mastered in {target.name}" if target.name.startswith("style ") else f"matched to reference {target.name}"
+    fig.suptitle(f"tonematch: {summary['input']} -> {summary['output']}\n{how}", fontsize=12)
     freqs = np.geomspace(20.0, min(20000.0, 0.49 * sr), 400)
 
     ax = axes[0, 0]
