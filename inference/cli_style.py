@@ -155,6 +155,24 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _json_legend(s) -> dict:
+    """What `show --json`'s arrays mean, so that a script need not know the file's layout; a style
+    from references also says how much of its masters' balance mastering copies."""
+    from .character import WIDTH_EDGES_HZ
+    from .style.master import STYLE_LITERAL
+    from .style.model import SCALARS
+
+    legend = {
+        "lines": "a master's value = a x the mix's + c: tone_a/tone_c per bump_hz (dB relative to the mean "
+        "over the bands), width_a/width_c per width band (side relative to mid, dB), scalar_a/scalar_c per scalar",
+        "scalars": {name: unit for name, unit in zip(SCALARS, ("LU (loudness spread)", "dB (block crest)", "LUFS"))},
+        "width_bands_hz": [[lo, hi] for lo, hi in zip(WIDTH_EDGES_HZ[:-1], WIDTH_EDGES_HZ[1:])][: s.width_c.size],
+    }
+    if s.settings is None and s.habit is None:
+        legend["literal"] = STYLE_LITERAL  # from references: the share refinement copies (match's --literal)
+    return legend
+
+
 def cmd_from_references(args: argparse.Namespace) -> int:
     """A style from finished masters. A reference that cannot be read or used is reported in one
     warning line and left out, as style fit leaves out a pair (exit 0 when the style is written)."""
@@ -198,6 +216,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         # the card as the file holds it (settings included), the ceiling the text view names, the numbers
         shown = {**card_of(s), "mastering_ceiling_dbtp": mastering_ceiling(s)}
         shown.update({n: getattr(s, n).tolist() for n in TENSORS})
+        shown["legend"] = _json_legend(s)
         print(json.dumps(_clean(shown), indent=2))
     else:
         print("\n".join(style.describe(s)))

@@ -85,3 +85,20 @@ def test_the_master_is_as_loud_as_the_references_play(masters, mastered, referen
     results, _, sr = mastered
     for name, r in results.items():
         assert abs(lufs(r.audio, sr) - masters[name].scalar_c[2]) < 0.5
+
+
+def test_show_json_says_what_its_arrays_mean(masters, tmp_path, capsys):
+    import json
+
+    from tonematch.inference.cli import main
+    from tonematch.inference.style import save_style
+    from tonematch.inference.style.master import STYLE_LITERAL
+
+    path = save_style(masters["bright"], tmp_path / "bright.tmstyle")
+    assert main(["style", "show", str(path), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    legend = shown["legend"]
+    assert list(legend["scalars"]) == ["spread", "crest", "lufs"] and len(shown["scalar_c"]) == 3
+    assert len(legend["width_bands_hz"]) == len(shown["width_c"]) and legend["literal"] == STYLE_LITERAL
+    # the loudness the text view names is the scalar the legend calls LUFS
+    assert shown["scalar_c"][2] == pytest.approx(masters["bright"].scalar_c[2])
