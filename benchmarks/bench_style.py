@@ -4,7 +4,7 @@
   python benchmarks/bench_style.py --engineer fixed     # one of them (fixed, adaptive)
   python benchmarks/bench_style.py --pairs 4 --min-s 60 --scored 2   # a small run
   python benchmarks/bench_style.py --engineer own --habit slow       # the project's own synthetic engineer
-  python benchmarks/bench_style.py --references --pairs 6 --min-s 60 --max-s 60 --scored 10
+  python benchmarks/bench_style.py --references --pairs 6 --min-s 60 --max-s 60 --scored 12
                                                         # styles from the engineers' masters alone
 
 Two synthetic engineers master with the evaluation-only processor family (training/foreign:

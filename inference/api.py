@@ -235,7 +235,10 @@ def master(mix, style, sample_rate: int | None = None, **options) -> MasterResul
     from .style.aim import StyleAim
 
     if "literal" in options:  # as `tonematch master` has no --literal
-        raise TonematchError("literal= is for matching a reference (tonematch.match): a style sets how much it copies")
+        raise TonematchError(
+            "literal= is for matching a reference (tonematch.match): a style of pairs copies "
+            "nothing, one from references a fixed share of its masters' balance"
+        )
     opts = options_of(options)
     if opts.model is not None:
         raise TonematchError(MODEL_UNUSED.replace("--model", "model="))

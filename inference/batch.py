@@ -41,6 +41,8 @@ def format_result(r: dict) -> str:
     how = {"network": "network", "matcher": "non-learned matcher"}.get(notes["start"], notes["start"])
     if notes["start"] == "style":
         how = f"style '{notes.get('style', '')}'"
+        if notes.get("settings_from") == "network":  # a style from references
+            how = f"network for the style '{notes.get('style', '')}'"
     if "refined" in notes:
         how += ", refined" if notes["refined"] else ", refinement kept the start (it measured no closer)"
     lines.append(f"  settings from the {how}; written to {r['settings_path']}")

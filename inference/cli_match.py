@@ -28,13 +28,14 @@ TARGET_HELP = {
         "flags": ("--style", "-s"),
         "metavar": "S.tmstyle",
         "help": "the style file (tonematch style fit or style from-references)",
-        "no_refine": "skip refinement (a style from references: its start settings as they are; a style fitted "
-        "on pairs is never refined)",
+        "no_refine": "skip refinement (a style from references: the network's settings for the mix as they are; "
+        "a style fitted on pairs is never refined)",
         "steps": "refinement iterations, for a style from references (default 8)",
         "target_lufs": "loudness target (default: the loudness the style gives the mix)",
         "ceiling": "true-peak ceiling (default: the style's for the mix; from references, -1.0 or the masters' "
         "peak where it is lower, not under -6.0)",
-        "model": "not for master (an error): a style starts from its own settings",
+        "model": "not for master (an error): a style of pairs starts from its own settings, a style from "
+        "references from the shipped network",
     },
 }
 

@@ -7,7 +7,7 @@ import os
 
 from tonematch.data.errors import TonematchError
 
-# `master` takes every option of `match` but --model: a style's settings start from the style.
+# `master` takes every option of `match` but --model (and --literal): the style sets its start.
 MODEL_UNUSED = (
     "--model does not apply: a style of pairs starts from its own settings, a style from references from the "
     "shipped network (use --model with match)"
@@ -52,7 +52,9 @@ def add_style_parsers(sub, common) -> None:
         "from-references",
         parents=[common],
         help="a style from reference masters alone (no pairs)",
-        description="The target is the masters' average character, whatever the mix.",
+        description="The style holds the masters' average loudness, ceiling, tonal balance and width. "
+        "Mastering starts from the network's settings for each mix and moves its tonal balance toward the "
+        "masters' average by 40 %% of the tilt (their finer balance and width are mostly their music).",
     )
     r.add_argument("folder", metavar="DIR", nargs="+", help="reference masters (files or folders)")
     r.add_argument("-o", "--output", metavar="S.tmstyle", required=True, help="the style file to write")
@@ -75,8 +77,9 @@ def add_style_parsers(sub, common) -> None:
         "master",
         parents=[common],
         help="master mixes in your own style (no reference)",
-        description="Predict the settings your style would choose for each MIX (a style from references "
-        "then refines toward its target), render exactly and write the settings beside the output (OUT.json).",
+        description="Predict the settings your style would choose for each MIX (a style from references: the "
+        "network's settings for the mix, refined toward the masters' balance), render exactly and write the "
+        "settings beside the output (OUT.json).",
         usage=usage("style"),
     )
     add_shared_options(m, "style")
@@ -168,7 +171,7 @@ def _json_legend(s) -> dict:
         "scalars": {name: unit for name, unit in zip(SCALARS, ("LU (loudness spread)", "dB (block crest)", "LUFS"))},
         "width_bands_hz": [[lo, hi] for lo, hi in zip(WIDTH_EDGES_HZ[:-1], WIDTH_EDGES_HZ[1:])][: s.width_c.size],
     }
-    if s.settings is None and s.habit is None:
+    if s.from_references:
         legend["literal"] = STYLE_LITERAL  # from references: the share refinement copies (match's --literal)
     return legend
 
@@ -224,7 +227,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_master(args: argparse.Namespace) -> int:
-    from .cli_match import jobs_for, run_batch, start_run
+    from .cli_match import jobs_for, model_inputs, run_batch, start_run
 
     options = start_run(args, "master", "--style", args.style)
     if options is None:
@@ -234,5 +237,7 @@ def cmd_master(args: argparse.Namespace) -> int:
     from .style import load_style
     from .style.aim import StyleAim
 
-    jobs, many = jobs_for(args, [("style", args.style)])
-    return run_batch(args, jobs, many, StyleAim(load_style(args.style), args.style), options)
+    style = load_style(args.style)
+    # a style from references reads the shipped network: its files are inputs no output may replace
+    jobs, many = jobs_for(args, [("style", args.style), *(model_inputs(None) if style.from_references else [])])
+    return run_batch(args, jobs, many, StyleAim(style, args.style), options)

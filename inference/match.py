@@ -175,22 +175,24 @@ def default_ceiling(true_peak_dbtp: float) -> float:
 
 def network_reading(model, clips: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
     """(embedding, descriptors): the numpy network's reading of a track's excerpts [N, C, T] at
-    `sample_rate`, as it reads a reference (a style from references keeps its masters' readings)."""
+    `sample_rate`, as it reads a reference."""
     return model.embed_track(resample(excerpts.joined(clips), sample_rate, model.sample_rate))
 
 
-def predicted_settings(model, mix: Analysis, target: Target | None = None, reading=None) -> Settings:
+def predicted_settings(model, mix: Analysis, target: Target | None = None, itself: bool = False) -> Settings:
     """The network's settings for the mix at its native rate (analysis at the model's rate),
-    against `target`'s audio or a reading of a reference ((embedding, descriptors): network_reading).
+    against `target`'s audio, or (`itself`: a style from references) against the mix itself.
     `model`: the numpy runtime (models.numpy_runtime; what load_model returns) or the torch model."""
     rate = model.sample_rate
     x = resample(excerpts.joined(mix.clips), mix.sample_rate, rate)
-    if reading is None and isinstance(model, numpy_runtime.NumpyModel):
+    if itself:  # the numpy runtime: the mix read once, as mix and as reference
+        embedding, descriptors = model.embed_track(x)
+        unit = model.control(embedding, embedding, descriptors, descriptors)
+    elif isinstance(model, numpy_runtime.NumpyModel):
         if id(model) not in target.readings:
             target.readings[id(model)] = (model, *network_reading(model, target.clips, target.sample_rate))
-        reading = target.readings[id(model)][1:]
-    if reading is not None:
-        unit = model.predict_track(x, reference_embedding=reading[0], reference_descriptors=reading[1])
+        _, embedding, descriptors = target.readings[id(model)]
+        unit = model.predict_track(x, reference_embedding=embedding, reference_descriptors=descriptors)
     else:  # a torch MasteringModel (training's evaluation hands one in)
         import torch
 
@@ -331,6 +333,13 @@ def finish(
 _MODELS: dict = {}
 
 
+def default_model_present() -> bool:
+    """Whether the shipped network's weights are here (a source tree may lack them)."""
+    from tonematch.models.files import DEFAULT_MODEL
+
+    return Path(str(DEFAULT_MODEL) + ".safetensors").is_file()
+
+
 def load_model(stem: str | None):
     """The network for `stem` (None: the shipped default; 'none': no network), cached, in the
     numpy runtime (models.numpy_runtime: no torch import, a second and ~200 MB saved per run)."""
@@ -340,7 +349,7 @@ def load_model(stem: str | None):
 
     key = str(stem or DEFAULT_MODEL)
     if key not in _MODELS:
-        if stem is None and not Path(str(DEFAULT_MODEL) + ".safetensors").is_file():
+        if stem is None and not default_model_present():
             return None  # a source tree without the shipped weights: the matcher starts
         _MODELS[key] = numpy_runtime.load(key, expected_param_names=TABLE.learned_keys)
     return _MODELS[key]

@@ -135,7 +135,7 @@ def decide(mix: Analysis, aim: Aim, options: match.Options, name="the mix", sour
         **aim.provenance(),
         "started_from": notes["start"],
         "refined": bool(notes.get("refined", False)),
-        # how literally the reference was copied, where refinement from the network used it
+        # how literally the reference (a style's references) was copied, where refinement from the network used it
         **({"literal": notes["reading"]["literal"]} if "reading" in notes else {}),
         "amount": options.amount,
         "groups": list(options.groups()),

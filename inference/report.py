@@ -1,7 +1,7 @@
 """`--report`: one picture of what a master did (OUT.png beside the output).
 
 Six panels, readable at a glance: the EQ curve; long-term spectra of the analysed excerpts of mix and reference (a style
-master's: "style target", the style's prediction for the mix) and the frame model's prediction
+master's: "style target", the mix rendered as the style sets it) and the frame model's prediction
 of the output's; the compressor's static curve over the range of levels it saw; the compressor's and the limiter's
 gain reduction on the analysed excerpts, where they lie in the mix; loudness and true peak of mix,
 output and reference, each with its number; the settings in words. matplotlib is imported here
@@ -27,8 +27,8 @@ _COLOURS = {"mix": "#8c8c8c", "output": "#d62728", "reference": "#1f77b4"}
 
 
 def target_label(target) -> str:
-    """What the third line and bars are called: a style master's target is the style's
-    prediction for this mix, not a reference track."""
+    """What the third line and bars are called: a style master's target is the mix rendered as
+    the style sets it (style.master.choose_settings), not a reference track."""
     return "style target" if target.name.startswith("style ") else "reference"
 
 

@@ -335,3 +335,14 @@ def test_a_refined_start_says_how_the_reference_was_read(tmp_path, example_mix, 
         assert not any(line.startswith("reference, as") for line in s.preview_json()["describe"])
     finally:
         s.close()
+    # a style from references: the network's start, read against the style's masters, said of the style
+    style = tmp_path / "refs.tmstyle"
+    assert main(["style", "from-references", str(example_reference), "-o", str(style)]) == 0
+    s = Studio(example_mix, tmp_path / "q.wav", style=style, options=match.Options(steps=3))
+    try:
+        lines = s.preview_json()["describe"]
+        read = [line for line in lines if line.startswith("style, as the start settings read it: ")]
+        assert len(read) == 1 and "its references' average balance reads" in read[0], lines
+        assert "the style takes 40 % of the tilt" in read[0] and not any(x.startswith("reference") for x in lines)
+    finally:
+        s.close()

@@ -102,3 +102,13 @@ def test_show_json_says_what_its_arrays_mean(masters, tmp_path, capsys):
     assert len(legend["width_bands_hz"]) == len(shown["width_c"]) and legend["literal"] == STYLE_LITERAL
     # the loudness the text view names is the scalar the legend calls LUFS
     assert shown["scalar_c"][2] == pytest.approx(masters["bright"].scalar_c[2])
+
+
+def test_mono_references_have_no_width_to_show(reference):
+    from tonematch.inference.style import describe
+
+    x, sr = reference
+    mono = x.mean(axis=0, keepdims=True)
+    shown = describe(style_from_references([analyse_array(mono, sr), analyse_array(mono[:, sr:], sr)], "mono"))
+    assert "their stereo width: none read (mono references)" in shown
+    assert not any("relative to the mid" in line for line in shown)

@@ -135,7 +135,10 @@ def cmd_studio(args: argparse.Namespace) -> int:
 
         raise TonematchError(f"studio: {MODEL_UNUSED}")
     if args.literal is not None and args.style is not None:  # as `tonematch master`, which has no --literal
-        raise TonematchError("studio: --literal applies to a reference (-r): a style sets how much it copies")
+        raise TonematchError(
+            "studio: --literal applies to a reference (-r): a style of pairs copies nothing, one from "
+            "references a fixed share of its masters' balance"
+        )
     if not _loopback(args.host):
         warn(
             f"studio: listening on {args.host}, not on 127.0.0.1 only: anyone who can reach this machine and has "

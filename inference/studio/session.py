@@ -302,7 +302,7 @@ class Studio:
         plan.add_input(self.mix_path, "mix")
         plan.add_input(self.reference_path, "reference")
         plan.add_input(self.style_path, "style")
-        if self.reference_path is not None:
+        if self.reference_path is not None or self.style_path is not None:  # a style of pairs: harmless
             for role, path in model_inputs(options.model):
                 plan.add_input(path, role)
         plan.add_output(self.out_path, "master")
@@ -668,7 +668,8 @@ class Studio:
         if "reading" not in self.notes:
             return []
         words = explain.reference_reading(self.notes["reading"], bool(self.notes.get("refined")))
-        return ["", "reference, as the start settings read it: " + words.removeprefix("reference: ")]
+        of = "style" if self.notes["reading"].get("of") == "style" else "reference"
+        return ["", f"{of}, as the start settings read it: " + words.removeprefix(f"{of}: ")]
 
     def readouts(self) -> dict:
         """Tonal balance (mix, master, reference), the EQ curve and the gain reduction of the

@@ -29,7 +29,9 @@ class StyleAim:
     def provenance(self) -> dict:
         # a shared settings file names its style as it names its reference: no folders of this machine
         named = {"style": os.path.basename(os.fspath(self.path))} if self.path is not None else {}
-        return {**named, "style_name": self.style.name}
+        # a style from references masters from the shipped network's settings (master._from_network)
+        model = {"model": "default" if match.default_model_present() else "none"} if self.style.from_references else {}
+        return {**named, "style_name": self.style.name, **model}
 
 
 def master_array(

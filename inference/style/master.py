@@ -96,8 +96,8 @@ def choose_settings(mix: Analysis, style: Style, options: match.Options) -> tupl
         return _from_settings(mix, style, options)
     from tonematch.models.chain.exact import render_array
 
-    # a style from references has no habit; a character style fitted on pairs (format 2) keeps its own
-    model = match.load_model(options.model) if style.habit is None else None
+    # a character style fitted on pairs (format 2) keeps its own start
+    model = match.load_model(options.model) if style.from_references else None
     target, mix_char = target_for(style, mix)
     notes = {"start": "style", "style": style.name, "target_lufs": float(target.lufs)}
     if model is not None:
@@ -121,7 +121,7 @@ def _from_network(mix: Analysis, target: match.Target, options: match.Options, n
     from tonematch.data import heap
 
     notes["settings_from"] = "network"
-    start = match.predicted_settings(model, mix, reading=match.network_reading(model, mix.clips, mix.sample_rate))
+    start = match.predicted_settings(model, mix, itself=True)
     heap.release()  # the network's activations, handed back before refinement
     return match.finish(
         start,

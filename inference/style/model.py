@@ -92,6 +92,11 @@ class Style:
     def name(self) -> str:
         return str(self.meta.get("name", "style"))
 
+    @property
+    def from_references(self) -> bool:
+        """Made from finished masters alone (`style from-references`): no pairs, no settings."""
+        return self.settings is None and self.meta.get("kind") == "references"
+
     def predict(self, mix_char: dict, mix_lufs: float | None, sample_rate: int) -> dict:
         """The master character this engineer would make of a mix of character `mix_char`."""
         centres = band_centres(sample_rate)

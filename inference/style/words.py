@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from tonematch.models.chain.settings import Settings
 
 from ..formatting import hz, ms
@@ -113,6 +115,8 @@ def describe(style: Style) -> list[str]:
     lines = [f"style '{style.name}': {where}"]
     if style.settings is not None:  # a settings style: the engineer's chain, group by group
         return lines + describe_lines(style.settings, m.get("check"))
+    if style.from_references:
+        return lines + _references_lines(style)
     h = style.habit
     if h is not None:
         s = Settings.defaults(44100)
@@ -125,8 +129,6 @@ def describe(style: Style) -> list[str]:
         lines.append(
             f"  loudness {h.target_lufs:.1f} LUFS, {_ceiling_words(style, h.ceiling_dbtp, 'your pairs: {:.1f} dBTP')}"
         )
-    else:
-        return lines + _references_lines(style)
     lines.append(
         "how it follows each mix (0 %: every mix brought to the style's own value; 100 %: the mix's own value kept):"
     )
@@ -175,6 +177,7 @@ def _references_lines(style: Style) -> list[str]:
     """How a style from references masters (master._from_network), and the references' average
     it moves toward: per band, the balance and the width, then their dynamics."""
     from ..character import WIDTH_EDGES_HZ
+    from ..match import default_model_present
     from ..refine import literal_shares
 
     tilt_share = literal_shares(STYLE_LITERAL)[0]
@@ -184,10 +187,17 @@ def _references_lines(style: Style) -> list[str]:
         "each mix: the network's settings for it as it hears it (EQ, compressor, width), then refinement moves "
         f"the master's tonal balance {100 * tilt_share:.0f} % of the way toward the references' average below, in "
         "its tilt (treble against bass); their finer balance and width are mostly their music, not copied",
+        *(
+            []
+            if default_model_present()
+            else ["  (this install lacks the shipped network: EQ and width are fitted to the whole balance and width)"]
+        ),
         "the references' average tonal balance, per band (the level in dB relative to the average over the bands):",
     ]
     lines += [f"  {hz(f)}: {_relative('the average')(c)}" for f, c in zip(style.bump_hz, style.tone_c)]
-    if style.width_c.size:
+    if np.any(style.width_a):  # from references the lines are flat (a = 0); a = 1: no width was read
+        lines.append("their stereo width: none read (mono references)")
+    elif style.width_c.size:
         lines.append("their stereo width, per band: the side's level relative to the mid in dB:")
         edges = list(zip(WIDTH_EDGES_HZ[:-1], WIDTH_EDGES_HZ[1:]))
         for (lo, hi), c in list(zip(edges, style.width_c))[1:]:  # below 200 Hz: near mono
