@@ -237,7 +237,7 @@ def cmd_master(args: argparse.Namespace) -> int:
     from .style import load_style
     from .style.aim import StyleAim
 
-    style = load_style(args.style)
-    # a style from references reads the shipped network: its files are inputs no output may replace
-    jobs, many = jobs_for(args, [("style", args.style), *(model_inputs(None) if style.from_references else [])])
-    return run_batch(args, jobs, many, StyleAim(style, args.style), options)
+    # the outputs are checked before the style is read; a style from references reads the shipped
+    # network, so its files are inputs no output may replace (for a style of pairs: harmless)
+    jobs, many = jobs_for(args, [("style", args.style), *model_inputs(None)])
+    return run_batch(args, jobs, many, StyleAim(load_style(args.style), args.style), options)
