@@ -65,6 +65,11 @@ def _fmt(value, unit: str, digits: int = 1) -> str:
     return "n/a" if value is None else f"{value:.{digits}f} {unit}".rstrip()
 
 
+def _clipped(fraction: float) -> str:
+    """The share of samples flat at the peak, in runs of three or more (music reads none)."""
+    return "none" if fraction <= 0.0 else f"{100 * fraction:.3f} % (flat at the peak, in runs of 3 or more)"
+
+
 def format_table(result: dict, title: str | None = None) -> str:
     """Human-readable listing of an `analyze` result (what `tonematch analyze` prints)."""
     r = result
@@ -92,6 +97,7 @@ def format_table(result: dict, title: str | None = None) -> str:
         ("RMS", _fmt(r["rms_dbfs"], "dBFS")),
         ("crest factor", _fmt(r["crest_factor_db"], "dB", 2)),
         ("DC offset", "none" if r["dc_offset_dbfs"] is None else _fmt(r["dc_offset_dbfs"], "dBFS")),
+        ("clipped samples", _clipped(r["clipped_fraction"])),
         *stereo_rows,
     ]
     lines = [title] if title else []

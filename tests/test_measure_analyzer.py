@@ -19,6 +19,7 @@ KEYS = [
     "rms_dbfs",
     "crest_factor_db",
     "dc_offset_dbfs",
+    "clipped_fraction",
     "mono",
     "width",
     "side_mid_db",
@@ -96,3 +97,26 @@ def test_a_reused_buffer_reads_as_the_blocks_it_held():
         buf[:] = x[:, i : i + 4096]
         reused.add(buf)
     assert reused.result() == fresh.result()
+
+
+def test_clipped_samples_stream_as_the_whole_file_reads_them():
+    """The flat tops of a clipped mix, counted block by block (runs that cross a block's edge
+    included), read as clipped_fraction reads the whole array; clean music reads none, and a
+    quieter clipped passage before a louder one does not count (its tops are not the peak)."""
+    from tonematch.models.measure.dynamics import ClipMeter, clipped_fraction
+
+    sr = 44100
+    x = music_like(2.0, sr, seed=3, level_db=-12)
+    clipped = np.clip(x * 6.0, -0.5, 0.5).astype(np.float32)
+    clipped[:, : sr // 2] = np.clip(x[:, : sr // 2] * 6.0, -0.25, 0.25)
+    whole = clipped_fraction(clipped)
+    assert 0.01 < whole < 0.5
+    for block in (1000, 65536):
+        assert run(clipped, sr, block).result()["clipped_fraction"] == pytest.approx(whole, abs=1e-12)
+    part = clipped[:, sr // 2 - 2000 : sr // 2 + 2000]  # across the louder passage's start, a sample at a time
+    for block in (1, 3):
+        meter = ClipMeter()
+        for i in range(0, part.shape[1], block):
+            meter.add(part[:, i : i + block])
+        assert meter.fraction == pytest.approx(clipped_fraction(part), abs=1e-12) and meter.fraction > 0.01
+    assert analyze_array(x, sr)["clipped_fraction"] == 0.0

@@ -9,7 +9,7 @@ import numpy as np
 
 from tonematch.data.concurrency import Lane
 
-from .dynamics import LevelMeter, db
+from .dynamics import ClipMeter, LevelMeter, db
 from .loudness import LoudnessMeter
 from .spectrum import SpectrumMeter
 from .stereo import StereoMeter
@@ -26,6 +26,7 @@ class Analyzer:
         self._lane: Lane | None = None  # the spectrum's FFTs run here, beside the other meters
         self.loudness = LoudnessMeter(sample_rate, channels)
         self.level = LevelMeter()
+        self.clip = ClipMeter()
         self.true_peak = TruePeakMeter(channels)
         self.stereo = StereoMeter(channels)
         self.spectrum = SpectrumMeter(sample_rate, channels)
@@ -40,6 +41,7 @@ class Analyzer:
         self.frames += block.shape[1]
         self.loudness.add(block)
         self.level.add(block)
+        self.clip.add(block)
         self.true_peak.add(block)
         self.stereo.add(block)
         if self._lane is None:
@@ -68,6 +70,7 @@ class Analyzer:
             "rms_dbfs": db(rms),
             "crest_factor_db": db(self.level.peak / rms) if rms > 0 else None,
             "dc_offset_dbfs": db(self.level.dc_offset),
+            "clipped_fraction": self.clip.fraction,
         }
         out.update(self.stereo.result())
         out["spectral_balance_db"] = self.spectrum.band_shares_db()
@@ -80,6 +83,7 @@ class Analyzer:
         fixed, series = self.loudness.state_nbytes
         fixed += (
             self.level.acc.nbytes
+            + (self.clip.carry.nbytes if self.clip.carry is not None else 0)
             + self.true_peak.context.nbytes
             + self.stereo.acc.nbytes
             + self.spectrum.power.nbytes

@@ -91,6 +91,9 @@ def dc_offset(x: np.ndarray) -> float:
     return float(np.abs(np.mean(x, axis=axes, dtype=np.float64)).max())
 
 
+CLIP_TOLERANCE = 1e-4  # a top within a 16-bit step of the peak: +32767 and -32768 are both tops
+
+
 def clipped_fraction(x: np.ndarray) -> float:
     """The share of the samples of [..., n] audio that sit flat at its own peak magnitude, in runs
     of three or more along the last axis: the flat tops a clipper, or a mix exported over full
@@ -99,12 +102,61 @@ def clipped_fraction(x: np.ndarray) -> float:
     peak = float(a.max(initial=0.0))
     if not peak > 0.0 or a.shape[-1] < 3:
         return 0.0
-    top = a >= np.float32(peak) * (1.0 - 1e-4)  # within a 16-bit step: +32767 and -32768 are both tops
+    top = a >= np.float32(peak) * np.float32(1.0 - CLIP_TOLERANCE)
     run = top[..., :-2] & top[..., 1:-1] & top[..., 2:]
     flat = np.zeros_like(top)
     for k in range(3):  # every sample of each run of three
         flat[..., k : k + run.shape[-1]] |= run
     return float(flat.mean())
+
+
+class ClipMeter:
+    """clipped_fraction streamed over [C, n] blocks: the samples in runs of three or more flat at
+    the running peak (within CLIP_TOLERANCE), runs followed across blocks. Tops counted under an
+    earlier, lower peak are dropped when the peak rises past them, so a whole file reads as
+    clipped_fraction reads it in one piece (exactly where its flat tops sit at its final peak)."""
+
+    def __init__(self):
+        self.peak = 0.0
+        self.counted = 0  # samples in flat runs at the running peak
+        self.samples = 0
+        self.carry: np.ndarray | None = None  # per channel: the run of tops the last block ended in
+
+    def add(self, block: np.ndarray) -> None:
+        block = np.abs(np.atleast_2d(np.asarray(block)))
+        if not block.size:
+            return
+        self.samples += block.size
+        if self.carry is None:
+            self.carry = np.zeros(block.shape[0], dtype=np.int64)
+        peak = max(self.peak, float(block.max()))
+        if peak > self.peak:  # the earlier tops sit under the new peak's band: none of them counts
+            self.peak, self.counted = peak, 0
+            self.carry[:] = 0
+        if not self.peak > 0.0:
+            return
+        top = block >= np.float32(self.peak) * np.float32(1.0 - CLIP_TOLERANCE)
+        for c, row in enumerate(top):
+            self.counted += self._runs(row, c)
+
+    def _runs(self, row: np.ndarray, c: int) -> int:
+        """Samples of one channel's block newly counted; updates that channel's carry."""
+        edges = np.flatnonzero(np.diff(np.concatenate(([False], row, [False])).astype(np.int8)))
+        if not edges.size:
+            self.carry[c] = 0
+            return 0
+        starts, lengths = edges[::2], edges[1::2] - edges[::2]
+        before = int(self.carry[c]) if starts[0] == 0 else 0  # the run the last block ended in goes on
+        counted = int(lengths[1:][lengths[1:] >= 3].sum())
+        if before + lengths[0] >= 3:  # a run's first samples count once it reaches three
+            counted += int(lengths[0]) + (before if before < 3 else 0)
+        ends_at_edge = starts[-1] + lengths[-1] == row.size
+        self.carry[c] = (int(lengths[-1]) + (before if len(starts) == 1 else 0)) if ends_at_edge else 0
+        return counted
+
+    @property
+    def fraction(self) -> float:
+        return self.counted / self.samples if self.samples else 0.0
 
 
 def crest_factor_db(x: np.ndarray) -> float | None:
