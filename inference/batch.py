@@ -82,6 +82,12 @@ def format_result(r: dict) -> str:
             f"  the mix is clipped: {100 * notes['clipped_fraction']:.1f} % of the samples read sit flat at its "
             "peak; mastering cannot restore what the clipping cut off (export the mix with headroom, if you can)"
         )
+    if "rumble_fraction" in notes:
+        lines.append(
+            f"  the mix carries rumble: {100 * notes['rumble_fraction']:.0f} % of its energy lies below 30 Hz, where "
+            "the limiter spends itself on it; high-pass the mix, or switch on the EQ's high-pass in "
+            f"{r['settings_path']} (e.g. 40 Hz) and render it again"
+        )
     if "dc_offset_dbfs" in notes:
         dc = f"  the mix carries a DC offset ({notes['dc_offset_dbfs']:.0f} dBFS)"
         if notes["dc_removed"]:

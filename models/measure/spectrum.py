@@ -179,6 +179,20 @@ def band_shares_db(x: np.ndarray, sample_rate: float) -> dict[str, float | None]
     return _meter(x, sample_rate).band_shares_db()
 
 
+def share_below(x: np.ndarray, sample_rate: float, hz: float, nperseg: int = 32768) -> float:
+    """The share (0-1) of a [C, T] array's energy below `hz`, channels averaged, on frames long
+    enough (0.74 s at 44.1 kHz) that a bass line's window leakage stays above a few tens of Hz."""
+    x = np.atleast_2d(x)
+    m = SpectrumMeter(sample_rate, x.shape[0], nperseg=min(nperseg, max(2, x.shape[1])))
+    m.add(x)
+    freqs, psd = m.psd()
+    if freqs is None:
+        return 0.0
+    energy = band_powers(freqs, psd.mean(axis=0), (0.0, hz, sample_rate / 2.0))
+    total = float(np.nansum(energy))
+    return float(energy[0]) / total if total > 0.0 else 0.0
+
+
 def spectral_centroid_hz(x: np.ndarray, sample_rate: float) -> float | None:
     return _meter(x, sample_rate).centroid_hz()
 
