@@ -120,7 +120,10 @@ def decide(mix: Analysis, aim: Aim, options: match.Options, name="the mix", sour
     refused, naming `name`) and stamped with their provenance (`source`: e.g. the mix's name)."""
     dc = _dc(mix, options)
     clipped = clipped_fraction(mix.clips)  # read before the offset is taken out: the flat tops are the file's
-    rumble = share_below(excerpts.joined(mix.clips), mix.sample_rate, RUMBLE_HZ)
+    # rumble is read without the DC offset (its own line; 0 Hz is below 30 Hz too)
+    rumble = share_below(
+        excerpts.joined(mix.clips - mix.clips.mean(axis=-1, keepdims=True)), mix.sample_rate, RUMBLE_HZ
+    )
     if dc.get("dc_removed"):  # the settings are chosen for the mix the chain will see: without it
         mix = replace(mix, clips=mix.clips - mix.clips.mean(axis=(0, 2), keepdims=True))
     settings, notes, target = aim.choose(mix, options)
