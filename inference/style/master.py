@@ -5,10 +5,10 @@ it (no refinement: the settings are the engineer's own). A style of character (f
 masters, or a file from before the settings style) predicts the target character from the mix's
 own. From references, with the network, the network reads the mix against itself and refinement
 moves its tonal balance STYLE_LITERAL of the way toward that target (_from_network); otherwise
-(a format-2 pair style, or a source tree without the shipped network) settings fitted to the whole target are the start
-(start_settings). Both then take match's
-loudness/ceiling, group, refinement and amount steps. The style as the pipeline's aim, and
-mastering an array with it, are in aim.py.
+(a format-2 pair style, or a source tree without the shipped network) settings fitted to the
+whole target are the start (start_settings). Both then take match's loudness/ceiling, group,
+refinement and amount steps. The style as the pipeline's aim, and mastering an array with it,
+are in aim.py.
 """
 
 from __future__ import annotations
@@ -91,7 +91,8 @@ def choose_settings(mix: Analysis, style: Style, options: match.Options) -> tupl
     (_from_settings); a style from references the network's start (_from_network); else
     settings fitted to the style's predicted target (start_settings); then match's own
     loudness, groups, refinement and amount (match.finish). The target's excerpts are the mix
-    rendered with the style's settings, so a report's style-target curve shows what the style does."""
+    rendered with the style's settings (from its fitted start, that start: the whole target), so
+    a report's style-target curve shows what the style does."""
     if style.settings is not None:  # a style of settings: the engineer's chain, predicted for the mix
         return _from_settings(mix, style, options)
     from tonematch.models.chain.exact import render_array
