@@ -16,6 +16,7 @@ presence 2.5k-6k, brilliance 6k-12k, air 12k-20k.
 from __future__ import annotations
 
 import numpy as np
+import soxr
 
 from .dynamics import db
 
@@ -181,16 +182,22 @@ def band_shares_db(x: np.ndarray, sample_rate: float) -> dict[str, float | None]
 
 def share_below(x: np.ndarray, sample_rate: float, hz: float, nperseg: int = 32768) -> float:
     """The share (0-1) of a [C, T] array's energy below `hz`, channels averaged, on frames long
-    enough (0.74 s at 44.1 kHz) that a bass line's window leakage stays above a few tens of Hz."""
-    x = np.atleast_2d(x)
-    m = SpectrumMeter(sample_rate, x.shape[0], nperseg=min(nperseg, max(2, x.shape[1])))
-    m.add(x)
+    enough (0.74 s at 44.1 kHz) that a bass line's window leakage stays above a few tens of Hz.
+    The low band is read at a low rate (the same frame length in seconds): a whole-rate spectrum of
+    a long mix cost a third of a second for a few bins."""
+    x = np.atleast_2d(np.asarray(x, dtype=np.float32))
+    total = float(np.mean(np.square(x, dtype=np.float64))) if x.size else 0.0
+    if total <= 0.0:
+        return 0.0
+    low_rate = min(float(sample_rate), max(20.0 * hz, 400.0))
+    low = soxr.resample(x.T, sample_rate, low_rate).T if low_rate < sample_rate else x
+    size = min(max(2, round(nperseg * low_rate / sample_rate)), max(2, low.shape[1]))
+    m = SpectrumMeter(low_rate, low.shape[0], nperseg=size)
+    m.add(low)
     freqs, psd = m.psd()
     if freqs is None:
         return 0.0
-    energy = band_powers(freqs, psd.mean(axis=0), (0.0, hz, sample_rate / 2.0))
-    total = float(np.nansum(energy))
-    return float(energy[0]) / total if total > 0.0 else 0.0
+    return min(1.0, float(band_powers(freqs, psd.mean(axis=0), (0.0, hz))[0]) / total)
 
 
 def spectral_centroid_hz(x: np.ndarray, sample_rate: float) -> float | None:
