@@ -130,4 +130,19 @@ def reference_reading(reading: dict, refined: bool) -> str:
         takes = "copies the tilt, the finer balance and the width"
     if amount < 1.0:
         takes += f"; --amount {amount:g} scales the move"
-    return f"{line} ({'the style' if style else f'--literal {lit:g}'} {takes})"
+    return f"{line} ({'the style' if style else f'--literal {lit:g}'} {takes}){_held(reading, its)}"
+
+
+def _held(reading: dict, its: str) -> str:
+    """Where the tilt taken was held to the reference's own balance against the network's master
+    (refine.tilt_taken): never past the reference, never away from it. Empty where it was not."""
+    if "taken_tilt_db" not in reading or not reading.get("eq", True):
+        return ""
+    wanted = reading["tilt_share"] * reading["reference_tilt_db"]
+    own, taken = reading["own_tilt_db"], reading["taken_tilt_db"]
+    if abs(wanted - taken) < 0.5:
+        return ""
+    heard = f"{abs(own):.1f} dB {'brighter' if own > 0 else 'darker'} than" if abs(own) >= 0.5 else "as bright as"
+    if taken == 0.0:
+        return f"; none taken: {its} own balance reads {heard} the network's master"
+    return f"; held at {its} own balance, {heard} the network's master"

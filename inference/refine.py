@@ -12,6 +12,7 @@ kept only if it measures closer to the target than the start.
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import dataclass
 
 import autograd
@@ -109,16 +110,35 @@ def blended_target(start: dict, reference: dict, literal: float, centres_hz: np.
     network's settings): its tone moved toward the reference's by literal_shares of the move's
     straight-line tilt over log frequency and of the rest (the move smoothed over an octave), its
     width by the detail's share; the dynamics and loudness are the start's. The move is the
-    reference's balance less `anchor` (tone_anchor; None: the start's balance)."""
+    reference's balance less `anchor` (tone_anchor; None: the start's balance); its tilt is held
+    between the start's and the reference's own (tilt_taken)."""
     out = dict(start)
     move = np.asarray(reference["tone"]) - np.asarray(start["tone"] if anchor is None else anchor)
     smooth = _smoothed(move)
     tilt = _tilt(smooth, centres_hz)
     tilt_share, detail_share = literal_shares(literal)
-    out["tone"] = start["tone"] + tilt_share * tilt + detail_share * (smooth - tilt)
+    wanted, _, taken = tilt_taken(start, reference, literal, centres_hz, anchor)
+    held = tilt * (taken / wanted) if wanted != 0.0 else tilt
+    out["tone"] = start["tone"] + tilt_share * held + detail_share * (smooth - tilt)
     if np.shape(start["width"]) == np.shape(reference["width"]):
         out["width"] = start["width"] + detail_share * (reference["width"] - start["width"])
     return out
+
+
+def tilt_taken(start: dict, reference: dict, literal: float, centres_hz, anchor=None) -> tuple[float, float, float]:
+    """(wanted, own, taken), treble against bass in dB: the tilt `literal` asks of the reference's
+    move against `anchor`, the reference's own balance against the start, and what the blend takes:
+    the wanted tilt held to the own, so the master never tilts past the reference or away from it. Read against an
+    anchor, another song's music can ask for the opposite of what the reference sounds like (a
+    bright mix, a reference brighter still, read darker); held, the foreign same- and other-song
+    tables came closer to the true master on the test and validation splits (docs/decisions.md)."""
+    centres_hz = np.asarray(centres_hz, dtype=np.float64)
+    base = start["tone"] if anchor is None else anchor
+    wanted = literal_shares(literal)[0] * treble_over_bass_db(np.asarray(reference["tone"]) - base, centres_hz)
+    own = treble_over_bass_db(np.asarray(reference["tone"]) - np.asarray(start["tone"]), centres_hz)
+    if wanted * own <= 0.0:
+        return wanted, own, 0.0
+    return wanted, own, math.copysign(min(abs(wanted), abs(own)), wanted)
 
 
 def _smoothed(move: np.ndarray) -> np.ndarray:
@@ -179,6 +199,8 @@ class Reading:
     tilt_share: float
     detail_share: float
     moved_tilt_db: float
+    own_tilt_db: float  # the reference's balance against the network's master as rendered
+    taken_tilt_db: float  # what the blend aimed at: the share, held between the two (tilt_taken)
 
 
 @dataclass
@@ -371,11 +393,12 @@ def refine(
         target = reached(target, anchor, frames.centers_hz, reach_hz)
         move = np.asarray(target["tone"]) - anchor
         reference_move = (treble_over_bass_db(move, frames.centers_hz), detail_db(move, frames.centers_hz))
+        _, own, taken = tilt_taken(start_char, target, literal, frames.centers_hz, anchor)
         target = blended_target(start_char, target, literal, frames.centers_hz, anchor)
         start_d = float(robust_distance(start_char, target, frames, weights, robust))
         unbiased = _unbiased(target, start_char, settings, frames)
         one = optimise(settings, frames, unbiased, groups, steps, pull, weights, fixed, robust)
-        reading = Reading(*reference_move, *literal_shares(literal), 0.0)
+        reading = Reading(*reference_move, *literal_shares(literal), 0.0, own, taken)
         if one is settings:  # nothing to move: the start stands, unrefined
             return Refined(settings, start_d, start_d, False, 0, reading)
         one_char, one_d = exact(one)

@@ -260,6 +260,50 @@ def test_the_reference_is_read_against_half_the_mix_and_half_typical_music():
     np.testing.assert_allclose(refine.tone_anchor(start, mix, None, 0.4, centres), start["tone"])
 
 
+def test_the_tilt_taken_never_goes_past_the_reference_or_away_from_it():
+    """tilt_taken / blended_target: read against an anchor brighter than the start, a reference
+    a little darker than the start asks for more darkening than it has (held at its own balance),
+    and one a little brighter is read darker (none taken); without an anchor, or where the
+    reference's own balance is further away than the share, the share is taken as it is."""
+    from tonematch.inference import explain
+
+    centres = 25.0 * 2.0 ** (np.arange(60) / 6.0)
+    octaves = np.log2(centres)
+    line = octaves - octaves.mean()
+    start = {"tone": np.zeros(60), "width": np.zeros(4)}
+    anchor = 1.0 * line  # the anchor reads 1 dB / octave brighter than the start
+
+    def tob(tone):
+        return refine.treble_over_bass_db(tone, centres)
+
+    a_little_darker = {"tone": -0.2 * line, "width": np.zeros(4)}
+    wanted, own, taken = refine.tilt_taken(start, a_little_darker, 0.4, centres, anchor)
+    assert wanted < own < 0.0 and taken == pytest.approx(own)
+    target = refine.blended_target(start, a_little_darker, 0.4, centres, anchor)
+    assert tob(target["tone"]) == pytest.approx(own, abs=0.05)  # on the reference's tilt, not past it
+
+    a_little_brighter = {"tone": 0.3 * line, "width": np.zeros(4)}
+    wanted, own, taken = refine.tilt_taken(start, a_little_brighter, 0.4, centres, anchor)
+    assert wanted < 0.0 < own and taken == 0.0
+    assert abs(tob(refine.blended_target(start, a_little_brighter, 0.4, centres, anchor)["tone"])) < 0.05
+
+    far_darker = {"tone": -3.0 * line, "width": np.zeros(4)}
+    wanted, own, taken = refine.tilt_taken(start, far_darker, 0.4, centres, anchor)
+    assert own < wanted < 0.0 and taken == wanted
+    wanted, own, taken = refine.tilt_taken(start, a_little_darker, 0.4, centres)  # no anchor: a share of it
+    assert taken == wanted == pytest.approx(0.8 * own)
+
+    reading = {"reference_tilt_db": -5.0, "reference_detail_db": 1.0, "tilt_share": 0.8, "detail_share": 0.0,
+               "moved_tilt_db": -1.0, "own_tilt_db": -1.2, "taken_tilt_db": -1.2, "literal": 0.4}  # fmt: skip
+    assert "held at its own balance, 1.2 dB darker than the network's master" in explain.reference_reading(
+        reading, refined=True
+    )
+    reading.update(own_tilt_db=1.5, taken_tilt_db=0.0)
+    assert "none taken: its own balance reads 1.5 dB brighter than" in explain.reference_reading(reading, True)
+    reading.update(own_tilt_db=-9.0, taken_tilt_db=-4.0)
+    assert "held" not in explain.reference_reading(reading, True)  # the share, taken whole
+
+
 def test_the_run_says_how_it_read_the_reference_and_how_far_the_master_moved():
     """From the network's start, match's notes carry the reading the `reference:` line prints: a
     reference mastered 6 dB brighter (high shelf) reads brighter and moves the master's treble
