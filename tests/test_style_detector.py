@@ -33,3 +33,23 @@ def test_the_search_moves_the_compressor_and_picks_the_closest_window():
         assert math.exp(theta[6]) == pytest.approx(true_ms)
         assert found < 0.2 * cost(start + [math.log(true_ms)])  # the settings moved toward the least
         assert theta[:2] == start[:2]  # the limiter's two are held
+
+
+def test_a_timing_the_renders_cannot_tell_apart_is_said_so():
+    """timing_heard probes the attack x/÷3 and the release x/÷2 from what the search found: on a
+    profile steep in the attack and flat in the release, the attack is heard and the release is
+    not, and `style show` names the release's span as not told apart (and says nothing of the
+    attack)."""
+    from tonematch.inference.style.detector import TIMING_HEARD, heard, timing_heard
+    from tonematch.inference.style.words import _unheard
+
+    def cost(theta) -> float:  # 0.2 at the least; the release moves it by 1e-4 at most
+        return 0.2 + 0.05 * (theta[4] - math.log(5.0)) ** 2 + 1e-4 * math.tanh((theta[5] - math.log(120.0)) ** 2)
+
+    theta = [math.log(60.0), -1.0, -8.0, math.log(4.0), math.log(5.0), math.log(120.0), math.log(20.0)]
+    probes = timing_heard(cost, theta, cost(theta))
+    assert min(probes["attack_ms"]) > 10 * TIMING_HEARD and max(probes["release_ms"]) < 0.2 * TIMING_HEARD
+    assert heard(probes, "attack_ms") and not heard(probes, "release_ms")
+    said = _unheard({"attack_ms": 5.0, "release_ms": 120.0, "timing_probes": probes})
+    assert "release 60 to 240 ms sound nearly alike" in said and "attack" not in said
+    assert _unheard({"attack_ms": 5.0, "release_ms": 120.0}) == ""  # a style fitted before the probes

@@ -123,3 +123,36 @@ def test_show_never_says_minus_zero():
     style.settings["groups"]["width"]["value"] = -0.003
     text = "\n".join(describe(style))
     assert "stereo width, fixed: 1.00 (side +0.0 dB)" in text and "\u22120.0" not in text
+
+
+_RMS_COMPRESSOR = {
+    "on": True, "pairs": 6, "mode": "fixed", "timing_pairs": 6, "reduction_db": 4.0,
+    "threshold": {"mode": "fixed", "value": -7.0, "slope": 0.0, "x_mean": 0.0, "reference": "mix loudness"},
+    "log_ratio": {"mode": "fixed", "value": 1.3, "slope": 0.0, "x_mean": 12.0},
+    "attack_ms": 2.2, "release_ms": 104.0, "knee_db": 6.0, "rms_ms": 20.0,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "probes, said",
+    [
+        ({"attack_ms": [0.001, 0.002], "release_ms": [0.03, 0.02]}, "renders of attack 0.7 to 6.6 ms sound nearly"),
+        ({"attack_ms": [0.02, 0.04], "release_ms": [0.03, 0.02]}, None),
+        ({"attack_ms": [0.001, "x"]}, "timing probes are not two numbers"),
+        ({"ratio": [0.1, 0.1]}, "timing probes are not two numbers"),
+    ],
+)
+def test_the_rms_search_timing_probes_are_said_or_refused(tmp_path, capsys, probes, said):
+    """A style whose RMS search could not tell the attack apart says so in `style show`; one that
+    could says nothing of it; probes that are not two numbers per timing are refused in one line."""
+    path = save_style(settings_style(), tmp_path / "s.tmstyle")
+    comp = dict(_RMS_COMPRESSOR, timing_probes=probes)
+    _edit(path, lambda card: card["settings"]["groups"].__setitem__("compressor", comp))
+    code = main(["style", "show", str(path)])
+    out, err = capsys.readouterr()
+    if said is None:
+        assert code == 0 and "not told apart" not in out and "attack 2.2 ms, release 104 ms" in out, out
+    elif said.startswith("timing probes"):
+        assert code == 2 and len(err.splitlines()) == 1 and said in err, err
+    else:
+        assert code == 0 and said in out and "release 52" not in out, out

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .detector import rms_search
+from .detector import rms_search, timing_heard
 from .distance import Distance
 from .identify import clip_setting, render_excerpts
 from .model import BUMP_HZ
@@ -156,6 +156,7 @@ def consensus(groups: dict, rows: list, sample_rate: int) -> dict:
         record["peak detector, MR-STFT"], record["rms detector, MR-STFT"] = peak_heard, rms_heard
         if rms_heard < (1.0 - CONSENSUS_MARGIN) * peak_heard:
             best, best_cost = rms_theta, cost(rms_theta)
+            comp["timing_probes"] = timing_heard(heard, rms_theta, rms_heard)
     record["chosen"] = best_cost
     # stored as rendered (values() clips): a trial over 0 dBTP would otherwise be shown but not used
     lim.update(

@@ -83,6 +83,12 @@ def settings_problem(model) -> str | None:
             spec = TABLE.by_key[f"compressor.{key}"].spec
             if not _number(comp.get(key)) or not spec.low <= comp[key] <= spec.high:
                 return f"its compressor's {key} is not a number in {spec.low:g} .. {spec.high:g}"
+        probes = comp.get("timing_probes", {})  # absent from styles fitted before the probes
+        if not isinstance(probes, dict) or any(
+            k not in ("attack_ms", "release_ms") or not isinstance(v, list) or len(v) != 2 or not all(map(_number, v))
+            for k, v in probes.items()
+        ):
+            return "its compressor's timing probes are not two numbers for the attack and the release"
     bad = _line_problem(g["width"], "width", -40.0, 20.0) or _line_problem(g["loudness"], "loudness", -70.0, 10.0)
     if bad:
         return bad

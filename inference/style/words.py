@@ -9,6 +9,7 @@ import numpy as np
 from tonematch.models.chain.settings import Settings
 
 from ..formatting import hz, ms
+from .detector import TIMING_HEARD, TIMING_PROBES, heard
 from .identify import settings_of
 from .master import STYLE_LITERAL, mastering_ceiling
 from .model import SCALARS, Habit, Style
@@ -55,6 +56,22 @@ def _width_words(width: float) -> str:
     if width <= 0.0:
         return "stereo width 0.00 (mono)"
     return f"stereo width {width:.2f} (side {20 * math.log10(width):+.1f} dB)"
+
+
+def _unheard(comp: dict) -> str:
+    """Which of the RMS search's timings the renders could not tell from a few times either side
+    (detector.timing_heard), so no one reads a number the masters do not hold."""
+    probes = comp.get("timing_probes", {})
+    flat = []
+    for _, key, factor in TIMING_PROBES:
+        if not heard(probes, key):
+            value = comp[key]
+            name = key.split("_")[0]
+            flat.append(f"{name} {ms(value / factor)} to {ms(value * factor)} ms")
+    if not flat:
+        return ""
+    within = f"within {TIMING_HEARD * 100:g} % MR-STFT"
+    return f"; renders of {' or '.join(flat)} sound nearly alike ({within}): not told apart"
 
 
 def _per(line: dict, unit: str, descriptor: str, descriptor_unit: str) -> str:
@@ -250,7 +267,8 @@ def describe_lines(model: dict, check: dict | None = None) -> list[str]:
         rms = comp.get("rms_ms", 0.0)  # styles fitted before the RMS detector: peak
         timing = f"attack {ms(comp['attack_ms'])} ms, release {ms(comp['release_ms'])} ms "
         if rms > 0.0:  # the detector's search (detector.py) set the timing, not the gain traces
-            timing += "(found on renders of your pairs, with the RMS detector)"
+            timing += "(found on renders of your pairs, with the RMS detector"
+            timing += _unheard(comp) + ")"
         elif comp["timing_pairs"]:
             timing += f"(read on {comp['timing_pairs']} pairs)"
         else:
