@@ -127,11 +127,10 @@ def blended_target(start: dict, reference: dict, literal: float, centres_hz: np.
 
 def tilt_taken(start: dict, reference: dict, literal: float, centres_hz, anchor=None) -> tuple[float, float, float]:
     """(wanted, own, taken), treble against bass in dB: the tilt `literal` asks of the reference's
-    move against `anchor`, the reference's own balance against the start, and what the blend takes:
-    the wanted tilt held to the own, so the master never tilts past the reference or away from it. Read against an
-    anchor, another song's music can ask for the opposite of what the reference sounds like (a
-    bright mix, a reference brighter still, read darker); held, the foreign same- and other-song
-    tables came closer to the true master on the test and validation splits (docs/decisions.md)."""
+    move against `anchor`, the reference's own balance against the start, and what the blend
+    takes: the wanted tilt held to the own, so the master never tilts past the reference or away
+    from it. Against an anchor, another song's music can ask for the opposite of what the
+    reference sounds like (a bright mix, a reference brighter still, read darker)."""
     centres_hz = np.asarray(centres_hz, dtype=np.float64)
     base = start["tone"] if anchor is None else anchor
     wanted = literal_shares(literal)[0] * treble_over_bass_db(np.asarray(reference["tone"]) - base, centres_hz)

@@ -22,8 +22,8 @@ RMS_BOUNDS += ((math.log(10.0), math.log(1500.0)),)
 
 # What the renders can tell of the search's timing: each is rendered this factor either side of
 # what the search found, and counts as heard only if both sides measure at least TIMING_HEARD
-# (relative MR-STFT) further from the masters. A flat profile is said, not hidden behind a number
-# (a 10 ms attack read 9.7 ms on one version of the renderer, 2.2 ms on the next).
+# (relative MR-STFT) further from the masters; along a flat direction Powell's answer is no
+# reading (docs/decisions.md). gain_trace's READ_FACTOR / READ_MARGIN do this for the traces' fit.
 TIMING_PROBES = ((4, "attack_ms", 3.0), (5, "release_ms", 2.0))  # (theta index, setting, factor)
 TIMING_HEARD = 0.005
 
