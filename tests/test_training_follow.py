@@ -151,3 +151,34 @@ def test_the_report_calls_the_tracks_held_out_only_for_a_held_out_split():
         args = SimpleNamespace(split=split, folder="/music", seed=0, seconds=2.0, sample_rate=SR)
         text = follow.report(records, notes, timings, seen, args, ("tone",), (1.0,))
         assert ("held-out" in text) == held, split
+
+
+def _row(out_tilt: list[float], ideal_tilt: list[float]) -> dict:
+    """A mix's record with only tilt (tone axis): base first, then its variants."""
+
+    def described(tilt: float) -> dict:
+        return {key: np.zeros(3) if key == "shape" else 0.0 for key, _, _ in follow.DESCRIPTORS} | {"tilt": tilt}
+
+    return {
+        "outputs": [described(v) for v in out_tilt],
+        "ideals": [described(v) for v in ideal_tilt],
+        "axes": ["base"] + ["tone"] * (len(ideal_tilt) - 1),
+        "seconds": 0.0,
+    }
+
+
+def test_the_intervals_resample_whole_mixes():
+    """A slope every mix shares has no spread; mixes that disagree spread it between their own
+    slopes, around the pooled one; the errors' interval holds their mean."""
+    same = [_row([0.0, 0.5 * d, -0.5 * d], [0.0, d, -d]) for d in (1.0, 2.0, 3.0, 1.5)]
+    spans = follow.intervals(same, ("tone",))
+    assert spans[("tone", "tilt")] == pytest.approx((0.5, 0.5))
+    assert follow.intervals(same[:2], ("tone",)) == {}  # too few mixes to resample
+    mixed = [_row([0.0, s * 2.0, -s * 2.0], [0.0, 2.0, -2.0]) for s in (0.2, 0.5, 0.8, 1.1, 0.4)]
+    low, high = follow.intervals(mixed, ("tone",))[("tone", "tilt")]
+    pooled = follow.summarise({"m": mixed}, ("tone",))["m"]["slopes"][("tone", "tilt")]
+    assert pooled == pytest.approx(0.6)
+    assert 0.2 <= low < pooled < high <= 1.1
+    errors = [follow._mean_error(r, "tilt") for r in mixed]
+    e_low, e_high = follow.intervals(mixed, ("tone",))["tilt"]
+    assert min(errors) <= e_low < np.mean(errors) < e_high <= max(errors)

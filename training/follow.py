@@ -63,6 +63,10 @@ DESCRIPTORS = (  # key, header, unit of the error
     ("lufs", "LUFS", "LU"),
 )
 FOLLOW_STREAM = 0xF011  # mixed into the seed for the base masterings
+# the intervals resample the mixes (a mix's masterings share its music and base, so they are not
+# independent draws): this many resamplings, this central share of them
+BOOTSTRAP_DRAWS, BOOTSTRAP_SHARE = 2000, 0.9
+INTERVAL_ERRORS = ("tilt", "shape", "width")  # the errors issue 16's goals name
 DEFAULT_NOTE = "network + refine is what `tonematch match` does by default; matcher + refine is `--model none`."
 
 
@@ -91,11 +95,15 @@ def error(a: dict, b: dict, key: str) -> float:
     return float(abs(change(a, b, key)[0]))
 
 
+def slope_terms(pairs) -> tuple[float, float]:
+    """(sum of dout . dideal, sum of dideal . dideal) over `pairs` of (dout, dideal) arrays."""
+    return sum(float(np.dot(o, i)) for o, i in pairs), sum(float(np.dot(i, i)) for _, i in pairs)
+
+
 def follow_slope(pairs) -> float:
     """Least-squares slope through the origin of output changes on ideal changes, pooled over
     `pairs` of (dout, dideal) arrays; NaN when the ideal never moved."""
-    num = sum(float(np.dot(o, i)) for o, i in pairs)
-    den = sum(float(np.dot(i, i)) for _, i in pairs)
+    num, den = slope_terms(pairs)
     return num / den if den > 0 else float("nan")
 
 
@@ -176,28 +184,61 @@ def columns(axes) -> list[tuple[str, str]]:
     return [(axis, key) for axis in axes for key in AXIS_DESCRIPTORS[axis]]
 
 
+def _pairs(rows: list[dict], axis: str, key: str) -> list:
+    """(dout, dideal) of every variant on `axis` of the mixes `rows`, changes from each base."""
+    return [
+        (change(r["outputs"][k], r["outputs"][0], key), change(r["ideals"][k], r["ideals"][0], key))
+        for r in rows
+        for k, a in enumerate(r["axes"])
+        if a == axis
+    ]
+
+
+def _mean_error(row: dict, key: str) -> float:
+    return float(np.mean([error(o, i, key) for o, i in zip(row["outputs"], row["ideals"])]))
+
+
+def intervals(rows: list[dict], axes, seed: int = 0) -> dict:
+    """{(axis, key): (low, high)} of each follow slope and {key: (low, high)} of the INTERVAL_ERRORS,
+    the central BOOTSTRAP_SHARE of BOOTSTRAP_DRAWS resamplings of the mixes with replacement: how
+    far another set of mixes as many could move the figure. None with fewer than 3 mixes."""
+    if len(rows) < 3:
+        return {}
+    picks = np.random.default_rng(seed).integers(0, len(rows), size=(BOOTSTRAP_DRAWS, len(rows)))
+    tail = 50.0 * (1.0 - BOOTSTRAP_SHARE)
+    out = {}
+    for axis, key in columns(axes):
+        sums = np.array([slope_terms(_pairs([r], axis, key)) for r in rows])
+        num, den = sums[picks, 0].sum(axis=1), sums[picks, 1].sum(axis=1)
+        slopes = np.divide(num, den, out=np.full(num.shape, np.nan), where=den > 0)
+        if np.isfinite(slopes).any():
+            out[(axis, key)] = tuple(float(v) for v in np.nanpercentile(slopes, [tail, 100.0 - tail]))
+    for key in INTERVAL_ERRORS:
+        means = np.array([_mean_error(r, key) for r in rows])[picks].mean(axis=1)
+        out[key] = tuple(float(v) for v in np.percentile(means, [tail, 100.0 - tail]))
+    return out
+
+
 def summarise(records: dict, axes) -> dict:
-    """{method: {"slopes": {(axis, key): slope}, "errors": {key: mean error}, "seconds", "mixes"}}
-    (methods without a record are left out)."""
+    """{method: {"slopes": {(axis, key): slope}, "errors": {key: mean error}, "intervals"
+    (intervals()), "seconds", "mixes"}} (methods without a record are left out)."""
     out = {}
     for name, rows in records.items():
         if not rows:
             continue
-        slopes = {}
-        for axis, key in columns(axes):
-            pairs = [
-                (change(r["outputs"][k], r["outputs"][0], key), change(r["ideals"][k], r["ideals"][0], key))
-                for r in rows
-                for k, a in enumerate(r["axes"])
-                if a == axis
-            ]
-            slopes[(axis, key)] = follow_slope(pairs)
+        slopes = {(axis, key): follow_slope(_pairs(rows, axis, key)) for axis, key in columns(axes)}
         errors = {
             key: float(np.mean([error(o, i, key) for r in rows for o, i in zip(r["outputs"], r["ideals"])]))
             for key, _, _ in DESCRIPTORS
         }
         seconds = float(np.mean([r["seconds"] for r in rows]))
-        out[name] = {"slopes": slopes, "errors": errors, "seconds": seconds, "mixes": len(rows)}
+        out[name] = {
+            "slopes": slopes,
+            "errors": errors,
+            "intervals": intervals(rows, axes),
+            "seconds": seconds,
+            "mixes": len(rows),
+        }
     return out
 
 
@@ -235,6 +276,23 @@ def tables(summary: dict, axes) -> tuple[str, str]:
         cells = [f"{row['errors'][k]:.2f}" for k, _, _ in DESCRIPTORS]
         lines.append(f"| {name} | {row['mixes']} | " + " | ".join(cells) + f" | {row['seconds']:.3f} |")
     return slope_table, "\n".join(lines)
+
+
+def interval_table(summary: dict, axes) -> str:
+    """The bootstrap intervals (intervals()) of the methods that have them, in markdown; '' if none."""
+    cols = columns(axes)
+    heads = [_header(a, k) + " slope" for a, k in cols]
+    heads += [f"{h} err ({'dB RMS' if k == 'shape' else u})" for k, h, u in DESCRIPTORS if k in INTERVAL_ERRORS]
+    keys = cols + list(INTERVAL_ERRORS)
+    lines = ["| method | mixes | " + " | ".join(heads) + " |", "|" + "---|" * (len(heads) + 2)]
+    for name, row in summary.items():
+        if row["intervals"]:
+            cells = [
+                f"{row['intervals'][k][0]:.2f} to {row['intervals'][k][1]:.2f}" if k in row["intervals"] else "n/a"
+                for k in keys
+            ]
+            lines.append(f"| {name} | {row['mixes']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) if len(lines) > 2 else ""
 
 
 def report(records: dict, notes: list[str], timings: list[dict], cases_seen: list[dict], args, axes, scales) -> str:
@@ -281,6 +339,13 @@ def report(records: dict, notes: list[str], timings: list[dict], cases_seen: lis
         + "\nError to the ideal (mean over mixes and all masterings, base included); time/run: one method "
         "call on one clip:\n\n" + error_table + f"\n\nTime per mix (s, mean): {timing_line}.\n"
     )
+    spread = interval_table(summary, axes)
+    if spread:
+        body += (
+            f"\nHow far another {len(timings)} mixes could move these figures: the central "
+            f"{100 * BOOTSTRAP_SHARE:.0f} % of {BOOTSTRAP_DRAWS} resamplings of the mixes with replacement "
+            "(bootstrap; a mix's masterings move together):\n\n" + spread + "\n"
+        )
     listing = "".join(f"\n{i + 1}. {c['track']} / reference {c['reference_track']}" for i, c in enumerate(cases_seen))
     tail = "".join(f"\n- {n}" for n in notes)
     return head + body + (f"\nNotes:{tail}\n" if notes else "") + f"\nMixes:{listing}\n"
