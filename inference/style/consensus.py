@@ -51,7 +51,7 @@ def _heard(use: list, values, bases: list):
     return heard
 
 
-def consensus(groups: dict, rows: list, sample_rate: int) -> dict:
+def consensus(groups: dict, rows: list, sample_rate: int, probe: bool = True) -> dict:
     """The fixed parts of the dynamics chosen on exact renders: the limiter's release and ceiling
     and, where the compressor is fixed, the compressor. Each pair's reading is a reading of the
     same chain through its own music, and the readings scatter (a compressor or limiter of
@@ -60,7 +60,9 @@ def consensus(groups: dict, rows: list, sample_rate: int) -> dict:
     compression are tried on the pairs (CONSENSUS_PAIRS of them, CONSENSUS_EXCERPTS excerpts
     each, with the style's EQ and width, at each master's loudness), the one with the least
     1/3-octave distance to the masters kept, then moved a step along each setting where that
-    measures better. rows: [(PairFit, mix, master)] (inputs.Analysis). Returns the groups."""
+    measures better. rows: [(PairFit, mix, master)] (inputs.Analysis). `probe`: also render what
+    the renders tell of an RMS detector's timing (detector.timing_heard), which only `style show`
+    reads (four renders; the held-out check's style is never shown). Returns the groups."""
     comp, lim = dict(groups["compressor"]), dict(groups["limiter"])
     if len(rows) < 2:
         return groups
@@ -156,7 +158,8 @@ def consensus(groups: dict, rows: list, sample_rate: int) -> dict:
         record["peak detector, MR-STFT"], record["rms detector, MR-STFT"] = peak_heard, rms_heard
         if rms_heard < (1.0 - CONSENSUS_MARGIN) * peak_heard:
             best, best_cost = rms_theta, cost(rms_theta)
-            comp["timing_probes"] = timing_heard(heard, rms_theta, rms_heard)
+            if probe:
+                comp["timing_probes"] = timing_heard(heard, rms_theta, rms_heard)
     record["chosen"] = best_cost
     # stored as rendered (values() clips): a trial over 0 dBTP would otherwise be shown but not used
     lim.update(

@@ -71,7 +71,7 @@ def heldout_check(data: list[PairData], pairs, options: match.Options, say=print
         return None
     train = [p for i, p in enumerate(data) if i not in held]
     style = fit_style(train, "held-out")
-    attach(style, train)
+    attach(style, train, probe=False)  # a style never shown: no renders for what show reads
     by_name = {p.name: p for p in pairs}
     rows = {"generic": [], "style": []}
     generic = match.Options(refine=options.refine, steps=options.steps, model=options.model)

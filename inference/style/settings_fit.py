@@ -138,8 +138,8 @@ def _compressor_model(on: list[PairFit], pairs: int) -> dict:
     return comp
 
 
-def fit_model(fits: list[PairFit], masters_tone, sample_rate: int, names=None, audio=None) -> dict:
-    """The settings style of identified pairs (JSON-ready: lists and floats)."""
+def fit_model(fits: list[PairFit], masters_tone, sample_rate: int, names=None, audio=None, probe=True) -> dict:
+    """The settings style of identified pairs (JSON-ready: lists and floats); `probe` as consensus takes it."""
     bump_hz = BUMP_HZ
     masters_tone = np.asarray(masters_tone, np.float64)
     groups: dict = {}
@@ -168,7 +168,8 @@ def fit_model(fits: list[PairFit], masters_tone, sample_rate: int, names=None, a
         "release_ms": float(np.exp(median(np.log([f.values["limiter.release_ms"] for f in fits])))),
     }
     if audio is not None:
-        groups = consensus(groups, [(f, mix, master) for f, (mix, master) in zip(fits, audio)], sample_rate)
+        rows = [(f, mix, master) for f, (mix, master) in zip(fits, audio)]
+        groups = consensus(groups, rows, sample_rate, probe)
     floors = [f.floor_db for f in fits if math.isfinite(f.floor_db)]
     return {
         "version": MODEL_VERSION,
@@ -190,8 +191,9 @@ def master_tone(p) -> np.ndarray:
     return project(p.master_char["tone"], centres, bump_basis(centres, BUMP_HZ), sr)[0]
 
 
-def attach(fitted, data: list) -> None:
-    """Fit the settings style of identified pairs (pair.PairData with `fit`) onto a model.Style."""
+def attach(fitted, data: list, probe: bool = True) -> None:
+    """Fit the settings style of identified pairs (pair.PairData with `fit`) onto a model.Style;
+    `probe` as consensus takes it."""
     rows = [p for p in data if getattr(p, "fit", None) is not None]
     if not rows:
         return
@@ -201,4 +203,5 @@ def attach(fitted, data: list) -> None:
         rows[0].mix.sample_rate,
         [p.name for p in rows],
         [(p.mix, p.master) for p in rows],
+        probe,
     )
