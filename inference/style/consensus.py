@@ -8,7 +8,7 @@ import numpy as np
 
 from .detector import rms_search, timing_heard
 from .distance import Distance
-from .identify import clip_setting, render_excerpts
+from .identify import ExcerptRenders, clip_setting
 from .model import BUMP_HZ
 from .settings_model import predict
 
@@ -32,7 +32,7 @@ def _subset(a, count: int):
     return replace(a, clips=a.clips[pick])
 
 
-def _heard(use: list, values, bases: list):
+def _heard(use: list, values, bases: list, renders: list):
     """The detector's cost: MR-STFT of the renders to the masters' excerpts (float32, the masters'
     spectra taken once). The 1/3-octave distance the rest of the consensus uses scores a level
     trace frame by frame, and on bench_style's fixed engineer it preferred the peak detector
@@ -43,8 +43,8 @@ def _heard(use: list, values, bases: list):
 
     def heard(theta) -> float:
         total = 0.0
-        for (fit, mix, master), base, per_clip in zip(use, bases, measures):
-            out = render_excerpts(values(theta, fit, base), mix, master)
+        for (fit, _, _), base, per_clip, render in zip(use, bases, measures, renders):
+            out = render(values(theta, fit, base))
             total += float(np.mean([m(clip) for m, clip in zip(per_clip, out)]))
         return total / len(use)
 
@@ -100,11 +100,13 @@ def consensus(groups: dict, rows: list, sample_rate: int, probe: bool = True) ->
         return v
 
     distances = [Distance(master.clips, sample_rate) for _, _, master in use]
+    # every trial keeps each pair's gain and EQ (the style's): those stages are rendered once
+    renders = [ExcerptRenders(base, mix, master) for (_, mix, master), base in zip(use, bases)]
 
     def cost(theta, slope=None) -> float:
         total = 0.0
-        for (fit, mix, master), base, distance in zip(use, bases, distances):
-            total += distance(render_excerpts(values(theta, fit, base, slope), mix, master))
+        for (fit, _, _), base, distance, render in zip(use, bases, distances, renders):
+            total += distance(render(values(theta, fit, base, slope)))
         return total / len(use)
 
     theta = [math.log(lim["release_ms"]), lim["ceiling_dbtp"]]
@@ -152,7 +154,7 @@ def consensus(groups: dict, rows: list, sample_rate: int, probe: bool = True) ->
                     best_cost, best = c, trial
                     break
     if fixed:  # an RMS detector, from the compressor chosen (or the medians, where none was)
-        heard = _heard(use, values, bases)
+        heard = _heard(use, values, bases, renders)
         peak_heard = heard(best)
         rms_heard, rms_theta = rms_search(heard, best if best[2] is not None else best[:2] + theta[2:])
         record["peak detector, MR-STFT"], record["rms detector, MR-STFT"] = peak_heard, rms_heard

@@ -141,16 +141,51 @@ def identify(mix, master, mix_char: dict, compressor: dict | None, master_lufs: 
 def render_excerpts(values: dict, mix, master) -> np.ndarray:
     """The mix's excerpts [N, C, L] rendered end to end with `values`, at the loudness of the
     master's excerpts (the loudness of the whole master would not be theirs)."""
-    from tonematch.models import excerpts
-    from tonematch.models.chain.exact import render_array
-    from tonematch.models.measure.loudness import integrated_loudness
+    return ExcerptRenders(values, mix, master)(values)
 
-    sr = mix.sample_rate
-    s = settings_of(values, sr)
-    target = integrated_loudness(excerpts.joined(master.clips), sr)
-    if target is not None:
-        s.values["loudness.target_lufs"] = clip_setting("loudness.target_lufs", target, sr)
-    return excerpts.split(render_array(excerpts.joined(mix.clips), s, sr), mix.clips.shape[0])
+
+class ExcerptRenders:
+    """render_excerpts of one pair for many settings that share `values`' gain and EQ (a
+    search over the dynamics): the mix's excerpts through those two stages and the master's
+    excerpts' loudness are taken once. Settings whose gain or EQ differ render from the start."""
+
+    SHARED = 2  # the first pre-limiter stages taken once: gain, EQ (exact.PRE_LIMITER)
+
+    def __init__(self, values: dict, mix, master):
+        from tonematch.models import excerpts
+        from tonematch.models.chain.exact import PRE_LIMITER, first_stages
+        from tonematch.models.measure.loudness import integrated_loudness
+
+        self.sample_rate, self.clips = mix.sample_rate, mix.clips
+        self.stages = PRE_LIMITER[: self.SHARED]
+        s = settings_of(values, self.sample_rate)
+        self.shared = self._shared(s)
+        self.pre = first_stages(excerpts.joined(mix.clips), s, self.sample_rate, self.SHARED)
+        target = integrated_loudness(excerpts.joined(master.clips), self.sample_rate)
+        self.target = None if target is None else clip_setting("loudness.target_lufs", target, self.sample_rate)
+
+    def _shared(self, s) -> tuple:
+        """What of settings `s` the shared stages read: their values and what is switched off."""
+        mine = lambda key: key.split(".")[0] in self.stages  # noqa: E731
+        return (
+            sorted((k, v) for k, v in s.values.items() if mine(k)),
+            sorted(b for b in s.bypass if mine(b)),
+        )
+
+    def __call__(self, values: dict) -> np.ndarray:
+        from dataclasses import replace
+
+        from tonematch.models import excerpts
+        from tonematch.models.chain.exact import render_array
+
+        s = settings_of(values, self.sample_rate)
+        if self.target is not None:
+            s.values["loudness.target_lufs"] = self.target
+        if self._shared(s) == self.shared:
+            audio, s = self.pre, replace(s, bypass=s.bypass | set(self.stages))
+        else:
+            audio = excerpts.joined(self.clips)
+        return excerpts.split(render_array(audio, s, self.sample_rate), self.clips.shape[0])
 
 
 def settings_of(values: dict, sample_rate: int):

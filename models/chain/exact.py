@@ -152,17 +152,7 @@ class ExactRenderer:
         self.report: dict = {}
 
     def _pre(self, source: Source) -> Iterator[np.ndarray]:
-        s = self.settings
-        stages = [
-            PROCESSORS[name].Stream(s.values, self.sample_rate, self.channels, s.bypass)
-            for name in PRE_LIMITER
-            if s.enabled(name)
-        ]
-        for block in source():
-            y = np.asarray(block, dtype=np.float32)
-            for stage in stages:
-                y = stage.process(y)
-            yield y.astype(np.float32, copy=False)
+        return _through(source(), self.settings, self.sample_rate, self.channels, PRE_LIMITER)
 
     def _limited(self, blocks: Iterable[np.ndarray], gain_db: float, peaks=None) -> Iterator[np.ndarray]:
         """Limiter at a gain. `peaks`: the blocks' envelopes at unity gain (limiter.Stream.peaks),
@@ -298,9 +288,36 @@ class ExactRenderer:
             yield from self._limited(pre(), gain)
 
 
+def _through(blocks: Iterable[np.ndarray], settings: Settings, sample_rate: int, channels: int, names):
+    """The pre-limiter stages `names` that `settings` enables, run over float32 blocks in order."""
+    stages = [
+        PROCESSORS[name].Stream(settings.values, sample_rate, channels, settings.bypass)
+        for name in names
+        if settings.enabled(name)
+    ]
+    for block in blocks:
+        y = np.asarray(block, dtype=np.float32)
+        for stage in stages:
+            y = stage.process(y)
+        yield y.astype(np.float32, copy=False)
+
+
+def _array_source(audio: np.ndarray, block: int) -> Source:
+    return lambda: (audio[:, i : i + block] for i in range(0, audio.shape[1], block))
+
+
 def render_array(audio: np.ndarray, settings: Settings, sample_rate: int, block: int = 65536) -> np.ndarray:
     """Exact render of an in-memory [C, T] array (blocks of `block` frames)."""
     audio = np.asarray(audio, dtype=np.float32)
-    source = lambda: (audio[:, i : i + block] for i in range(0, audio.shape[1], block))  # noqa: E731
-    out = list(ExactRenderer(settings, sample_rate, audio.shape[0]).blocks(source))
+    out = list(ExactRenderer(settings, sample_rate, audio.shape[0]).blocks(_array_source(audio, block)))
     return np.concatenate(out, axis=1) if out else audio.copy()
+
+
+def first_stages(audio: np.ndarray, settings: Settings, sample_rate: int, count: int, block: int = 65536):
+    """The first `count` pre-limiter stages (PRE_LIMITER[:count]) of `settings` run on an
+    in-memory [C, T] array, block by block as render_array runs them: rendering the result with
+    those stages bypassed gives render_array's output sample for sample. A search that varies
+    only later stages (a compressor, a limiter) pays for the first ones once."""
+    audio = np.asarray(audio, dtype=np.float32)
+    blocks = _through(_array_source(audio, block)(), settings, sample_rate, audio.shape[0], PRE_LIMITER[:count])
+    return np.concatenate(list(blocks), axis=1) if audio.shape[1] else audio.copy()
