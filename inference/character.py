@@ -21,7 +21,7 @@ import scipy.fft
 from autograd.extend import defvjp, primitive
 from autograd.tracer import getval
 
-from tonematch.models.chain import compressor, eq as eq_stage, kernels, ops
+from tonematch.models.chain import compressor, eq as eq_stage, kernels, match_eq, ops
 from tonematch.models.chain.biquads import power_response
 from tonematch.models.chain.loudness import k_weighting
 from tonematch.models.measure import loudness as bs1770
@@ -171,14 +171,15 @@ def _power_db(x):
 
 
 def eq_power_at(p: dict, freqs_hz: np.ndarray, sample_rate: int, bypass) -> np.ndarray:
-    """|H|^2 of the EQ cascade at `freqs_hz`, [..., F] (1 where the EQ is off); the settings may
-    be arrays [...] (plain numpy). The frame model's EQ and the report's EQ curve."""
-    return np.asarray(eq_stage.power_at(p, freqs_hz, sample_rate, bypass, xp=np)) * np.ones(len(freqs_hz))
+    """|H|^2 of the EQ cascade (parametric, then match EQ) at `freqs_hz`, [..., F] (1 where both are
+    off); the settings may be arrays [...] (plain numpy). The frame model's EQ and the report's EQ curve."""
+    parametric = np.asarray(eq_stage.power_at(p, freqs_hz, sample_rate, bypass, xp=np))
+    return parametric * np.asarray(match_eq.power_at(p, freqs_hz, sample_rate, bypass, xp=np))
 
 
 def eq_power(p: dict, frames: Frames, bypass) -> np.ndarray:
     """|H|^2 of the EQ cascade at every fine band [F] (1 where the EQ is off), for plain EQ settings."""
-    eq = {k: float(v) for k, v in p.items() if k.startswith("eq.")}
+    eq = {k: float(v) for k, v in p.items() if k.startswith(("eq.", "match."))}
     return eq_power_at(eq, frames.freqs_hz, frames.sample_rate, bypass)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tonematch.models.chain import match_eq
 from tonematch.models.chain.settings import Settings
 
 from .formatting import hz, ms, signed
@@ -29,6 +30,27 @@ def eq_moves(s: Settings) -> list[str]:
             q = f" Q {v[f'eq.{band}.q']:.1f}" if name == "bell" else ""
             out.append(f"{name} {g:+.1f} dB at {hz(v[f'eq.{band}.freq_hz'])}{q}")
     return out
+
+
+def match_line(s: Settings) -> str | None:
+    """'match EQ: 14 of 28 third-octave bands moved, -6.0 to +7.0 dB (largest +7.0 dB at 63 Hz)', or
+    None where it is flat or off."""
+    if not s.enabled("match"):
+        return None
+    gains = {
+        nominal: s.values[f"match.{label}.gain_db"]
+        for label, nominal in zip(match_eq.LABELS, match_eq.NOMINAL_HZ)
+        if s.enabled("match", label)
+    }
+    moved = {c: g for c, g in gains.items() if abs(g) >= MIN_EQ_DB}
+    if not moved:
+        return None
+    largest = max(moved, key=lambda c: abs(moved[c]))
+    where = f"{largest:g} Hz" if largest < 1000 else f"{largest / 1000:g} kHz"  # the band's nominal name
+    return (
+        f"match EQ: {len(moved)} of {len(gains)} third-octave bands moved, {min(moved.values()):+.1f} to "
+        f"{max(moved.values()):+.1f} dB (largest {moved[largest]:+.1f} dB at {where})"
+    )
 
 
 def compressor_on(s: Settings) -> bool:
@@ -63,6 +85,8 @@ def describe(s: Settings, report: dict | None = None) -> list[str]:
     if small:  # rendered all the same: say they are there
         moves.append(f"{small} more under {MIN_EQ_DB:g} dB")
     lines.append("EQ: " + (", ".join(moves) if moves else "flat"))
+    if match_line(s):
+        lines.append(match_line(s))
     if compressor_on(s):
         drive = (
             f", input gain {v['gain.gain_db']:+.1f} dB" if s.enabled("gain") and abs(v["gain.gain_db"]) >= 0.1 else ""

@@ -29,7 +29,12 @@ PLATFORMS = {
     "deezer": (-15.0, -1.0),
 }
 GROUPS = ("eq", "dynamics", "width", "loudness")
-PROCESSORS_OF = {"eq": ("eq",), "dynamics": ("gain", "compressor"), "width": ("width",), "loudness": ("loudness",)}
+PROCESSORS_OF = {
+    "eq": ("eq", "match"),
+    "dynamics": ("gain", "compressor"),
+    "width": ("width",),
+    "loudness": ("loudness",),
+}
 DEFAULT_CEILING_DBTP = -1.0  # the true-peak ceiling unless the reference peaks lower or the user says
 HIGHPASS_MIN_HZ = 20.0  # a predicted high-pass below this is left off (it would only turn phase)
 # How literally the reference's tonal balance and width are copied, from the network's reading
@@ -107,12 +112,18 @@ class Target:
         mono_target = self.clips.shape[1] == 1 and not self.played
         return PLAYBACK_MONO_LU * (int(mono_target) - int(mix.channels == 1))
 
-    def measured(self) -> dict:
-        """The character refinement matches; measured on first use (only refinement pays)."""
+    def measured(self, thirds: bool = False) -> dict:
+        """The character refinement matches; measured on first use (only refinement pays). With
+        `thirds`, also its third-octave balance (what a copy's match EQ reads, refine.thirds_of)."""
         if self.character is None:
             from . import character
 
             self.character = character.character_of(self.clips, self.sample_rate, self.true_peak_ratio)
+            self.extra["measured"] = True  # from its own excerpts (a style's is predicted, its clips the mix's)
+        if thirds and self.extra.get("measured") and "thirds" not in self.character:
+            from . import refine
+
+            self.character["thirds"] = refine.thirds_of(self.clips, self.sample_rate)
         return self.character
 
     def at_rate(self, sample_rate: int) -> "Target":
@@ -227,7 +238,7 @@ def scaled(settings: Settings, amount: float) -> Settings:
         return settings
     v = dict(settings.values)
     for e in TABLE.entries:
-        if e.spec.name == "gain_db" and e.processor in ("gain", "eq"):
+        if e.spec.name == "gain_db" and e.processor in ("gain", "eq", "match"):
             v[e.key] *= amount
     v["compressor.ratio"] = v["compressor.ratio"] ** amount
     v["compressor.makeup_db"] *= amount  # at 0 the compressor is a wire, its make-up gain too
@@ -302,7 +313,7 @@ def finish(
                 settings,
                 mix.clips,
                 frames,
-                target.measured(),
+                target.measured(thirds=bool(from_network and refine.literal_shares(options.literal)[1] > 0)),
                 groups=refinable,
                 steps=refine.STEPS if options.steps is None else options.steps,
                 pull=refine.PULL_BLENDED if from_network else refine.PULL_MEASURED,

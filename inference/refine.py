@@ -22,12 +22,13 @@ import numpy as np
 from scipy.optimize import minimize
 
 from tonematch.models import excerpts
-from tonematch.models.chain import TABLE
+from tonematch.models.chain import TABLE, match_eq
 from tonematch.models.chain.exact import render_array
 from tonematch.models.chain.params import unit_mapping
 from tonematch.models.chain.settings import Settings
 
 from . import character
+from .match_fit import broad, match_shortfall, thirds_error, thirds_of
 
 # The settings refinement may move, by group (the match command's --only/--skip groups).
 GROUP_KEYS = {
@@ -71,6 +72,7 @@ BOUNDS = {"width.width": (0.6, 1.6)}
 # The tonal move taken from the reference is smoothed over about an octave (the tonal bands are
 # 1/6 octave): a reference's narrow peaks are its instruments, a mastering EQ moves broad regions.
 TONE_MOVE_SMOOTHING_BANDS = 7
+MATCH_PASSES = 2  # exact renders of the match EQ, each correcting the last one's shortfall
 TILT_REGIONS_HZ = ((40.0, 250.0), (2000.0, 12000.0))  # bass and treble
 TILT_CLIP_DB = 12.0
 # What the reference's balance is compared with, to tell its mastering from its music: the
@@ -111,7 +113,8 @@ def blended_target(start: dict, reference: dict, literal: float, centres_hz: np.
     straight-line tilt over log frequency and of the rest (the move smoothed over an octave), its
     width by the detail's share; the dynamics and loudness are the start's. The move is the
     reference's balance less `anchor` (tone_anchor; None: the start's balance); its tilt is held
-    between the start's and the reference's own (tilt_taken)."""
+    between the start's and the reference's own (tilt_taken). The detail finer than an octave is
+    the match EQ's (thirds_goal)."""
     out = dict(start)
     move = np.asarray(reference["tone"]) - np.asarray(start["tone"] if anchor is None else anchor)
     smooth = _smoothed(move)
@@ -337,10 +340,14 @@ def optimise(
     return problem.settings_at(result.x)
 
 
+def exact_render(settings: Settings, clips: np.ndarray, sample_rate: int) -> np.ndarray:
+    """The exact render of the excerpts [N, C, L] (rendered end to end, then split again)."""
+    return excerpts.split(render_array(excerpts.joined(clips), settings, sample_rate), clips.shape[0])
+
+
 def exact_character(settings: Settings, clips: np.ndarray, sample_rate: int, true_peak_ratio: float = 1.0):
-    """Character of the exact render of the excerpts [N, C, L] (rendered end to end)."""
-    out = render_array(excerpts.joined(clips), settings, sample_rate)
-    return character.character_of(excerpts.split(out, clips.shape[0]), sample_rate, true_peak_ratio)
+    """Character of the exact render of the excerpts [N, C, L]."""
+    return character.character_of(exact_render(settings, clips, sample_rate), sample_rate, true_peak_ratio)
 
 
 def refine(
@@ -378,18 +385,22 @@ def refine(
     tp = frames.true_peak_ratio
     robust = literal is None
 
+    renders = {}  # id(settings) -> the exact render of the excerpts (the match EQ reads them)
+
     def exact(s):
-        got = exact_character(s, clips, sr, tp)
+        renders[id(s)] = exact_render(s, clips, sr)
+        got = character.character_of(renders[id(s)], sr, tp)
         return got, float(robust_distance(got, target, frames, weights, robust))
 
     if literal is None:
         start_char, start_d = exact(settings)
     else:
-        start_char = exact_character(settings, clips, sr, tp)
+        renders[id(settings)] = exact_render(settings, clips, sr)
+        start_char = character.character_of(renders[id(settings)], sr, tp)
         # the mix as it is, only where a typical balance asks how far it departs from it
         mix_char = None if typical is None else character.plain(character.measure(character.neutral(frames), frames))
         anchor = tone_anchor(start_char, mix_char, typical, literal, frames.centers_hz)
-        target = reached(target, anchor, frames.centers_hz, reach_hz)
+        reference = target = reached(target, anchor, frames.centers_hz, reach_hz)
         move = np.asarray(target["tone"]) - anchor
         reference_move = (treble_over_bass_db(move, frames.centers_hz), detail_db(move, frames.centers_hz))
         _, own, taken = tilt_taken(start_char, target, literal, frames.centers_hz, anchor)
@@ -402,6 +413,22 @@ def refine(
             return Refined(settings, start_d, start_d, False, 0, reading)
         one_char, one_d = exact(one)
         best = min([(start_d, 0, settings), (one_d, 1, one)], key=lambda t: (t[0], -t[1]))
+        if reading.detail_share > 0.0 and "eq" in groups and _match_free(settings, fixed) and "thirds" in reference:
+            # the detail a copy asks for, finer than seven bands follow: the match EQ, set from the
+            # exact render's third-octave shortfall and kept where the render of it lands closer
+            base = one if best[1] else settings
+            goal = thirds_goal(
+                thirds_of(renders[id(settings)], sr), start_char, reference, target, literal, anchor, frames
+            )
+            for _ in range(MATCH_PASSES):
+                have = thirds_of(renders[id(base)], sr)
+                matched = match_shortfall(base, goal - have, sr)
+                if matched is None:
+                    break
+                matched_char, matched_d = exact(matched)
+                if thirds_error(thirds_of(renders[id(matched)], sr), goal) >= thirds_error(have, goal):
+                    break
+                best, one_char, base = (matched_d, 2, matched), matched_char, matched
         if best[1] > 0:
             moved = np.asarray(one_char["tone"]) - np.asarray(start_char["tone"])
             reading.moved_tilt_db = treble_over_bass_db(moved, frames.centers_hz)
@@ -417,6 +444,27 @@ def refine(
     return Refined(best[2], start_d, best[0], best[1] > 0, steps + steps // 2)
 
 
+def thirds_goal(start_thirds, start: dict, reference: dict, target: dict, literal: float, anchor, frames) -> np.ndarray:
+    """The third-octave balance (dB) the match EQ aims a render at: the start's, moved as the blend
+    (`target`, blended_target) moves the smoothed balance, plus the detail's share of what the
+    reference holds finer than the blend's octave-smoothed move. At literal 1: the reference's."""
+    log_hz, at = np.log(frames.centers_hz), np.log(match_eq.CENTRES_HZ)
+
+    def thirds(tone):
+        return np.interp(at, log_hz, np.asarray(tone, dtype=np.float64))
+
+    start_tone = np.asarray(start["tone"])
+    base = start_tone if anchor is None else np.asarray(anchor)
+    finer = (np.asarray(reference["thirds"]) - start_thirds - thirds(base - start_tone)) - thirds(
+        _smoothed(np.asarray(reference["tone"]) - base)
+    )
+    return start_thirds + thirds(np.asarray(target["tone"]) - start_tone) + literal_shares(literal)[1] * broad(finer)
+
+
+def _match_free(settings: Settings, fixed) -> bool:
+    return settings.enabled("match") and not any(k.startswith(f"{match_eq.NAME}.") for k in fixed)
+
+
 def reached(target: dict, anchor, centres_hz: np.ndarray, reach_hz: float | None) -> dict:
     """`target` with its tone above `reach_hz` (a reference at a lower rate has nothing there:
     its format, not its mastering) following `anchor` from the last band within reach."""
@@ -427,7 +475,12 @@ def reached(target: dict, anchor, centres_hz: np.ndarray, reach_hz: float | None
     tone, anchor = np.array(target["tone"], dtype=np.float64), np.asarray(anchor, dtype=np.float64)
     last = np.flatnonzero(~above)[-1]
     tone[above] = anchor[above] + (tone[last] - anchor[last])
-    return {**target, "tone": tone}
+    out = {**target, "tone": tone}
+    if "thirds" in target:  # nothing above the reach to copy: the match EQ leaves those bands
+        thirds = np.array(target["thirds"], dtype=np.float64)
+        thirds[match_eq.CENTRES_HZ > reach_hz] = np.nan
+        out["thirds"] = thirds
+    return out
 
 
 def _unbiased(target: dict, exact_char: dict, settings: Settings, frames: character.Frames) -> dict:

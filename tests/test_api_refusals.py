@@ -112,7 +112,7 @@ def test_a_reordered_chain_is_refused_not_silently_reordered(tmp_path, capsys, m
     params = tmp_path / "reversed.json"
     params.write_text(json.dumps(d))
     assert main(["render", str(mix_wav), "--params", str(params), "-o", str(tmp_path / "o.wav")]) == 2
-    assert "the chain's order is fixed (gain -> eq -> compressor -> width -> limiter -> loudness)" in (
+    assert "the chain's order is fixed (gain -> eq -> match -> compressor -> width -> limiter -> loudness)" in (
         capsys.readouterr().err
     )
 

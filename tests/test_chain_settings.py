@@ -25,7 +25,7 @@ def test_json_round_trip_is_exact(tmp_path):
     eq = next(p for p in d["chain"] if p["processor"] == "eq")
     assert set(eq["low_shelf"]) == {"gain_db", "freq_hz", "q"}
     assert eq["peak3"]["enabled"] is False
-    assert [p["processor"] for p in d["chain"]] == ["gain", "eq", "compressor", "width", "limiter", "loudness"]
+    assert [p["processor"] for p in d["chain"]] == ["gain", "eq", "match", "compressor", "width", "limiter", "loudness"]
     assert list(tmp_path.iterdir()) == [path]  # no temp files left
 
 

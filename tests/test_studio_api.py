@@ -107,7 +107,8 @@ def test_outputs_never_overwrite_an_input_and_refuse_existing_files(tmp_path, ex
 
 def test_settings_round_trip_and_a_change_re_renders(client, studio):
     before = client.get("/api/settings").json()
-    assert [p["processor"] for p in before["chain"]] == ["gain", "eq", "compressor", "width", "limiter", "loudness"]
+    chain = ["gain", "eq", "match", "compressor", "width", "limiter", "loudness"]
+    assert [p["processor"] for p in before["chain"]] == chain
     r = client.put("/api/settings", json=before)
     assert r.status_code == 200, r.text
     assert client.get("/api/settings").json()["chain"] == before["chain"]

@@ -1,6 +1,6 @@
 """The mastering chain: order, parameter table and the differentiable (batched) renderer.
 
-gain -> eq -> compressor -> width -> limiter -> loudness. The loudness stage sets the gain
+gain -> eq -> match EQ -> compressor -> width -> limiter -> loudness. The loudness stage sets the gain
 *into* the limiter, so the true-peak ceiling is the last word on level. That gain is predicted
 from the pre-limiter signal (limiter/predict.py) so that one limiter pass lands on the target;
 the exact renderer (exact.py) follows the same recipe.
@@ -8,14 +8,14 @@ the exact renderer (exact.py) follows the same recipe.
 
 from __future__ import annotations
 
-from . import compressor, eq, gain, limiter, loudness, width
+from . import compressor, eq, gain, limiter, loudness, match_eq, width
 from .lazy import torch
 from .params import ParamTable
 
-PROCESSORS = {m.NAME: m for m in (gain, eq, compressor, width, limiter, loudness)}
+PROCESSORS = {m.NAME: m for m in (gain, eq, match_eq, compressor, width, limiter, loudness)}
 TABLE = ParamTable(e for m in PROCESSORS.values() for e in m.ENTRIES)
 # Stages before the limiter, in order; the limiter and loudness stages are driven together.
-PRE_LIMITER = ("gain", "eq", "compressor", "width")
+PRE_LIMITER = ("gain", "eq", "match", "compressor", "width")
 
 
 def _pre_limiter(x, p, sample_rate, bypass):

@@ -9,6 +9,7 @@
   const STAGES = {
     gain: ["Input gain", "into the compressor"],
     eq: ["EQ", ""],
+    match: ["Match EQ", "third-octave bands; match --literal above 0.5 sets them from the reference"],
     compressor: ["Compressor", "stereo-linked, soft knee; RMS window 0: peak detector"],
     width: ["Stereo width", "mid/side"],
     limiter: ["True-peak limiter", ""],
@@ -481,10 +482,14 @@
 
   // -- the controls -----------------------------------------------------------------------------
   const controls = {};
+  // a match EQ band's key ("63hz", "1k25hz") as its nominal frequency ("63 Hz", "1.25 kHz")
+  const bandHz = (band) => band.endsWith("khz") || /k\d/.test(band)
+    ? band.replace(/hz$/, "").replace("k", ".").replace(/\.$/, "") + " kHz" : band.replace(/hz$/, " Hz");
   function slider(p, compact) {
     const wrap = document.createElement("div");
     wrap.className = compact ? "bparam" : "param";
-    const label = document.createElement("label"); label.textContent = NAMES[p.name] || p.name;
+    const label = document.createElement("label");
+    label.textContent = p.processor === "match" ? bandHz(p.band) : NAMES[p.name] || p.name;
     const range = document.createElement("input"); range.type = "range"; range.min = 0; range.max = 1000; range.step = 1;
     range.dataset.key = p.key; range.title = `${p.key}: ${fmt(p, p.low)} to ${fmt(p, p.high)} (double-click: default ${fmt(p, p.default)})`;
     const val = document.createElement("input"); val.type = "text"; val.className = "val"; val.dataset.key = p.key;

@@ -1,0 +1,91 @@
+"""Match EQ: a third-octave graphic EQ (28 constant-Q bells at the ISO 266 centres, 31.5 Hz to
+16 kHz) after the parametric EQ.
+
+It carries the finer balance a reference is copied with (`match --literal` above 0.5) where
+seven parametric bands cannot follow it; a person may set it by hand like any graphic EQ. It is
+never predicted by the network (its settings are not learned) and is flat by default. A flat band
+is left out of the render (a 0 dB bell is the identity), so a flat match EQ costs nothing; bands
+at or above 0.45 x the sample rate are not rendered.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tonematch.models.measure.spectrum import third_octave_centres
+
+from . import kernels, ops
+from .biquads import design, power_response
+from .lazy import is_tensor, torch
+from .params import Entry, ParamSpec
+
+NAME = "match"
+_CAP = 0.45  # as the parametric EQ's: no band at or above 0.9 x Nyquist
+# nominal ISO 266 names (the band keys) of the base-2 centres 1000 * 2^(k/3), 31.25 Hz .. 16 kHz
+LABELS = (
+    "31hz 40hz 50hz 63hz 80hz 100hz 125hz 160hz 200hz 250hz 315hz 400hz 500hz 630hz 800hz 1khz "
+    "1k25hz 1k6hz 2khz 2k5hz 3k15hz 4khz 5khz 6k3hz 8khz 10khz 12k5hz 16khz"
+).split()
+CENTRES_HZ = third_octave_centres(25.0, 16000.0)  # the project's third-octave grid (measure.spectrum)
+NOMINAL_HZ = tuple(
+    float(f)
+    for f in "31.5 40 50 63 80 100 125 160 200 250 315 400 500 630 800 1000 1250 1600 2000 2500 "
+    "3150 4000 5000 6300 8000 10000 12500 16000".split()
+)  # the bands' names in words
+Q = math.sqrt(2.0 ** (1.0 / 3.0)) / (2.0 ** (1.0 / 3.0) - 1.0)  # a third of an octave wide
+GAIN_DB = 12.0  # each band's range, +/-
+ENTRIES = [
+    Entry(NAME, label, ParamSpec("gain_db", "dB", -GAIN_DB, GAIN_DB, "lin", 0.0, learned=False)) for label in LABELS
+]
+
+
+def _active(p: dict, sample_rate: float, bypass) -> list[tuple[float, object]]:
+    """(centre Hz, gain dB) of the bands that change the sound: switched on, below the cap, and
+    not flat (for a batch of torch settings, not flat in any item)."""
+    if NAME in bypass:
+        return []
+    out = []
+    for label, centre in zip(LABELS, CENTRES_HZ):
+        gain = p.get(f"{NAME}.{label}.gain_db", 0.0)
+        flat = not bool((gain != 0).any()) if is_tensor(gain) else not np.any(np.asarray(gain) != 0.0)
+        if flat or f"{NAME}.{label}" in bypass or centre >= _CAP * sample_rate:
+            continue
+        out.append((float(centre), gain))
+    return out
+
+
+def coefficients(p: dict, sample_rate: float, bypass=frozenset(), xp=None) -> list:
+    """[B, 5] float64 per band that is not flat, low to high (torch, or numpy with `xp=np`)."""
+    return [design("peak", centre, Q, gain, sample_rate, xp) for centre, gain in _active(p, sample_rate, bypass)]
+
+
+def power_at(p: dict, freqs_hz, sample_rate: float, bypass=frozenset(), xp=None):
+    """|H|^2 of the bands at `freqs_hz` -> [..., F] (1 where flat)."""
+    power = np.ones(len(freqs_hz))
+    for coefs in coefficients(p, sample_rate, bypass, xp):
+        power = power * power_response(coefs, freqs_hz, sample_rate)
+    return power
+
+
+def apply(x: torch.Tensor, p: dict, sample_rate: float, bypass=frozenset()) -> torch.Tensor:
+    b, c, t = x.shape
+    y = x.reshape(b * c, t)
+    for coefs in coefficients(p, sample_rate, bypass):
+        y = ops.biquad(y, coefs.to(x.device).expand(b, 5).repeat_interleave(c, dim=0))
+    return y.reshape(b, c, t)
+
+
+class Stream:
+    latency = 0
+
+    def __init__(self, values: dict, sample_rate: float, channels: int, bypass=frozenset()):
+        sos = np.array([c.reshape(5) for c in coefficients(values, sample_rate, bypass, np)]).reshape(-1, 5)
+        self.sos = kernels.pad_sections(np.broadcast_to(sos[None], (channels,) + sos.shape))
+        self.state = np.zeros(self.sos.shape[:2] + (2,))
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        if self.sos.shape[1] == 0:
+            return block
+        return kernels.sos_forward(np.ascontiguousarray(block), self.sos, self.state)
