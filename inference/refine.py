@@ -345,9 +345,15 @@ def exact_render(settings: Settings, clips: np.ndarray, sample_rate: int) -> np.
     return excerpts.split(render_array(excerpts.joined(clips), settings, sample_rate), clips.shape[0])
 
 
-def exact_character(settings: Settings, clips: np.ndarray, sample_rate: int, true_peak_ratio: float = 1.0):
-    """Character of the exact render of the excerpts [N, C, L]."""
-    return character.character_of(exact_render(settings, clips, sample_rate), sample_rate, true_peak_ratio)
+def exact_character(
+    settings: Settings, clips: np.ndarray, sample_rate: int, true_peak_ratio: float = 1.0, renders: dict | None = None
+):
+    """Character of the exact render of the excerpts [N, C, L]; the render is kept in `renders`
+    under id(settings) where given (the match EQ reads it)."""
+    out = exact_render(settings, clips, sample_rate)
+    if renders is not None:
+        renders[id(settings)] = out
+    return character.character_of(out, sample_rate, true_peak_ratio)
 
 
 def refine(
@@ -385,18 +391,17 @@ def refine(
     tp = frames.true_peak_ratio
     robust = literal is None
 
-    renders = {}  # id(settings) -> the exact render of the excerpts (the match EQ reads them)
+    # id(settings) -> the exact render of the excerpts, kept only where the match EQ will read them
+    renders = {} if literal is not None and literal_shares(literal)[1] > 0.0 else None
 
     def exact(s):
-        renders[id(s)] = exact_render(s, clips, sr)
-        got = character.character_of(renders[id(s)], sr, tp)
+        got = exact_character(s, clips, sr, tp, renders)
         return got, float(robust_distance(got, target, frames, weights, robust))
 
     if literal is None:
         start_char, start_d = exact(settings)
     else:
-        renders[id(settings)] = exact_render(settings, clips, sr)
-        start_char = character.character_of(renders[id(settings)], sr, tp)
+        start_char = exact_character(settings, clips, sr, tp, renders)
         # the mix as it is, only where a typical balance asks how far it departs from it
         mix_char = None if typical is None else character.plain(character.measure(character.neutral(frames), frames))
         anchor = tone_anchor(start_char, mix_char, typical, literal, frames.centers_hz)
