@@ -71,16 +71,7 @@ def apply(x: torch.Tensor, p: dict, sample_rate: float, bypass=frozenset()) -> t
     return y.reshape(b, c, t)
 
 
-class Stream:
-    latency = 0
-
+class Stream(kernels.Cascade):
     def __init__(self, values: dict, sample_rate: float, channels: int, bypass=frozenset()):
         p = {k: np.array([v], dtype=np.float64) for k, v in values.items()}
-        sos = np.array([c[0] for c in coefficients(p, sample_rate, bypass, np)]).reshape(-1, 5)
-        self.sos = kernels.pad_sections(np.broadcast_to(sos[None], (channels,) + sos.shape))
-        self.state = np.zeros(self.sos.shape[:2] + (2,))
-
-    def process(self, block: np.ndarray) -> np.ndarray:
-        if self.sos.shape[1] == 0:
-            return block
-        return kernels.sos_forward(np.ascontiguousarray(block), self.sos, self.state)
+        super().__init__(coefficients(p, sample_rate, bypass, np), channels)

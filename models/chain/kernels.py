@@ -108,6 +108,23 @@ def sos_forward(x, sos, state):
     return y
 
 
+class Cascade:
+    """A biquad cascade (rows [S, 5], the same on every channel) run block by block, its state
+    carried across blocks: the streaming form of an EQ stage. No sections: blocks pass as they are."""
+
+    latency = 0
+
+    def __init__(self, sections: list, channels: int):
+        sos = np.array([np.reshape(c, 5) for c in sections], dtype=np.float64).reshape(-1, 5)
+        self.sos = pad_sections(np.broadcast_to(sos[None], (channels,) + sos.shape))
+        self.state = np.zeros(self.sos.shape[:2] + (2,))
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        if self.sos.shape[1] == 0:
+            return block
+        return sos_forward(np.ascontiguousarray(block), self.sos, self.state)
+
+
 def pad_sections(sos: np.ndarray) -> np.ndarray:
     """[..., S, 5] -> [..., S', 5] with S' a multiple of 4, padded with identity sections."""
     extra = (-sos.shape[-2]) % 4
