@@ -120,7 +120,8 @@ def add_literal_option(p) -> None:
         type=float,
         metavar="0..1",
         help="how literally the reference's tonal balance and width are copied: 0 only what the network "
-        "reads as mastering, 0.5 also the reference's tilt, 1 its whole balance and its width (default 0.4)",
+        "reads as mastering, 0.5 also the reference's tilt, 1 its whole balance (above 0.5 also through the "
+        "third-octave match EQ) and its width (default 0.4)",
     )
 
 
