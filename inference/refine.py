@@ -346,13 +346,13 @@ def exact_render(settings: Settings, clips: np.ndarray, sample_rate: int) -> np.
 
 
 def exact_character(
-    settings: Settings, clips: np.ndarray, sample_rate: int, true_peak_ratio: float = 1.0, renders: dict | None = None
+    settings: Settings, clips: np.ndarray, sample_rate: int, true_peak_ratio: float = 1.0, thirds: dict | None = None
 ):
-    """Character of the exact render of the excerpts [N, C, L]; the render is kept in `renders`
-    under id(settings) where given (the match EQ reads it)."""
+    """Character of the exact render of the excerpts [N, C, L]; where `thirds` is given, the
+    render's third-octave balance too, under id(settings) (what the match EQ reads)."""
     out = exact_render(settings, clips, sample_rate)
-    if renders is not None:
-        renders[id(settings)] = out
+    if thirds is not None:
+        thirds[id(settings)] = thirds_of(out, sample_rate)
     return character.character_of(out, sample_rate, true_peak_ratio)
 
 
@@ -391,17 +391,17 @@ def refine(
     tp = frames.true_peak_ratio
     robust = literal is None
 
-    # id(settings) -> the exact render of the excerpts, kept only where the match EQ will read them
-    renders = {} if literal is not None and literal_shares(literal)[1] > 0.0 else None
+    # id(settings) -> the exact render's third-octave balance, only where the match EQ reads it
+    balances = {} if literal is not None and literal_shares(literal)[1] > 0.0 else None
 
     def exact(s):
-        got = exact_character(s, clips, sr, tp, renders)
+        got = exact_character(s, clips, sr, tp, balances)
         return got, float(robust_distance(got, target, frames, weights, robust))
 
     if literal is None:
         start_char, start_d = exact(settings)
     else:
-        start_char = exact_character(settings, clips, sr, tp, renders)
+        start_char = exact_character(settings, clips, sr, tp, balances)
         # the mix as it is, only where a typical balance asks how far it departs from it
         mix_char = None if typical is None else character.plain(character.measure(character.neutral(frames), frames))
         anchor = tone_anchor(start_char, mix_char, typical, literal, frames.centers_hz)
@@ -422,16 +422,14 @@ def refine(
             # the detail a copy asks for, finer than seven bands follow: the match EQ, set from the
             # exact render's third-octave shortfall and kept where the render of it lands closer
             base = one if best[1] else settings
-            goal = thirds_goal(
-                thirds_of(renders[id(settings)], sr), start_char, reference, target, literal, anchor, frames
-            )
+            goal = thirds_goal(balances[id(settings)], start_char, reference, target, literal, anchor, frames)
             for _ in range(MATCH_PASSES):
-                have = thirds_of(renders[id(base)], sr)
+                have = balances[id(base)]
                 matched = match_shortfall(base, goal - have, sr)
                 if matched is None:
                     break
                 matched_char, matched_d = exact(matched)
-                if thirds_error(thirds_of(renders[id(matched)], sr), goal) >= thirds_error(have, goal):
+                if thirds_error(balances[id(matched)], goal) >= thirds_error(have, goal):
                     break
                 best, one_char, base = (matched_d, 2, matched), matched_char, matched
         if best[1] > 0:

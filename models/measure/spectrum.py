@@ -168,10 +168,12 @@ class SpectrumMeter:
             return centres, 10.0 * np.log10(energy)
 
 
-def _meter(x: np.ndarray, sample_rate: float) -> SpectrumMeter:
+def _meter(x: np.ndarray, sample_rate: float, block: int = 1 << 18) -> SpectrumMeter:
+    """The meter fed a whole array a block at a time: its frames never held all at once."""
     x = np.atleast_2d(x)
     m = SpectrumMeter(sample_rate, x.shape[0])
-    m.add(x)
+    for start in range(0, x.shape[1], block):
+        m.add(x[:, start : start + block])
     return m
 
 
