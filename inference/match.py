@@ -114,16 +114,19 @@ class Target:
 
     def measured(self, thirds: bool = False) -> dict:
         """The character refinement matches; measured on first use (only refinement pays). With
-        `thirds`, also its third-octave balance (what a copy's match EQ reads, refine.thirds_of)."""
+        `thirds`, also its third-octave balance and the top of its band (what a copy reads:
+        match_fit.reference_balance; a low-pass cliff lowers `reach_hz`)."""
         if self.character is None:
             from . import character
 
             self.character = character.character_of(self.clips, self.sample_rate, self.true_peak_ratio)
             self.extra["measured"] = True  # from its own excerpts (a style's is predicted, its clips the mix's)
         if thirds and self.extra.get("measured") and "thirds" not in self.character:
-            from . import refine
+            from .match_fit import reference_balance
 
-            self.character["thirds"] = refine.thirds_of(self.clips, self.sample_rate)
+            self.character["thirds"], low_pass = reference_balance(self.clips, self.sample_rate)
+            if low_pass is not None:  # nothing above a codec's low-pass to copy
+                self.reach_hz = min(self.reach_hz or np.inf, low_pass)
         return self.character
 
     def at_rate(self, sample_rate: int) -> "Target":
@@ -309,11 +312,14 @@ def finish(
         )
         if refinable:
             frames = character.analyse(mix.clips, mix.sample_rate, mix.true_peak_ratio)
+            # a copy (from the network's start, literal above 0.5) also reads where the reference ends
+            copying = bool(from_network and refine.literal_shares(options.literal)[1] > 0)
+            reference = target.measured(thirds=copying)
             result = refine.refine(
                 settings,
                 mix.clips,
                 frames,
-                target.measured(thirds=bool(from_network and refine.literal_shares(options.literal)[1] > 0)),
+                reference,
                 groups=refinable,
                 steps=refine.STEPS if options.steps is None else options.steps,
                 pull=refine.PULL_BLENDED if from_network else refine.PULL_MEASURED,

@@ -24,7 +24,18 @@ SMOOTHING_BANDS = 3
 def thirds_of(clips: np.ndarray, sample_rate: int) -> np.ndarray:
     """Level (dB) of excerpts [N, C, L] in the match EQ's third-octave bands, on the project's
     third-octave reading (measure.spectrum, the evaluation's); bands it cannot read are NaN."""
-    centres, level = spectrum.third_octave_db(excerpts.joined(clips), sample_rate)
+    return _thirds(spectrum.meter_of(excerpts.joined(clips), sample_rate))
+
+
+def reference_balance(clips: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float | None]:
+    """(thirds_of, where the excerpts end in a low-pass cliff or None): what a copy reads of a
+    reference. A codec's low-pass (an MP3 cut near 16 kHz) is its format, not its mastering."""
+    meter = spectrum.meter_of(excerpts.joined(clips), sample_rate)
+    return _thirds(meter), meter.low_pass_hz()
+
+
+def _thirds(meter: spectrum.SpectrumMeter) -> np.ndarray:
+    centres, level = meter.third_octave_db()
     index = np.searchsorted(centres, match_eq.CENTRES_HZ * (1.0 - 1e-9))
     found = (index < len(centres)) & np.isclose(centres[np.minimum(index, len(centres) - 1)], match_eq.CENTRES_HZ)
     out = np.full(len(match_eq.CENTRES_HZ), np.nan)

@@ -113,3 +113,23 @@ def test_literal_one_copies_the_reference_balance_with_the_match_eq():
     assert any(line.startswith("match EQ: ") for line in explain.describe(copied))
     assert all(v == 0.0 for k, v in default.values.items() if k.startswith("match."))
     assert character.eq_power_at(copied.values, match_eq.CENTRES_HZ, SR, copied.bypass).std() > 0.0
+
+
+def test_a_copy_leaves_what_lies_above_a_reference_codec_low_pass():
+    """A reference cut at 15 kHz by a steep low-pass (an MP3's) has nothing up there: its format,
+    not its mastering. `--literal 1` reads where it ends and leaves the match EQ's bands above it
+    flat, where the same music uncut (rippled, as above) moves the top band by over a decibel."""
+    from scipy.signal import butter, sosfilt
+
+    mix = analyse_array(music_like(12.0, SR, seed=8), SR)
+    music = music_like(12.0, SR, seed=7)
+    cut = sosfilt(butter(16, 15000.0, fs=SR, output="sos"), music, axis=-1).astype(np.float32)
+
+    def copied(reference):
+        target = match.target_from(analyse_array(reference, SR))
+        settings = match.finish(Settings.defaults(SR), mix, target, match.Options(literal=1.0), {"start": "network"})[0]
+        return settings.values["match.16khz.gain_db"], target.reach_hz
+
+    top, reach = copied(cut)
+    assert top == 0.0 and reach is not None and 13000.0 < reach < 15500.0
+    assert abs(copied(_rippled(music))[0]) > 1.0  # uncut, the top band is copied like the others

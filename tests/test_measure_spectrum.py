@@ -71,3 +71,18 @@ def test_streaming_equals_whole(block):
 def test_short_signal_is_one_frame():
     bands = sp.band_shares_db(sine(3000.0, 0.05, 44100), 44100)  # 2205 samples < one frame
     assert bands["presence"] == pytest.approx(0.0, abs=0.1)
+
+
+def test_a_low_pass_cliff_is_found_where_music_falls_off_gradually():
+    """low_pass_hz: music through a steep low-pass at 16 kHz (a codec's) ends in a cliff there;
+    the same music as it is, or darkened by a gentle first-order roll-off, does not."""
+    from scipy.signal import butter, sosfilt
+
+    sr = 44100
+    x = music_like(8.0, sr, seed=4)
+    cut = sosfilt(butter(16, 16000.0, fs=sr, output="sos"), x, axis=-1)
+    gentle = sosfilt(butter(1, 3000.0, fs=sr, output="sos"), x, axis=-1)
+    found = sp.meter_of(cut, sr).low_pass_hz()
+    assert found is not None and 14500.0 < found < 17000.0
+    assert sp.meter_of(x, sr).low_pass_hz() is None
+    assert sp.meter_of(gentle, sr).low_pass_hz() is None

@@ -33,6 +33,8 @@ BANDS: tuple[tuple[str, float, float], ...] = (
 BAND_NAMES: tuple[str, ...] = tuple(b[0] for b in BANDS)
 BAND_EDGES_HZ: tuple[float, ...] = tuple([b[1] for b in BANDS] + [BANDS[-1][2]])
 NPERSEG = 4096
+LOW_PASS_FROM_HZ = 5000.0  # low-pass cliffs are looked for above this
+LOW_PASS_FALL_DB = 20.0  # within a sixth of an octave, never recovered: a filter's, not music's
 
 
 def hann(n: int) -> np.ndarray:
@@ -157,6 +159,25 @@ class SpectrumMeter:
         freqs, psd = self.psd()
         return None if freqs is None else centroid_hz(freqs, psd.sum(axis=0))
 
+    def low_pass_hz(self, lowest_hz: float = LOW_PASS_FROM_HZ) -> float | None:
+        """Where the spectrum ends in a cliff, a codec's or a resampler's low-pass (an MP3 cut near
+        16 kHz): the lowest 1/24-octave band edge above `lowest_hz` over which the level falls by
+        LOW_PASS_FALL_DB within a sixth of an octave and never comes back. Music falls off
+        gradually (under 15 dB a sixth of an octave on the corpus's masters). None: no cliff."""
+        freqs, psd = self.psd()
+        if freqs is None:
+            return None
+        edges = lowest_hz * 2.0 ** (np.arange(0, 240) / 24.0)
+        edges = edges[edges < 0.48 * self.sample_rate]
+        if len(edges) < 6:
+            return None
+        with np.errstate(divide="ignore"):
+            level = 10.0 * np.log10(band_powers(freqs, psd.mean(axis=0), edges))
+        for b in range(len(level) - 4):
+            if level[b] - np.max(level[b + 4 :]) >= LOW_PASS_FALL_DB:
+                return float(edges[b + 1])
+        return None
+
     def third_octave_db(self, lo_hz: float = 20.0, hi_hz: float = 20000.0) -> tuple[np.ndarray, np.ndarray]:
         """(centres, band power in dB re full-scale mean square) on the 1/3-octave grid, channels
         averaged; silent bands read -inf, bands above Nyquist NaN."""
@@ -168,7 +189,7 @@ class SpectrumMeter:
             return centres, 10.0 * np.log10(energy)
 
 
-def _meter(x: np.ndarray, sample_rate: float, block: int = 1 << 18) -> SpectrumMeter:
+def meter_of(x: np.ndarray, sample_rate: float, block: int = 1 << 18) -> SpectrumMeter:
     """The meter fed a whole array a block at a time: its frames never held all at once."""
     x = np.atleast_2d(x)
     m = SpectrumMeter(sample_rate, x.shape[0])
@@ -179,7 +200,7 @@ def _meter(x: np.ndarray, sample_rate: float, block: int = 1 << 18) -> SpectrumM
 
 def band_shares_db(x: np.ndarray, sample_rate: float) -> dict[str, float | None]:
     """The eight bands' shares (dB re their total) of a whole [C, T] array."""
-    return _meter(x, sample_rate).band_shares_db()
+    return meter_of(x, sample_rate).band_shares_db()
 
 
 def share_below(x: np.ndarray, sample_rate: float, hz: float, nperseg: int = 32768) -> float:
@@ -203,8 +224,8 @@ def share_below(x: np.ndarray, sample_rate: float, hz: float, nperseg: int = 327
 
 
 def spectral_centroid_hz(x: np.ndarray, sample_rate: float) -> float | None:
-    return _meter(x, sample_rate).centroid_hz()
+    return meter_of(x, sample_rate).centroid_hz()
 
 
 def third_octave_db(x: np.ndarray, sample_rate: float) -> tuple[np.ndarray, np.ndarray]:
-    return _meter(x, sample_rate).third_octave_db()
+    return meter_of(x, sample_rate).third_octave_db()
