@@ -498,7 +498,7 @@
     const show = (v) => { val.value = fmt(p, v); };
     range.addEventListener("input", () => {
       const v = fromU(p, range.value / 1000); setVal(S.settings, p.key, v); show(v);
-      if (p.processor === "eq") liveEq();
+      if (p.processor === "eq" || p.processor === "match") liveEq();
     });
     range.addEventListener("change", () => commit({ settings: clone(S.settings), amount: S.amount }));
     range.addEventListener("dblclick", () => { setVal(S.settings, p.key, p.default); commit({ settings: clone(S.settings), amount: S.amount }); });
