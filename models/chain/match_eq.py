@@ -1,5 +1,5 @@
-"""Match EQ: a third-octave graphic EQ (28 constant-Q bells at the ISO 266 centres, 31.5 Hz to
-16 kHz) after the parametric EQ.
+"""Match EQ: a third-octave graphic EQ (28 constant-Q bells at the base-2 third-octave centres,
+31.5 Hz to 16 kHz, named by ISO 266's nominal frequencies) after the parametric EQ.
 
 It carries the finer balance a reference is copied with (`match --literal` above 0.5) where
 seven parametric bands cannot follow it; a person may set it by hand like any graphic EQ. It is
