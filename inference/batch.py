@@ -58,6 +58,11 @@ def format_result(r: dict) -> str:
             f"  {who} {notes['reference_lufs']:.1f} LUFS of this mix, outside the loudness the chain "
             f"takes: the target is {r['settings'].values['loudness.target_lufs']:.1f} LUFS"
         )
+    if "reference_low_pass_hz" in notes:
+        lines.append(
+            f"  the reference ends in a low-pass at {notes['reference_low_pass_hz'] / 1000:.1f} kHz (a codec's cut, "
+            "not its mastering): nothing above it is copied"
+        )
     if notes.get("mono_reference"):
         lines.append("  the reference is mono: it has no width to follow, so the mix keeps its own")
     shift = notes.get("mono_playback_lu", 0.0)

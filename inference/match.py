@@ -127,6 +127,7 @@ class Target:
             self.character["thirds"], low_pass = reference_balance(self.clips, self.sample_rate)
             if low_pass is not None:  # nothing above a codec's low-pass to copy
                 self.reach_hz = min(self.reach_hz or np.inf, low_pass)
+                self.extra["low_pass_hz"] = low_pass
         return self.character
 
     def at_rate(self, sample_rate: int) -> "Target":
@@ -315,6 +316,8 @@ def finish(
             # a copy (from the network's start, literal above 0.5) also reads where the reference ends
             copying = bool(from_network and refine.literal_shares(options.literal)[1] > 0)
             reference = target.measured(thirds=copying)
+            if copying and "low_pass_hz" in target.extra:
+                notes["reference_low_pass_hz"] = target.extra["low_pass_hz"]
             result = refine.refine(
                 settings,
                 mix.clips,
