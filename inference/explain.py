@@ -85,8 +85,8 @@ def describe(s: Settings, report: dict | None = None) -> list[str]:
     if small:  # rendered all the same: say they are there
         moves.append(f"{small} more under {MIN_EQ_DB:g} dB")
     lines.append("EQ: " + (", ".join(moves) if moves else "flat"))
-    if match_line(s):
-        lines.append(match_line(s))
+    if graphic := match_line(s):
+        lines.append(graphic)
     if compressor_on(s):
         drive = (
             f", input gain {v['gain.gain_db']:+.1f} dB" if s.enabled("gain") and abs(v["gain.gain_db"]) >= 0.1 else ""

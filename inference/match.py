@@ -105,6 +105,7 @@ class Target:
     played: bool = False  # `lufs` is already as played on two speakers (a style's), whatever the clips'
     # the top of what the audio can hold (0.45 x its own rate): resampled up, it has nothing above
     reach_hz: float | None = None
+    own_clips: bool = True  # False: `clips` are the mix's (a style's target), not this target's audio
 
     def playback_shift_lu(self, mix: Analysis) -> float:
         """LU added to this target's loudness for `mix`, so that the master and the target are as
@@ -114,20 +115,16 @@ class Target:
 
     def measured(self, thirds: bool = False) -> dict:
         """The character refinement matches; measured on first use (only refinement pays). With
-        `thirds`, also its third-octave balance and the top of its band (what a copy reads:
-        match_fit.reference_balance; a low-pass cliff lowers `reach_hz`)."""
+        `thirds`, also its third-octave balance and where it ends in a low-pass (`low_pass_hz`,
+        None: nowhere): what a copy reads (match_fit.reference_balance)."""
         if self.character is None:
             from . import character
 
             self.character = character.character_of(self.clips, self.sample_rate, self.true_peak_ratio)
-            self.extra["measured"] = True  # from its own excerpts (a style's is predicted, its clips the mix's)
-        if thirds and self.extra.get("measured") and "thirds" not in self.character:
+        if thirds and self.own_clips and "thirds" not in self.character:
             from .match_fit import reference_balance
 
-            self.character["thirds"], low_pass = reference_balance(self.clips, self.sample_rate)
-            if low_pass is not None:  # nothing above a codec's low-pass to copy
-                self.reach_hz = min(self.reach_hz or np.inf, low_pass)
-                self.extra["low_pass_hz"] = low_pass
+            self.character["thirds"], self.character["low_pass_hz"] = reference_balance(self.clips, self.sample_rate)
         return self.character
 
     def at_rate(self, sample_rate: int) -> "Target":
@@ -316,8 +313,10 @@ def finish(
             # a copy (from the network's start, literal above 0.5) also reads where the reference ends
             copying = bool(from_network and refine.literal_shares(options.literal)[1] > 0)
             reference = target.measured(thirds=copying)
-            if copying and "low_pass_hz" in target.extra:
-                notes["reference_low_pass_hz"] = target.extra["low_pass_hz"]
+            low_pass = reference.get("low_pass_hz") if copying else None
+            if low_pass is not None:  # a codec's cut: nothing above it to copy
+                notes["reference_low_pass_hz"] = low_pass
+            reach = min(target.reach_hz or np.inf, low_pass or np.inf)
             result = refine.refine(
                 settings,
                 mix.clips,
@@ -330,7 +329,7 @@ def finish(
                 fixed=fixed,
                 literal=options.literal if from_network else None,
                 typical=typical if from_network else None,
-                reach_hz=target.reach_hz,
+                reach_hz=None if reach == np.inf else reach,
             )
             settings = result.settings
             notes.update(refined=result.kept, distance_before=result.start_distance, distance_after=result.distance)

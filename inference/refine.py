@@ -391,8 +391,10 @@ def refine(
     tp = frames.true_peak_ratio
     robust = literal is None
 
-    # id(settings) -> the exact render's third-octave balance, only where the match EQ reads it
-    balances = {} if literal is not None and literal_shares(literal)[1] > 0.0 else None
+    # a copy from the network's start (literal above 0.5) sets the match EQ, where it may
+    copying = literal is not None and literal_shares(literal)[1] > 0.0 and "eq" in groups and "thirds" in target
+    copying = copying and _match_free(settings, fixed)
+    balances = {} if copying else None  # id(settings) -> the exact render's third-octave balance
 
     def exact(s):
         got = exact_character(s, clips, sr, tp, balances)
@@ -418,7 +420,7 @@ def refine(
             return Refined(settings, start_d, start_d, False, 0, reading)
         one_char, one_d = exact(one)
         best = min([(start_d, 0, settings), (one_d, 1, one)], key=lambda t: (t[0], -t[1]))
-        if reading.detail_share > 0.0 and "eq" in groups and _match_free(settings, fixed) and "thirds" in reference:
+        if copying:
             # the detail a copy asks for, finer than seven bands follow: the match EQ, set from the
             # exact render's third-octave shortfall and kept where the render of it lands closer
             base = one if best[1] else settings

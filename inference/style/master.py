@@ -73,6 +73,7 @@ def target_for(style: Style, mix: Analysis) -> tuple[match.Target, dict]:
         mix.clips,
         name=f"style {style.name}",
         played=True,
+        own_clips=False,
     )
     return target, mix_char
 
@@ -156,6 +157,7 @@ def _from_settings(mix: Analysis, fitted: Style, options: match.Options) -> tupl
         mix.clips,
         name=f"style {fitted.name}",
         played=True,
+        own_clips=False,
     )
     lufs, ceiling = match.loudness_and_ceiling(options, target)
     if options.target_lufs is None and options.platform is None:
