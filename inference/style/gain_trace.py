@@ -58,6 +58,9 @@ READ_FACTOR = 4.0  # a timing is read when every timing this far off or further 
 READ_MARGIN = 0.05  # ... at least this much more (relative)
 MAX_EVALUATIONS = 200  # per least-squares fit
 TOLERANCE = 1e-6  # the fits' ftol, xtol and gtol (a reading to 1e-6 of its log)
+# the profile's fits only compare costs against READ_MARGIN: 1e-4 leaves them within 0.2 % of
+# the 1e-6 fits' and takes a fifth off a pair's reading (docs/decisions.md)
+PROFILE_TOLERANCE = 1e-4
 DB_PER_LN = 20.0 / math.log(10.0)
 # parameters: threshold dB, ln ratio, offset dB, ln attack ms, ln release ms, limiter level dB, ln limiter release ms
 THRESHOLD, LOG_RATIO, OFFSET, LOG_ATTACK, LOG_RELEASE, LIMITER_LEVEL, LOG_LIMITER_RELEASE = range(7)
@@ -380,7 +383,7 @@ class _Fit:
             parts.append(j)
         return np.concatenate(parts)
 
-    def solve(self, theta, free, low, high):
+    def solve(self, theta, free, low, high, tolerance: float = TOLERANCE):
         """Robust least squares over the `free` parameters from theta: (cost, theta)."""
         from scipy.optimize import least_squares
 
@@ -401,9 +404,9 @@ class _Fit:
                 bounds=(low[free], high[free]),
                 loss="soft_l1",
                 f_scale=ROBUST_DB,
-                ftol=TOLERANCE,
-                xtol=TOLERANCE,
-                gtol=TOLERANCE,
+                ftol=tolerance,
+                xtol=tolerance,
+                gtol=tolerance,
                 max_nfev=MAX_EVALUATIONS,
             )
         return float(r.cost), full(r.x)
@@ -437,7 +440,7 @@ def _profile(fit: _Fit, theta, axis: int, grid: np.ndarray, low, high):
         start = np.array(theta)
         for i in order:
             start[axis] = grid[i]
-            costs[i], thetas[i] = fit.solve(start, free, low, high)
+            costs[i], thetas[i] = fit.solve(start, free, low, high, PROFILE_TOLERANCE)
             start = thetas[i]
     return costs, thetas
 
