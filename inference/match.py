@@ -96,7 +96,6 @@ class Target:
     clips: np.ndarray  # the excerpts it was measured on, at `sample_rate`
     name: str = "reference"
     model_input: np.ndarray | None = None  # joined excerpts at the network's rate
-    extra: dict = field(default_factory=dict)
     true_peak_ratio: float = 1.0  # true peak / sample peak of the source
     # a batch reads its one reference once: the numpy network's (embedding, descriptors) per
     # model, and the target at each other mix rate met (with its own character and reading)

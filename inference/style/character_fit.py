@@ -101,14 +101,15 @@ def style_from_references(masters: list[Analysis], name: str = "style") -> Style
     if not masters:
         raise TonematchError("no reference masters to make a style from")
     k = len(BUMP_HZ)
-    coefs, widths = [], []
+    coefs, widths, spreads, crests = [], [], [], []
     for m in masters:
         c = character.character_of(m.clips, m.sample_rate, m.true_peak_ratio)
         centres = band_centres(m.sample_rate)
         coefs.append(project(c["tone"], centres, bump_basis(centres, BUMP_HZ), m.sample_rate)[0])
         if c["width"].size:
             widths.append(c["width"].clip(-40, 20))
-        m.extra = {"spread": float(c["spread"]), "crest": float(c["crest"])}
+        spreads.append(float(c["spread"]))
+        crests.append(float(c["crest"]))
     lufs = [played_lufs(m) for m in masters if m.lufs is not None]
     if not lufs:
         raise TonematchError("the reference masters are silent")
@@ -119,9 +120,7 @@ def style_from_references(masters: list[Analysis], name: str = "style") -> Style
         width_a=np.zeros(4) if widths else np.ones(4),
         width_c=np.mean(widths, axis=0) if widths else np.zeros(4),
         scalar_a=np.zeros(3),
-        scalar_c=np.array(
-            [np.mean([m.extra["spread"] for m in masters]), np.mean([m.extra["crest"] for m in masters]), np.mean(lufs)]
-        ),
+        scalar_c=np.array([np.mean(spreads), np.mean(crests), np.mean(lufs)]),
         true_peak_dbtp=float(np.mean([m.true_peak_dbtp for m in masters])),
         habit=None,
         meta={"name": name, "pairs": 0, "references": len(masters), "kind": "references"},
