@@ -11,7 +11,6 @@ from .. import match
 from ..console import reraise_interrupt
 from .character_fit import fit_style
 from .heldout import format_check, heldout_check
-from .identify import identify_pair
 from .model import Style
 from .pair import PairData, read_pair
 from .settings_fit import attach
@@ -78,8 +77,7 @@ def _read_pairs(pairs, error, progress: bool) -> list[PairData]:
 
     for pair in pairs:
         try:
-            p = read_pair(pair)
-            identify_pair(p)  # the chain's settings on the pair (sets p.settings)
+            p = read_pair(pair, identify=True)  # and the chain's settings on it (sets p.settings)
             data.append(p)
         except Exception as exc:  # noqa: BLE001 - an unreadable file is one pair's problem
             reraise_interrupt(exc)  # but Ctrl-C or SIGTERM met inside a compiled kernel stops

@@ -5,14 +5,14 @@ alone, the loudness stage adds a constant and the limiter only dips at peaks. So
 the master's mid power over the EQ'd mix's is the compressor's gain in dB plus the limiter's
 dips: the gain trace. Everything here is float64.
 
-The EQ (with the constants) is estimated as a filter, mix -> master, from the mids'
-cross-spectra on 93 ms frames (an H1 estimate), the master first divided by the gain trace the
-previous estimate gives (three estimates): the compressor's gain follows the music, so a first
-estimate takes some of it for EQ (a per-bin median ratio left 0.5 dB of error in the trace
-where the engineer's chain left none). The mix through that filter, at the mix's own level, is
-what the compressor's detector sees (linked peak, the side through the same filter); the
-master's side over its mid gives the width, and the EQ'd mix at that width, 4x oversampled, is
-what the limiter sees.
+The EQ (with the constants) is the filter mix -> master that identify reads too
+(transfer.estimate: an H1 estimate from the mids' cross-spectra on 93 ms frames, the master
+first divided by the gain trace the previous estimate gives, three estimates): the compressor's
+gain follows the music, so a first estimate takes some of it for EQ (a per-bin median ratio
+left 0.5 dB of error in the trace where the engineer's chain left none). The mix through that
+filter, at the mix's own level, is what the compressor's detector sees (linked peak, the side
+through the same filter); the master's side over its mid gives the width, and the EQ'd mix at
+that width, 4x oversampled, is what the limiter sees.
 
 The trace is fitted on every loud frame after the first second, by robust least squares with
 analytic Jacobians, with the chain's compressor (6 dB soft knee, attack/release on the gain in
@@ -41,11 +41,10 @@ import numpy as np
 from numba import njit
 
 from tonematch.models.chain import TABLE
-from tonematch.models.measure.spectrum import centred_frames
+
+from .transfer import Estimate, estimate, mids
 
 FRAME_S = 0.0116  # analysis frame (a power of two in samples: 512 at 44.1/48 kHz), hop a quarter
-EQ_FRAME_S = 0.093  # the EQ estimate's frames (4096 samples at 44.1/48 kHz)
-EQ_PASSES = 2  # EQ estimates after the first, each with the master divided by the last trace
 KNEE_DB = 6.0  # the table's default knee: the trace cannot tell knees apart, so it is held
 WARMUP_S = 1.0  # per excerpt, frames before this are left out: the engineer's compressor was already moving
 LOOKAHEAD_MS = 2.0  # the limiter model's lookahead (the table's default)
@@ -142,30 +141,6 @@ def _trace_db(master_power: np.ndarray, mix_power: np.ndarray, framer: _Framer) 
     return 10.0 * np.log10(np.maximum(framer(master_power), 1e-30) / np.maximum(framer(mix_power), 1e-30))
 
 
-def _equaliser(xm: np.ndarray, ym: np.ndarray, sample_rate: int, framer: _Framer, centres: np.ndarray):
-    """The filter mix -> master (mid, [N, L] each): (impulse response centred at n // 2, the
-    master's gain over the filtered mix per sample, linear)."""
-    from scipy.signal import fftconvolve
-    from scipy.signal.windows import tukey
-
-    n = 1 << int(round(math.log2(EQ_FRAME_S * sample_rate)))
-    window = np.hanning(n + 1)[:-1]
-    fx = np.fft.rfft(centred_frames(xm, n, n // 4) * window, axis=-1)
-    sxx = np.maximum(np.sum(np.abs(fx) ** 2, axis=(0, 1)), 1e-30)
-    gain = np.ones_like(ym)
-    taper = tukey(n, 0.5)
-    length = xm.shape[-1]
-    for _ in range(EQ_PASSES + 1):
-        fy = np.fft.rfft(centred_frames(ym / gain, n, n // 4) * window, axis=-1)
-        h = np.roll(np.fft.irfft(np.sum(np.conj(fx) * fy, axis=(0, 1)) / sxx, n=n), n // 2) * taper
-        xe = fftconvolve(xm, h[None], axes=-1)[:, n // 2 : n // 2 + length]
-        trace = _trace_db(ym**2, xe**2, framer)
-        middle = np.median(trace)
-        trace = np.clip(trace, middle - 30.0, middle + 30.0)  # silence says nothing
-        gain = np.stack([10.0 ** (np.interp(np.arange(length), centres, t) / 20.0) for t in trace])
-    return h, gain
-
-
 class _Clip:
     """One excerpt, per sample: what the compressor's detector sees (linked peak of the EQ'd mix),
     what the limiter sees (true peak of the EQ'd mix at the master's width) and the EQ'd mid's
@@ -175,23 +150,25 @@ class _Clip:
         self.detector, self.limiter, self.power, self.trace, self.use = detector, limiter, power, trace, use
 
 
-def _clips(mix: np.ndarray, master: np.ndarray, sample_rate: int) -> tuple[list[_Clip], float]:
-    """mix, master: [N, C, L] float64 excerpts at the same places (the master aligned to the mix).
-    Returns the clips and the master's highest true peak (dB), or ([], 0.0) for silence."""
+def _clips(mix: np.ndarray, master: np.ndarray, sample_rate: int, eq: Estimate | None) -> tuple[list[_Clip], float]:
+    """mix, master: [N, C, L] float64 excerpts at the same places (the master aligned to the mix);
+    eq: the EQ estimate of their mids (None: made here). Returns the clips and the master's
+    highest true peak (dB), or ([], 0.0) for silence."""
     from scipy.signal import fftconvolve, resample_poly
 
     n_fft, hop, dec = _geometry(sample_rate)
     length = mix.shape[-1] // dec * dec
+    # the EQ as identify reads it (transfer.py), on the whole excerpts; the trace's blocks end at `length`
+    eq = eq if eq is not None else estimate(mids(mix), mids(master), sample_rate)
+    h, gain = eq.h, eq.gain[:, :length]
     mix, master = mix[..., :length], master[..., :length]
     xm, ym = mix.mean(axis=1), master.mean(axis=1)
     frames = 1 + length // hop
     framer = _Framer(sample_rate, 1, frames)
-    centres = np.arange(frames) * hop
     energy = framer(xm**2)
     loud = energy > 1e-4 * energy.max()
     if not loud.any():
         return [], 0.0
-    h, gain = _equaliser(xm, ym, sample_rate, framer, centres)
 
     def through(x):
         return fftconvolve(x, h[None], axes=-1)[:, h.size // 2 : h.size // 2 + length]
@@ -451,7 +428,9 @@ def _rise(grid: np.ndarray, costs: np.ndarray, best: float, best_cost: float) ->
     return float(np.min(costs[far]) / max(best_cost, 1e-30) - 1.0) if far.any() else math.inf
 
 
-def read_compressor(mix: np.ndarray, master: np.ndarray, sample_rate: int, profile: bool = False) -> dict | None:
+def read_compressor(
+    mix: np.ndarray, master: np.ndarray, sample_rate: int, profile: bool = False, eq: Estimate | None = None
+) -> dict | None:
     """The compressor that explains the master's gain trace against the mix, in the table's units
     (threshold_db, ratio, attack_ms, release_ms, knee_db) plus what the reading rests on
     (reduction_db, frames, error_db, the limiter's release_ms as limiter_release_ms, and
@@ -459,9 +438,10 @@ def read_compressor(mix: np.ndarray, master: np.ndarray, sample_rate: int, profi
     than MIN_REDUCTION_DB to time); attack and release only when "read"). None when there is too
     little music to read. `profile`: also the search's profiles ({"attack_ms", "attack_cost",
     "release_ms", "release_cost", "cost"}: the best cost, the grids and the profile's cost at
-    each). mix, master: aligned excerpts [N, C, L]."""
+    each). mix, master: aligned excerpts [N, C, L]; `eq`: transfer.estimate of their mids, when
+    the caller has it (identify reads the same)."""
     mix, master = np.asarray(mix, np.float64), np.asarray(master, np.float64)
-    clips, ceiling_db = _clips(mix, master, sample_rate)
+    clips, ceiling_db = _clips(mix, master, sample_rate, eq)
     search = _Fit(clips, ceiling_db, sample_rate, _geometry(sample_rate)[2]) if clips else None
     if search is None or search.count < MIN_FRAMES:
         return None

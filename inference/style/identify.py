@@ -78,10 +78,13 @@ def clip_setting(key: str, value: float, sample_rate: int) -> float:
     return float(min(max(value, low), high))
 
 
-def identify(mix, master, mix_char: dict, compressor: dict | None, master_lufs: float, floor: bool = True) -> PairFit:
+def identify(
+    mix, master, mix_char: dict, compressor: dict | None, master_lufs: float, floor: bool = True, eq=None
+) -> PairFit:
     """The chain's settings for one aligned pair (mix, master: inputs.Analysis of the same
     excerpts; `compressor`: gain_trace.read_compressor's reading of them; `master_lufs`: the
-    master's loudness as it plays, pair.PairData.played_master_lufs).
+    master's loudness as it plays, pair.PairData.played_master_lufs; `eq`: transfer.estimate of
+    the excerpts' mids, when the caller has it).
 
     The transfer estimate has its own bias on a given piece of music (the compressor's gain
     varies inside its frames, differently at different frequencies). So the excerpts are
@@ -91,7 +94,7 @@ def identify(mix, master, mix_char: dict, compressor: dict | None, master_lufs: 
     from tonematch.models.chain.settings import Settings
 
     sr = mix.sample_rate
-    tr = transfer(mix.clips, master.clips, sr)
+    tr = transfer(mix.clips, master.clips, sr, eq)
     target_db, width = tr.curve_db, tr.width
     values = Settings.defaults(sr).values
     timing = compressed = False
@@ -204,8 +207,9 @@ def render_own(mix: np.ndarray, sample_rate: int, fit: PairFit) -> np.ndarray:
     return render_array(mix, settings_of(fit.values, sample_rate), sample_rate)
 
 
-def identify_pair(p) -> PairFit:
-    """Identify a pair.PairData (its compressor already read): sets p.fit and p.settings."""
-    p.fit = identify(p.mix, p.master, p.mix_char, p.compressor, p.played_master_lufs())
+def identify_pair(p, eq=None) -> PairFit:
+    """Identify a pair.PairData (its compressor already read): sets p.fit and p.settings. `eq`:
+    transfer.estimate of its excerpts' mids, when the caller has it."""
+    p.fit = identify(p.mix, p.master, p.mix_char, p.compressor, p.played_master_lufs(), eq=eq)
     p.settings = settings_of(p.fit.values, p.mix.sample_rate)
     return p.fit

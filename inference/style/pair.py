@@ -13,7 +13,8 @@ from tonematch.models.chain.settings import Settings
 from .. import character, inputs
 from .edits import unedited_span
 from .gain_trace import read_compressor
-from .identify import PairFit
+from .identify import PairFit, identify_pair
+from .transfer import estimate, mids
 
 
 @dataclass
@@ -55,10 +56,12 @@ def _unmastered(mix: np.ndarray, master: np.ndarray, block: int = 1 << 20) -> bo
     return total > 0.0 and diff <= total * 10.0 ** (SAME_AUDIO_DB / 10.0)
 
 
-def read_pair(pair) -> PairData:
+def read_pair(pair, identify: bool = False) -> PairData:
     """A pair aligned and analysed where its master is mastering: a master with its polarity
     flipped, or its left and right swapped, is read turned back, and a fade or a cut of the
-    master at either end (edits.py) is left out of the reading; each is one line in `notes`."""
+    master at either end (edits.py) is left out of the reading; each is one line in `notes`.
+    Its compressor is read; `identify`: its chain identified too (identify.identify_pair), on
+    the same EQ estimate."""
     from tonematch.data.audio import info
 
     channels = info(pair.mix).channels, info(pair.master).channels
@@ -93,7 +96,8 @@ def read_pair(pair) -> PairData:
     master_lufs = inputs.played_lufs(b)
     if channels[0] < channels[1]:  # read in mono, its side is gone: the stereo master's own reading
         master_lufs = _stereo_lufs(pair.master, sr, offset, frames, span)
-    return PairData(
+    eq = estimate(mids(a.clips), mids(b.clips), sr)  # read by the compressor's reading and identify alike
+    p = PairData(
         pair.name,
         str(pair.mix),
         str(pair.master),
@@ -105,9 +109,12 @@ def read_pair(pair) -> PairData:
         inverted=inverted,
         span=(span.start, span.end) if (span.start, span.end) != (0, frames) else None,
         notes=notes,
-        compressor=read_compressor(a.clips, b.clips, sr),
+        compressor=read_compressor(a.clips, b.clips, sr, eq=eq),
         master_lufs=master_lufs,
     )
+    if identify:
+        identify_pair(p, eq)
+    return p
 
 
 def _stereo_lufs(path, sample_rate: int, offset: int, frames: int, span) -> float:

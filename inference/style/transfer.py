@@ -66,16 +66,32 @@ def _gain_trace(y: np.ndarray, xe: np.ndarray, short: int) -> np.ndarray:
     return np.stack([10.0 ** (np.interp(samples, centres, t) / 20.0) for t in trace])
 
 
-def transfer(mix: np.ndarray, master: np.ndarray, sample_rate: int) -> Transfer:
-    """Estimate the EQ and the width from aligned excerpts [N, C, L] (mix and master)."""
+@dataclass
+class Estimate:
+    """The filter mix -> master on the mids of aligned excerpts [N, L] (an H1 estimate on the
+    loud frames, the master divided by the gain trace the previous estimate gives): its impulse
+    response `h` (centred at n // 2), the master's level over the filtered mix per sample
+    (`gain`, linear [N, L]: the compressor's, loudness and limiter gains) and what the last
+    estimate rests on (the mix's spectra `fx`, their power `px`, the loud frames, sxx)."""
+
+    n: int
+    h: np.ndarray
+    gain: np.ndarray
+    fx: np.ndarray
+    px: np.ndarray
+    loud: np.ndarray
+    sxx: np.ndarray
+
+
+def estimate(xm: np.ndarray, ym: np.ndarray, sample_rate: int) -> Estimate:
+    """The EQ filter and the gain trace of mids xm -> ym ([N, L] float64, aligned); PASSES
+    estimates of the filter, each with the master divided by the last gain trace."""
     from scipy.signal import fftconvolve
     from scipy.signal.windows import tukey
 
-    mix, master = np.asarray(mix, np.float64), np.asarray(master, np.float64)
     n = 1 << int(round(math.log2(FRAME_S * sample_rate)))
     short = 1 << int(round(math.log2(SHORT_S * sample_rate)))
-    length = mix.shape[-1]
-    xm, ym = mix.mean(axis=1), master.mean(axis=1)
+    length = xm.shape[-1]
     fx = stft(xm, n)
     px = np.abs(fx) ** 2
     energy = px.sum(-1)
@@ -83,12 +99,28 @@ def transfer(mix: np.ndarray, master: np.ndarray, sample_rate: int) -> Transfer:
     sxx = np.maximum(px[loud].sum(0), 1e-30)
     taper = tukey(n, 0.5)
     gain = np.ones_like(ym)
+    h = np.zeros(n)
     for _ in range(PASSES):
         fy = stft(ym / gain, n)
         sxy = (np.conj(fx[loud]) * fy[loud]).sum(0)
         h = np.roll(np.fft.irfft(sxy / sxx, n=n), n // 2) * taper
         xe = fftconvolve(xm, h[None], axes=-1)[:, n // 2 : n // 2 + length]
         gain = _gain_trace(ym, xe, short)
+    return Estimate(n, h, gain, fx, px, loud, sxx)
+
+
+def mids(clips: np.ndarray) -> np.ndarray:
+    """The mid of excerpts [N, C, L] in float64 [N, L] (what `estimate` reads)."""
+    return np.asarray(clips, np.float64).mean(axis=1)
+
+
+def transfer(mix: np.ndarray, master: np.ndarray, sample_rate: int, e: Estimate | None = None) -> Transfer:
+    """Estimate the EQ and the width from aligned excerpts [N, C, L] (mix and master); `e`: the
+    estimate of these excerpts' mids when the caller has it (gain_trace reads the same)."""
+    mix, master = np.asarray(mix, np.float64), np.asarray(master, np.float64)
+    ym = master.mean(axis=1)
+    e = e if e is not None else estimate(mix.mean(axis=1), ym, sample_rate)
+    n, h, gain, fx, px, loud, sxx = e.n, e.h, e.gain, e.fx, e.px, e.loud, e.sxx
     fy = stft(ym / gain, n)
     sxy = (np.conj(fx[loud]) * fy[loud]).sum(0)
     bins = np.arange(px.shape[-1]) * sample_rate / n
