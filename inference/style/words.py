@@ -265,20 +265,20 @@ def describe_lines(model: dict, check: dict | None = None) -> list[str]:
         if ratio["mode"] == "adaptive":
             r += f" ({ratio['slope'] * 100:+.0f} % per dB of the mix's crest above {ratio['x_mean']:.1f} dB)"
         rms = comp.get("rms_ms", 0.0)  # styles fitted before the RMS detector: peak
-        timing = f"attack {ms(comp['attack_ms'])} ms, release {ms(comp['release_ms'])} ms "
+        timing = f"attack {ms(comp['attack_ms'])} ms, release {ms(comp['release_ms'])} ms"
+        notes = []  # one line each under the settings: how the timing was found, what the masters show
         if rms > 0.0:  # the detector's search (detector.py) set the timing, not the gain traces
-            timing += "(found on renders of your pairs, with the RMS detector"
-            timing += _unheard(comp) + ")"
+            notes.append("timing found on renders of your pairs, with the RMS detector" + _unheard(comp))
         elif comp["timing_pairs"]:
-            timing += f"(read on {comp['timing_pairs']} pairs)"
+            notes.append(f"timing read on {comp['timing_pairs']} pairs")
         else:
             timing = "attack and release not readable from the pairs (10 ms, 150 ms used)"
         state = "adapting to the mix" if comp["mode"] == "adaptive" else "fixed"
         heard = f"RMS detector over {ms(rms)} ms" if rms > 0.0 else "peak detector"
-        text = f"  compressor, {state}: {r}, {where}, {timing}, knee {comp['knee_db']:.0f} dB, {heard}"
+        lines.append(f"  compressor, {state}: {r}, {where}, {timing}, knee {comp['knee_db']:.0f} dB, {heard}")
         if comp.get("reduction_db") is not None:  # older style files do not carry it
-            text += f"; your masters show about {comp['reduction_db']:.1f} dB of gain reduction on average"
-        lines.append(text)
+            notes.append(f"your masters show about {comp['reduction_db']:.1f} dB of gain reduction on average")
+        lines += [f"    {note}" for note in notes]
     w = g["width"]
     width = 10.0 ** (w["value"] / 20.0)
     text = f"  stereo width, {'fixed' if w['mode'] == 'fixed' else 'adapting to the mix'}: {width:.2f}"
