@@ -158,9 +158,7 @@ def _clips(mix: np.ndarray, master: np.ndarray, sample_rate: int, eq: Estimate |
 
     n_fft, hop, dec = _geometry(sample_rate)
     length = mix.shape[-1] // dec * dec
-    # the EQ as identify reads it (transfer.py), on the whole excerpts; the trace's blocks end at `length`
-    eq = eq if eq is not None else estimate(mids(mix), mids(master), sample_rate)
-    h, gain = eq.h, eq.gain[:, :length]
+    whole = mix, master
     mix, master = mix[..., :length], master[..., :length]
     xm, ym = mix.mean(axis=1), master.mean(axis=1)
     frames = 1 + length // hop
@@ -169,6 +167,9 @@ def _clips(mix: np.ndarray, master: np.ndarray, sample_rate: int, eq: Estimate |
     loud = energy > 1e-4 * energy.max()
     if not loud.any():
         return [], 0.0
+    # the EQ as identify reads it (transfer.py), on the whole excerpts; the trace's blocks end at `length`
+    eq = eq if eq is not None else estimate(mids(whole[0]), mids(whole[1]), sample_rate)
+    h, gain = eq.h, eq.gain[:, :length]
 
     def through(x):
         return fftconvolve(x, h[None], axes=-1)[:, h.size // 2 : h.size // 2 + length]
