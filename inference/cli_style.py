@@ -142,12 +142,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
     inputs += [("mix of a pair", str(p.mix)) for p in pairs] + [("master of a pair", str(p.master)) for p in pairs]
     out = _style_output(args, inputs)
     print(f"{len(pairs)} pair(s) in {args.pairs}")
-    steps = args.steps if args.steps is not None else style.FIT_STEPS
     options = match.Options(steps=args.steps)
     fitted = style.fit_pairs(
         pairs,
         _name(args),
-        steps=steps,
         check=not args.no_check,
         options=options,
         error=warn,

@@ -132,7 +132,7 @@ def styles(tmp_path_factory):
     for name, habit in (("fast", FAST), ("slow", SLOW)):
         root = tmp_path_factory.mktemp(name)
         make_pairs(root, SEEDS, seconds=8.0, compressor=habit, sections=True)
-        out[name] = style.fit_pairs(find_pairs(root), name, steps=10, check=False, progress=False, say=lambda _: None)
+        out[name] = style.fit_pairs(find_pairs(root), name, check=False, progress=False, say=lambda _: None)
     return out
 
 

@@ -12,7 +12,7 @@ aim (aim.py); `style show` says what the style learned (words.py); a .tmstyle fi
 from .aim import StyleAim, master_array
 from .character_fit import fit_style, style_from_references
 from .file import SUFFIX, load_style, save_style
-from .fit import FIT_STEPS, fit_pairs
+from .fit import fit_pairs
 from .master import choose_settings
 from .model import BUMP_HZ, Habit, Style
 from .pair import PairData, read_pair
@@ -20,7 +20,6 @@ from .words import describe
 
 __all__ = [
     "BUMP_HZ",
-    "FIT_STEPS",
     "SUFFIX",
     "Habit",
     "PairData",

@@ -15,7 +15,6 @@ from .model import Style
 from .pair import PairData, read_pair
 from .settings_fit import attach
 
-FIT_STEPS = 120  # the held-out check's refinement steps where the caller gives no options
 # a fit's arrays (pairs' audio, spectra, renders) come from a kept heap up to this size (data/heap.py)
 KEEP_BYTES = 256 << 20
 
@@ -23,7 +22,6 @@ KEEP_BYTES = 256 << 20
 def fit_pairs(
     pairs,
     name: str = "style",
-    steps: int = FIT_STEPS,
     check: bool = True,
     options: match.Options | None = None,
     say=print,
@@ -31,13 +29,13 @@ def fit_pairs(
     progress: bool = True,
 ) -> Style:
     """Read, align and analyse every pair (a pair that fails is reported in one line and left out),
-    identify the engineer's chain on each, fit, and run the held-out check (with `options`, else
-    match's defaults at `steps` refinement steps)."""
+    identify the engineer's chain on each, fit, and run the held-out check (its masters made with
+    `options`, else match's defaults)."""
     with heap.kept(KEEP_BYTES):
-        return _fit_pairs(pairs, name, steps, check, options, say, error, progress)
+        return _fit_pairs(pairs, name, check, options, say, error, progress)
 
 
-def _fit_pairs(pairs, name, steps, check, options, say, error, progress) -> Style:
+def _fit_pairs(pairs, name, check, options, say, error, progress) -> Style:
     started = time.perf_counter()
     error = error or say
     data = _read_pairs(pairs, error, progress)
@@ -46,7 +44,7 @@ def _fit_pairs(pairs, name, steps, check, options, say, error, progress) -> Styl
     style = fit_style(data, name)  # the character lines; the chain is the settings style's (attach)
     attach(style, data)
     if check:
-        result = heldout_check(data, pairs, options or match.Options(steps=steps), say=say)
+        result = heldout_check(data, pairs, options or match.Options(), say=say)
         if result is not None:
             say(format_check(result))
             style.meta["check"] = result
