@@ -184,3 +184,15 @@ def test_other_rates_and_mono_read_a_fast_compressor(rate, channels):
         assert found is not None and found["timing"] == "read", found
         assert _within(found["attack_ms"], FAST["attack_ms"], 2.0), found
         assert _within(found["release_ms"], FAST["release_ms"], 1.5), found
+
+
+def test_the_eq_estimate_made_once_reads_as_one_made_for_each():
+    """style fit makes one EQ estimate per pair (pair.read_pair) for the compressor's reading and
+    identify's transfer alike: handing it over changes neither what is read nor the EQ curve."""
+    from tonematch.inference.style.transfer import estimate, mids, transfer
+
+    mix, master = _pair(0, SLOW)
+    eq = estimate(mids(mix), mids(master), SR)
+    assert read_compressor(mix, master, SR, eq=eq) == read_compressor(mix, master, SR)
+    own, given = transfer(mix, master, SR), transfer(mix, master, SR, eq)
+    assert np.array_equal(own.curve_db, given.curve_db) and own.width == given.width
