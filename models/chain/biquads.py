@@ -57,6 +57,16 @@ def design(kind: str, freq_hz, q, gain_db, sample_rate: float, xp=None) -> torch
     return xp.stack(cols, axis=-1) / xp.expand_dims(a0, -1)
 
 
+def cascade_power(sections, freqs_hz, sample_rate: float):
+    """|H|^2 of biquads in cascade (each [..., 5]) at `freqs_hz` -> [..., F]: the product of each
+    one's power_response, 1 where there are none (torch sections give a tensor)."""
+    power = None
+    for coefs in sections:
+        band = power_response(coefs, freqs_hz, sample_rate)
+        power = band if power is None else power * band
+    return np.ones(len(freqs_hz)) if power is None else power
+
+
 def power_response(coefs, freqs_hz, sample_rate: float):
     """|H(e^jw)|^2 of biquads [..., 5] at `freqs_hz` -> [..., F], in real arithmetic (torch or
     numpy arrays alike). The cookbook's form in phi = sin^2(w/2), with a0 = 1:

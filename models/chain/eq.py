@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernels, ops
-from .biquads import design, power_response
+from .biquads import cascade_power, design
 from .lazy import torch
 from .params import Entry, ParamSpec
 
@@ -53,22 +53,12 @@ def coefficients(p: dict, sample_rate: float, bypass=frozenset(), xp=None) -> li
 def power_at(p: dict, freqs_hz, sample_rate: float, bypass=frozenset(), xp=None):
     """|H|^2 of the cascade at `freqs_hz` -> [..., F] (1 where the EQ is off): the EQ curve of the
     report, the frame model and the training step's tonal loss (torch settings give a tensor)."""
-    power = None
-    if NAME not in bypass:
-        for coefs in coefficients(p, sample_rate, bypass, xp):
-            band = power_response(coefs, freqs_hz, sample_rate)
-            power = band if power is None else power * band
-    if power is None:
-        return np.ones(len(freqs_hz))
-    return power
+    sections = coefficients(p, sample_rate, bypass, xp) if NAME not in bypass else []
+    return cascade_power(sections, freqs_hz, sample_rate)
 
 
 def apply(x: torch.Tensor, p: dict, sample_rate: float, bypass=frozenset()) -> torch.Tensor:
-    b, c, t = x.shape
-    y = x.reshape(b * c, t)
-    for coefs in coefficients(p, sample_rate, bypass):
-        y = ops.biquad(y, coefs.to(x.device).repeat_interleave(c, dim=0))
-    return y.reshape(b, c, t)
+    return ops.cascade(x, coefficients(p, sample_rate, bypass))
 
 
 class Stream(kernels.Cascade):

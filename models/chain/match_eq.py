@@ -17,7 +17,7 @@ import numpy as np
 from tonematch.models.measure.spectrum import third_octave_centres
 
 from . import kernels, ops
-from .biquads import design, power_response
+from .biquads import cascade_power, design
 from .lazy import is_tensor, torch
 from .params import Entry, ParamSpec
 
@@ -63,18 +63,11 @@ def coefficients(p: dict, sample_rate: float, bypass=frozenset(), xp=None) -> li
 
 def power_at(p: dict, freqs_hz, sample_rate: float, bypass=frozenset(), xp=None):
     """|H|^2 of the bands at `freqs_hz` -> [..., F] (1 where flat)."""
-    power = np.ones(len(freqs_hz))
-    for coefs in coefficients(p, sample_rate, bypass, xp):
-        power = power * power_response(coefs, freqs_hz, sample_rate)
-    return power
+    return cascade_power(coefficients(p, sample_rate, bypass, xp), freqs_hz, sample_rate)
 
 
 def apply(x: torch.Tensor, p: dict, sample_rate: float, bypass=frozenset()) -> torch.Tensor:
-    b, c, t = x.shape
-    y = x.reshape(b * c, t)
-    for coefs in coefficients(p, sample_rate, bypass):
-        y = ops.biquad(y, coefs.to(x.device).expand(b, 5).repeat_interleave(c, dim=0))
-    return y.reshape(b, c, t)
+    return ops.cascade(x, coefficients(p, sample_rate, bypass))
 
 
 class Stream(kernels.Cascade):

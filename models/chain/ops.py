@@ -22,6 +22,16 @@ def biquad(x: torch.Tensor, coefs: torch.Tensor) -> torch.Tensor:
     return Biquad.apply(x.cpu(), coefs.cpu()).to(x.device)
 
 
+def cascade(x: torch.Tensor, sections) -> torch.Tensor:
+    """x [B, C, T] through biquads in order, each [B, 5] (or [5]: the same for every item), the
+    same on every channel. Zero initial state."""
+    b, c, t = x.shape
+    y = x.reshape(b * c, t)
+    for coefs in sections:
+        y = biquad(y, coefs.to(x.device).expand(b, 5).repeat_interleave(c, dim=0))
+    return y.reshape(b, c, t)
+
+
 def ballistics(x: torch.Tensor, att: torch.Tensor, rel: torch.Tensor, initial: float) -> torch.Tensor:
     """Attack/release smoother. x: [R, T]; att, rel: [R] pole coefficients; initial: start value."""
     from .autograd import Ballistics
