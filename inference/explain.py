@@ -46,10 +46,9 @@ def match_line(s: Settings) -> str | None:
     if not moved:
         return None
     largest = max(moved, key=lambda c: abs(moved[c]))
-    where = f"{largest:g} Hz" if largest < 1000 else f"{largest / 1000:g} kHz"  # the band's nominal name
     return (
         f"match EQ: {len(moved)} of {len(gains)} third-octave bands moved, {min(moved.values()):+.1f} to "
-        f"{max(moved.values()):+.1f} dB (largest {moved[largest]:+.1f} dB at {where})"
+        f"{max(moved.values()):+.1f} dB (largest {moved[largest]:+.1f} dB at {match_eq.band_name(largest)})"
     )
 
 

@@ -42,7 +42,7 @@ from tonematch.data import audio
 from tonematch.data.concurrency import ENGINE
 from tonematch.data.errors import TonematchError
 from tonematch.data.resample import resampled_frames
-from tonematch.models.chain import TABLE
+from tonematch.models.chain import TABLE, match_eq
 from tonematch.models.chain.settings import Settings
 from tonematch.models.measure import loudness as bs1770
 
@@ -854,6 +854,7 @@ def params_table(sample_rate: int) -> list[dict]:
                 "key": e.key,
                 "processor": e.processor,
                 "band": e.band,
+                "label": match_eq.BAND_NAMES.get(e.band) if e.processor == match_eq.NAME else None,
                 "name": e.spec.name,
                 "unit": e.spec.unit,
                 "low": low,

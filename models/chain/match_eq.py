@@ -33,7 +33,15 @@ NOMINAL_HZ = tuple(
     float(f)
     for f in "31.5 40 50 63 80 100 125 160 200 250 315 400 500 630 800 1000 1250 1600 2000 2500 "
     "3150 4000 5000 6300 8000 10000 12500 16000".split()
-)  # the bands' names in words
+)  # the bands' nominal frequencies
+
+
+def band_name(nominal_hz: float) -> str:
+    """A band as an engineer says it: '63 Hz', '1.25 kHz'."""
+    return f"{nominal_hz:g} Hz" if nominal_hz < 1000 else f"{nominal_hz / 1000:g} kHz"
+
+
+BAND_NAMES = dict(zip(LABELS, map(band_name, NOMINAL_HZ)))  # band key -> its name in words
 Q = math.sqrt(2.0 ** (1.0 / 3.0)) / (2.0 ** (1.0 / 3.0) - 1.0)  # a third of an octave wide
 GAIN_DB = 12.0  # each band's range, +/-
 ENTRIES = [

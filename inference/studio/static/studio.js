@@ -482,14 +482,11 @@
 
   // -- the controls -----------------------------------------------------------------------------
   const controls = {};
-  // a match EQ band's key ("63hz", "1k25hz") as its nominal frequency ("63 Hz", "1.25 kHz")
-  const bandHz = (band) => band.endsWith("khz") || /k\d/.test(band)
-    ? band.replace(/hz$/, "").replace("k", ".").replace(/\.$/, "") + " kHz" : band.replace(/hz$/, " Hz");
   function slider(p, compact) {
     const wrap = document.createElement("div");
     wrap.className = compact ? "bparam" : "param";
     const label = document.createElement("label");
-    label.textContent = p.processor === "match" ? bandHz(p.band) : NAMES[p.name] || p.name;
+    label.textContent = p.label || NAMES[p.name] || p.name;  // a match band's label: its nominal frequency
     const range = document.createElement("input"); range.type = "range"; range.min = 0; range.max = 1000; range.step = 1;
     range.dataset.key = p.key; range.title = `${p.key}: ${fmt(p, p.low)} to ${fmt(p, p.high)} (double-click: default ${fmt(p, p.default)})`;
     const val = document.createElement("input"); val.type = "text"; val.className = "val"; val.dataset.key = p.key;
