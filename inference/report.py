@@ -32,11 +32,12 @@ def target_label(target) -> str:
     return "style target" if target.name.startswith("style ") else "reference"
 
 
-def _eq_curve(settings: Settings, freqs: np.ndarray) -> np.ndarray:
+def eq_curve_db(settings: Settings, freqs: np.ndarray) -> np.ndarray:
+    """The EQ's response at `freqs`, dB (parametric and match EQ together)."""
     return 10.0 * np.log10(character.eq_power_at(settings.values, freqs, settings.sample_rate, settings.bypass))
 
 
-def _spectrum_db(r: character.Rendered, frames: character.Frames) -> np.ndarray:
+def balance_db(r: character.Rendered, frames: character.Frames) -> np.ndarray:
     """The tonal balance the refinement matches (smoothed), in dB, level-aligned over the range it
     compares (character.tone_range): what lies outside it (a reference cut at 16 kHz, a 96 kHz
     file's ultrasonics) does not move the curve."""
@@ -156,7 +157,7 @@ def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
     freqs = np.geomspace(20.0, min(20000.0, 0.49 * sr), 400)
 
     ax = axes[0, 0]
-    ax.semilogx(freqs, _eq_curve(settings, freqs), color=_COLOURS["output"], lw=2)
+    ax.semilogx(freqs, eq_curve_db(settings, freqs), color=_COLOURS["output"], lw=2)
     ax.axhline(0, color="k", lw=0.6)
     ax.set(title="EQ curve", xlabel="Hz", ylabel="dB", xlim=(20, freqs[-1]))
     ax.grid(True, which="both", alpha=0.3)
@@ -171,7 +172,7 @@ def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
     )
     for name, label, r, fr in curves:
         ax.semilogx(
-            fr.centers_hz, _spectrum_db(r, fr), label=label, color=_COLOURS[name], lw=1.8 if name != "mix" else 1.2
+            fr.centers_hz, balance_db(r, fr), label=label, color=_COLOURS[name], lw=1.8 if name != "mix" else 1.2
         )
     ax.set(
         title="tonal balance of the analysed excerpts\n(long-term spectrum, 1/2-octave smoothed, level-aligned)",

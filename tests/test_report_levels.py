@@ -116,7 +116,7 @@ def test_the_tonal_balance_is_aligned_over_the_range_it_compares():
     curves = []
     for x in (audible, audible + 0.3 * np.abs(audible).max() / np.abs(ultra).max() * ultra):
         frames = character.analyse(inputs.analyse_array(x.astype(np.float32), sr).clips, sr)
-        curves.append(report._spectrum_db(character.neutral(frames), frames))
+        curves.append(report.balance_db(character.neutral(frames), frames))
     sel = (frames.centers_hz > 60.0) & (frames.centers_hz < 12000.0)
     assert np.abs(curves[0] - curves[1])[sel].max() < 0.1, np.abs(curves[0] - curves[1])[sel].max()
 

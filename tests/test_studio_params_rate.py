@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tonematch.inference.studio.session import params_table
+from tonematch.inference.studio.readouts import params_table
 from tonematch.models.chain import TABLE
 from tonematch.models.chain.settings import Settings
 

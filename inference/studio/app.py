@@ -221,7 +221,7 @@ def create_app(studio: Studio, token: str, hosts: set[str], any_ip: bool = False
         settings = studio.parse_settings(await read_json(request))
         from tonematch.inference.match import scaled
 
-        from .session import eq_curve
+        from .readouts import eq_curve
 
         s, _ = scaled(settings, amount).at_rate(studio.sample_rate)
         return JSONResponse(eq_curve(s))

@@ -42,7 +42,7 @@ from tonematch.data import audio
 from tonematch.data.concurrency import ENGINE
 from tonematch.data.errors import TonematchError
 from tonematch.data.resample import resampled_frames
-from tonematch.models.chain import TABLE, match_eq
+from tonematch.models.chain import TABLE
 from tonematch.models.chain.settings import Settings
 from tonematch.models.measure import loudness as bs1770
 
@@ -50,97 +50,17 @@ from .. import explain, match, pipeline
 from ..batch import OUTPUT_SUFFIXES
 from ..inputs import analyse_input
 from . import exactjob
+from .readouts import eq_curve, loudest_start, measure, params_table, rounded, scan, tone
 
 PREVIEW_S = 30.0  # the default region: the loudest 30 s (or the whole file when shorter)
 MIN_REGION_S, MAX_REGION_S = 2.0, 60.0
 PREROLL_S = 4.0  # rendered before the region so the compressor and limiter arrive settled
 MATCH_MAX_LUFS = -14.0  # loudness-matched playback: at most this loud...
 MATCH_HEADROOM_DB = 1.0  # ...and every track's true peak this far under 0 dBTP
-OVERVIEW_BINS = 1200
 GR_POINTS = 1500  # points of the gain-reduction traces over the region
-EQ_POINTS = 240
 EXACT_DELAY_S = 0.3  # quiet time after a change before the whole-file render starts
 READOUT_WAIT_S = 2.0  # ...which waits for the change's readouts, at most this long
 BODY_LIMIT = 256 * 1024  # bytes of a settings or region request (app.py enforces it)
-
-
-def _db(v: float, floor: float = 1e-10) -> float:
-    return 20.0 * math.log10(max(float(v), floor))
-
-
-def _finite_or_none(v) -> float | None:
-    return None if v is None or not math.isfinite(v) else float(v)
-
-
-def measure(x: np.ndarray, sample_rate: int) -> dict:
-    """The readouts of a piece of audio [C, T]: integrated loudness, true peak, sample peak,
-    crest factor, width (side/mid energy), side/mid in dB, L/R correlation (analyze's meters)."""
-    from tonematch.models.measure import dynamics, stereo, truepeak
-
-    meter = bs1770.LoudnessMeter(sample_rate, x.shape[0])
-    meter.add(x)
-    image = stereo.stereo_image(x)
-    return {
-        "lufs": _finite_or_none(meter.integrated()),
-        "true_peak_dbtp": _db(truepeak.true_peak(x)),
-        "peak_dbfs": _db(dynamics.sample_peak(x)),
-        "crest_db": _finite_or_none(dynamics.crest_factor_db(x)),
-        "width": _finite_or_none(image["width"]),
-        "side_mid_db": _finite_or_none(image["side_mid_db"]),
-        "correlation": _finite_or_none(image["correlation"]),
-    }
-
-
-def tone(clips: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
-    """(band centres in Hz, tonal balance in dB): the report's curve (character's tone,
-    1/2-octave smoothed, level-aligned) of excerpts [N, C, L]."""
-    from .. import character
-    from ..report import _spectrum_db
-
-    frames = character.analyse(clips, sample_rate, levels=False)
-    return frames.centers_hz, _spectrum_db(character.neutral(frames), frames)
-
-
-def loudest_start(powers: np.ndarray, frames: int, length: int, sample_rate: int) -> int:
-    """The start (in frames) of the loudest `length` frames, from the momentary block powers of
-    the file (400 ms blocks every 100 ms): the window holding the most K-weighted energy, on the
-    100 ms grid."""
-    step = int(round(bs1770.MOMENTARY_S * (1.0 - bs1770.MOMENTARY_OVERLAP) * sample_rate))
-    per_window = max(1, int((length - bs1770.MOMENTARY_S * sample_rate) // step) + 1)
-    if frames <= length or len(powers) <= per_window:
-        return 0
-    sums = np.convolve(np.asarray(powers, dtype=np.float64), np.ones(per_window), mode="valid")
-    best = int(np.argmax(sums)) * step
-    return int(min(max(best, 0), frames - length))
-
-
-@dataclass
-class Scan:
-    """One streaming pass over a file: momentary block powers and a peak overview."""
-
-    powers: np.ndarray
-    peaks: np.ndarray  # [OVERVIEW_BINS] max |x| over channels per bin
-    frames: int
-
-
-def scan(path, frames: int, sample_rate: int, channels: int, scale: float, bins: int = OVERVIEW_BINS) -> Scan:
-    meter = bs1770.LoudnessMeter(sample_rate, channels)
-    edges = np.linspace(0, frames, bins + 1).astype(np.int64)
-    peaks = np.zeros(bins, np.float32)
-    pos = 0
-    for block in audio.read_blocks(path):
-        if scale != 1.0:
-            block = block * scale
-        meter.add(block)
-        n = block.shape[1]
-        level = np.abs(block).max(axis=0)
-        lo, hi = np.searchsorted(edges, [pos, pos + n], side="right") - 1
-        for b in range(max(lo, 0), min(hi, bins - 1) + 1):
-            a, z = max(edges[b], pos) - pos, min(edges[b + 1], pos + n) - pos
-            if z > a:
-                peaks[b] = max(peaks[b], float(level[a:z].max()))
-        pos += n
-    return Scan(meter.momentary_power(), peaks, pos)
 
 
 class _PreviewSettings(Settings):
@@ -689,9 +609,9 @@ class Studio:
             "serial": p.serial,
             "tone": {
                 "hz": self.tone_hz.tolist(),
-                "mix": _list(self.tone_mix),
-                "master": _list(tone_master),
-                "reference": _list(self.tone_reference),
+                "mix": rounded(self.tone_mix),
+                "master": rounded(tone_master),
+                "reference": rounded(self.tone_reference),
                 "reference_label": "reference" if self.reference_path is not None else "style target",
             },
             "eq": eq_curve(p.settings),
@@ -713,7 +633,7 @@ class Studio:
         if traces is None:
             return None
         out = {"hop_s": hop / self.sample_rate}
-        out.update({k: None if v is None else _list(v) for k, v in traces.items()})
+        out.update({k: None if v is None else rounded(v) for k, v in traces.items()})
         return out
 
     # -- export ----------------------------------------------------------------------------------
@@ -796,7 +716,7 @@ class Studio:
                 "sample_rate": sr,
                 "channels": self.channels,
                 "duration_s": self.frames / sr,
-                "overview": {"peaks": _list(self._scan.peaks, 4)},
+                "overview": {"peaks": rounded(self._scan.peaks, 4)},
                 "region": self.region.seconds(sr),
                 "loudest_start_s": self.loudest / sr,
                 "reference_start_s": getattr(self, "reference_start_s", None),
@@ -827,45 +747,6 @@ def _signature(path) -> tuple | None:
     except FileNotFoundError:
         return None
     return (st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-def _list(x, digits: int = 2) -> list:
-    return [None if not math.isfinite(v) else round(float(v), digits) for v in np.asarray(x).ravel()]
-
-
-def eq_curve(settings: Settings) -> dict:
-    """The EQ's response from 20 Hz to 20 kHz (or the top the rate allows): the report's curve."""
-    from ..report import _eq_curve
-
-    sr = settings.sample_rate
-    hz = np.geomspace(20.0, min(20000.0, 0.49 * sr), EQ_POINTS)
-    return {"hz": _list(hz, 1), "db": _list(_eq_curve(settings, hz), 3)}
-
-
-def params_table(sample_rate: int) -> list[dict]:
-    """The parameter table as the page builds its controls from it (bounds at the mix's rate)."""
-    rows = []
-    for e in TABLE.entries:
-        low, high = e.spec.bounds(sample_rate)
-        # a low rate can lower a log row's bottom under its table range, which render still refuses
-        low = min(max(low, e.spec.low), high)
-        rows.append(
-            {
-                "key": e.key,
-                "processor": e.processor,
-                "band": e.band,
-                "label": match_eq.BAND_NAMES.get(e.band) if e.processor == match_eq.NAME else None,
-                "name": e.spec.name,
-                "unit": e.spec.unit,
-                "low": low,
-                "high": high,
-                "scale": e.spec.scale,
-                "default": e.spec.default_value(sample_rate),
-                "switch": e.switch,
-                "default_enabled": e.default_enabled,
-            }
-        )
-    return rows
 
 
 def default_output(mix_path) -> Path:
