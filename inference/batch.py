@@ -103,7 +103,7 @@ def format_result(r: dict) -> str:
     def lufs(v):
         return "-" if v is None else f"{v:.1f} LUFS"
 
-    # a mis-scaled float mix (render._input_scale) is measured as the chain reads it, turned down
+    # a mis-scaled float mix (render.input_scale) is measured as the chain reads it, turned down
     scaled = r.get("input_scale_db", 0.0)
     before = f"before (as read, turned down {-scaled:.1f} dB)" if scaled < 0.0 else "before"
     lines.append(

@@ -211,14 +211,14 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         import json
 
-        from .style.file import TENSORS, _clean, card_of
+        from .style.file import TENSORS, card_of, json_safe
         from .style.master import mastering_ceiling
 
         # the card as the file holds it (settings included), the ceiling the text view names, the numbers
         shown = {**card_of(s), "mastering_ceiling_dbtp": mastering_ceiling(s)}
         shown.update({n: getattr(s, n).tolist() for n in TENSORS})
         shown["legend"] = _json_legend(s)
-        print(json.dumps(_clean(shown), indent=2))
+        print(json.dumps(json_safe(shown), indent=2))
     else:
         print("\n".join(style.describe(s)))
     return 0

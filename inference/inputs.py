@@ -157,13 +157,13 @@ def analyse_input(path, what: str = "mix", warn: Callable[[str], None] | None = 
     """A mix or reference file, analysed after the checks that keep its settings meaningful: a
     supported rate, mono or stereo, at least MIN_SECONDS, not silent. A float file peaking above
     +24 dBFS is analysed turned down by the same power of two the render applies
-    (render._input_scale), so its settings fit what the chain will receive."""
-    from .render import BLOCK_FRAMES, _input_scale
+    (render.input_scale), so its settings fit what the chain will receive."""
+    from .render import BLOCK_FRAMES, input_scale
 
     src = audio.info(path)
     check_format(src.sample_rate, src.channels, path, what)
     check_length(src.frames, src.sample_rate, path, what)
-    scale = _input_scale(path, src.subtype, BLOCK_FRAMES, warn or (lambda message: None))
+    scale = input_scale(path, src.subtype, BLOCK_FRAMES, warn or (lambda message: None))
     a = analyse_file(path, scale)
     check_measured(a, path, what)
     return a

@@ -24,10 +24,11 @@ from typing import Callable, Protocol
 
 import numpy as np
 
+from tonematch import __version__
 from tonematch.data.atomic import Transaction
 from tonematch.data.errors import TonematchError
 from tonematch.models import excerpts
-from tonematch.models.chain.settings import Settings, _version
+from tonematch.models.chain.settings import Settings
 from tonematch.models.measure.dynamics import clipped_fraction, dc_offset
 from tonematch.models.measure.spectrum import share_below
 
@@ -144,7 +145,7 @@ def decide(mix: Analysis, aim: Aim, options: match.Options, name="the mix", sour
     if dc.get("dc_removed"):
         settings = _with_highpass(settings)
     provenance = {
-        "tonematch_version": _version(),
+        "tonematch_version": __version__,
         **(source or {}),
         **aim.provenance(),
         "started_from": notes["start"],

@@ -85,7 +85,7 @@ def render_file(
     renderer = ExactRenderer(settings, src.sample_rate, src.channels)  # validates at the input's rate
     check_length(src.frames, src.sample_rate, settings, f"'{in_path}'", lambda: audio.load(in_path)[0])
     start = time.perf_counter()
-    scale = _input_scale(in_path, src.subtype, block_frames, note)
+    scale = input_scale(in_path, src.subtype, block_frames, note)
     # read_blocks opens (and checks) the file at each call: the renderer reads it once per pass.
     if scale == 1.0:
         source = lambda: audio.read_blocks(in_path, block_frames)  # noqa: E731
@@ -157,7 +157,7 @@ def check_length(frames: int, sample_rate: int, settings, name: str, samples: Ca
         )
 
 
-def _input_scale(in_path, subtype: str, block_frames: int, note: Callable[[str], None]) -> float:
+def input_scale(in_path, subtype: str, block_frames: int, note: Callable[[str], None]) -> float:
     """1.0, or the power of two that brings a mis-scaled float file's peak to at most 0 dBFS."""
     if subtype not in SCANNED_SUBTYPES:
         return 1.0

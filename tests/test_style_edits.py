@@ -21,7 +21,7 @@ from tonematch.data.errors import TonematchError
 from tonematch.data.pairs import Pair
 from tonematch.inference.style import describe, fit_pairs
 from tonematch.inference.style.edits import MARGIN_S, unedited_span
-from tonematch.inference.style.file import _clean
+from tonematch.inference.style.file import json_safe
 from tonematch.inference.style.heldout import _read_as_fitted
 from tonematch.inference.style.pair import read_pair
 from tonematch.models.chain.exact import render_array
@@ -195,7 +195,7 @@ def test_style_fit_says_each_edit_once_and_fits_what_upright_pairs_fit(song, tmp
     assert flipped.meta["pairs"] == 2
     # the style is the upright pairs' style: in words, and every number of its settings
     assert describe(flipped)[1:] == describe(upright)[1:]
-    ours, theirs = _numbers(_clean(flipped.settings)), _numbers(_clean(upright.settings))
+    ours, theirs = _numbers(json_safe(flipped.settings)), _numbers(json_safe(upright.settings))
     assert [k for k, _ in ours] == [k for k, _ in theirs]
     assert [v for _, v in ours] == pytest.approx([v for _, v in theirs], rel=1e-6, abs=1e-9)
 

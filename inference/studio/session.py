@@ -147,10 +147,10 @@ class Studio:
         self.mix = analyse_input(self.mix_path, "mix", warn=self.warn)
         info = audio.info(self.mix_path)
         self.sample_rate, self.channels, self.frames = info.sample_rate, info.channels, info.frames
-        from ..render import BLOCK_FRAMES, _input_scale
+        from ..render import BLOCK_FRAMES, input_scale
 
         self.block_frames = BLOCK_FRAMES
-        self.scale = _input_scale(self.mix_path, info.subtype, BLOCK_FRAMES, lambda message: None)
+        self.scale = input_scale(self.mix_path, info.subtype, BLOCK_FRAMES, lambda message: None)
         at_one = replace(options, amount=1.0)  # the studio applies the amount itself, last, as match does
         with self._engine:
             if reference is not None:
@@ -237,10 +237,10 @@ class Studio:
         self.reference_metrics = None
         if self.reference_path is None:
             return
-        from ..render import _input_scale
+        from ..render import input_scale
 
         info = audio.info(self.reference_path)
-        scale = _input_scale(self.reference_path, info.subtype, self.block_frames, lambda message: None)
+        scale = input_scale(self.reference_path, info.subtype, self.block_frames, lambda message: None)
         s = scan(self.reference_path, info.frames, info.sample_rate, info.channels, scale, bins=8)
         length = int(min(region_s, info.frames / info.sample_rate) * info.sample_rate)
         start = loudest_start(s.powers, info.frames, length, info.sample_rate)

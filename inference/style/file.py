@@ -53,12 +53,12 @@ def _digest(tensors: dict[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def _clean(v):
+def json_safe(v):
     """JSON-safe copy: numpy scalars to floats, non-finite numbers to None."""
     if isinstance(v, dict):
-        return {str(k): _clean(x) for k, x in v.items()}
+        return {str(k): json_safe(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
+        return [json_safe(x) for x in v]
     if isinstance(v, (np.floating, float)):
         return float(v) if math.isfinite(float(v)) else None
     if isinstance(v, np.integer):
@@ -70,10 +70,10 @@ def card_of(style: Style) -> dict:
     """The style's card as the file holds it (JSON-safe); `style show --json` prints it too, so
     the two cannot drift apart."""
     return {
-        "meta": _clean(dict(style.meta, base=base_version())),
-        "habit": _clean(style.habit.to_dict() if style.habit is not None else None),
+        "meta": json_safe(dict(style.meta, base=base_version())),
+        "habit": json_safe(style.habit.to_dict() if style.habit is not None else None),
         "true_peak_dbtp": float(style.true_peak_dbtp),
-        "settings": _clean(style.settings),
+        "settings": json_safe(style.settings),
     }
 
 

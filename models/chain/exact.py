@@ -124,7 +124,7 @@ class _PassOne:
         self.tracker = limiter.Stream(s.values, r.sample_rate, r.channels) if self.use_limiter else None
         self.ksos = np.ascontiguousarray(np.broadcast_to(loudness.k_weighting(r.sample_rate)[None], (r.channels, 2, 5)))
         self.kstate = np.zeros((r.channels, 2, 2))
-        self.weights = np.array(loudness._CHANNEL_WEIGHTS[: r.channels], dtype=np.float64)
+        self.weights = np.array(loudness.CHANNEL_WEIGHTS[: r.channels], dtype=np.float64)
 
     def add(self, y: np.ndarray) -> None:
         env = None

@@ -16,7 +16,7 @@ import numpy as np
 # the meter itself lives in tonematch.models.measure.loudness; these names stay importable here
 from tonematch.models.measure import loudness as _measure
 from tonematch.models.measure.loudness import (  # noqa: F401  (re-exported)
-    CHANNEL_WEIGHTS as _CHANNEL_WEIGHTS,
+    CHANNEL_WEIGHTS,
     FLOOR_LUFS,
     MOMENTARY_S as BLOCK_S,
     block_bounds,

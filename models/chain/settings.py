@@ -16,25 +16,17 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
+from tonematch import __version__
 from tonematch.data.atomic import write_atomic
 from tonematch.data.errors import TonematchError
 
 from .chain import TABLE
 from .lazy import is_tensor, torch
 from .params import describe_value as _kind
-
-
-def _version() -> str:
-    try:
-        return metadata.version("tonematch")
-    except metadata.PackageNotFoundError:  # running from a source tree
-        return "0+unknown"
-
 
 _TOP_KEYS = ("tonematch_version", "sample_rate", "chain", "source")
 # A settings file is about 2 KB; one of megabytes (a `source` padded with junk, which render would
@@ -164,7 +156,7 @@ class Settings:
                         band["enabled"] = False
                     band[e.spec.name] = value
             chain.append(obj)
-        out = {"tonematch_version": _version(), "sample_rate": self.sample_rate, "chain": chain}
+        out = {"tonematch_version": __version__, "sample_rate": self.sample_rate, "chain": chain}
         # "edited" says what is true now: an edit undone is no edit
         source = {k: v for k, v in self.source.items() if k != "edited"}
         if source:

@@ -212,7 +212,7 @@ def batch_gain_db(y, peak, offset: int, gain_db, p: dict, sample_rate: float, of
     yn = y.detach().float().contiguous().numpy()
     env = peak.detach().float().contiguous().numpy()
     sos = np.ascontiguousarray(np.broadcast_to(loudness.k_weighting(sample_rate)[None], (c, 2, 5)))
-    weights = np.array(loudness._CHANNEL_WEIGHTS[:c], dtype=np.float64)
+    weights = np.array(loudness.CHANNEL_WEIGHTS[:c], dtype=np.float64)
     g0 = gain_db.detach().double().reshape(-1).numpy()
     out = np.empty(b)
     expected = np.empty(b)
