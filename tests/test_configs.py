@@ -124,17 +124,30 @@ def test_trainer_composes(trainer, tmp_path):
         assert built.max_steps == cfg.trainer.max_steps
 
 
-def build_scheduler(cfg):
+def scheduled_rates(cfg, steps: int = 100) -> list[float]:
+    """The learning rate of each of `steps` optimiser steps under the config's schedule."""
     optimizer = instantiate(cfg.optimizer)(params=[torch.nn.Parameter(torch.zeros(1))])
-    built = instantiate(cfg.scheduler)(optimizer=optimizer, total_steps=100)
-    for _ in range(100):
+    built = instantiate(cfg.scheduler)(optimizer=optimizer, total_steps=steps)
+    rates = []
+    for _ in range(steps):
+        rates.append(optimizer.param_groups[0]["lr"])
         optimizer.step()
         built.step()
+    return rates
 
 
 @pytest.mark.parametrize("scheduler", SCHEDULERS)
-def test_scheduler_builds(scheduler, tmp_path):
-    build_scheduler(composed(tmp_path, [f"scheduler={scheduler}"])[0])
+def test_scheduler_rises_to_the_configured_rate_then_falls(scheduler, tmp_path):
+    # warm-up shorter than the run (the experiments' 300 of 1400), so both phases are seen
+    cfg = composed(tmp_path, [f"scheduler={scheduler}", "scheduler.warmup_steps=20"])[0]
+    rates = scheduled_rates(cfg)
+    peak = max(rates)
+    assert peak == pytest.approx(cfg.optimizer.lr, rel=0.06)  # the configured rate is the peak
+    assert rates[0] < 0.2 * peak and rates[-1] < 0.2 * peak  # up from low, back down at the end
+    top = rates.index(peak)
+    assert 15 <= top <= 25  # the peak where the warm-up ends
+    assert all(b >= a for a, b in zip(rates[:top], rates[1 : top + 1]))  # rises, then ...
+    assert all(b <= a for a, b in zip(rates[top:], rates[top + 1 :]))  # ... only falls
 
 
 @functools.cache
