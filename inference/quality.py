@@ -22,12 +22,14 @@ def _magnitudes(x: np.ndarray, n_fft: int, hop: int, win: int, dtype=np.float64)
     Hann window of `win` samples centred in n_fft (auraloss's framing)."""
     import scipy.fft
 
+    from tonematch.models.measure.spectrum import hann
+
     half = n_fft // 2
     padded = np.pad(np.asarray(x, dtype=dtype), [(0, 0), (half, half)], mode="reflect")
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[:, ::hop]
     window = np.zeros(n_fft, dtype)
     left = (n_fft - win) // 2
-    window[left : left + win] = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(win) / win)
+    window[left : left + win] = hann(win)
     return np.maximum(np.abs(scipy.fft.rfft(frames * window, axis=-1, workers=2)), dtype(_EPS))
 
 

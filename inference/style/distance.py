@@ -28,14 +28,14 @@ def band_levels(clips: np.ndarray, sample_rate: int) -> np.ndarray:
     file: its side is silence). float32: a distance in tenths of a dB needs no more."""
     import scipy.fft
 
-    from tonematch.models.measure.spectrum import centred_frames
+    from tonematch.models.measure.spectrum import centred_frames, hann
 
     n = 1 << int(round(math.log2(DISTANCE_FRAME_S * sample_rate)))
     x = np.asarray(clips, np.float32)
     mid = 0.5 * (x[:, 0] + x[:, 1]) if x.shape[1] == 2 else x[:, 0]
     side = 0.5 * (x[:, 0] - x[:, 1]) if x.shape[1] == 2 else np.zeros_like(mid)
     m = _third_octave_matrix(n, sample_rate).astype(np.float32)
-    window = np.hanning(n + 1)[:-1].astype(np.float32)
+    window = hann(n).astype(np.float32)
     frames = centred_frames(np.stack([mid, side], axis=1), n, n // 4) * window
     spec = scipy.fft.rfft(frames, axis=-1)
     power = (spec.real**2 + spec.imag**2) @ m

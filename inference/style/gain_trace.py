@@ -41,6 +41,7 @@ import numpy as np
 from numba import njit
 
 from tonematch.models.chain import TABLE
+from tonematch.models.measure.spectrum import hann
 
 from .transfer import Estimate, estimate, mids
 
@@ -104,7 +105,7 @@ class _Framer:
     def __init__(self, sample_rate: int, step: int, frames: int):
         n_fft, hop, dec = _geometry(sample_rate)
         self.gather, self.frames = dec // step, frames
-        self.taps = (np.hanning(n_fft + 1)[:-1] ** 2).reshape(n_fft // dec, dec).sum(axis=1)
+        self.taps = (hann(n_fft) ** 2).reshape(n_fft // dec, dec).sum(axis=1)
         self.pad, self.hop = n_fft // (2 * dec), hop // dec
 
     def __call__(self, q: np.ndarray) -> np.ndarray:

@@ -32,10 +32,9 @@ def grid_hz() -> np.ndarray:
 
 def stft(x: np.ndarray, n: int) -> np.ndarray:
     """[N, L] -> [N, T, n // 2 + 1] Hann-windowed spectra, hop n // 4 (float64 in, complex128 out)."""
-    from tonematch.models.measure.spectrum import centred_frames
+    from tonematch.models.measure.spectrum import centred_frames, hann
 
-    window = np.hanning(n + 1)[:-1]
-    return np.fft.rfft(centred_frames(np.asarray(x, np.float64), n, n // 4) * window, axis=-1)
+    return np.fft.rfft(centred_frames(np.asarray(x, np.float64), n, n // 4) * hann(n), axis=-1)
 
 
 @dataclass
@@ -53,8 +52,9 @@ def _gain_trace(y: np.ndarray, xe: np.ndarray, short: int) -> np.ndarray:
     """Per sample, the master's level over the EQ'd mix's [N, L] (linear): power ratios on short
     Hann frames (hop a quarter), interpolated; silence says nothing (held within 30 dB)."""
     hop = short // 4
-    window = np.hanning(short + 1)[:-1] ** 2
-    from tonematch.models.measure.spectrum import centred_frames
+    from tonematch.models.measure.spectrum import centred_frames, hann
+
+    window = hann(short) ** 2
 
     py = (centred_frames(y, short, hop) ** 2 * window).sum(-1)
     px = (centred_frames(xe, short, hop) ** 2 * window).sum(-1)
