@@ -118,8 +118,8 @@ def transfer(mix: np.ndarray, master: np.ndarray, sample_rate: int, e: Estimate 
     """Estimate the EQ and the width from aligned excerpts [N, C, L] (mix and master); `e`: the
     estimate of these excerpts' mids when the caller has it (gain_trace reads the same)."""
     mix, master = np.asarray(mix, np.float64), np.asarray(master, np.float64)
-    ym = master.mean(axis=1)
-    e = e if e is not None else estimate(mix.mean(axis=1), ym, sample_rate)
+    ym = mids(master)
+    e = e if e is not None else estimate(mids(mix), ym, sample_rate)
     n, h, gain, fx, px, loud, sxx = e.n, e.h, e.gain, e.fx, e.px, e.loud, e.sxx
     fy = stft(ym / gain, n)
     sxy = (np.conj(fx[loud]) * fy[loud]).sum(0)
