@@ -27,7 +27,9 @@ from tonematch.models.chain.loudness import k_weighting
 from tonematch.models.measure import loudness as bs1770
 from tonematch.models.measure.spectrum import centred_frames, hann
 
-N_FFT_S = 0.046  # analysis window (~2048 samples at 44.1 kHz)
+# the analysis frame's bin spacing at every rate (2048 samples at 44.1 kHz, ~46 ms): the bands
+# are laid out on it, so a mix reads the same tonal balance at any rate below its Nyquist
+FRAME_BIN_HZ = 44100.0 / 2048.0
 LOW_HZ = 25.0
 BAND_OCTAVES = 1.0 / 6.0
 WIDTH_EDGES_HZ = (20.0, 200.0, 1000.0, 5000.0, 20000.0)  # broad bands for the stereo image
@@ -65,11 +67,18 @@ class Frames:
     true_peak_ratio: float  # true peak / sample peak of the analysed audio (>= 1)
 
 
-def band_edges(sample_rate: int, n_fft: int, octaves: float = BAND_OCTAVES, min_bins: int = 2) -> np.ndarray:
-    """~1/6-octave edges from 25 Hz up to Nyquist; every band holds at least `min_bins` bins. The top
-    reaches Nyquist so that loudness and peaks account for all the energy (an EQ boost up
-    there is heard by the meter); the tonal balance is compared over TONE_RANGE_HZ only."""
-    bin_hz = sample_rate / n_fft
+def frame_size(sample_rate: int) -> int:
+    """The analysis frame in samples: the fast FFT length whose bins are FRAME_BIN_HZ apart or a
+    little closer (2048 at 44.1 kHz, 2240 at 48 kHz)."""
+    return scipy.fft.next_fast_len(int(math.ceil(sample_rate / FRAME_BIN_HZ - 1e-9)), real=True)
+
+
+def band_edges(sample_rate: int, octaves: float = BAND_OCTAVES, min_bins: int = 2) -> np.ndarray:
+    """~1/6-octave edges from 25 Hz up to Nyquist, each band at least `min_bins` bins of
+    FRAME_BIN_HZ wide: the same edges at every rate, up to its Nyquist. The top reaches Nyquist
+    so that loudness and peaks account for all the energy (an EQ boost up there is heard by the
+    meter); the tonal balance is compared over TONE_RANGE_HZ only."""
+    bin_hz = FRAME_BIN_HZ
     top = 0.5 * sample_rate
     edges = [LOW_HZ]
     while edges[-1] < top:
@@ -83,10 +92,10 @@ def _layout(sample_rate: int, n_fft: int):
     """Tonal band centres, the first bin of each fine band (a band runs to the next's
     first bin, the last to Nyquist), the K-weighting's power per bin, the fine bands' centres
     and the fine -> tonal band matrix."""
-    edges = band_edges(sample_rate, n_fft)
+    edges = band_edges(sample_rate)
     centers = np.sqrt(edges[1:] * edges[:-1])
     bin_hz = np.arange(n_fft // 2 + 1) * sample_rate / n_fft
-    fine = np.unique(np.round(band_edges(sample_rate, n_fft, BAND_OCTAVES / 2, 1) * n_fft / sample_rate).astype(int))
+    fine = np.unique(np.round(band_edges(sample_rate, BAND_OCTAVES / 2, 1) * n_fft / sample_rate).astype(int))
     fine[-1] = n_fft // 2 + 1  # the top band takes the Nyquist bin too
     fine_hz = np.array([bin_hz[lo:hi].mean() for lo, hi in zip(fine[:-1], fine[1:])])
     band_of = np.zeros((len(fine_hz), len(centers)))
@@ -101,7 +110,7 @@ def analyse(clips: np.ndarray, sample_rate: int, true_peak_ratio: float = 1.0, l
     One excerpt at a time, in float32 until the band sums: memory stays a few MB per excerpt."""
     clips = np.asarray(clips, dtype=np.float32)
     channels = clips.shape[1]
-    n_fft = 1 << int(round(math.log2(N_FFT_S * sample_rate)))
+    n_fft = frame_size(sample_rate)
     hop = max(1, n_fft // 4)
     window = hann(n_fft).astype(np.float32)
     # power per bin scaled so that summing the bins gives the frame's mean square (Parseval)

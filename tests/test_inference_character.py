@@ -334,3 +334,29 @@ def test_the_run_says_how_it_read_the_reference_and_how_far_the_master_moved():
     _, notes = match.finish(_settings(), mix, target, match.Options(literal=0.0), {"start": "network"})
     assert notes["reading"]["tilt_share"] == 0.0 and abs(notes["reading"]["moved_tilt_db"]) < 0.5
     assert "takes none of it" in explain.reference_reading(notes["reading"], bool(notes.get("refined")))
+
+
+def test_the_tone_bands_are_the_same_at_every_rate():
+    at_44k = character.analyse(np.zeros((1, 2, 4096), np.float32), 44100).centers_hz
+    for rate in (8000, 16000, 22050, 48000, 96000):
+        centres = character.analyse(np.zeros((1, 2, 4096), np.float32), rate).centers_hz
+        below = min(len(centres), len(at_44k)) - 1  # the top band ends at each rate's Nyquist
+        np.testing.assert_allclose(centres[:below], at_44k[:below], rtol=1e-12)
+
+
+@pytest.mark.parametrize("rate", [8000, 16000])
+def test_a_mix_at_a_low_rate_reads_the_tonal_balance_it_reads_at_44k(example_mix, rate):
+    # bands laid out on each rate's own bins (15.6 Hz at 8 and 16 kHz, 21.5 Hz at 44.1 kHz) read
+    # this mix 1.5-1.6 dB RMS away from its 44.1 kHz balance (docs/decisions.md)
+    import soundfile as sf
+    import soxr
+
+    x, sr = sf.read(example_mix, dtype="float32", always_2d=True)
+    ours = character.analyse(x.T[None], sr)
+    low = soxr.resample(x, sr, rate).T[None]
+    theirs = character.analyse(low, rate)
+    tone = character.character_of(x.T[None], sr)["tone"]
+    at_rate = np.interp(np.log(ours.centers_hz), np.log(theirs.centers_hz), character.character_of(low, rate)["tone"])
+    keep = (ours.centers_hz >= 30.0) & (ours.centers_hz <= 0.4 * rate)
+    diff = (tone - at_rate)[keep]
+    assert np.sqrt(np.mean((diff - diff.mean()) ** 2)) < 1.0

@@ -32,7 +32,7 @@ def test_psd_matches_scipy_welch():
     m = sp.SpectrumMeter(22050, 2)
     m.add(x)
     freqs, ours = m.psd()
-    f_ref, ref = welch(x.astype(np.float64), fs=22050, nperseg=4096, detrend=False, axis=1)
+    f_ref, ref = welch(x.astype(np.float64), fs=22050, nperseg=m.nperseg, detrend=False, axis=1)
     np.testing.assert_allclose(freqs, f_ref)
     np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-12 * ref.max())
 
@@ -86,3 +86,22 @@ def test_a_low_pass_cliff_is_found_where_music_falls_off_gradually():
     assert found is not None and 14500.0 < found < 17000.0
     assert sp.meter_of(x, sr).low_pass_hz() is None
     assert sp.meter_of(gentle, sr).low_pass_hz() is None
+
+
+@pytest.mark.parametrize("sr", [44100, 48000, 96000])
+def test_a_bass_note_above_60_hz_stays_out_of_the_sub_band(sr):
+    # 93 ms frames (4096 samples at 44.1 kHz) let a 70 Hz note's window leak into 48-60 Hz: the
+    # sub band read -10 dB at 44.1 kHz and -6 dB at 96 kHz, where it holds nothing
+    assert sp.band_shares_db(sine(70.0, 4.0, sr), sr)["sub"] < -45.0
+
+
+def test_the_eight_bands_read_the_same_at_any_rate(example_mix):
+    import soundfile as sf
+    import soxr
+
+    x, sr = sf.read(example_mix, dtype="float32", always_2d=True)
+    at_44k = sp.band_shares_db(x.T, sr)
+    for rate in (48000, 96000):
+        at_rate = sp.band_shares_db(soxr.resample(x, sr, rate).T, rate)
+        for name in sp.BAND_NAMES[:-1]:  # the air band ends where the 44.1 kHz file does
+            assert at_rate[name] == pytest.approx(at_44k[name], abs=0.3), (rate, name)

@@ -19,7 +19,6 @@ A style of settings (the default since issue 17) carries its settings model in `
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
@@ -130,8 +129,7 @@ class Style:
 
 def band_centres(sample_rate: int) -> np.ndarray:
     """Centres of character.py's tone bands at this rate."""
-    n_fft = 1 << int(round(math.log2(character.N_FFT_S * sample_rate)))
-    edges = character.band_edges(sample_rate, n_fft)
+    edges = character.band_edges(sample_rate)
     return np.sqrt(edges[1:] * edges[:-1])
 
 

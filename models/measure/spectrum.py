@@ -1,12 +1,14 @@
 """Spectrum: the long-term average spectrum (streaming Welch), THE eight bands, centroid,
 and a 1/3-octave grid.
 
-Long-term average spectrum: Hann-windowed (periodic) 4096-point frames, 50 % overlap, frames
+Long-term average spectrum: Hann-windowed (periodic) frames of FRAME_S (16384 samples at 44.1
+kHz, the nearest power of two at other rates: bins 2.7 Hz apart), 50 % overlap, frames
 at multiples of the hop from the first sample, no detrending, power averaged over frames (a
 one-sided density: mean square per Hz). Samples after the last whole frame are not counted
 (as scipy's Welch); a signal shorter than one frame is one frame of its own length.
 Band power = the integral of that density across the band, with the density linear between
-bins, so narrow low bands (1/3 octave at 20 Hz is 4.6 Hz wide) still get their share.
+bins. Frames fixed in samples read a rate's low bands differently, and shorter ones let a bass
+line's window leakage into the bands below it (93 ms frames read a track's sub band 8 dB high).
 
 The eight bands (the one definition; named as engineers say them, fixed in Hz, cut at Nyquist,
 None above it): sub 20-60 Hz, bass 60-150, low-mid 150-400, mid 400-1k, upper-mid 1k-2.5k,
@@ -32,7 +34,7 @@ BANDS: tuple[tuple[str, float, float], ...] = (
 )
 BAND_NAMES: tuple[str, ...] = tuple(b[0] for b in BANDS)
 BAND_EDGES_HZ: tuple[float, ...] = tuple([b[1] for b in BANDS] + [BANDS[-1][2]])
-NPERSEG = 4096
+FRAME_S = 16384 / 44100  # the long-term spectrum's frame, seconds
 LOW_PASS_FROM_HZ = 5000.0  # low-pass cliffs are looked for above this
 LOW_PASS_FALL_DB = 20.0  # within a sixth of an octave, never recovered: a filter's, not music's
 
@@ -98,14 +100,19 @@ def centroid_hz(freqs: np.ndarray, power: np.ndarray) -> float | None:
     return float(np.dot(freqs, power) / total) if total > 0 else None
 
 
+def frame_samples(sample_rate: float, seconds: float = FRAME_S) -> int:
+    """A frame of about `seconds` at this rate, in samples: the nearest power of two."""
+    return 1 << max(1, int(round(np.log2(seconds * float(sample_rate)))))
+
+
 class SpectrumMeter:
     """Streaming long-term average spectrum of [C, n] blocks (bounded memory: one frame of
-    carry and [C, NPERSEG/2 + 1] sums)."""
+    carry and [C, nperseg/2 + 1] sums). nperseg: the frame in samples (frame_samples's by default)."""
 
-    def __init__(self, sample_rate: float, channels: int, nperseg: int = NPERSEG):
+    def __init__(self, sample_rate: float, channels: int, nperseg: int | None = None):
         self.sample_rate = float(sample_rate)
         self.channels = int(channels)
-        self.nperseg = int(nperseg)
+        self.nperseg = int(nperseg or frame_samples(sample_rate))
         self.hop = self.nperseg // 2
         self.window = hann(self.nperseg).astype(np.float32)
         self.carry = np.zeros((self.channels, 0), dtype=np.float32)
@@ -189,10 +196,10 @@ class SpectrumMeter:
             return centres, 10.0 * np.log10(energy)
 
 
-def meter_of(x: np.ndarray, sample_rate: float, block: int = 1 << 18) -> SpectrumMeter:
+def meter_of(x: np.ndarray, sample_rate: float, block: int = 1 << 18, nperseg: int | None = None) -> SpectrumMeter:
     """The meter fed a whole array a block at a time: its frames never held all at once."""
     x = np.atleast_2d(x)
-    m = SpectrumMeter(sample_rate, x.shape[0])
+    m = SpectrumMeter(sample_rate, x.shape[0], nperseg)
     for start in range(0, x.shape[1], block):
         m.add(x[:, start : start + block])
     return m
@@ -223,9 +230,9 @@ def share_below(x: np.ndarray, sample_rate: float, hz: float, nperseg: int = 327
     return min(1.0, float(band_powers(freqs, psd.mean(axis=0), (0.0, hz))[0]) / total)
 
 
-def spectral_centroid_hz(x: np.ndarray, sample_rate: float) -> float | None:
-    return meter_of(x, sample_rate).centroid_hz()
+def spectral_centroid_hz(x: np.ndarray, sample_rate: float, nperseg: int | None = None) -> float | None:
+    return meter_of(x, sample_rate, nperseg=nperseg).centroid_hz()
 
 
-def third_octave_db(x: np.ndarray, sample_rate: float) -> tuple[np.ndarray, np.ndarray]:
-    return meter_of(x, sample_rate).third_octave_db()
+def third_octave_db(x: np.ndarray, sample_rate: float, nperseg: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    return meter_of(x, sample_rate, nperseg=nperseg).third_octave_db()
