@@ -4,6 +4,9 @@ The same arithmetic as numpy on whole arrays (x * 2**(bits-1) in float64, plus u
 the generator's doubles drawn two per sample in [frame, channel] order, round half to even,
 clip to [-scale, scale - 1]), so the output is bit for bit the same; one compiled loop skips the
 four float64 temporaries numpy would fill, which cost more than the file's encoding.
+A frame of digital silence (every channel exactly 0) stays silent (a dither's "auto-blank"): the
+silence before and after a song is not turned into noise. Its numbers are still drawn, so the
+stream does not depend on where the silence lies.
 numba is imported on the first quantised write only: reading and analysing never pay for it.
 """
 
@@ -16,11 +19,14 @@ import numpy as np
 @numba.njit(cache=True, nogil=True)
 def _dithered(x, scale, mult, rng, out):
     for i in range(x.shape[0]):
+        silent = True
+        for j in range(x.shape[1]):
+            silent = silent and x[i, j] == 0.0
         for j in range(x.shape[1]):
             u1 = rng.random()
             u2 = rng.random()
             y = np.float64(x[i, j]) * scale + (u1 + u2 - 1.0)
-            out[i, j] = min(max(np.rint(y), -scale), scale - 1.0) * mult
+            out[i, j] = 0.0 if silent else min(max(np.rint(y), -scale), scale - 1.0) * mult
 
 
 @numba.njit(cache=True, nogil=True)

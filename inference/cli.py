@@ -29,17 +29,12 @@ import warnings
 from tonematch.data.errors import TonematchError
 
 from . import console
-from .console import one_line, user_error, warn
+from .console import Terminated, one_line, user_error, warn
 
 EXIT_FAILED = 1  # a batch in which some item failed, or an internal error
 EXIT_ERROR = 2  # the same code argparse uses: the user has to change something
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 128 + signal.SIGTERM  # 143, what a shell reports for a process killed by SIGTERM
-
-
-class Terminated(BaseException):
-    """SIGTERM, raised where the main thread is, so `with` blocks clean up on the way out.
-    A BaseException like KeyboardInterrupt: no `except Exception` may swallow it."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -65,6 +60,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from tonematch.data.audio import check_sample_rate
     from tonematch.models.chain import TABLE
 
     if args.list_params:
@@ -74,12 +70,14 @@ def cmd_render(args: argparse.Namespace) -> int:
                 f"render: --list-params only prints the table; drop {', '.join(given)} to list it, or "
                 "--list-params to render (--sample-rate HZ shows a rate's frequency limits)"
             )
-        print(
-            f"chain parameters (frequency limits shown at {args.sample_rate} Hz; JSON keys are "
-            "processor / band / name):"
-        )
-        print(TABLE.describe(args.sample_rate))
+        rate = check_sample_rate(44100 if args.sample_rate is None else args.sample_rate, "--sample-rate")
+        print(f"chain parameters (frequency limits shown at {rate} Hz; JSON keys are processor / band / name):")
+        print(TABLE.describe(rate))
         return 0
+    if args.sample_rate is not None:  # a file renders at its own rate: a rate given here would go unused
+        raise TonematchError(
+            "render: --sample-rate only sets the rate --list-params shows; a file renders at its own rate"
+        )
     missing = [
         flag
         for flag, value in (("IN", args.input), ("--params", args.params), ("-o/--output", args.output))
@@ -179,7 +177,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--sample-rate",
         type=int,
-        default=44100,
         metavar="HZ",
         help="with --list-params: the rate at which frequency limits are shown (default 44100)",
     )
@@ -213,6 +210,7 @@ _UNCHANGED = object()
 
 def _raise_terminated(signum, frame):
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the cleanup short
+    console.signalled(Terminated)
     raise Terminated()
 
 
@@ -234,6 +232,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    console.forget_signals()
     previous = _on_sigterm()
     try:
         with warnings.catch_warnings():
@@ -241,6 +240,7 @@ def main(argv=None) -> int:
             # non-finite settings speak for them in one line, a warning dump would only confuse
             warnings.simplefilter("ignore", RuntimeWarning)
             code = _run(args)
+            console.stop_if_signalled()  # a SIGTERM whose raise Python dropped ends the run as one
         sys.stdout.flush()
     except BrokenPipeError:
         # e.g. `tonematch render --list-params | head`: the reader left; nothing went wrong here.

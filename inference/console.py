@@ -51,6 +51,30 @@ def reraise_interrupt(exc: BaseException) -> None:
         raise hidden from None
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the main thread is, so `with` blocks clean up on the way out.
+    A BaseException like KeyboardInterrupt: no `except Exception` may swallow it."""
+
+
+_SIGNALLED: list[type[BaseException]] = []  # the signal that arrived in this run, kept
+
+
+def signalled(kind: type[BaseException]) -> None:
+    """Keep that a signal arrived (the handler then raises `kind`)."""
+    _SIGNALLED.append(kind)
+
+
+def stop_if_signalled() -> None:
+    """Raise the kept signal's exception again: Python drops one raised while it runs an import's
+    cleanup callback, and the run would go on to the end as if nothing had come. Long loops call this."""
+    if _SIGNALLED:
+        raise _SIGNALLED[0]()
+
+
+def forget_signals() -> None:
+    _SIGNALLED.clear()
+
+
 def traceback_if(verbose: bool, exc: BaseException) -> None:
     """Under -v, the traceback of an error reported in one line (a batch goes on after it)."""
     if verbose:

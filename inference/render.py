@@ -22,6 +22,8 @@ from tonematch.data import audio
 from tonematch.data.concurrency import Lane
 from tonematch.data.errors import TonematchError
 
+from .console import stop_if_signalled
+
 BLOCK_FRAMES = 65536
 # Integer formats kept as they are; anything else (float, lossy, 8/32-bit) is written as 24-bit.
 KEEP_SUBTYPES = ("PCM_16", "PCM_24")
@@ -105,6 +107,7 @@ def render_file(
                 if on_restart is not None:
                     on_restart()
                 continue
+            stop_if_signalled()  # before the file can be finished and placed
             w.write(block)
             peak = max(peak, float(np.abs(block).max(initial=0.0)))
             if on_block is not None:
@@ -217,11 +220,15 @@ def format_summary(r: dict) -> str:
         f"  {duration:.2f} s, {r['sample_rate']} Hz {layout}, {bits}" + (", TPDF dither" if r["dither"] else ""),
     ]
     rep = r["report"]
-    if "pre_limiter_lufs" in rep:
+    from tonematch.models.measure.loudness.gating import FLOOR_LUFS
+
+    if rep.get("pre_limiter_lufs", 0.0) <= FLOOR_LUFS:  # nothing above BS.1770's gates: no loudness to report
+        lines.append("  loudness before limiter: none to measure (silent, or under BS.1770's -70 LUFS gate)")
+    elif "pre_limiter_lufs" in rep:
         lines.append(
             f"  loudness before limiter {rep['pre_limiter_lufs']:.2f} LUFS, gain into limiter {rep['gain_db']:+.2f} dB"
         )
-    if "passes" in rep:
+    if "passes" in rep and rep.get("pre_limiter_lufs", 0.0) > FLOOR_LUFS:
         lines.append(
             f"  limiter passes {rep['passes']}, final miss {rep['miss_lu']:+.3f} LU from target, "
             f"up to {rep.get('peak_limiting_db', 0.0):.1f} dB off the loudest peak"

@@ -598,3 +598,46 @@ def test_heavy_limiting_is_said_and_its_depth_reported(tmp_path, capsys):
         heavy = [line for line in err.splitlines() if "the limiter takes up to" in line]
         assert len(heavy) == (1 if depth[lufs] > HEAVY_LIMITING_DB else 0), err
     assert depth[-6.0] > HEAVY_LIMITING_DB > depth[-16.0]
+
+
+def test_a_silent_mix_renders_to_digital_silence_and_says_so(tmp_path, capsys):
+    src = write_wav(tmp_path / "silence.wav", np.zeros((2, 3 * 44100), np.float32), 44100, "PCM_16")
+    out = str(tmp_path / "o.wav")
+    code, text, err = run(["render", src, "--params", EXAMPLE_SETTINGS, "-o", out], capsys)
+    assert code == 0 and "the input is silent, and so is the output" in err
+    assert not sf.read(out, dtype="int16")[0].any()  # dithered, yet digital silence (auto-blank)
+    assert "none to measure" in text and "gain into limiter" not in text and "final miss" not in text
+
+
+def test_list_params_takes_only_a_rate_tonematch_works_at(capsys):
+    assert run(["render", "--list-params", "--sample-rate", "48000"], capsys)[0] == 0
+    for bad in ("-5", "100"):
+        code, _, err = run(["render", "--list-params", "--sample-rate", bad], capsys)
+        assert code == 2 and err.startswith("tonematch: error:") and len(err.splitlines()) == 1
+
+
+def test_a_rate_for_a_file_render_is_refused(tmp_path, capsys, stereo_wav):
+    params = write_params(tmp_path / "p.json")
+    out = tmp_path / "o.wav"
+    code, _, err = run(["render", stereo_wav, "--params", params, "-o", str(out), "--sample-rate", "48000"], capsys)
+    assert code == 2 and "renders at its own rate" in err and not out.exists()
+
+
+def test_a_sigterm_whose_raise_python_dropped_still_stops_the_render(tmp_path, capsys, stereo_wav, monkeypatch):
+    # Python drops an exception raised in an import's cleanup callback ("Exception ignored in
+    # _get_module_lock"): the handler's mark alone must stop the render and leave no output
+    from tonematch.data import audio
+    from tonematch.inference import console
+
+    write = audio.AudioWriter.write
+
+    def dropped(self, block):
+        console.signalled(console.Terminated)  # what the handler does before its raise
+        write(self, block)
+
+    monkeypatch.setattr(audio.AudioWriter, "write", dropped)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    code, out, err = run(["render", stereo_wav, "--params", EXAMPLE_SETTINGS, "-o", str(out_dir / "o.wav")], capsys)
+    assert code == 143 and err.splitlines() == ["tonematch: terminated"]
+    assert os.listdir(out_dir) == []
