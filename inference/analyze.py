@@ -62,7 +62,16 @@ def analyze_file(path, block_frames: int = BLOCK_FRAMES) -> dict:
 
 
 def _fmt(value, unit: str, digits: int = 1) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f} {unit}".rstrip()
+    # + 0.0: a value that rounds to zero from below reads "0.00", never "-0.00"
+    return "n/a" if value is None else f"{round(value, digits) + 0.0:.{digits}f} {unit}".rstrip()
+
+
+# a DC offset under this is rounding in the arithmetic (a pure sine's mean), far below a 24-bit LSB
+DC_FLOOR_DBFS = -150.0
+
+
+def _dc(dbfs) -> str:
+    return "none" if dbfs is None or dbfs < DC_FLOOR_DBFS else _fmt(dbfs, "dBFS")
 
 
 def _clipped(fraction: float) -> str:
@@ -96,7 +105,7 @@ def format_table(result: dict, title: str | None = None) -> str:
         ("true peak", _fmt(r["true_peak_dbtp"], "dBTP", 2)),
         ("RMS", _fmt(r["rms_dbfs"], "dBFS")),
         ("crest factor", _fmt(r["crest_factor_db"], "dB", 2)),
-        ("DC offset", "none" if r["dc_offset_dbfs"] is None else _fmt(r["dc_offset_dbfs"], "dBFS")),
+        ("DC offset", _dc(r["dc_offset_dbfs"])),
         ("clipped samples", _clipped(r["clipped_fraction"])),
         *stereo_rows,
     ]

@@ -186,7 +186,7 @@ def options_of(options: dict) -> _match.Options:
     opts.check()
     from .cli_match import conflicts
 
-    for note in conflicts(opts):
+    for note in conflicts(opts, literal_given="literal" in options):
         warnings.warn(note, UserWarning, stacklevel=3)
     return opts
 
@@ -257,7 +257,10 @@ def master(mix, style, sample_rate: int | None = None, **options) -> MasterResul
         problem = style_object_problem(style)
         if problem is not None:
             raise TonematchError(f"style '{style.name}' is not a usable style: {problem}")
-    return _master(mix, StyleAim(style, path), sample_rate, opts)
+    aim = StyleAim(style, path)
+    for note in aim.conflicts(opts):
+        warnings.warn(note, UserWarning, stacklevel=2)
+    return _master(mix, aim, sample_rate, opts)
 
 
 def render(mix, settings, out_path=None, sample_rate: int | None = None, bit_depth=None, dither: bool = True):

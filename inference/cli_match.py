@@ -150,9 +150,10 @@ def options_from(args: argparse.Namespace):
     return options
 
 
-def conflicts(options, bit_depth=None, no_dither: bool = False) -> list[str]:
+def conflicts(options, bit_depth=None, no_dither: bool = False, literal_given: bool = False) -> list[str]:
     """Options that contradict or cancel each other, one line each: the run goes on, with the
-    precedence stated (an explicit --target-lufs or --ceiling over a platform's value)."""
+    precedence stated (an explicit --target-lufs or --ceiling over a platform's value).
+    `literal_given`: --literal was set (its default is not worth a word)."""
     from .match import PLATFORMS
 
     notes = []
@@ -177,6 +178,13 @@ def conflicts(options, bit_depth=None, no_dither: bool = False) -> list[str]:
         notes.append("--only/--skip leave no group on: only the limiter acts on the mix")
     if not options.refine and options.steps is not None:
         notes.append("--steps has no effect with --no-refine")
+    if literal_given and not options.refine:
+        notes.append("--literal has no effect with --no-refine: it sets what refinement takes of the reference")
+    elif literal_given and options.model == "none":
+        notes.append(
+            "--literal has no effect with --model none: it sets what the network's reading takes of the "
+            "reference, and without the network refinement matches the reference's measured character"
+        )
     if no_dither and bit_depth == "float":
         notes.append("--no-dither has no effect on float output (it is not quantised)")
     return notes
@@ -231,7 +239,7 @@ def start_run(args: argparse.Namespace, command: str, target_flag: str, target_v
     if missing:
         raise TonematchError(f"{command}: missing {', '.join(missing)}")
     options = options_from(args)
-    for note in conflicts(options, args.bit_depth, args.no_dither):
+    for note in conflicts(options, args.bit_depth, args.no_dither, getattr(args, "literal", None) is not None):
         warn(note)
     return options
 

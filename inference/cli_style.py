@@ -54,7 +54,7 @@ def add_style_parsers(sub, common) -> None:
         help="a style from reference masters alone (no pairs)",
         description="The style holds the masters' average loudness, ceiling, tonal balance and width. "
         "Mastering starts from the network's settings for each mix and moves its tonal balance toward the "
-        "masters' average by 40 %% of the tilt (their finer balance and width are mostly their music).",
+        "masters' average by 40 % of the tilt (their finer balance and width are mostly their music).",
     )
     r.add_argument("folder", metavar="DIR", nargs="+", help="reference masters (files or folders)")
     r.add_argument("-o", "--output", metavar="S.tmstyle", required=True, help="the style file to write")
@@ -226,6 +226,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_master(args: argparse.Namespace) -> int:
     from .cli_match import jobs_for, model_inputs, run_batch, start_run
+    from .console import warn
 
     options = start_run(args, "master", "--style", args.style)
     if options is None:
@@ -238,4 +239,7 @@ def cmd_master(args: argparse.Namespace) -> int:
     # the outputs are checked before the style is read; a style from references reads the shipped
     # network, so its files are inputs no output may replace (for a style of pairs: harmless)
     jobs, many = jobs_for(args, [("style", args.style), *model_inputs(None)])
-    return run_batch(args, jobs, many, StyleAim(load_style(args.style), args.style), options)
+    aim = StyleAim(load_style(args.style), args.style)
+    for note in aim.conflicts(options):
+        warn(note)
+    return run_batch(args, jobs, many, aim, options)

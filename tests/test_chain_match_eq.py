@@ -137,3 +137,16 @@ def test_a_copy_leaves_what_lies_above_a_reference_codec_low_pass():
     assert top == 0.0 and 13000.0 < reach < 15500.0
     uncut, notes = copied(_rippled(music))
     assert abs(uncut) > 1.0 and "reference_low_pass_hz" not in notes  # copied like the other bands
+
+
+def test_a_band_above_what_the_rate_allows_is_named_when_it_is_left_out():
+    from tonematch.models.chain.settings import Settings
+
+    s = Settings.defaults(44100)
+    s.values["match.12k5hz.gain_db"] = 12.0
+    s.values["match.1khz.gain_db"] = 3.0
+    _, notes = s.at_rate(22050)
+    assert notes == ["match.12k5hz (12.5 kHz) is above what 22050 Hz allows; left out of the render"]
+    assert s.at_rate(44100)[1] == []  # within reach at 44.1 kHz
+    s.values["match.12k5hz.gain_db"] = 0.0  # a flat band sounds the same anywhere: nothing to say
+    assert s.at_rate(22050)[1] == []

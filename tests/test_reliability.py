@@ -557,3 +557,17 @@ def test_a_hot_float_mix_is_mastered_as_rendered_without_numpy_noise(files, caps
     assert f"  before (as read, turned down {turned:.1f} dB): " in out, out
     y, _ = sf.read(files / "o.wav", dtype="float32")
     assert np.isfinite(y).all() and 20 * np.log10(np.abs(y).max()) <= -1.0 + 0.05
+
+
+@pytest.mark.parametrize(
+    "flags, needle",
+    [
+        (["--literal", "0.7", "--no-refine"], "--literal has no effect with --no-refine"),
+        (["--literal", "0.7", "--model", "none", "--steps", "2"], "--literal has no effect with --model none"),
+    ],
+)
+def test_a_literal_that_nothing_reads_is_named(files, capsys, flags, needle):
+    code, _, err = run(capsys, "match", files / "mix.wav", "-r", files / "ref.wav", "-o", files / "o.wav", *flags)
+    assert code == 0, err
+    said = [line for line in err.splitlines() if "--literal" in line]
+    assert len(said) == 1 and said[0].startswith(f"tonematch: warning: {needle}: "), err

@@ -79,7 +79,7 @@ groups = lambda card: card["settings"]["groups"]  # noqa: E731
 def test_an_edit_no_fit_writes_is_one_error_line(tmp_path, capsys, change, needle):
     path = save_style(settings_style(), tmp_path / "s.tmstyle")
     assert main(["style", "show", str(path)]) == 0
-    assert "ceiling −1.0 dBTP" in capsys.readouterr().out
+    assert "ceiling -1.0 dBTP" in capsys.readouterr().out
     _edit(path, change)
     assert main(["style", "show", str(path)]) == 2
     out, err = capsys.readouterr()

@@ -41,7 +41,10 @@ def test_master_one_file_and_a_batch_with_a_bad_file(fitted, tmp_path, capsys):
     settings = json.loads(out.with_suffix(".json").read_text())
     assert settings["source"]["started_from"] == "style" and settings["source"]["style"] == style.name
     assert sf.info(out).subtype == "PCM_24"
-    assert "settings from the style 'mine'" in capsys.readouterr().out
+    said = capsys.readouterr()
+    assert "settings from the style 'mine'" in said.out
+    # a style of pairs masters with its own settings: a --steps that nothing reads is named
+    assert "tonematch: warning: --steps has no effect: a style of pairs masters with its own settings" in said.err
 
     batch = tmp_path / "in"
     batch.mkdir()
@@ -88,7 +91,8 @@ def test_master_refuses_missing_arguments_and_a_bad_style(fitted, tmp_path):
 def test_api_master_and_a_style_from_references(fitted, tmp_path):
     root, style = fitted
     x = make_mix(9, 4.0)
-    result = tonematch.master(x, str(style), sample_rate=SR, steps=10)
+    with pytest.warns(UserWarning, match="--steps has no effect: a style of pairs masters with its own settings"):
+        result = tonematch.master(x, str(style), sample_rate=SR, steps=10)
     assert isinstance(result, tonematch.MasterResult) and result.audio.shape == x.shape
     assert result.notes["start"] == "style"
     from tonematch.inference.quality import lufs

@@ -128,7 +128,7 @@ def cmd_studio(args: argparse.Namespace) -> int:
         print(list_platforms())
         return 0
     options = options_from(args)
-    for note in conflicts(options):
+    for note in conflicts(options, literal_given=args.literal is not None):
         warn(note)
     if args.model is not None and args.style is not None:
         from ..cli_style import MODEL_UNUSED

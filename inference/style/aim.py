@@ -26,6 +26,23 @@ class StyleAim:
     def choose(self, mix, options):
         return choose_settings(mix, self.style, options)
 
+    def conflicts(self, options: match.Options) -> list[str]:
+        """Options this style leaves unused, one line each: a style of pairs masters with its own
+        settings, so nothing is refined."""
+        if self.style.settings is None:
+            return []
+        unused = [
+            flag
+            for flag, given in (("--steps", options.steps is not None), ("--no-refine", not options.refine))
+            if given
+        ]
+        if not unused:
+            return []
+        verb = "has" if len(unused) == 1 else "have"
+        return [
+            f"{' and '.join(unused)} {verb} no effect: a style of pairs masters with its own settings (no refinement)"
+        ]
+
     def provenance(self) -> dict:
         # a shared settings file names its style as it names its reference: no folders of this machine
         named = {"style": os.path.basename(os.fspath(self.path))} if self.path is not None else {}

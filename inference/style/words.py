@@ -18,8 +18,8 @@ FAST_ATTACK_MS, SLOW_ATTACK_MS = 5.0, 20.0  # "fast" below, "slow" above (a bus 
 
 
 def _signed(v: float, unit: str) -> str:
-    # + 0.0: a value that rounds to zero from below reads "+0.0", never "−0.0"
-    return f"{round(v, 1) + 0.0:+.1f} {unit}".replace("-", "\u2212")
+    # + 0.0: a value that rounds to zero from below reads "+0.0", never "-0.0"
+    return f"{round(v, 1) + 0.0:+.1f} {unit}"
 
 
 def _db_change(value: float, unit: str) -> str:

@@ -64,6 +64,15 @@ def _active(p: dict, sample_rate: float, bypass) -> list[tuple[float, object]]:
     return out
 
 
+def out_of_reach(p: dict, sample_rate: float, bypass=frozenset()) -> list[str]:
+    """The band keys that would change the sound but lie at or above what `sample_rate` allows
+    (the cap): they are left out of a render at that rate."""
+    if NAME in bypass:
+        return []
+    above = [label for label, centre in zip(LABELS, CENTRES_HZ) if centre >= _CAP * sample_rate]
+    return [b for b in above if p.get(f"{NAME}.{b}.gain_db", 0.0) != 0.0 and f"{NAME}.{b}" not in bypass]
+
+
 def coefficients(p: dict, sample_rate: float, bypass=frozenset(), xp=None) -> list:
     """[B, 5] float64 per band that is not flat, low to high (torch, or numpy with `xp=np`)."""
     return [design("peak", centre, Q, gain, sample_rate, xp) for centre, gain in _active(p, sample_rate, bypass)]

@@ -215,7 +215,8 @@ def _check_range(key: str, value: float, spec: ParamSpec, low: float, high: floa
     tol = 1e-9 * max(1.0, abs(high - low))
     if not (low - tol <= value <= high + tol):
         raise TonematchError(
-            f"parameter '{key}' = {value:g} {spec.unit} is outside its range [{low:g}, {high:g}]{where}"
+            f"parameter '{key}' = {value:g}{' ' + spec.unit if spec.unit else ''} is outside its range "
+            f"[{low:g}, {high:g}]{where}"
         )
 
 

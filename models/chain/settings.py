@@ -24,6 +24,7 @@ from tonematch import __version__
 from tonematch.data.atomic import write_atomic
 from tonematch.data.errors import TonematchError
 
+from . import match_eq
 from .chain import TABLE
 from .lazy import is_tensor, torch
 from .params import describe_value as _kind
@@ -111,6 +112,11 @@ class Settings:
                     f"{e.key} {value:g} {e.spec.unit} is {side} what {sample_rate:g} Hz allows; "
                     f"using {moved:g} {e.spec.unit}"
                 )
+        for label in match_eq.out_of_reach(values, sample_rate, self.bypass):  # fixed centres: not moved, left out
+            notes.append(
+                f"{match_eq.NAME}.{label} ({match_eq.BAND_NAMES[label]}) is above what {sample_rate:g} Hz allows; "
+                "left out of the render"
+            )
         moved = Settings(values, int(sample_rate), self.bypass, dict(self.source))
         if values != self.values and "fingerprint" in self.source and not self.edited:  # the rate's limits are no edit
             moved = moved.stamped({k: v for k, v in self.source.items() if k != "fingerprint"})
@@ -176,8 +182,10 @@ class Settings:
         for key in d:
             if key not in _TOP_KEYS:
                 raise TonematchError(f"unknown key '{key}' (known: {', '.join(_TOP_KEYS)})")
-        if not isinstance(d.get("chain"), list):
-            raise TonematchError(f"'chain' must be a list of processor objects, got {_kind(d.get('chain'))}")
+        if "chain" not in d:
+            raise TonematchError("it has no 'chain' (the list of processor objects, in chain order)")
+        if not isinstance(d["chain"], list):
+            raise TonematchError(f"'chain' must be a list of processor objects, got {_kind(d['chain'])}")
         version = d.get("tonematch_version")
         if version is not None and not isinstance(version, str):
             raise TonematchError(f"'tonematch_version' must be a string, got {_kind(version)}")
