@@ -121,3 +121,20 @@ def test_clipped_samples_stream_as_the_whole_file_reads_them():
             meter.add(part[:, i : i + block])
         assert meter.fraction == pytest.approx(clipped_fraction(part), abs=1e-12) and meter.fraction > 0.01
     assert analyze_array(x, sr)["clipped_fraction"] == 0.0
+
+
+def test_a_tone_swinging_from_peak_to_peak_is_not_clipping():
+    """A tone at a quarter of the rate sampled at 45 degrees holds every sample at +-peak (+p, +p,
+    -p, -p, ...): runs of equal magnitude across the sign change read 100 % clipped. A flat top
+    stays on one side; the same tone clipped (three samples on one side) still reads."""
+    from tonematch.models.measure.dynamics import ClipMeter, clipped_fraction
+
+    n = np.arange(44100)
+    tone = np.repeat(np.sin(2 * np.pi * n / 4 + np.pi / 4)[None], 2, axis=0).astype(np.float32)
+    assert clipped_fraction(tone) == 0.0
+    meter = ClipMeter()
+    for i in range(0, tone.shape[1], 1000):
+        meter.add(tone[:, i : i + 1000])
+    assert meter.fraction == 0.0
+    square = np.sign(np.sin(2 * np.pi * (n + 0.5) / 8))[None].astype(np.float32)  # four up, four down
+    assert clipped_fraction(square) == 1.0

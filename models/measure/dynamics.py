@@ -96,17 +96,19 @@ CLIP_TOLERANCE = 1e-4  # a top within a 16-bit step of the peak: +32767 and -327
 
 def clipped_fraction(x: np.ndarray) -> float:
     """The share of the samples of [..., n] audio that sit flat at its own peak magnitude, in runs
-    of three or more along the last axis: the flat tops a clipper, or a mix exported over full
-    scale, leaves (at any level: a clipped mix turned down keeps them). Music reads 0."""
-    a = np.abs(np.asarray(x))
-    peak = float(a.max(initial=0.0))
-    if not peak > 0.0 or a.shape[-1] < 3:
+    of three or more of one sign along the last axis: the flat tops a clipper, or a mix exported
+    over full scale, leaves (at any level: a clipped mix turned down keeps them). Music reads 0,
+    and so does a waveform swinging from +peak to -peak (a tone at a quarter of the rate)."""
+    x = np.asarray(x)
+    peak = float(np.abs(x).max(initial=0.0))
+    if not peak > 0.0 or x.shape[-1] < 3:
         return 0.0
-    top = a >= np.float32(peak) * np.float32(1.0 - CLIP_TOLERANCE)
-    run = top[..., :-2] & top[..., 1:-1] & top[..., 2:]
-    flat = np.zeros_like(top)
-    for k in range(3):  # every sample of each run of three
-        flat[..., k : k + run.shape[-1]] |= run
+    level = np.float32(peak) * np.float32(1.0 - CLIP_TOLERANCE)
+    flat = np.zeros(x.shape, dtype=bool)
+    for top in (x >= level, x <= -level):  # a run stays on one side
+        run = top[..., :-2] & top[..., 1:-1] & top[..., 2:]
+        for k in range(3):  # every sample of each run of three
+            flat[..., k : k + run.shape[-1]] |= run
     return float(flat.mean())
 
 
@@ -120,38 +122,39 @@ class ClipMeter:
         self.peak = 0.0
         self.counted = 0  # samples in flat runs at the running peak
         self.samples = 0
-        self.carry: np.ndarray | None = None  # per channel: the run of tops the last block ended in
+        self.carry: np.ndarray | None = None  # per channel and side (+, -): the run of tops the last block ended in
 
     def add(self, block: np.ndarray) -> None:
-        block = np.abs(np.atleast_2d(np.asarray(block)))
+        block = np.atleast_2d(np.asarray(block))
         if not block.size:
             return
         self.samples += block.size
         if self.carry is None:
-            self.carry = np.zeros(block.shape[0], dtype=np.int64)
-        peak = max(self.peak, float(block.max()))
+            self.carry = np.zeros((block.shape[0], 2), dtype=np.int64)
+        peak = max(self.peak, float(np.abs(block).max()))
         if peak > self.peak:  # the earlier tops sit under the new peak's band: none of them counts
             self.peak, self.counted = peak, 0
             self.carry[:] = 0
         if not self.peak > 0.0:
             return
-        top = block >= np.float32(self.peak) * np.float32(1.0 - CLIP_TOLERANCE)
-        for c, row in enumerate(top):
-            self.counted += self._runs(row, c)
+        level = np.float32(self.peak) * np.float32(1.0 - CLIP_TOLERANCE)
+        for side, top in enumerate((block >= level, block <= -level)):  # a run stays on one side
+            for c, row in enumerate(top):
+                self.counted += self._runs(row, c, side)
 
-    def _runs(self, row: np.ndarray, c: int) -> int:
-        """Samples of one channel's block newly counted; updates that channel's carry."""
+    def _runs(self, row: np.ndarray, c: int, side: int) -> int:
+        """Samples of one channel's block newly counted on one side; updates that carry."""
         edges = np.flatnonzero(np.diff(np.concatenate(([False], row, [False])).astype(np.int8)))
         if not edges.size:
-            self.carry[c] = 0
+            self.carry[c, side] = 0
             return 0
         starts, lengths = edges[::2], edges[1::2] - edges[::2]
-        before = int(self.carry[c]) if starts[0] == 0 else 0  # the run the last block ended in goes on
+        before = int(self.carry[c, side]) if starts[0] == 0 else 0  # the run the last block ended in goes on
         counted = int(lengths[1:][lengths[1:] >= 3].sum())
         if before + lengths[0] >= 3:  # a run's first samples count once it reaches three
             counted += int(lengths[0]) + (before if before < 3 else 0)
         ends_at_edge = starts[-1] + lengths[-1] == row.size
-        self.carry[c] = (int(lengths[-1]) + (before if len(starts) == 1 else 0)) if ends_at_edge else 0
+        self.carry[c, side] = (int(lengths[-1]) + (before if len(starts) == 1 else 0)) if ends_at_edge else 0
         return counted
 
     @property
