@@ -42,7 +42,7 @@ class MasterResult:
 
         lines = describe(self.settings)
         if "reading" in self.notes:
-            lines.append(reference_reading(self.notes["reading"], bool(self.notes.get("refined"))))
+            lines.append(reference_reading(self.notes["reading"], bool(self.notes.get("refined")), api=True))
         return "\n".join(lines)
 
     def write(self, path, bit_depth=None, dither: bool = True) -> None:

@@ -120,10 +120,15 @@ def _percent(share: float) -> str:
     return f"{round(100 * share)} %"
 
 
-def reference_reading(reading: dict, refined: bool) -> str:
+def reference_reading(reading: dict, refined: bool, api: bool = False) -> str:
     """How refinement read the reference's tonal balance (a style from references: its masters'
     average) and what `--literal` (a style: its own fixed share) took of it (match.finish's
-    notes['reading']), so a listener knows which way the option moves."""
+    notes['reading']), so a listener knows which way the option moves. `api`: the options as
+    the Python API spells them (literal=0.4), not as the command line does (--literal 0.4)."""
+
+    def option(name: str, value: float) -> str:
+        return f"{name}={value:g}" if api else f"--{name} {value:g}"
+
     tilt, lit = reading["reference_tilt_db"], reading["literal"]
     style = reading.get("of") == "style"
     line, its = ("style: its references' average balance", "their") if style else ("reference: its mastering", "its")
@@ -152,8 +157,8 @@ def reference_reading(reading: dict, refined: bool) -> str:
     else:
         takes = "copies the tilt, the finer balance and the width"
     if amount < 1.0:
-        takes += f"; --amount {amount:g} scales the move"
-    return f"{line} ({'the style' if style else f'--literal {lit:g}'} {takes}){_held(reading, its)}"
+        takes += f"; {option('amount', amount)} scales the move"
+    return f"{line} ({'the style' if style else option('literal', lit)} {takes}){_held(reading, its)}"
 
 
 def _held(reading: dict, its: str) -> str:

@@ -38,9 +38,9 @@ def test_the_command_and_the_api_decide_the_same_settings(tmp_path, capsys, exam
     # (the example's format) with TPDF dither: within 1.5 steps of 2^-15
     y, _ = sf.read(out, dtype="float32", always_2d=True)
     assert np.abs(y.T - result.audio).max() < 2 * 2.0**-15
-    # the API's words carry the command's line on how the reference was read
+    # the API's words carry the command's line on how the reference was read, its options as the API spells them
     reading = [line for line in result.describe().splitlines() if line.startswith("reference: ")]
-    assert len(reading) == 1 and "--literal 0.4 takes 80 % of the tilt" in reading[0]
+    assert len(reading) == 1 and "literal=0.4 takes 80 % of the tilt" in reading[0]
 
 
 def test_an_edit_shows_in_the_provenance(tmp_path, example_mix, example_reference):

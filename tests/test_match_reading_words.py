@@ -29,7 +29,7 @@ def test_the_move_said_is_the_move_made_at_half_amount(example_mix, example_refe
     )
     # before: the line said -2.7 dB (the move at amount 1) where the master moved -1.21 dB
     assert abs(_said_move_db(refined) - made) < 0.6
-    assert "--amount 0.5" in refined.describe()
+    assert "amount=0.5 scales the move" in refined.describe()  # as the API spells it
 
 
 def test_no_share_of_the_balance_is_claimed_with_the_eq_skipped(example_mix, example_reference):
