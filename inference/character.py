@@ -69,7 +69,7 @@ class Frames:
 
 def frame_size(sample_rate: int) -> int:
     """The analysis frame in samples: the fast FFT length whose bins are FRAME_BIN_HZ apart or a
-    little closer (2048 at 44.1 kHz, 2240 at 48 kHz)."""
+    little closer (2048 at 44.1 kHz, 2250 at 48 kHz)."""
     return scipy.fft.next_fast_len(int(math.ceil(sample_rate / FRAME_BIN_HZ - 1e-9)), real=True)
 
 
