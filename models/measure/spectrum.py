@@ -7,8 +7,8 @@ at multiples of the hop from the first sample, no detrending, power averaged ove
 one-sided density: mean square per Hz). Samples after the last whole frame are not counted
 (as scipy's Welch); a signal shorter than one frame is one frame of its own length.
 Band power = the integral of that density across the band, with the density linear between
-bins. Frames fixed in samples read a rate's low bands differently, and shorter ones let a bass
-line's window leakage into the bands below it (93 ms frames read a track's sub band 8 dB high).
+bins. Frames fixed in samples would read a rate's low bands differently, and shorter ones let a
+bass line's window leakage into the bands below it (docs/decisions.md).
 
 The eight bands (the one definition; named as engineers say them, fixed in Hz, cut at Nyquist,
 None above it): sub 20-60 Hz, bass 60-150, low-mid 150-400, mid 400-1k, upper-mid 1k-2.5k,
