@@ -117,6 +117,11 @@ CONFIG_ERRORS = {
     "optimizer.lr=-1": ["optimizer", "Invalid learning rate: -1"],  # was a traceback from inside fit
     "scheduler.warmup_steps=abc": ["scheduler", "'abc'"],
     "data.batch_size=0": ["data.batch_size must be >= 1"],
+    # were tracebacks from inside Lightning or the fit loop (status 1, a run folder left), or an
+    # unrelated refusal ("no track is long enough: each needs at least 4681 s" at 7 Hz)
+    "trainer.max_steps=abc": ["trainer.max_steps='abc'", "whole number"],
+    "data.segment_frames=10": ["data.segment_frames=10", "400 ms loudness block"],
+    "chain.sample_rate=7": ["chain.sample_rate 7 Hz", "8000 to 384000"],
 }
 
 # tonematch-train's own main() on each override in turn, in one interpreter: the command's status
@@ -183,8 +188,14 @@ def test_eval_refuses_a_bad_chain_config_and_seed_in_one_line(tmp_path):
         (["--methods", "input,network"], ["--methods network", "give --model"]),  # was an empty row, status 0
     ):
         refused(command("eval_command", [*common, *extra], cwd=tmp_path), "tonematch-eval", *words)
-    proc = command("eval_command", [*common, "--seed", "-1"], cwd=tmp_path)  # argparse's usage, then the error
-    assert proc.returncode == 2 and "--seed >= 0" in proc.stderr.splitlines()[-1] and "Traceback" not in proc.stderr
+    # were argparse's usage block, then the error; the rate 7 Hz was refused as a high-pass out of range
+    refused(command("eval_command", [*common, "--seed", "-1"], cwd=tmp_path), "tonematch-eval", "--seed >= 0")
+    bad_rate = [*common[:3], "--sample-rate", "7", *common[5:]]
+    refused(command("eval_command", bad_rate, cwd=tmp_path), "tonematch-eval", "--sample-rate 7 Hz", "8000 to 384000")
+    (tmp_path / "table.md").write_text("an earlier table\n")
+    proc = command("eval_command", [*common, "--out", tmp_path / "table.md"], cwd=tmp_path)
+    refused(proc, "tonematch-eval", "-f/--overwrite")
+    assert (tmp_path / "table.md").read_text() == "an earlier table\n"
 
 
 @pytest.mark.parametrize(
@@ -262,3 +273,16 @@ def test_multirun_typos_are_one_line_before_any_job(tmp_path):
     args = ["-m", f"paths.log_dir={tmp_path / 'runs'}", "experiment=smoke,nope"]  # was Hydra's lines, status 1
     refused(command("train", args, cwd=tmp_path), "tonematch-train", "Could not find 'experiment/nope'")
     assert not (tmp_path / "runs").exists()
+
+
+def test_export_refuses_to_replace_a_model_without_overwrite(two_tracks, tmp_path):
+    _, run, _ = two_tracks
+    checkpoint = run / "checkpoints" / "last.ckpt"
+    (tmp_path / "old.json").write_text("someone's model card\n")
+    proc = command("export", [checkpoint, "-o", tmp_path / "old"], cwd=tmp_path)
+    refused(proc, "tonematch-export", str(tmp_path / "old.json"), "-f/--overwrite")
+    assert (tmp_path / "old.json").read_text() == "someone's model card\n"
+    assert not (tmp_path / "old.safetensors").exists()
+    proc = command("export", [checkpoint, "-o", tmp_path / "old", "-f"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads((tmp_path / "old.json").read_text())["data_kind"] == "selfsup"

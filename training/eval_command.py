@@ -4,6 +4,7 @@ on held-out cases), training/follow.py (--follow), training/unmastered.py (--unm
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from tonematch.inference.console import error
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         "segment of a different track, both through the target's chain draw",
     )
     p.add_argument("--out", help="also write the markdown report here")
+    p.add_argument("-f", "--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--chain-config", help="YAML with the chain draw (default: configs/chain/default.yaml)")
     p.add_argument(
         "--chain",
@@ -76,23 +78,36 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _refuse(text: str) -> None:
+    """One line and status 2, as every other refusal of an evaluation (argparse's p.error prints
+    its usage block first)."""
+    error(text, "tonematch-eval")
+    sys.exit(2)
+
+
 def parse_args(argv=None):
+    from tonematch.data.audio import check_sample_rate
+    from tonematch.data.errors import TonematchError
+
     p = build_parser()
     args = p.parse_args(argv)
     if args.cases < 1 or args.seconds <= 0.4 or args.seed < 0:
-        p.error("--cases must be >= 1, --seconds above 0.4 (one loudness block) and --seed >= 0")
+        _refuse("--cases must be >= 1, --seconds above 0.4 (one loudness block) and --seed >= 0")
+    try:
+        check_sample_rate(args.sample_rate, "--sample-rate")
+    except TonematchError as exc:
+        _refuse(str(exc))
+    if args.out and os.path.isfile(args.out) and not args.overwrite:  # a folder is refused where it is written
+        _refuse(f"--out {args.out} exists: give -f/--overwrite to replace it")
     if args.follow and args.chain == "project":
-        p.error("--follow masters with the foreign family only (leave out --chain or say --chain foreign)")
+        _refuse("--follow masters with the foreign family only (leave out --chain or say --chain foreign)")
     if args.follow and args.reference != "same-track":
-        p.error("--follow picks its own reference (another track): leave out --reference")
+        _refuse("--follow picks its own reference (another track): leave out --reference")
     if args.unmastered and (args.follow or args.chain or args.chain_config or args.reference != "same-track"):
-        # one line and status 2, as every other refusal of an evaluation (argparse's prints its usage first)
-        error(
+        _refuse(
             "--unmastered masters nothing and takes its references from other songs as they are: leave out "
-            "--follow, --chain, --chain-config and --reference",
-            "tonematch-eval",
+            "--follow, --chain, --chain-config and --reference"
         )
-        sys.exit(2)
     args.chain = args.chain or ("foreign" if args.follow else "project")
     return args
 

@@ -427,9 +427,11 @@ def emit(args, build) -> int:
         return 2
     print(text)
     if args.out:
+        from tonematch.data.atomic import write_atomic
+
         try:
-            Path(args.out).write_text(text, encoding="utf-8")
-        except OSError as exc:  # a disk that filled up meanwhile: the report is printed above
+            write_atomic(args.out, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        except (OSError, TonematchError) as exc:  # a disk that filled up meanwhile: the report is printed above
             error(f"--out: {one_line(exc)}", "tonematch-eval")
             return 2
     return 0

@@ -111,8 +111,13 @@ def main(argv=None) -> int:
         required=True,
         help="model stem: STEM.safetensors + STEM.json (either file's name works too; its folder must exist)",
     )
+    p.add_argument("-f", "--overwrite", action="store_true", help="replace a model already at STEM")
     args = p.parse_args(argv)
     try:
+        if not args.overwrite:  # a model already there is someone's: replaced only when asked
+            there = [str(path) for path in model_paths(args.output) if Path(path).exists()]
+            if there:
+                raise TonematchError(f"{there[0]} exists: give -f/--overwrite to replace it")
         info = export(args.checkpoint, args.output)
     except TonematchError as exc:
         error(one_line(exc), "tonematch-export")

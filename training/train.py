@@ -139,9 +139,29 @@ def check_optimizer(module, trainer_cfg) -> None:
         raise TonematchError(f"optimizer or scheduler: {' '.join(str(exc).split())}") from None
 
 
+def check_numbers(cfg: DictConfig) -> None:
+    """The settings Lightning or the data would only trip over inside the fit loop, with a
+    traceback: the training length, the rate and the segment's length."""
+    from tonematch.data.audio import check_sample_rate
+    from tonematch.models.measure.loudness import MOMENTARY_S
+
+    for key in ("max_steps", "max_epochs"):
+        value = cfg.trainer.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise TonematchError(f"trainer.{key}={value!r}: give a whole number of {key[4:]} (-1: no limit)")
+    rate = check_sample_rate(cfg.chain.sample_rate, "chain.sample_rate")
+    frames = cfg.data.get("segment_frames")
+    if isinstance(frames, bool) or not isinstance(frames, int) or frames < MOMENTARY_S * rate:
+        raise TonematchError(
+            f"data.segment_frames={frames!r}: a segment needs at least one {MOMENTARY_S * 1000:.0f} ms loudness block "
+            f"({int(MOMENTARY_S * rate)} samples at {rate} Hz)"
+        )
+
+
 def prepare(cfg: DictConfig, callbacks: list | None = None) -> dict:
     """Everything fit needs, built from a composed config, the user's files checked first (the
     checkpoint to resume, the data folder): {"trainer", "module", "datamodule", "ckpt_path"}."""
+    check_numbers(cfg)
     ckpt_path = resolve_resume(cfg.resume, cfg.paths.checkpoint_dir, cfg.paths.output_dir)
     datamodule = instantiate(cfg.data)
     check_sources(cfg, datamodule)
