@@ -81,7 +81,8 @@ class ReferenceAim:
     def provenance(self) -> dict:
         return {
             "reference": os.path.basename(self.target.name),
-            "model": "none" if self.model is None else self.model_name,
+            # by its name alone, as the reference: a shared settings file names no folders of this machine
+            "model": "none" if self.model is None else os.path.basename(os.fspath(self.model_name)),
         }
 
 

@@ -45,6 +45,18 @@ def balance_db(r: character.Rendered, frames: character.Frames) -> np.ndarray:
     return tone - tone[character.tone_range(frames.centers_hz, frames.sample_rate)].mean()
 
 
+def target_balance(target, frames: character.Frames) -> tuple[np.ndarray, np.ndarray]:
+    """(band centres, balance_db) of what the master aimed at: a reference's audio, or the mix
+    rendered with a style's settings, measured; a style's predicted balance where it has one
+    (from references: their average, which the master moves only part of the way toward)."""
+    ref = target.at_rate(frames.sample_rate)
+    if not ref.own_clips and ref.character is not None:
+        tone = np.asarray(ref.character["tone"], dtype=np.float64)
+        return frames.centers_hz, tone - tone[character.tone_range(frames.centers_hz, frames.sample_rate)].mean()
+    ref_frames = character.analyse(ref.clips, frames.sample_rate)
+    return ref_frames.centers_hz, balance_db(character.neutral(ref_frames), ref_frames)
+
+
 def _ratio_db(num: np.ndarray, den: np.ndarray, hop: int) -> np.ndarray:
     """20 log10 |num / den| per stretch of `hop` samples, at the sample (and channel) where |den|
     is largest in that stretch (0 where it is silent)."""
@@ -145,10 +157,8 @@ def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
     frames = character.analyse(mix.clips, sr, mix.true_peak_ratio)
     p = {k: float(v) for k, v in settings.values.items()}
     out = character.render(frames, p, settings.bypass)
-    ref = target.at_rate(sr)
-    ref_frames = character.analyse(ref.clips, sr)
-    ref_r = character.neutral(ref_frames)
     mix_r = character.neutral(frames)
+    ref_centres, ref_curve = target_balance(target, frames)
 
     fig = Figure(figsize=(13, 11.5))
     axes = fig.subplots(3, 2)
@@ -166,14 +176,12 @@ def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
     c = frames.centers_hz
     # the output's curve is the frame model's prediction of the master (what refinement saw)
     curves = (
-        ("mix", "mix", mix_r, frames),
-        ("output", "output (frame model)", out, frames),
-        ("reference", target_label(target), ref_r, ref_frames),
+        ("mix", "mix", frames.centers_hz, balance_db(mix_r, frames)),
+        ("output", "output (frame model)", frames.centers_hz, balance_db(out, frames)),
+        ("reference", target_label(target), ref_centres, ref_curve),
     )
-    for name, label, r, fr in curves:
-        ax.semilogx(
-            fr.centers_hz, balance_db(r, fr), label=label, color=_COLOURS[name], lw=1.8 if name != "mix" else 1.2
-        )
+    for name, label, centres, curve in curves:
+        ax.semilogx(centres, curve, label=label, color=_COLOURS[name], lw=1.8 if name != "mix" else 1.2)
     ax.set(
         title="tonal balance of the analysed excerpts\n(long-term spectrum, 1/2-octave smoothed, level-aligned)",
         xlabel="Hz",

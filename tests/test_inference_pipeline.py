@@ -132,3 +132,11 @@ def test_settings_made_at_another_rate_render_and_report_on_a_low_rate_mix(tmp_p
     y, _ = sf.read(out, dtype="float32", always_2d=True)
     moved, _ = settings.at_rate(sr)
     assert np.abs(y.T - render_array(x, moved, sr)).max() < 1e-4  # the moved chain, but for 24-bit dither
+
+
+def test_a_model_given_by_path_is_recorded_by_its_name(example_mix, example_reference):
+    from tonematch.models.files import DEFAULT_MODEL
+
+    # a shared settings file names its model as it names its mix and reference: no folders of this machine
+    result = tonematch.match(example_mix, example_reference, model=str(DEFAULT_MODEL), refine=False)
+    assert result.settings.source["model"] == os.path.basename(str(DEFAULT_MODEL)) == "default"

@@ -140,3 +140,26 @@ def test_the_studio_does_not_say_it_refines_a_style_of_settings(fitted, tmp_path
         assert s.notes.get("refined") is None  # and the decision did not refine either
     finally:
         s.close()
+
+
+def test_a_references_styles_report_draws_their_balance_not_the_output(fitted, tmp_path):
+    """The report's "style target" of a style from references was the mix rendered with the
+    master's own settings: it lay on the output's curve. It is the balance the style predicts."""
+    from tonematch.inference import character, report
+    from tonematch.inference.inputs import analyse_array
+    from tonematch.inference.match import Options
+    from tonematch.inference.style import load_style
+    from tonematch.inference.style.aim import StyleAim
+
+    root, _ = fitted
+    refs = tmp_path / "refs.tmstyle"
+    assert main(["style", "from-references", str(root / "master"), "-o", str(refs)]) == 0
+    mix = analyse_array(make_mix(9, 4.0), SR)
+    settings, _, target = StyleAim(load_style(refs)).choose(mix, Options())
+    frames = character.analyse(mix.clips, SR, mix.true_peak_ratio)
+    centres, drawn = report.target_balance(target, frames)
+    tone = np.asarray(target.character["tone"])
+    np.testing.assert_allclose(drawn, tone - tone[character.tone_range(centres, SR)].mean())
+    p = {k: float(v) for k, v in settings.values.items()}
+    output = report.balance_db(character.render(frames, p, settings.bypass), frames)
+    assert np.abs(drawn - output).max() > 2.0  # 6.5 dB here: not the output, which the old curve traced
