@@ -223,6 +223,10 @@ def match(
     from .pipeline import ReferenceAim
 
     opts = options_of(options)  # refused before the reference is read
+    if reference is None:
+        raise TonematchError("match needs a reference: a path, or a [channels, frames] float array")
+    if sample_rate is not None and not _is_path(mix):  # the mix's rate, named as such, before the reference's use of it
+        _audio.check_sample_rate(sample_rate, "sample_rate")
     target = _target_of(reference, sample_rate, reference_sample_rate)
     return _master(mix, ReferenceAim(target, _match.load_model(opts.model), opts.model or "default"), sample_rate, opts)
 

@@ -155,3 +155,13 @@ def test_a_step_count_that_is_no_whole_number_is_refused_whatever_its_type(steps
     with pytest.raises(TonematchError, match="steps must be a whole number"):
         options_of({"steps": steps})
     assert options_of({"steps": np.float32(3.0)}).steps == 3 == options_of({"steps": np.int64(3)}).steps
+
+
+def test_a_bad_rate_or_a_missing_reference_is_named_as_the_caller_gave_it():
+    x = music_like(3.0, SR, seed=4)
+    # were "invalid sample_rate of the reference 44100.5" (the rate was the mix's too) and
+    # "the reference array must be an array of samples, got NoneType"
+    with pytest.raises(TonematchError, match=r"^invalid sample_rate 44100\.5"):
+        tonematch.match(x, x, sample_rate=44100.5)
+    with pytest.raises(TonematchError, match="^match needs a reference"):
+        tonematch.match(x, None, sample_rate=SR)
