@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -58,7 +59,10 @@ def test_smoke_experiment_via_the_cli(music, tmp_path):
     steps = {int(r["step"]) for r in rows if r.get("train/loss")}
     assert steps == {0, 1, 2, 3} and any(r.get("val/loss") for r in rows)
     model, card = load_model(run / "model", expected_param_names=TABLE.learned_keys)
-    assert card["training"]["global_step"] == 4 and card["training"]["source"] == "best checkpoint"
+    assert card["training"]["run_steps"] == 4 and card["training"]["source"] == "best checkpoint"
+    # the step of the weights written, as tonematch-export's card says it (it said the run's last)
+    best = Path(card["training"]["checkpoint"]).name
+    assert card["training"]["global_step"] == int(best[len("best-step") : -len(".ckpt")])
     assert card["name"] == "smoke" and model.sample_rate == SR
     with torch.no_grad():
         mix, ref = torch.zeros(2, SR).uniform_(-0.1, 0.1), torch.zeros(2, SR).uniform_(-0.2, 0.2)
@@ -174,7 +178,7 @@ def test_ddp_on_two_cpu_processes(music, tmp_path):
     run_cli(overrides, cwd=tmp_path)
     run = tmp_path / "smoke" / "ddp"
     card = json.loads((run / "model.json").read_text())
-    assert card["training"]["world_size"] == 2 and card["training"]["global_step"] == 4
+    assert card["training"]["world_size"] == 2 and card["training"]["run_steps"] == 4
     # each rank logs its own line to its own Hydra log file
     assert "rank 0 of 2: 4 optimiser steps" in (run / "train.log").read_text()
     assert "rank 1 of 2: 4 optimiser steps" in (run / "train_ddp_process_1.log").read_text()

@@ -38,18 +38,23 @@ class ExportBestModel(pl.Callback):
             return
         model = copy.deepcopy(pl_module.model).cpu()
         ckpt_path, score = best_checkpoint(trainer)
+        # the step and epoch of the weights written (tonematch-export's card says the same of them)
+        step, epoch = int(trainer.global_step), int(trainer.current_epoch)
         if ckpt_path is not None:
             # our own checkpoint from this run: trusted, and it holds non-tensor training state
-            state = torch.load(ckpt_path, map_location="cpu", weights_only=False)["state_dict"]
+            ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+            state = ckpt["state_dict"]
             model.load_state_dict({k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")})
+            step, epoch = int(ckpt.get("global_step", -1)), int(ckpt.get("epoch", -1))
         card = {
             **self.card,
             "training": {
                 "source": "best checkpoint" if ckpt_path else "final weights",
                 "checkpoint": ckpt_path,
                 "best_val_loss": score,
-                "global_step": int(trainer.global_step),
-                "epochs": int(trainer.current_epoch),
+                "global_step": step,
+                "epochs": epoch,
+                "run_steps": int(trainer.global_step),  # how far the run went, past its best where it did
                 "world_size": int(trainer.world_size),
                 "sample_rate": int(pl_module.sample_rate),
                 "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
