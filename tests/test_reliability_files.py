@@ -284,3 +284,18 @@ def test_export_loads_checkpoints_with_weights_only(tmp_path):
     (tmp_path / "junk.ckpt").write_bytes(b"\x00" * 64)
     with pytest.raises(TonematchError, match="junk.ckpt"):
         load_checkpoint(tmp_path / "junk.ckpt")
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [(b"", "the file is empty"), (b"hello\n", "not a file torch.save wrote")],  # were "...checkpoint: " and KeyError(101)
+)
+def test_export_says_what_is_wrong_with_a_file_that_is_no_checkpoint(tmp_path, content, words):
+    pytest.importorskip("torch")
+    pytest.importorskip("hydra")
+    from tonematch.training.export import load_checkpoint
+
+    path = tmp_path / "x.ckpt"
+    path.write_bytes(content)
+    with pytest.raises(TonematchError, match=f"x.ckpt is not a readable checkpoint: {words}$"):
+        load_checkpoint(path)

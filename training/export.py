@@ -38,6 +38,8 @@ def load_checkpoint(checkpoint: Path) -> dict:
     own checkpoints hold nothing else: their loops, optimizer and callback states are plain data)."""
     import pickle
 
+    if checkpoint.is_file() and checkpoint.stat().st_size == 0:
+        raise TonematchError(f"{checkpoint} is not a readable checkpoint: the file is empty")
     try:
         ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -51,6 +53,8 @@ def load_checkpoint(checkpoint: Path) -> dict:
         raise TonematchError(f"{checkpoint} is not a readable checkpoint: {detail[:200]}") from None
     except (RuntimeError, OSError, EOFError, ValueError) as exc:
         raise TonematchError(f"{checkpoint} is not a readable checkpoint: {' '.join(str(exc).split())[:200]}") from None
+    except Exception:  # noqa: BLE001 - any other file makes the unpickler trip somewhere else (a KeyError of a byte)
+        raise TonematchError(f"{checkpoint} is not a readable checkpoint: not a file torch.save wrote") from None
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("state_dict"), dict):
         raise TonematchError(f"{checkpoint} is not a tonematch-train checkpoint (no state_dict)")
     return ckpt
