@@ -288,7 +288,8 @@ def test_export_loads_checkpoints_with_weights_only(tmp_path):
 
 @pytest.mark.parametrize(
     "content, words",
-    [(b"", "the file is empty"), (b"hello\n", "not a file torch.save wrote")],  # were "...checkpoint: " and KeyError(101)
+    # were "...checkpoint: " (nothing after the colon) and a KeyError(101)
+    [(b"", "the file is empty"), (b"hello\n", "not a file torch.save wrote")],
 )
 def test_export_says_what_is_wrong_with_a_file_that_is_no_checkpoint(tmp_path, content, words):
     pytest.importorskip("torch")
