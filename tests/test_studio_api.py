@@ -175,6 +175,9 @@ def test_bad_json_bodies_and_sizes(client, tmp_path, capsys, example_mix):
     r = client.put("/api/settings", content=huge)
     assert r.status_code == 413 and "larger than" in r.json()["error"]
     assert client.put("/api/settings", content=b"\xff\xfe").status_code == 400
+    # Python's guard against huge integers said "use sys.set_int_max_str_digits()"
+    r = client.put("/api/settings", content=b'{"chain": [{"processor": "gain", "gain_db": ' + b"9" * 5000 + b"}]}")
+    assert r.status_code == 400 and r.json()["error"].endswith("no setting takes one")
     assert client.get("/api/settings").json() == before
 
 
@@ -265,6 +268,8 @@ def test_the_region_is_the_loudest_30_s_and_can_move(long_studio):
         for bad in ({"start_s": -1}, {"start_s": 50.0}, {"start_s": 1.0, "length_s": 0.5}, {"start_s": "a"}, [1]):
             r = c.put("/api/region", json=bad)
             assert r.status_code == 400, bad
+        said = c.put("/api/region", json={"start_s": 0.0, "length_s": True}).json()["error"]
+        assert said.endswith("got true"), said  # JSON's spelling: it said Python's "True"
         assert c.get("/api/region").json()["start_s"] == 2.0
         back = c.put("/api/region", json={"start_s": r_start(s), "length_s": 30.0})
         assert back.status_code == 200

@@ -137,6 +137,8 @@ async def read_json(request: Request):
     except RecursionError:
         raise BadRequest("the request body is not a settings file: JSON nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
+        if "integer string conversion" in str(exc):  # Python's guard against huge integers, not the user's words
+            raise BadRequest("the request body holds an integer of thousands of digits: no setting takes one") from None
         raise BadRequest(f"the request body is not valid JSON: {' '.join(str(exc).split())}") from None
 
 

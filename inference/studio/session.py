@@ -43,6 +43,7 @@ from tonematch.data.concurrency import ENGINE
 from tonematch.data.errors import TonematchError
 from tonematch.data.resample import resampled_frames
 from tonematch.models.chain import TABLE
+from tonematch.models.chain.params import describe_value
 from tonematch.models.chain.settings import Settings
 from tonematch.models.measure import loudness as bs1770
 
@@ -269,7 +270,7 @@ class Studio:
         duration = self.frames / sr
         for name, value in (("start_s", start_s), ("length_s", length_s)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise TonematchError(f"region: '{name}' must be a number of seconds, got {value!r}")
+                raise TonematchError(f"region: '{name}' must be a number of seconds, got {describe_value(value)}")
         low = min(MIN_REGION_S, duration)
         if not low <= length_s <= MAX_REGION_S:
             raise TonematchError(f"region: 'length_s' must lie in [{low:g}, {MAX_REGION_S:g}] s, got {length_s:g}")
@@ -341,7 +342,7 @@ class Studio:
     @staticmethod
     def check_amount(amount) -> float:
         if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not math.isfinite(amount):
-            raise TonematchError(f"amount must be a number from 0 to 1, got {amount!r}")
+            raise TonematchError(f"amount must be a number from 0 to 1, got {describe_value(amount)}")
         if not 0.0 <= amount <= 1.0:
             raise TonematchError(f"amount must lie in 0..1, got {amount:g}")
         return float(amount)
