@@ -43,6 +43,11 @@ class MasterResult:
         lines = describe(self.settings)
         if "reading" in self.notes:
             lines.append(reference_reading(self.notes["reading"], bool(self.notes.get("refined")), api=True))
+        if self.settings.edited:  # the words follow the edit; the audio here does not
+            lines.append(
+                "these settings were edited after the master was made: `audio` is the master as made "
+                "(tonematch.render(mix, result.settings) renders the edit)"
+            )
         return "\n".join(lines)
 
     def write(self, path, bit_depth=None, dither: bool = True) -> None:

@@ -140,3 +140,11 @@ def test_a_model_given_by_path_is_recorded_by_its_name(example_mix, example_refe
     # a shared settings file names its model as it names its mix and reference: no folders of this machine
     result = tonematch.match(example_mix, example_reference, model=str(DEFAULT_MODEL), refine=False)
     assert result.settings.source["model"] == os.path.basename(str(DEFAULT_MODEL)) == "default"
+
+
+def test_the_words_of_an_edited_result_say_its_audio_is_the_master_as_made(example_mix, example_reference):
+    result = tonematch.match(example_mix, example_reference, refine=False)
+    assert "edited after the master was made" not in result.describe()
+    result.settings.values["width.width"] = 1.5
+    words = result.describe()
+    assert "width: 1.50" in words and "edited after the master was made" in words.splitlines()[-1]
