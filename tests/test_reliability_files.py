@@ -300,3 +300,14 @@ def test_export_says_what_is_wrong_with_a_file_that_is_no_checkpoint(tmp_path, c
     path.write_bytes(content)
     with pytest.raises(TonematchError, match=f"x.ckpt is not a readable checkpoint: {words}$"):
         load_checkpoint(path)
+
+
+def test_export_says_an_unreadable_file_is_one_before_looking_for_its_run(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("hydra")
+    from tonematch.training.export import export
+
+    path = tmp_path / "alone.ckpt"  # outside any run folder: it said "no .hydra/config.yaml found"
+    path.write_bytes(b"not a checkpoint\n")
+    with pytest.raises(TonematchError, match="alone.ckpt is not a readable checkpoint"):
+        export(path, tmp_path / "m")

@@ -80,9 +80,9 @@ def export(checkpoint, out_stem, card: dict | None = None) -> dict:
     out_stem = output_stem(out_stem)
     if not checkpoint.is_file():
         raise TonematchError(f"checkpoint not found: {checkpoint}")
+    ckpt = load_checkpoint(checkpoint)  # an unreadable file is said so before where its run is looked for
     cfg = run_config(checkpoint)
     model = instantiate(cfg.model, table=TABLE)
-    ckpt = load_checkpoint(checkpoint)
     try:
         model.load_state_dict({k[len("model.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.")})
     except RuntimeError as exc:  # the run's config names another model group than the checkpoint's network
