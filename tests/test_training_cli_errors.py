@@ -92,7 +92,7 @@ def test_resume_with_another_model_group_is_one_line_and_keeps_the_run_config(tw
     proc = command("export", [copy / "checkpoints" / "last.ckpt", "-o", tmp_path / "m"], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (copy / ".hydra" / "config.yaml").write_text(config.replace("hidden: 64", "hidden: 96"))
-    proc = command("export", [copy / "checkpoints" / "last.ckpt", "-o", tmp_path / "m"], cwd=tmp_path)
+    proc = command("export", [copy / "checkpoints" / "last.ckpt", "-o", tmp_path / "m", "-f"], cwd=tmp_path)
     refused(proc, "tonematch-export", "does not fit the model of its run's .hydra/config.yaml")
 
 
