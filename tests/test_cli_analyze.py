@@ -154,3 +154,12 @@ def test_unreadable_file_is_one_line_error(tmp_path, capsys, content):
     code, out, err = run(["analyze", str(path)], capsys)
     assert code != 0 and out == ""
     assert len(err.splitlines()) == 1 and err.startswith("tonematch: error:") and "x.wav" in err
+
+
+def test_a_zero_reads_as_zero_and_rounding_is_no_dc_offset():
+    n = np.arange(44100)
+    # a tone at a quarter of the rate sampled at its peaks: crest exactly 0 dB, a mean of ~1e-17
+    tone = np.repeat(np.sin(2 * np.pi * n / 4 + np.pi / 4)[None], 2, axis=0).astype(np.float32)
+    table = an.format_table(an.analyze(tone, 44100))
+    assert "crest factor           0.00 dB" in table and "-0.00" not in table
+    assert "DC offset              none" in table

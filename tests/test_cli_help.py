@@ -126,3 +126,9 @@ def test_verbose_is_taken_before_or_after_the_command(command, where):
     argv = ["-v", *command] if where == "before" else [*command, "-v"]
     assert build_parser().parse_args(argv).verbose is True
     assert build_parser().parse_args(command).verbose is False
+
+
+def test_no_help_text_shows_a_doubled_percent_sign():
+    # a description is printed as written: "40 %%" came out as "40 %%"
+    for command, parser in COMMANDS.items():
+        assert "%%" not in parser.format_help(), command

@@ -39,7 +39,7 @@ CASES = {
     "version_number": (settings_text(tonematch_version="1"), "tonematch_version"),
     "unknown_top_key": (settings_text(chians="[]"), "chians"),
     "top_level_list": ("[1, 2, 3]", "JSON object"),
-    "chain_missing": (settings_text(chain=None), "chain"),
+    "chain_missing": (settings_text(chain=None), "has no 'chain'"),  # it said "got null"
     "chain_object": (settings_text(chain='{"processor": "gain"}'), "chain"),
     "huge_int_value": (chain_text('{"processor": "gain", "gain_db": 1' + "0" * 400 + "}"), "gain.gain_db"),
     "digits_beyond_python": (chain_text('{"processor": "gain", "gain_db": 1' + "0" * 5000 + "}"), "not valid JSON"),
@@ -159,3 +159,12 @@ def test_a_settings_file_with_a_byte_order_mark_loads(tmp_path):
     text = (tmp_path / "s.json").read_text(encoding="utf-8")
     (tmp_path / "bom.json").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
     assert Settings.from_json(tmp_path / "bom.json").values == Settings.from_json(tmp_path / "s.json").values
+
+
+def test_a_unitless_value_out_of_range_reads_without_a_gap():
+    from tonematch import Settings, TonematchError
+
+    s = Settings.defaults(44100)
+    s.values["width.width"] = 5.0
+    with pytest.raises(TonematchError, match=r"'width\.width' = 5 is outside its range \[0, 2\]"):  # was "= 5  is"
+        s.check()
