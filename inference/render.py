@@ -199,7 +199,12 @@ def _missed_target(target: float, report: dict, max_gain_db: float) -> str:
             )
         return f"loudness target {target:.1f} LUFS not met: the input is silent, and so is the output"
     why = ""
-    if abs(report.get("gain_db", 0.0)) >= max_gain_db - 1e-9:
+    if report.get("limiter_plateau"):  # more gain would only take more off the peaks
+        why = (
+            ": the limiter cannot make it louder under its ceiling (more gain into it only takes more "
+            "off the peaks; a higher ceiling, or compression before it, can)"
+        )
+    elif abs(report.get("gain_db", 0.0)) >= max_gain_db - 1e-9:
         why = f": normalisation is limited to {max_gain_db:g} dB either way"
     elif report.get("loudness_jump"):
         why = (

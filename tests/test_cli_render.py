@@ -641,3 +641,18 @@ def test_a_sigterm_whose_raise_python_dropped_still_stops_the_render(tmp_path, c
     code, out, err = run(["render", stereo_wav, "--params", EXAMPLE_SETTINGS, "-o", str(out_dir / "o.wav")], capsys)
     assert code == 143 and err.splitlines() == ["tonematch: terminated"]
     assert os.listdir(out_dir) == []
+
+
+def test_a_target_over_what_the_limiter_gives_names_the_limiter(tmp_path, capsys):
+    # the gain ran on to normalisation's 40 dB bound for no more loudness, and the warning blamed the bound
+    x = music_like(3.0, 44100, level_db=-20.0)
+    src = write_wav(tmp_path / "mix.wav", x, 44100, "FLOAT")
+    params = json.loads(open(EXAMPLE_SETTINGS).read())
+    for p in params["chain"]:
+        if p["processor"] == "loudness":
+            p["target_lufs"] = -6.0  # the loudest the table takes
+    path = write_params(tmp_path / "hot.json", params)
+    code, _, err = run(["render", src, "--params", path, "-o", str(tmp_path / "o.wav")], capsys)
+    assert code == 0
+    said = [line for line in err.splitlines() if "not met" in line]
+    assert len(said) == 1 and "the limiter cannot make it louder under its ceiling" in said[0], err

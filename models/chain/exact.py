@@ -40,6 +40,9 @@ STATS_DECIMATION = 16  # segment length of the prediction's statistics for files
 # A missed target is called a leap when the predicted loudness moves more than JUMP_LU over
 # +/- JUMP_PROBE_DB of gain (blocks crossing BS.1770's relative gate), not a limiter at its end
 JUMP_PROBE_DB, JUMP_LU = 0.25, 1.0
+# short of the target with the loudness this flat over the last PLATEAU_PROBE_DB of gain: the
+# limiter's ceiling stops it, whatever bound the gain met (the run's warning names the limiter)
+PLATEAU_PROBE_DB, PLATEAU_LU = 6.0, 0.6
 
 
 class _Restart:
@@ -280,6 +283,9 @@ class ExactRenderer:
         if abs(miss) > tol:  # a leap in loudness at this gain: no gain lands on the target (predict.solve_gain_db)
             leap = predictor.lufs(gain + JUMP_PROBE_DB) - predictor.lufs(gain - JUMP_PROBE_DB)
             self.report["loudness_jump"] = leap > JUMP_LU
+            if miss > 0:
+                rise = predictor.lufs(gain) - predictor.lufs(gain - PLATEAU_PROBE_DB)
+                self.report["limiter_plateau"] = rise < PLATEAU_LU
         if provisional:
             return
         if kept is not None:
