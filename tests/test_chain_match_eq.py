@@ -150,3 +150,19 @@ def test_a_band_above_what_the_rate_allows_is_named_when_it_is_left_out():
     assert s.at_rate(44100)[1] == []  # within reach at 44.1 kHz
     s.values["match.12k5hz.gain_db"] = 0.0  # a flat band sounds the same anywhere: nothing to say
     assert s.at_rate(22050)[1] == []
+
+
+@pytest.mark.parametrize("sr", [44100, 96000])
+def test_every_band_is_a_third_of_an_octave_wide_at_any_rate(sr):
+    # fixed-Q bells narrow toward Nyquist: at 44.1 kHz the 12.5 and 16 kHz bands were 0.18 and
+    # 0.11 octave wide between their half-gain points
+    from tonematch.models.chain.biquads import cascade_power
+
+    for label, centre in zip(match_eq.LABELS, match_eq.CENTRES_HZ):
+        if centre >= 0.45 * sr:
+            continue
+        f = np.geomspace(centre / 4, min(centre * 4, 0.499 * sr), 20000)
+        gain = 10 * np.log10(cascade_power(match_eq.coefficients({f"match.{label}.gain_db": 6.0}, sr, xp=np), f, sr))
+        half = f[gain >= 3.0]
+        assert np.log2(half[-1] / half[0]) == pytest.approx(1 / 3, abs=0.01), label
+        assert gain.max() == pytest.approx(6.0, abs=0.01)

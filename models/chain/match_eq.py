@@ -42,7 +42,18 @@ def band_name(nominal_hz: float) -> str:
 
 
 BAND_NAMES = dict(zip(LABELS, map(band_name, NOMINAL_HZ)))  # band key -> its name in words
-Q = math.sqrt(2.0 ** (1.0 / 3.0)) / (2.0 ** (1.0 / 3.0) - 1.0)  # a third of an octave wide
+OCTAVES = 1.0 / 3.0  # each bell's width, between its half-gain (dB) points, at every rate
+Q = math.sqrt(2.0**OCTAVES) / (2.0**OCTAVES - 1.0)  # that width's Q, far below Nyquist
+
+
+def band_q(centre_hz: float, sample_rate: float) -> float:
+    """The Q that keeps a bell OCTAVES wide at this rate: the bilinear transform narrows a
+    fixed-Q bell toward Nyquist (a third of its width at 16 kHz and 44.1 kHz). The RBJ cookbook's
+    bandwidth form, sinh(ln 2 / 2 * BW * w0 / sin w0); Q far below Nyquist."""
+    w0 = 2.0 * math.pi * centre_hz / sample_rate
+    return 1.0 / (2.0 * math.sinh(0.5 * math.log(2.0) * OCTAVES * w0 / math.sin(w0)))
+
+
 GAIN_DB = 12.0  # each band's range, +/-
 ENTRIES = [
     Entry(NAME, label, ParamSpec("gain_db", "dB", -GAIN_DB, GAIN_DB, "lin", 0.0, learned=False)) for label in LABELS
@@ -75,7 +86,10 @@ def out_of_reach(p: dict, sample_rate: float, bypass=frozenset()) -> list[str]:
 
 def coefficients(p: dict, sample_rate: float, bypass=frozenset(), xp=None) -> list:
     """[B, 5] float64 per band that is not flat, low to high (torch, or numpy with `xp=np`)."""
-    return [design("peak", centre, Q, gain, sample_rate, xp) for centre, gain in _active(p, sample_rate, bypass)]
+    return [
+        design("peak", centre, band_q(centre, sample_rate), gain, sample_rate, xp)
+        for centre, gain in _active(p, sample_rate, bypass)
+    ]
 
 
 def power_at(p: dict, freqs_hz, sample_rate: float, bypass=frozenset(), xp=None):
