@@ -88,12 +88,18 @@ def band_edges(sample_rate: int, octaves: float = BAND_OCTAVES, min_bins: int = 
     return np.array(edges)
 
 
+def band_centres(sample_rate: int) -> np.ndarray:
+    """Centres of the tone bands at this rate (band_edges'), Hz."""
+    edges = band_edges(sample_rate)
+    return np.sqrt(edges[1:] * edges[:-1])
+
+
 def _layout(sample_rate: int, n_fft: int):
     """Tonal band centres, the first bin of each fine band (a band runs to the next's
     first bin, the last to Nyquist), the K-weighting's power per bin, the fine bands' centres
     and the fine -> tonal band matrix."""
     edges = band_edges(sample_rate)
-    centers = np.sqrt(edges[1:] * edges[:-1])
+    centers = band_centres(sample_rate)
     bin_hz = np.arange(n_fft // 2 + 1) * sample_rate / n_fft
     fine = np.unique(np.round(band_edges(sample_rate, BAND_OCTAVES / 2, 1) * n_fft / sample_rate).astype(int))
     fine[-1] = n_fft // 2 + 1  # the top band takes the Nyquist bin too

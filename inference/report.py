@@ -45,16 +45,23 @@ def balance_db(r: character.Rendered, frames: character.Frames) -> np.ndarray:
     return tone - tone[character.tone_range(frames.centers_hz, frames.sample_rate)].mean()
 
 
-def target_balance(target, frames: character.Frames) -> tuple[np.ndarray, np.ndarray]:
-    """(band centres, balance_db) of what the master aimed at: a reference's audio, or the mix
-    rendered with a style's settings, measured; a style's predicted balance where it has one
-    (from references: their average, which the master moves only part of the way toward)."""
-    ref = target.at_rate(frames.sample_rate)
+def tone_of(clips: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """(band centres, balance_db) of excerpts [N, C, L] as they are."""
+    frames = character.analyse(clips, sample_rate, levels=False)
+    return frames.centers_hz, balance_db(character.neutral(frames), frames)
+
+
+def target_balance(target, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """(band centres, balance_db) at `sample_rate` of what the master aimed at: a reference's
+    audio, or the mix rendered with a style's settings, measured; a style's predicted balance
+    where it has one (from references: their average, which the master moves only part of the
+    way toward). The report's and the studio's third curve."""
+    ref = target.at_rate(sample_rate)
     if not ref.own_clips and ref.character is not None:
+        centres = character.band_centres(sample_rate)
         tone = np.asarray(ref.character["tone"], dtype=np.float64)
-        return frames.centers_hz, tone - tone[character.tone_range(frames.centers_hz, frames.sample_rate)].mean()
-    ref_frames = character.analyse(ref.clips, frames.sample_rate)
-    return ref_frames.centers_hz, balance_db(character.neutral(ref_frames), ref_frames)
+        return centres, tone - tone[character.tone_range(centres, sample_rate)].mean()
+    return tone_of(ref.clips, sample_rate)
 
 
 def _ratio_db(num: np.ndarray, den: np.ndarray, hop: int) -> np.ndarray:
@@ -158,7 +165,7 @@ def write_report(path, mix, target, settings: Settings, summary: dict) -> None:
     p = {k: float(v) for k, v in settings.values.items()}
     out = character.render(frames, p, settings.bypass)
     mix_r = character.neutral(frames)
-    ref_centres, ref_curve = target_balance(target, frames)
+    ref_centres, ref_curve = target_balance(target, sr)
 
     fig = Figure(figsize=(13, 11.5))
     axes = fig.subplots(3, 2)

@@ -33,7 +33,7 @@ SLOW = {"threshold_over_lufs": -8.0, "ratio": 4.0, "attack_ms": 80.0, "release_m
 
 def _bands(x: np.ndarray) -> tuple[float, float]:
     """(bass, treble) of a mix relative to its mids, dB, from its character."""
-    from tonematch.inference.style.model import band_centres
+    from tonematch.inference.character import band_centres
 
     tone = character.character_of(excerpts.excerpts(x, SR), SR)["tone"]
     c = band_centres(SR)

@@ -157,9 +157,27 @@ def test_a_references_styles_report_draws_their_balance_not_the_output(fitted, t
     mix = analyse_array(make_mix(9, 4.0), SR)
     settings, _, target = StyleAim(load_style(refs)).choose(mix, Options())
     frames = character.analyse(mix.clips, SR, mix.true_peak_ratio)
-    centres, drawn = report.target_balance(target, frames)
+    centres, drawn = report.target_balance(target, SR)
     tone = np.asarray(target.character["tone"])
     np.testing.assert_allclose(drawn, tone - tone[character.tone_range(centres, SR)].mean())
     p = {k: float(v) for k, v in settings.values.items()}
     output = report.balance_db(character.render(frames, p, settings.bypass), frames)
     assert np.abs(drawn - output).max() > 2.0  # 6.5 dB here: not the output, which the old curve traced
+
+
+def test_the_studio_draws_a_references_styles_balance_as_the_report_does(fitted, tmp_path):
+    from tonematch.inference import report
+    from tonematch.inference.match import Options
+    from tonematch.inference.studio.session import Studio
+
+    root, _ = fitted
+    refs = tmp_path / "refs.tmstyle"
+    assert main(["style", "from-references", str(root / "master"), "-o", str(refs)]) == 0
+    s = Studio(root / "mix" / "song0.wav", tmp_path / "o.wav", style=refs, options=Options(), background=False)
+    try:
+        tone = np.asarray(s.target.character["tone"])
+        _, predicted = report.target_balance(s.target, s.sample_rate)
+        np.testing.assert_allclose(s.tone_reference, predicted)
+        np.testing.assert_allclose(predicted, tone - tone[report.character.tone_range(s.tone_hz, SR)].mean())
+    finally:
+        s.close()

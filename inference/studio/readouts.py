@@ -1,7 +1,8 @@
-"""What the studio's page shows of audio and settings, computed: the meters' readouts, the tonal
-balance curve, the loudest stretch of a file and its peak overview (one streaming pass), the EQ
-curve and the table the controls are built from. Plain functions; the session (session.py) holds
-the state they are computed on."""
+"""What the studio's page shows of audio and settings, computed: the meters' readouts, the
+loudest stretch of a file and its peak overview (one streaming pass), the EQ curve and the table
+the controls are built from (the tonal balance curves are the report's: report.tone_of and
+report.target_balance). Plain functions; the session (session.py) holds the state they are
+computed on."""
 
 from __future__ import annotations
 
@@ -45,16 +46,6 @@ def measure(x: np.ndarray, sample_rate: int) -> dict:
         "side_mid_db": finite_or_none(image["side_mid_db"]),
         "correlation": finite_or_none(image["correlation"]),
     }
-
-
-def tone(clips: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
-    """(band centres in Hz, tonal balance in dB): the report's curve (character's tone,
-    1/2-octave smoothed, level-aligned) of excerpts [N, C, L]."""
-    from .. import character
-    from ..report import balance_db
-
-    frames = character.analyse(clips, sample_rate, levels=False)
-    return frames.centers_hz, balance_db(character.neutral(frames), frames)
 
 
 def loudest_start(powers: np.ndarray, frames: int, length: int, sample_rate: int) -> int:

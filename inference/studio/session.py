@@ -50,8 +50,9 @@ from tonematch.models.measure import loudness as bs1770
 from .. import explain, match, pipeline
 from ..batch import OUTPUT_SUFFIXES
 from ..inputs import analyse_input
+from ..report import target_balance, tone_of
 from . import exactjob
-from .readouts import eq_curve, loudest_start, measure, params_table, rounded, scan, tone
+from .readouts import eq_curve, loudest_start, measure, params_table, rounded, scan
 
 PREVIEW_S = 30.0  # the default region: the loudest 30 s (or the whole file when shorter)
 MIN_REGION_S, MAX_REGION_S = 2.0, 60.0
@@ -260,8 +261,7 @@ class Studio:
 
     def _static_readouts(self) -> None:
         """The reference's (or style target's) tonal balance, on the excerpts the match used."""
-        target = self.target.at_rate(self.sample_rate)
-        self.tone_hz, self.tone_reference = tone(target.clips, self.sample_rate)
+        self.tone_hz, self.tone_reference = target_balance(self.target, self.sample_rate)
 
     # -- the region ------------------------------------------------------------------------------
 
@@ -288,7 +288,7 @@ class Studio:
         if self.scale != 1.0:
             x = x * self.scale
         mix = x[:, r.preroll :]
-        return x, measure(mix, self.sample_rate), tone(mix[None], self.sample_rate)[1]
+        return x, measure(mix, self.sample_rate), tone_of(mix[None], self.sample_rate)[1]
 
     def _use_region(self, r: Region, loaded) -> None:
         self.region = r
@@ -605,7 +605,7 @@ class Studio:
             gr = self._gain_reduction(p, source, region, live) if live() else None
             if gr is None or not live():  # a newer change came: it gets the engine first
                 return {"stale": True, "serial": p.serial}
-            _, tone_master = tone(p.master[None], self.sample_rate)
+            _, tone_master = tone_of(p.master[None], self.sample_rate)
         out = {
             "serial": p.serial,
             "tone": {

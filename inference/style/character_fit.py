@@ -15,7 +15,7 @@ from tonematch.data.errors import TonematchError
 
 from .. import character
 from ..inputs import Analysis, played_lufs
-from .model import BUMP_HZ, SCALARS, Style, band_centres, bump_basis, project
+from .model import BUMP_HZ, SCALARS, Style, bump_basis, project
 from .pair import PairData
 
 SHRINK_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, math.inf)  # a = OLS slope / (1 + g); inf: a = 0
@@ -59,7 +59,7 @@ def fit_style(data: list[PairData], name: str = "style") -> Style:
     tone_mix, tone_master = [], []
     for p in data:
         sr = p.mix.sample_rate
-        centres = band_centres(sr)
+        centres = character.band_centres(sr)
         basis = bump_basis(centres, BUMP_HZ)
         tone_mix.append(project(p.mix_char["tone"], centres, basis, sr)[0])
         tone_master.append(project(p.master_char["tone"], centres, basis, sr)[0])
@@ -104,7 +104,7 @@ def style_from_references(masters: list[Analysis], name: str = "style") -> Style
     coefs, widths, spreads, crests = [], [], [], []
     for m in masters:
         c = character.character_of(m.clips, m.sample_rate, m.true_peak_ratio)
-        centres = band_centres(m.sample_rate)
+        centres = character.band_centres(m.sample_rate)
         coefs.append(project(c["tone"], centres, bump_basis(centres, BUMP_HZ), m.sample_rate)[0])
         if c["width"].size:
             widths.append(c["width"].clip(-40, 20))

@@ -17,10 +17,11 @@ import numpy as np
 
 from tonematch.models.chain import TABLE
 
+from .. import character
 from ..inputs import played_lufs
 from .bands import eq_response_db, fit_bands
 from .distance import spectral_distance
-from .model import BUMP_HZ, band_centres, bump_basis, project
+from .model import BUMP_HZ, bump_basis, project
 from .transfer import stft, transfer
 
 CORRECTIONS = 1  # output-space corrections of the EQ and width (identify)
@@ -31,7 +32,7 @@ def mix_descriptors(mix_char: dict, mix_lufs: float | None, sample_rate: int) ->
     the compressor's linked detector hears a mono mix as a stereo one 3 LU louder), block crest (dB), loudness
     spread (LU), width (side over mid above 200 Hz, dB) and tonal balance in the style's seven
     bumps (dB, model.project)."""
-    centres = band_centres(sample_rate)
+    centres = character.band_centres(sample_rate)
     basis = bump_basis(centres, BUMP_HZ)
     coef, _ = project(mix_char["tone"], centres, basis, sample_rate)
     width = mix_char["width"]

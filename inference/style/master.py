@@ -24,7 +24,7 @@ from tonematch.models.chain.settings import Settings
 from .. import character, match, matcher
 from ..inputs import Analysis, played_lufs
 from .identify import clip_setting, mix_descriptors, settings_of
-from .model import COMPRESSOR_KEYS, Habit, Style, band_centres
+from .model import COMPRESSOR_KEYS, Habit, Style
 from .settings_model import beyond_rate, predict
 
 # A compressor to start from where a style has no habit (from references): refinement moves it.
@@ -42,7 +42,7 @@ def start_settings(mix: Analysis, mix_char: dict, target_char: dict, habit: Habi
     width from the width change above 200 Hz, the compressor from the habit (or a generic start)."""
     sr = mix.sample_rate
     s = Settings.defaults(sr)
-    centres = band_centres(sr)
+    centres = character.band_centres(sr)
     sel = character.tone_range(centres, sr)
     curve = (target_char["tone"] - mix_char["tone"])[sel]
     s.values.update(matcher.fit_eq(curve, centres[sel], sr))

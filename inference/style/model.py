@@ -98,7 +98,7 @@ class Style:
 
     def predict(self, mix_char: dict, mix_lufs: float | None, sample_rate: int) -> dict:
         """The master character this engineer would make of a mix of character `mix_char`."""
-        centres = band_centres(sample_rate)
+        centres = character.band_centres(sample_rate)
         basis = bump_basis(centres, self.bump_hz)
         coef, residual = project(mix_char["tone"], centres, basis, sample_rate)
         tone = basis @ (self.tone_a * coef + self.tone_c) + residual
@@ -125,12 +125,6 @@ class Style:
 
 
 # -- tonal balance in smooth bumps ------------------------------------------------------------------
-
-
-def band_centres(sample_rate: int) -> np.ndarray:
-    """Centres of character.py's tone bands at this rate."""
-    edges = character.band_edges(sample_rate)
-    return np.sqrt(edges[1:] * edges[:-1])
 
 
 def bump_basis(centres_hz: np.ndarray, bump_hz) -> np.ndarray:

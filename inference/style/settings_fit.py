@@ -12,11 +12,12 @@ import math
 
 import numpy as np
 
+from .. import character
 from .bands import fit_bands
 from .character_fit import shrunk_line
 from .consensus import consensus
 from .identify import PairFit
-from .model import BUMP_HZ, band_centres, bump_basis, project
+from .model import BUMP_HZ, bump_basis, project
 from .settings_model import (
     MARGIN,
     MIN_ADAPTIVE_PAIRS,
@@ -187,7 +188,7 @@ def fit_model(fits: list[PairFit], masters_tone, sample_rate: int, names=None, a
 def master_tone(p) -> np.ndarray:
     """The master's tonal balance in the style's bumps (what the character model reads)."""
     sr = p.master.sample_rate
-    centres = band_centres(sr)
+    centres = character.band_centres(sr)
     return project(p.master_char["tone"], centres, bump_basis(centres, BUMP_HZ), sr)[0]
 
 
