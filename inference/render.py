@@ -186,11 +186,18 @@ def over_full_scale(peak: float, subtype: str, settings) -> str:
     return f"the output peaks at {20.0 * math.log10(peak):+.2f} dBFS, over full scale: {what}{why}"
 
 
+def _unmeasured(report: dict) -> bool:
+    """Nothing of the input above BS.1770's gates: it has no loudness to normalise or report."""
+    from tonematch.models.measure.loudness.gating import FLOOR_LUFS
+
+    return report.get("pre_limiter_lufs", 0.0) <= FLOOR_LUFS
+
+
 def _missed_target(target: float, report: dict, max_gain_db: float) -> str:
     from tonematch.models.measure.loudness.gating import FLOOR_LUFS
 
     reached = target - report["miss_lu"]
-    if report.get("pre_limiter_lufs", 0.0) <= FLOOR_LUFS:  # nothing above BS.1770's gates
+    if _unmeasured(report):
         if reached > FLOOR_LUFS:  # quiet, not silent: the output has a loudness to name
             return (
                 f"loudness target {target:.1f} LUFS not met: the input is too quiet to measure (below the -70 LUFS "
@@ -225,15 +232,14 @@ def format_summary(r: dict) -> str:
         f"  {duration:.2f} s, {r['sample_rate']} Hz {layout}, {bits}" + (", TPDF dither" if r["dither"] else ""),
     ]
     rep = r["report"]
-    from tonematch.models.measure.loudness.gating import FLOOR_LUFS
-
-    if rep.get("pre_limiter_lufs", 0.0) <= FLOOR_LUFS:  # nothing above BS.1770's gates: no loudness to report
+    unmeasured = _unmeasured(rep)
+    if unmeasured:
         lines.append("  loudness before limiter: none to measure (silent, or under BS.1770's -70 LUFS gate)")
     elif "pre_limiter_lufs" in rep:
         lines.append(
             f"  loudness before limiter {rep['pre_limiter_lufs']:.2f} LUFS, gain into limiter {rep['gain_db']:+.2f} dB"
         )
-    if "passes" in rep and rep.get("pre_limiter_lufs", 0.0) > FLOOR_LUFS:
+    if "passes" in rep and not unmeasured:
         lines.append(
             f"  limiter passes {rep['passes']}, final miss {rep['miss_lu']:+.3f} LU from target, "
             f"up to {rep.get('peak_limiting_db', 0.0):.1f} dB off the loudest peak"

@@ -60,24 +60,27 @@ def load_checkpoint(checkpoint: Path) -> dict:
     return ckpt
 
 
-def output_stem(out) -> str:
+def output_stem(out, overwrite: bool = False) -> str:
     """The model stem of -o: STEM, or either file's name (STEM.safetensors, STEM.json) as the
     loaders take it (models.files.model_paths). Its folder must exist and be writable (checked
-    before the checkpoint is read): a mistyped -o is refused, not made at whatever depth it names."""
+    before the checkpoint is read): a mistyped -o is refused, not made at whatever depth it names.
+    A model already there is someone's: replaced only with `overwrite`."""
     tensors_path, json_path = model_paths(out)
     stem = str(json_path)[: -len(".json")]
     if not os.path.basename(stem):
         raise TonematchError(f"-o {out}: give a model stem (STEM for STEM.safetensors + STEM.json), not a folder")
     for path in (tensors_path, json_path):
         check_output_folder(path)
+        if not overwrite and Path(path).exists():
+            raise TonematchError(f"{path} exists: give -f/--overwrite to replace it")
     return stem
 
 
-def export(checkpoint, out_stem, card: dict | None = None) -> dict:
+def export(checkpoint, out_stem, card: dict | None = None, overwrite: bool = False) -> dict:
     """Write the checkpoint's network as STEM.safetensors + STEM.json -> the card's fields, and
     under "stem" the stem written to."""
     checkpoint = Path(checkpoint)
-    out_stem = output_stem(out_stem)
+    out_stem = output_stem(out_stem, overwrite)
     if not checkpoint.is_file():
         raise TonematchError(f"checkpoint not found: {checkpoint}")
     ckpt = load_checkpoint(checkpoint)  # an unreadable file is said so before where its run is looked for
@@ -118,11 +121,7 @@ def main(argv=None) -> int:
     p.add_argument("-f", "--overwrite", action="store_true", help="replace a model already at STEM")
     args = p.parse_args(argv)
     try:
-        if not args.overwrite:  # a model already there is someone's: replaced only when asked
-            there = [str(path) for path in model_paths(args.output) if Path(path).exists()]
-            if there:
-                raise TonematchError(f"{there[0]} exists: give -f/--overwrite to replace it")
-        info = export(args.checkpoint, args.output)
+        info = export(args.checkpoint, args.output, overwrite=args.overwrite)
     except TonematchError as exc:
         error(one_line(exc), "tonematch-export")
         return 2
