@@ -1,5 +1,6 @@
-"""Match EQ: a third-octave graphic EQ (28 constant-Q bells at the base-2 third-octave centres,
-31.5 Hz to 16 kHz, named by ISO 266's nominal frequencies) after the parametric EQ.
+"""Match EQ: a third-octave graphic EQ (28 bells, each a third of an octave wide at the base-2
+third-octave centres, 31.5 Hz to 16 kHz, named by ISO 266's nominal frequencies) after the
+parametric EQ.
 
 It carries the finer balance a reference is copied with (`match --literal` above 0.5) where
 seven parametric bands cannot follow it; a person may set it by hand like any graphic EQ. It is
@@ -43,7 +44,6 @@ def band_name(nominal_hz: float) -> str:
 
 BAND_NAMES = dict(zip(LABELS, map(band_name, NOMINAL_HZ)))  # band key -> its name in words
 OCTAVES = 1.0 / 3.0  # each bell's width, between its half-gain (dB) points, at every rate
-Q = math.sqrt(2.0**OCTAVES) / (2.0**OCTAVES - 1.0)  # that width's Q, far below Nyquist
 
 
 def band_q(centre_hz: float, sample_rate: float) -> float:
@@ -60,28 +60,29 @@ ENTRIES = [
 ]
 
 
-def _active(p: dict, sample_rate: float, bypass) -> list[tuple[float, object]]:
-    """(centre Hz, gain dB) of the bands that change the sound: switched on, below the cap, and
-    not flat (for a batch of torch settings, not flat in any item)."""
+def _sounding(p: dict, bypass) -> list[tuple[str, float, object]]:
+    """(band key, centre Hz, gain dB) of the bands that change the sound at a rate that holds them:
+    switched on and not flat (for a batch of torch settings, not flat in any item)."""
     if NAME in bypass:
         return []
     out = []
     for label, centre in zip(LABELS, CENTRES_HZ):
         gain = p.get(f"{NAME}.{label}.gain_db", 0.0)
         flat = not bool((gain != 0).any()) if is_tensor(gain) else not np.any(np.asarray(gain) != 0.0)
-        if flat or f"{NAME}.{label}" in bypass or centre >= _CAP * sample_rate:
-            continue
-        out.append((float(centre), gain))
+        if not flat and f"{NAME}.{label}" not in bypass:
+            out.append((label, float(centre), gain))
     return out
+
+
+def _active(p: dict, sample_rate: float, bypass) -> list[tuple[float, object]]:
+    """(centre Hz, gain dB) of the sounding bands below the cap: what a render at this rate holds."""
+    return [(centre, gain) for _, centre, gain in _sounding(p, bypass) if centre < _CAP * sample_rate]
 
 
 def out_of_reach(p: dict, sample_rate: float, bypass=frozenset()) -> list[str]:
     """The band keys that would change the sound but lie at or above what `sample_rate` allows
     (the cap): they are left out of a render at that rate."""
-    if NAME in bypass:
-        return []
-    above = [label for label, centre in zip(LABELS, CENTRES_HZ) if centre >= _CAP * sample_rate]
-    return [b for b in above if p.get(f"{NAME}.{b}.gain_db", 0.0) != 0.0 and f"{NAME}.{b}" not in bypass]
+    return [label for label, centre, _ in _sounding(p, bypass) if centre >= _CAP * sample_rate]
 
 
 def coefficients(p: dict, sample_rate: float, bypass=frozenset(), xp=None) -> list:
